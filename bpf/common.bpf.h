@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * common.bpf.h - maps and helpers shared by every Rampart BPF program: the
+ * event ring buffer, the per-CPU stats map, the task identity every record
+ * carries, and path reading/resolution. Maps are __weak so that each
+ * *.bpf.c can include this header and `bpftool gen object` merges them into
+ * one definition.
+ */
+#ifndef RAMPART_COMMON_BPF_H
+#define RAMPART_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "shared/rp_abi.h"
+
+#define RP_AT_FDCWD -100
+#define RP_S_IFMT 00170000
+#define RP_S_IFSOCK 0140000
+#define RP_EAGAIN 11
+
+/* Load-time knobs, set by rampartd through skel->rodata before load. */
+const volatile __u32 rp_self_tgid __weak = 0;	      /* rampartd's own events are filtered */
+const volatile __u64 rp_wakeup_bytes __weak = 262144; /* wake the consumer past this backlog */
+
+/*
+ * All events. Size set by rampartd before load (ringbuf.size_mb). When full,
+ * bpf_ringbuf_reserve fails and the record is counted as dropped for its type.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} events_map SEC(".maps") __weak;
+
+/* Per-CPU counters by event type; fixed size, never full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RP_EV_MAX);
+	__type(key, __u32);
+	__type(value, struct rp_stats);
+} stats_map SEC(".maps") __weak;
+
+/* Scratch space for building paths backwards; one slot per CPU. */
+#define RP_SCRATCH_HALF 1024
+#define RP_SCRATCH_MASK (RP_SCRATCH_HALF - 1)
+struct rp_scratch {
+	char buf[RP_SCRATCH_HALF * 2];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rp_scratch);
+} scratch_map SEC(".maps") __weak;
+
+enum rp_stat_kind { RP_STAT_EMITTED, RP_STAT_FILTERED, RP_STAT_DROPPED, RP_STAT_ERRORS };
+
+static __always_inline void rp_count(__u32 type, enum rp_stat_kind kind)
+{
+	struct rp_stats *s = bpf_map_lookup_elem(&stats_map, &type);
+
+	if (!s)
+		return;
+	switch (kind) {
+	case RP_STAT_EMITTED:
+		s->emitted++;
+		break;
+	case RP_STAT_FILTERED:
+		s->filtered++;
+		break;
+	case RP_STAT_DROPPED:
+		s->dropped++;
+		break;
+	case RP_STAT_ERRORS:
+		s->errors++;
+		break;
+	}
+}
+
+static __always_inline int rp_is_self(void)
+{
+	return rp_self_tgid && (bpf_get_current_pid_tgid() >> 32) == rp_self_tgid;
+}
+
+static __always_inline void rp_fill_proc(struct rp_proc *p)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	p->pid = (__u32)pid_tgid;
+	p->tgid = pid_tgid >> 32;
+	p->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	p->uid = (__u32)uid_gid;
+	p->gid = uid_gid >> 32;
+	p->euid = BPF_CORE_READ(task, cred, euid.val);
+	p->egid = BPF_CORE_READ(task, cred, egid.val);
+	p->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	p->cgroup_id = bpf_get_current_cgroup_id();
+	p->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	bpf_get_current_comm(p->comm, sizeof(p->comm));
+}
+
+/*
+ * Reserves a record of `size` bytes and fills its header and the task
+ * identity. On a full ring buffer the drop is counted and NULL returned.
+ */
+static __always_inline void *rp_reserve(__u32 type, __u32 size)
+{
+	struct rp_event_hdr *hdr = bpf_ringbuf_reserve(&events_map, size, 0);
+
+	if (!hdr) {
+		rp_count(type, RP_STAT_DROPPED);
+		return NULL;
+	}
+	hdr->type = type;
+	hdr->size = size;
+	hdr->ts_ns = bpf_ktime_get_boot_ns();
+	hdr->flags = 0;
+	hdr->cpu = bpf_get_smp_processor_id();
+	rp_fill_proc((struct rp_proc *)(hdr + 1));
+	return hdr;
+}
+
+/*
+ * Submits without waking the consumer unless the backlog passed
+ * rp_wakeup_bytes: rampartd also drains on a short timer, so a wake-up per
+ * record (the costliest part of a ring buffer at high rates) is avoided.
+ */
+static __always_inline void rp_submit(void *rec)
+{
+	__u32 type = ((struct rp_event_hdr *)rec)->type;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events_map, BPF_RB_AVAIL_DATA) >= rp_wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(rec, flags);
+	rp_count(type, RP_STAT_EMITTED);
+}
+
+static __always_inline struct file *rp_fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+#define RP_MAX_DEPTH 32
+
+/*
+ * Writes the absolute path of `dentry`/`vfsmnt` (as seen from the task's
+ * root) into scratch, ending just before offset `end`, and returns its start
+ * offset, or -1 if it does not fit. Components are prepended walking towards
+ * the root, crossing mount points.
+ */
+static __noinline int rp_walk_path(struct rp_scratch *s, struct dentry *dentry, struct vfsmount *vfsmnt, int end)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+	int off = end;
+
+	for (int i = 0; i < RP_MAX_DEPTH; i++) {
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+		struct qstr name;
+
+		if (dentry == root_dentry && vfsmnt == root_mnt)
+			break;
+		if (dentry == mnt_root || dentry == parent) {
+			struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+
+			if (mp == mnt)
+				break; /* the global root */
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mp;
+			vfsmnt = &mp->mnt;
+			continue;
+		}
+		name = BPF_CORE_READ(dentry, d_name);
+		off -= (int)(name.len & (RP_PATH_MAX - 1)) + 1;
+		if (off < 0)
+			return -1;
+		s->buf[off & RP_SCRATCH_MASK] = '/';
+		bpf_probe_read_kernel(&s->buf[(off + 1) & RP_SCRATCH_MASK], name.len & (RP_PATH_MAX - 1), name.name);
+		dentry = parent;
+	}
+	if (off == end) { /* the root itself */
+		off--;
+		s->buf[off & RP_SCRATCH_MASK] = '/';
+	}
+	return off;
+}
+
+/* Copies the string at scratch[off] into dst (RP_PATH_MAX), flagging a cut. */
+static __always_inline void rp_scratch_copy(char *dst, struct rp_scratch *s, int off, __u32 *flags, __u32 cut_flag)
+{
+	if (RP_SCRATCH_HALF - off > RP_PATH_MAX)
+		*flags |= cut_flag;
+	bpf_probe_read_kernel_str(dst, RP_PATH_MAX, &s->buf[off & RP_SCRATCH_MASK]);
+}
+
+/* Absolute path of an open file, into dst. Returns 0 on success. */
+static __always_inline int rp_file_path(char *dst, struct file *f, __u32 *flags, __u32 cut_flag)
+{
+	__u32 zero = 0;
+	struct rp_scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	int off;
+
+	dst[0] = 0;
+	if (!s || !f)
+		return -1;
+	s->buf[(RP_SCRATCH_HALF - 1) & RP_SCRATCH_MASK] = 0;
+	off = rp_walk_path(s, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), RP_SCRATCH_HALF - 1);
+	if (off < 0) {
+		*flags |= cut_flag;
+		return -1;
+	}
+	rp_scratch_copy(dst, s, off, flags, cut_flag);
+	return 0;
+}
+
+/*
+ * Reads a user path argument into dst (RP_PATH_MAX). A relative path is made
+ * absolute against the task's cwd or `dirfd`, so that policy can match it;
+ * `resolved_flag` says so. Cuts are flagged with `cut_flag`.
+ */
+static __always_inline void rp_read_user_path(char *dst, const char *upath, int dirfd, __u32 *flags, __u32 cut_flag,
+					      __u32 resolved_flag)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct rp_scratch *s;
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	__u32 zero = 0;
+	long len;
+	int off;
+	char c = 0;
+
+	len = bpf_probe_read_user_str(dst, RP_PATH_MAX, upath);
+	if (len <= 0) {
+		dst[0] = 0;
+		return;
+	}
+	if (len == RP_PATH_MAX) {
+		bpf_probe_read_user(&c, 1, upath + RP_PATH_MAX - 1);
+		if (c)
+			*flags |= cut_flag;
+	}
+	if (dst[0] == '/')
+		return;
+
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return;
+	if (dirfd == RP_AT_FDCWD) {
+		dentry = BPF_CORE_READ(task, fs, pwd.dentry);
+		vfsmnt = BPF_CORE_READ(task, fs, pwd.mnt);
+	} else {
+		struct file *f = rp_fd_file(task, dirfd);
+
+		if (!f)
+			return;
+		dentry = BPF_CORE_READ(f, f_path.dentry);
+		vfsmnt = BPF_CORE_READ(f, f_path.mnt);
+	}
+	/* "/" + the relative path at the end of the first half, then the base before it. */
+	off = RP_SCRATCH_HALF - 1 - (int)len;
+	if (off < 0)
+		return;
+	s->buf[off & RP_SCRATCH_MASK] = '/';
+	bpf_probe_read_kernel(&s->buf[(off + 1) & RP_SCRATCH_MASK], (__u32)len & (2 * RP_PATH_MAX - 1), dst);
+	s->buf[(RP_SCRATCH_HALF - 1) & RP_SCRATCH_MASK] = 0;
+	off = rp_walk_path(s, dentry, vfsmnt, off);
+	if (off < 0)
+		return; /* keep the relative form */
+	/* a base of "/" plus "/rel" gives "//rel": skip the doubled slash */
+	if (s->buf[off & RP_SCRATCH_MASK] == '/' && s->buf[(off + 1) & RP_SCRATCH_MASK] == '/')
+		off++;
+	rp_scratch_copy(dst, s, off, flags, cut_flag);
+	*flags |= resolved_flag;
+}
+
+#endif /* RAMPART_COMMON_BPF_H */

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * priv.bpf.c - privilege changes and kernel tampering.
+ * Hooks (sys_exit tail calls): setuid, setreuid, setresuid, setfsuid, setgid,
+ * setregid, setresgid, setfsgid, capset, ptrace, process_vm_writev,
+ * init_module, finit_module, bpf, mount, umount2, unshare, setns,
+ * memfd_create.
+ * ptrace is reduced to requests that take control or write to the tracee
+ * (attach, seize, traceme, poke*, set*regs); the rest (peeks, continues, one
+ * per traced syscall under strace) is counted as filtered.
+ */
+#include "syscall.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define RP_NONE ((__u64)-1)
+
+static __always_inline struct rp_syscall_event *rp_sys_begin(struct pt_regs *regs, long ret, __u32 type)
+{
+	struct rp_syscall_event *ev;
+
+	if (rp_is_self()) {
+		rp_count(type, RP_STAT_FILTERED);
+		return NULL;
+	}
+	ev = rp_reserve(type, sizeof(*ev));
+	if (!ev)
+		return NULL;
+	ev->result = ret;
+	ev->syscall_nr = (__u32)RP_SYSCALL_NR(regs);
+	ev->_pad0 = 0;
+	ev->args[0] = ev->args[1] = ev->args[2] = ev->args[3] = RP_NONE;
+	ev->aux[0] = 0;
+	ev->str[0] = 0;
+	return ev;
+}
+
+static __always_inline int rp_sys_ids(struct pt_regs *regs, long ret, __u32 type, __u64 r, __u64 e, __u64 s,
+				      __u64 fs)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, type);
+
+	if (!ev)
+		return 0;
+	ev->args[0] = r;
+	ev->args[1] = e;
+	ev->args[2] = s;
+	ev->args[3] = fs;
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(setuid) { return rp_sys_ids(regs, ret, RP_EV_SETUID, (__u32)RP_ARG0(regs), RP_NONE, RP_NONE, RP_NONE); }
+RP_SYS_EXIT(setreuid) { return rp_sys_ids(regs, ret, RP_EV_SETUID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), RP_NONE, RP_NONE); }
+RP_SYS_EXIT(setresuid) { return rp_sys_ids(regs, ret, RP_EV_SETUID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs), RP_NONE); }
+RP_SYS_EXIT(setfsuid) { return rp_sys_ids(regs, ret, RP_EV_SETUID, RP_NONE, RP_NONE, RP_NONE, (__u32)RP_ARG0(regs)); }
+RP_SYS_EXIT(setgid) { return rp_sys_ids(regs, ret, RP_EV_SETGID, (__u32)RP_ARG0(regs), RP_NONE, RP_NONE, RP_NONE); }
+RP_SYS_EXIT(setregid) { return rp_sys_ids(regs, ret, RP_EV_SETGID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), RP_NONE, RP_NONE); }
+RP_SYS_EXIT(setresgid) { return rp_sys_ids(regs, ret, RP_EV_SETGID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs), RP_NONE); }
+RP_SYS_EXIT(setfsgid) { return rp_sys_ids(regs, ret, RP_EV_SETGID, RP_NONE, RP_NONE, RP_NONE, (__u32)RP_ARG0(regs)); }
+
+RP_SYS_EXIT(capset)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_CAPSET);
+	struct __user_cap_header_struct hdr = {};
+	struct __user_cap_data_struct data[2] = {};
+
+	if (!ev)
+		return 0;
+	bpf_probe_read_user(&hdr, sizeof(hdr), (void *)RP_ARG0(regs));
+	bpf_probe_read_user(&data, sizeof(data), (void *)RP_ARG1(regs));
+	ev->args[0] = (__u32)hdr.pid;
+	ev->args[1] = data[0].effective | ((__u64)data[1].effective << 32);
+	ev->args[2] = data[0].permitted | ((__u64)data[1].permitted << 32);
+	ev->args[3] = data[0].inheritable | ((__u64)data[1].inheritable << 32);
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(ptrace)
+{
+	__u64 req = RP_ARG0(regs);
+	struct rp_syscall_event *ev;
+
+	switch (req) {
+	case 0:	     /* PTRACE_TRACEME */
+	case 4:	     /* PTRACE_POKETEXT */
+	case 5:	     /* PTRACE_POKEDATA */
+	case 6:	     /* PTRACE_POKEUSER */
+	case 13:     /* PTRACE_SETREGS */
+	case 15:     /* PTRACE_SETFPREGS */
+	case 16:     /* PTRACE_ATTACH */
+	case 0x4205: /* PTRACE_SETREGSET */
+	case 0x4206: /* PTRACE_SEIZE */
+		break;
+	default:
+		rp_count(RP_EV_PTRACE, RP_STAT_FILTERED);
+		return 0;
+	}
+	ev = rp_sys_begin(regs, ret, RP_EV_PTRACE);
+	if (!ev)
+		return 0;
+	ev->args[0] = req;
+	ev->args[1] = (__u32)RP_ARG1(regs);
+	ev->args[2] = RP_ARG2(regs);
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(process_vm_writev)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_PROCESS_VM_WRITEV);
+
+	if (!ev)
+		return 0;
+	ev->args[0] = (__u32)RP_ARG0(regs);
+	ev->args[1] = RP_ARG4(regs); /* remote iovec count */
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(init_module)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_MODULE_LOAD);
+
+	if (!ev)
+		return 0;
+	ev->args[1] = RP_ARG1(regs);
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(finit_module)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_MODULE_LOAD);
+	int fd = (int)RP_ARG0(regs);
+
+	if (!ev)
+		return 0;
+	ev->args[0] = fd;
+	ev->args[2] = RP_ARG2(regs);
+	rp_file_path(ev->str, rp_fd_file(bpf_get_current_task_btf(), fd), &ev->hdr.flags, RP_F_PATH_TRUNCATED);
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(bpf)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_BPF);
+	__u32 cmd = (__u32)RP_ARG0(regs);
+	__u32 kind = 0;
+
+	if (!ev)
+		return 0;
+	ev->args[0] = cmd;
+	/* BPF_MAP_CREATE and BPF_PROG_LOAD: the attr starts with the map or program type */
+	if ((cmd == 0 || cmd == 5) && bpf_probe_read_user(&kind, sizeof(kind), (void *)RP_ARG1(regs)) == 0)
+		ev->args[1] = kind;
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(mount)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_MOUNT);
+
+	if (!ev)
+		return 0;
+	ev->args[0] = RP_ARG3(regs);
+	bpf_probe_read_user_str(ev->aux, sizeof(ev->aux), (void *)RP_ARG2(regs));
+	rp_read_user_path(ev->str, (const char *)RP_ARG1(regs), RP_AT_FDCWD, &ev->hdr.flags, RP_F_PATH_TRUNCATED,
+			  RP_F_PATH_RESOLVED);
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(umount2)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_UMOUNT);
+
+	if (!ev)
+		return 0;
+	ev->args[0] = RP_ARG1(regs);
+	rp_read_user_path(ev->str, (const char *)RP_ARG0(regs), RP_AT_FDCWD, &ev->hdr.flags, RP_F_PATH_TRUNCATED,
+			  RP_F_PATH_RESOLVED);
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(unshare)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_UNSHARE);
+
+	if (!ev)
+		return 0;
+	ev->args[0] = RP_ARG0(regs);
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(setns)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_SETNS);
+
+	if (!ev)
+		return 0;
+	ev->args[0] = (__u32)RP_ARG0(regs);
+	ev->args[1] = (__u32)RP_ARG1(regs);
+	rp_submit(ev);
+	return 0;
+}
+
+RP_SYS_EXIT(memfd_create)
+{
+	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_MEMFD_CREATE);
+
+	if (!ev)
+		return 0;
+	ev->args[0] = (__u32)RP_ARG1(regs);
+	bpf_probe_read_user_str(ev->aux, sizeof(ev->aux), (void *)RP_ARG0(regs));
+	rp_submit(ev);
+	return 0;
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * process.bpf.c - process lifecycle.
+ * Hooks: tp_btf/sched_process_exec, tp_btf/sched_process_fork,
+ *        tp_btf/sched_process_exit.
+ * Threads are filtered here (counted as filtered): the process table in
+ * rampartd tracks processes, not threads.
+ */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline int rp_has_prefix(const char *s, const char *prefix, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] != prefix[i])
+			return 0;
+	return 1;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct rp_exec_event *ev;
+	struct file *file;
+	unsigned long arg_start, arg_end, len;
+	struct qstr dname;
+	const char *fname;
+	long n;
+
+	if (rp_is_self()) {
+		rp_count(RP_EV_EXEC, RP_STAT_FILTERED);
+		return 0;
+	}
+	ev = rp_reserve(RP_EV_EXEC, sizeof(*ev));
+	if (!ev)
+		return 0;
+
+	ev->old_pid = old_pid;
+	ev->argc = BPF_CORE_READ(bprm, argc);
+	ev->_pad0 = 0;
+	file = BPF_CORE_READ(bprm, file);
+	ev->exe_ino = BPF_CORE_READ(file, f_inode, i_ino);
+	ev->exe_dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	ev->exe_nlink = BPF_CORE_READ(file, f_inode, __i_nlink);
+	dname = BPF_CORE_READ(file, f_path.dentry, d_name);
+	bpf_probe_read_kernel_str(ev->exe_name, sizeof(ev->exe_name), dname.name);
+
+	fname = BPF_CORE_READ(bprm, filename);
+	n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), fname);
+	if (n <= 0)
+		ev->filename[0] = 0;
+	else if (n == RP_PATH_MAX)
+		ev->hdr.flags |= RP_F_PATH_TRUNCATED;
+
+	/* execveat(fd, "", AT_EMPTY_PATH) shows up as "/dev/fd/N" with no further '/'. */
+	if (rp_has_prefix(ev->filename, "/dev/fd/", 8)) {
+		int slash = 0;
+
+		for (int i = 8; i < 20; i++) {
+			if (ev->filename[i] == 0)
+				break;
+			if (ev->filename[i] == '/')
+				slash = 1;
+		}
+		if (!slash)
+			ev->hdr.flags |= RP_F_EXECVEAT_EMPTY | RP_F_FILELESS;
+	}
+	if (rp_has_prefix(ev->exe_name, "memfd:", 6))
+		ev->hdr.flags |= RP_F_MEMFD | RP_F_FILELESS;
+	if (ev->exe_nlink == 0)
+		ev->hdr.flags |= RP_F_FILELESS;
+
+	/* A relative filename ("./x") is replaced by the resolved path of the file. */
+	if (ev->filename[0] != '/' && !(ev->hdr.flags & RP_F_FILELESS)) {
+		if (rp_file_path(ev->filename, file, &ev->hdr.flags, RP_F_PATH_TRUNCATED) == 0)
+			ev->hdr.flags |= RP_F_PATH_RESOLVED;
+	}
+
+	/* argv lives in the new image's stack: [arg_start, arg_end). */
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	len = arg_end - arg_start;
+	if (len > RP_ARGS_MAX) {
+		len = RP_ARGS_MAX;
+		ev->hdr.flags |= RP_F_ARGS_TRUNCATED;
+	}
+	n = len;
+	if (n > RP_ARGS_MAX)
+		n = RP_ARGS_MAX;
+	if (n <= 0 || bpf_probe_read_user(ev->args, n, (void *)arg_start) < 0)
+		n = 0;
+	ev->args_len = n;
+	rp_submit(ev);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct rp_fork_event *ev;
+
+	if (child->pid != child->tgid || rp_is_self()) {
+		rp_count(RP_EV_FORK, RP_STAT_FILTERED);
+		return 0;
+	}
+	ev = rp_reserve(RP_EV_FORK, sizeof(*ev));
+	if (!ev)
+		return 0;
+	ev->child_pid = child->pid;
+	ev->child_tgid = child->tgid;
+	ev->child_start_ns = child->start_boottime;
+	rp_submit(ev);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task)
+{
+	struct rp_exit_event *ev;
+
+	/* Only the exit of the last thread ends the process. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0 || rp_is_self()) {
+		rp_count(RP_EV_EXIT, RP_STAT_FILTERED);
+		return 0;
+	}
+	ev = rp_reserve(RP_EV_EXIT, sizeof(*ev));
+	if (!ev)
+		return 0;
+	ev->exit_code = BPF_CORE_READ(task, exit_code);
+	ev->_pad0 = 0;
+	rp_submit(ev);
+	return 0;
+}

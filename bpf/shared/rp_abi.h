@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * rp_abi.h - the one definition of every record and map value that crosses
+ * the kernel/user boundary. Compiled by the BPF programs (with vmlinux.h) and
+ * by rampartd (with <linux/types.h>); never mirrored by hand.
+ *
+ * Rules (checked by tests/unit/abi_test.cpp):
+ *  - fixed-width __u8..__u64 fields only; no bool, long, bitfields or enum-typed
+ *    fields; explicit padding, which the BPF side zeroes;
+ *  - every record starts with struct rp_event_hdr, and hdr.size is the size of
+ *    the whole record, so the decoder checks type and size before reading;
+ *  - RP_ABI_VERSION is bumped when a field moves or changes meaning. Appending a
+ *    new event type or a new flag bit does not bump it; the decoder rejects
+ *    types it does not know and counts them.
+ */
+#ifndef RAMPART_RP_ABI_H
+#define RAMPART_RP_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define RP_ABI_VERSION 1
+
+#define RP_COMM_LEN 16
+#define RP_PATH_MAX 256 /* paths longer than this are cut and flagged */
+#define RP_ARGS_MAX 512 /* NUL-separated argv bytes kept per exec */
+#define RP_AUX_LEN 32	/* short auxiliary string: fstype, memfd name */
+
+/* Event types. Values are ABI: never renumber, only append. */
+#define RP_EV_EXEC 1
+#define RP_EV_FORK 2
+#define RP_EV_EXIT 3
+#define RP_EV_OPEN 4
+#define RP_EV_UNLINK 5
+#define RP_EV_RENAME 6
+#define RP_EV_CHMOD 7
+#define RP_EV_CHOWN 8
+#define RP_EV_CONNECT 9
+#define RP_EV_ACCEPT 10
+#define RP_EV_BIND 11
+#define RP_EV_LISTEN 12
+#define RP_EV_SETUID 13	    /* setuid, setreuid, setresuid, setfsuid */
+#define RP_EV_SETGID 14	    /* setgid, setregid, setresgid, setfsgid */
+#define RP_EV_CAPSET 15
+#define RP_EV_PTRACE 16
+#define RP_EV_PROCESS_VM_WRITEV 17
+#define RP_EV_MODULE_LOAD 18 /* init_module, finit_module */
+#define RP_EV_BPF 19
+#define RP_EV_MOUNT 20
+#define RP_EV_UMOUNT 21
+#define RP_EV_UNSHARE 22
+#define RP_EV_SETNS 23
+#define RP_EV_MEMFD_CREATE 24
+#define RP_EV_MAX 25 /* one past the last type; sizes the stats map */
+
+/* rp_event_hdr.flags bits, common to all records. */
+#define RP_F_PATH_TRUNCATED (1u << 0) /* a path field was cut at RP_PATH_MAX */
+#define RP_F_PATH_RESOLVED (1u << 1)  /* a relative path was made absolute in-kernel */
+#define RP_F_ARGS_TRUNCATED (1u << 2) /* exec argv cut at RP_ARGS_MAX */
+#define RP_F_FILELESS (1u << 3)	      /* exec of a memfd, a deleted file or an fd */
+#define RP_F_EXECVEAT_EMPTY (1u << 4) /* exec through execveat(fd, "", AT_EMPTY_PATH) */
+#define RP_F_MEMFD (1u << 5)	      /* the executed file is a memfd */
+#define RP_F_PATH2_TRUNCATED (1u << 6)
+#define RP_F_PATH2_RESOLVED (1u << 7)
+
+struct rp_event_hdr {
+	__u32 type;  /* RP_EV_* */
+	__u32 size;  /* bytes in the whole record, header included */
+	__u64 ts_ns; /* bpf_ktime_get_boot_ns() */
+	__u32 flags; /* RP_F_* */
+	__u32 cpu;   /* CPU that emitted it (drop accounting, ordering) */
+};
+
+/* Identity of the task that caused the event, filled the same way for all. */
+struct rp_proc {
+	__u32 pid;  /* thread id */
+	__u32 tgid; /* process id */
+	__u32 ppid; /* real parent's tgid */
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 mntns; /* mount namespace inode number */
+	__u64 cgroup_id; /* cgroup v2 id (inode of the cgroup directory) */
+	__u64 start_ns;	 /* process start (group leader), boot clock: pid + start_ns is unique */
+	char comm[RP_COMM_LEN];
+};
+
+/* RP_EV_EXEC: from tp_btf/sched_process_exec, after the new image is in place. */
+struct rp_exec_event {
+	struct rp_event_hdr hdr;
+	struct rp_proc proc;
+	__u32 old_pid;	 /* thread id that called execve (a non-leader thread may) */
+	__u32 argc;
+	__u32 args_len;	 /* bytes used in args */
+	__u32 exe_nlink; /* 0 for a memfd or a deleted file */
+	__u64 exe_ino;
+	__u32 exe_dev;
+	__u32 _pad0;
+	char exe_name[RP_AUX_LEN];  /* dentry name of the executed file ("memfd:x" for a memfd) */
+	char filename[RP_PATH_MAX]; /* as passed to execve, or resolved when relative */
+	char args[RP_ARGS_MAX];	    /* argv, NUL-separated */
+};
+
+/* RP_EV_FORK: a new process (threads are filtered in the kernel). */
+struct rp_fork_event {
+	struct rp_event_hdr hdr;
+	struct rp_proc proc; /* the parent */
+	__u32 child_pid;
+	__u32 child_tgid;
+	__u64 child_start_ns;
+};
+
+/* RP_EV_EXIT: the last thread of a process exits. */
+struct rp_exit_event {
+	struct rp_event_hdr hdr;
+	struct rp_proc proc;
+	__u32 exit_code; /* wait(2) status: (code << 8) | signal */
+	__u32 _pad0;
+};
+
+/*
+ * RP_EV_OPEN, RP_EV_UNLINK, RP_EV_CHMOD, RP_EV_CHOWN: one path.
+ * open: flags, mode; chmod: mode; chown: uid, gid; unlink: flags (AT_REMOVEDIR).
+ */
+struct rp_file_event {
+	struct rp_event_hdr hdr;
+	struct rp_proc proc;
+	__s64 result; /* syscall return: fd or 0, or -errno */
+	__u32 syscall_nr;
+	__u32 flags;
+	__u32 mode;
+	__u32 uid; /* chown only; (__u32)-1 means unchanged */
+	__u32 gid;
+	__s32 dirfd; /* AT_FDCWD (-100) or the fd the path is relative to */
+	char path[RP_PATH_MAX];
+};
+
+/* RP_EV_RENAME: two paths. */
+struct rp_rename_event {
+	struct rp_event_hdr hdr;
+	struct rp_proc proc;
+	__s64 result;
+	__u32 syscall_nr;
+	__u32 flags; /* renameat2 flags */
+	char path[RP_PATH_MAX];
+	char path2[RP_PATH_MAX];
+};
+
+/* Address families as carried in rp_net_event.family (Linux values). */
+#define RP_AF_INET 2
+#define RP_AF_INET6 10
+
+/* RP_EV_CONNECT, RP_EV_ACCEPT, RP_EV_BIND, RP_EV_LISTEN. Addresses in network byte order. */
+struct rp_net_event {
+	struct rp_event_hdr hdr;
+	struct rp_proc proc;
+	__s64 result; /* connect/bind/listen: 0 or -errno; accept: new fd or -errno */
+	__u32 syscall_nr;
+	__s32 fd;	  /* the socket the call was made on */
+	__u16 family;	  /* RP_AF_INET or RP_AF_INET6 */
+	__u16 sock_type;  /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 local_port; /* host byte order */
+	__u16 remote_port;
+	__u8 local_addr[16]; /* IPv4 in the first 4 bytes */
+	__u8 remote_addr[16];
+	__u32 backlog; /* listen only */
+	__u32 _pad0;
+};
+
+/*
+ * The privilege and kernel-tampering events share one layout; what args[]
+ * and the strings mean depends on hdr.type (see the table in README.md):
+ *   SETUID/SETGID       args = {r, e, s, fs} ids, (__u64)-1 when not passed
+ *   CAPSET              args = {target pid, effective, permitted, inheritable}
+ *   PTRACE              args = {request, target pid, addr}
+ *   PROCESS_VM_WRITEV   args = {target pid, bytes requested}
+ *   MODULE_LOAD         args = {fd (finit) or -1, len (init), flags}; str = file path (finit)
+ *   BPF                 args = {cmd, prog or map type when the attr has one}
+ *   MOUNT               args = {flags}; aux = fstype; str = target
+ *   UMOUNT              args = {flags}; str = target
+ *   UNSHARE             args = {flags}
+ *   SETNS               args = {fd, nstype}
+ *   MEMFD_CREATE        args = {flags}; aux = name
+ */
+struct rp_syscall_event {
+	struct rp_event_hdr hdr;
+	struct rp_proc proc;
+	__s64 result;
+	__u32 syscall_nr;
+	__u32 _pad0;
+	__u64 args[4];
+	char aux[RP_AUX_LEN];
+	char str[RP_PATH_MAX];
+};
+
+/* Per-CPU counters, one slot per event type (index = RP_EV_*). */
+struct rp_stats {
+	__u64 emitted;	/* records submitted to the ring buffer */
+	__u64 filtered; /* seen but skipped in-kernel on purpose (threads, self, family) */
+	__u64 dropped;	/* lost: the ring buffer was full */
+	__u64 errors;	/* lost: a kernel read or map lookup failed */
+};
+
+#endif /* RAMPART_RP_ABI_H */

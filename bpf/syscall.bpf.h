@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * syscall.bpf.h - the sys_exit dispatcher's contract. One program on
+ * tp_btf/sys_exit tail-calls the handler registered for the syscall number
+ * in sys_exit_progs_map; syscalls without a handler cost one failed tail
+ * call. Handlers run at exit so they see both the arguments (still in
+ * pt_regs) and the result.
+ */
+#ifndef RAMPART_SYSCALL_BPF_H
+#define RAMPART_SYSCALL_BPF_H
+
+#include "common.bpf.h"
+
+#define RP_SYSCALL_SLOTS 512
+
+/* Handlers by syscall number, filled by rampartd. Empty slot: not traced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, RP_SYSCALL_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} sys_exit_progs_map SEC(".maps") __weak;
+
+#if defined(__TARGET_ARCH_x86)
+#define RP_SYSCALL_NR(r) BPF_CORE_READ(r, orig_ax)
+#define RP_ARG0(r) BPF_CORE_READ(r, di)
+#define RP_ARG1(r) BPF_CORE_READ(r, si)
+#define RP_ARG2(r) BPF_CORE_READ(r, dx)
+#define RP_ARG3(r) BPF_CORE_READ(r, r10)
+#define RP_ARG4(r) BPF_CORE_READ(r, r8)
+#define RP_ARG5(r) BPF_CORE_READ(r, r9)
+#elif defined(__TARGET_ARCH_arm64)
+/* x0 holds the return value at exit; the first argument survives in orig_x0. */
+#define RP_SYSCALL_NR(r) BPF_CORE_READ(r, syscallno)
+#define RP_ARG0(r) BPF_CORE_READ(r, orig_x0)
+#define RP_ARG1(r) BPF_CORE_READ(r, regs[1])
+#define RP_ARG2(r) BPF_CORE_READ(r, regs[2])
+#define RP_ARG3(r) BPF_CORE_READ(r, regs[3])
+#define RP_ARG4(r) BPF_CORE_READ(r, regs[4])
+#define RP_ARG5(r) BPF_CORE_READ(r, regs[5])
+#else
+#error "Rampart's syscall handlers support x86_64 and arm64"
+#endif
+
+/* Declares a sys_exit handler; rampartd maps it to syscall NAME by its program name. */
+#define RP_SYS_EXIT(name) \
+	SEC("tp_btf/sys_exit") \
+	int BPF_PROG(sys_exit_##name, struct pt_regs *regs, long ret)
+
+/* Filters rampartd's own syscalls, counting them under `type`. */
+#define RP_SKIP_SELF(type) \
+	do { \
+		if (rp_is_self()) { \
+			rp_count(type, RP_STAT_FILTERED); \
+			return 0; \
+		} \
+	} while (0)
+
+#endif /* RAMPART_SYSCALL_BPF_H */

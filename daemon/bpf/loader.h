@@ -1,0 +1,58 @@
+// The Rampart BPF programs as one unit: opens the embedded skeleton, sets the
+// load-time knobs, switches off what the kernel or the config leaves out,
+// loads, wires the sys_exit tail calls and attaches. Destroying it detaches
+// everything and closes every fd.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/probe.h"
+#include "shared/rp_abi.h"
+#include "util/result.h"
+
+struct rampart_bpf;
+struct bpf_link;
+
+namespace rampart::bpf {
+
+struct LoadOptions {
+  uint32_t self_tgid = 0;              // filtered in the kernel
+  uint32_t ringbuf_bytes = 16u << 20;  // power of two
+  uint64_t wakeup_bytes = 256u << 10;
+  std::vector<uint32_t> excluded_events;  // RP_EV_* not to hook
+};
+
+struct TypeStats {
+  rp_stats total{};
+  std::vector<uint64_t> dropped_per_cpu;
+};
+
+class Programs {
+ public:
+  static Result<std::unique_ptr<Programs>> load(const LoadOptions& opts, const Capabilities& caps);
+  ~Programs();
+  Programs(const Programs&) = delete;
+  Programs& operator=(const Programs&) = delete;
+
+  int ringbuf_fd() const;
+  // Summed over CPUs, indexed by RP_EV_*.
+  Result<std::array<TypeStats, RP_EV_MAX>> read_stats() const;
+  // "process_exec on tp_btf/sched_process_exec", ...
+  const std::vector<std::string>& attached() const { return attached_; }
+  size_t traced_syscall_count() const { return traced_syscalls_; }
+
+ private:
+  Programs() = default;
+  Result<void> attach(const LoadOptions& opts);
+
+  rampart_bpf* skel_ = nullptr;
+  std::vector<::bpf_link*> links_;
+  std::vector<std::string> attached_;
+  size_t traced_syscalls_ = 0;
+};
+
+}  // namespace rampart::bpf

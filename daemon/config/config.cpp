@@ -1,0 +1,134 @@
+// Config parsing and validation; see config.h.
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "sources/decoder.h"
+
+namespace rampart::config {
+namespace {
+
+std::string where(std::string_view source, const YAML::Mark& m) {
+  // yaml-cpp marks are 0-based.
+  return std::string(source) + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+using Handler = std::function<Result<void>(const YAML::Node&, const std::string& at)>;
+
+// Walks a mapping, rejecting unknown keys and anything that is not a mapping.
+Result<void> walk(const YAML::Node& node, std::string_view source, const std::string& path,
+                  const std::map<std::string, Handler>& handlers) {
+  if (!node.IsMap())
+    return fail(where(source, node.Mark()) + ": " + (path.empty() ? "the top level" : "'" + path + "'") +
+                " must be a mapping");
+  for (const auto& kv : node) {
+    auto key = kv.first.as<std::string>();
+    std::string full = path.empty() ? key : path + "." + key;
+    auto it = handlers.find(key);
+    if (it == handlers.end()) {
+      std::string known;
+      for (const auto& [k, _] : handlers) known += (known.empty() ? "" : ", ") + k;
+      return fail(where(source, kv.first.Mark()) + ": unknown key '" + full + "' (expected one of: " + known + ")");
+    }
+    auto r = it->second(kv.second, where(source, kv.second.Mark()) + ": '" + full + "'");
+    if (!r) return r;
+  }
+  return {};
+}
+
+Handler uint_in(uint32_t& out, uint32_t lo, uint32_t hi) {
+  return [&out, lo, hi](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (!n.IsScalar()) return fail(at + " must be an integer");
+    const auto& s = n.Scalar();
+    uint64_t v = 0;
+    if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos)
+      return fail(at + " must be an integer, got '" + s + "'");
+    v = std::stoull(s);
+    if (v < lo || v > hi)
+      return fail(at + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + s);
+    out = static_cast<uint32_t>(v);
+    return {};
+  };
+}
+
+Handler string_of(std::string& out) {
+  return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (!n.IsScalar() || n.Scalar().empty()) return fail(at + " must be a non-empty string");
+    out = n.Scalar();
+    return {};
+  };
+}
+
+}  // namespace
+
+Result<Config> parse(std::string_view text, std::string_view source) {
+  Config c;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return fail(where(source, e.mark) + ": invalid YAML: " + e.msg);
+  }
+  if (root.IsNull()) return c;  // an empty file: all defaults
+
+  // A section: its keys are reported with the section name ("ringbuf.size_mb").
+  auto nested = [source](std::string name, std::map<std::string, Handler> handlers) -> Handler {
+    return [source, name, handlers](const YAML::Node& n, const std::string&) -> Result<void> {
+      return walk(n, source, name, handlers);
+    };
+  };
+  Handler excluded = [&c, source](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (!n.IsSequence()) return fail(at + " must be a list of event types");
+    for (const auto& item : n) {
+      auto name = item.IsScalar() ? item.Scalar() : std::string();
+      uint32_t type = sources::event_type_from_name(name);
+      if (type == 0)
+        return fail(where(source, item.Mark()) + ": 'events.exclude': unknown event type '" + name + "'");
+      c.excluded_events.push_back(type);
+    }
+    return {};
+  };
+
+  Result<void> r;
+  try {
+  r = walk(root, source, "",
+                {
+                    {"output", nested("output", {{"path", string_of(c.output_path)}})},
+                    {"ringbuf", nested("ringbuf", {{"size_mb", uint_in(c.ringbuf_size_mb, 1, 1024)},
+                                                   {"wakeup_kb", uint_in(c.wakeup_kb, 4, 1024 * 1024)},
+                                                   {"poll_interval_ms", uint_in(c.poll_interval_ms, 1, 1000)}})},
+                    {"events", nested("events", {{"exclude", excluded}})},
+                    {"process_table", nested("process_table", {{"max_entries", uint_in(c.process_table_max, 64, 4194304)}})},
+                    {"stats", nested("stats", {{"interval_s", uint_in(c.stats_interval_s, 0, 86400)}})},
+                });
+  } catch (const YAML::Exception& e) {
+    return fail(where(source, e.mark) + ": " + e.msg);
+  }
+  if (!r) return tl::unexpected(r.error());
+  if ((c.ringbuf_size_mb & (c.ringbuf_size_mb - 1)) != 0)
+    return fail(std::string(source) + ": 'ringbuf.size_mb' must be a power of two, got " +
+                std::to_string(c.ringbuf_size_mb));
+  if (static_cast<uint64_t>(c.wakeup_kb) * 1024 >= static_cast<uint64_t>(c.ringbuf_size_mb) << 20)
+    return fail(std::string(source) + ": 'ringbuf.wakeup_kb' must be smaller than the ring buffer");
+  return c;
+}
+
+Result<Config> load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail_errno("cannot read config " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str(), path);
+}
+
+Config defaults() {
+  auto c = parse(kDefaultConfigYaml, "<embedded>");
+  return c ? *c : Config{};
+}
+
+}  // namespace rampart::config

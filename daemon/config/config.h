@@ -1,0 +1,35 @@
+// rampartd's configuration: the YAML schema, its defaults (config/rampart.yaml,
+// embedded at build time) and its validation. Every error names the place:
+// file:line:column and the key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+
+namespace rampart::config {
+
+extern const std::string_view kDefaultConfigYaml;
+
+struct Config {
+  std::string output_path = "-";
+  uint32_t ringbuf_size_mb = 16;
+  uint32_t wakeup_kb = 256;
+  uint32_t poll_interval_ms = 5;
+  std::vector<uint32_t> excluded_events;  // RP_EV_* values
+  uint32_t process_table_max = 65536;
+  uint32_t stats_interval_s = 0;
+};
+
+// Parses and validates `text`; `source` names it in errors (a path, or
+// "<embedded>"). Keys absent from the text keep their defaults.
+Result<Config> parse(std::string_view text, std::string_view source);
+// Reads and parses a file.
+Result<Config> load_file(const std::string& path);
+// The embedded defaults.
+Config defaults();
+
+}  // namespace rampart::config

@@ -1,0 +1,256 @@
+// The rampartd pipeline; see daemon.h.
+#include "daemon.h"
+
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "bpf/mounts.h"
+#include "bpf/probe.h"
+#include "outputs/json_writer.h"
+
+namespace rampart {
+namespace {
+
+int64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonOptions opts)
+    : opts_(std::move(opts)),
+      signals_(io_, SIGINT, SIGTERM),
+      housekeeping_(io_),
+      table_(pipeline::ProcessTable::Limits{opts_.config.process_table_max, 5'000'000'000}) {}
+
+Daemon::~Daemon() = default;
+
+void Daemon::log(const std::string& msg) const { std::cerr << "rampartd: " << msg << std::endl; }
+
+void Daemon::update_clock_offset() { boot_to_realtime_ns_ = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME); }
+
+Result<void> Daemon::start() {
+  if (geteuid() != 0)
+    return fail("rampartd must run as root: it loads BPF programs and mounts bpffs (euid is " +
+                std::to_string(geteuid()) + "; try: sudo rampartd)");
+  // A reader of our stdout going away must not kill the daemon: writes fail and are counted.
+  signal(SIGPIPE, SIG_IGN);
+
+  for (const auto& m : bpf::ensure_mounts()) {
+    if (m.state == bpf::MountResult::State::kMounted) log("mounted " + m.fstype + " on " + m.target);
+    if (m.state == bpf::MountResult::State::kFailed)
+      log("warning: cannot mount " + m.fstype + " on " + m.target + ": " + m.error);
+  }
+  auto caps = bpf::probe_kernel();
+  if (!opts_.quiet) std::cerr << "rampartd: capability matrix\n" << bpf::format_matrix(caps) << std::flush;
+
+  auto sink = outputs::JsonlSink::open(opts_.config.output_path);
+  if (!sink) return tl::unexpected(sink.error());
+  sink_ = std::move(*sink);
+
+  bpf::LoadOptions lo;
+  lo.self_tgid = static_cast<uint32_t>(getpid());
+  lo.ringbuf_bytes = opts_.config.ringbuf_size_mb << 20;
+  lo.wakeup_bytes = static_cast<uint64_t>(opts_.config.wakeup_kb) << 10;
+  lo.excluded_events = opts_.config.excluded_events;
+  auto programs = bpf::Programs::load(lo, caps);
+  if (!programs) return tl::unexpected(programs.error());
+  programs_ = std::move(*programs);
+
+  // Attached first, seeded second: a process that starts in between is seen
+  // by both, and the table takes the later word.
+  table_.seed(proc_reader_.read_all());
+
+  auto source = sources::RingbufSource::create(io_, programs_->ringbuf_fd(),
+                                               std::chrono::milliseconds(opts_.config.poll_interval_ms), *this);
+  if (!source) return tl::unexpected(source.error());
+  source_ = std::move(*source);
+
+  if (!opts_.quiet) {
+    log("attached " + std::to_string(programs_->attached().size()) + " programs, tracing " +
+        std::to_string(programs_->traced_syscall_count()) + " syscalls; " + std::to_string(table_.size()) +
+        " processes from /proc; output to " + (sink_->path() == "-" ? "stdout" : sink_->path()));
+  }
+  return {};
+}
+
+int Daemon::run() {
+  update_clock_offset();
+  started_ns_ = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
+  last_stats_ns_ = started_ns_;
+  if (auto r = start(); !r) {
+    log("error: " + r.error().what());
+    return 1;
+  }
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    log(std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+    source_->stop();
+    housekeeping_.cancel();
+    io_.stop();
+  });
+  source_->start();
+  arm_housekeeping();
+  io_.run();
+
+  // Whatever the kernel submitted before we stopped is still delivered.
+  source_->drain();
+  write_stats("exit");
+  sink_->flush();
+  source_.reset();
+  programs_.reset();  // detaches every program
+  log("detached; exiting");
+  return 0;
+}
+
+void Daemon::arm_housekeeping() {
+  housekeeping_.expires_after(std::chrono::seconds(1));
+  housekeeping_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    uint64_t now = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
+    table_.sweep(now);
+    update_clock_offset();  // follows settimeofday and NTP steps
+    uint32_t interval = opts_.config.stats_interval_s;
+    if (interval && now - last_stats_ns_ >= uint64_t{interval} * 1'000'000'000) {
+      last_stats_ns_ = now;
+      write_stats("interval");
+      sink_->flush();
+    }
+    arm_housekeeping();
+  });
+}
+
+void Daemon::on_record(const void* data, size_t len) {
+  ++received_;
+  auto ev = sources::decode(data, len);
+  if (!ev) {
+    auto idx = static_cast<size_t>(ev.error());
+    // Log the first of each kind; the rest are counted in the stats line.
+    if (decode_errors_[idx]++ == 0)
+      log("warning: rejected a kernel record (" + std::string(sources::decode_error_name(ev.error())) + ", " +
+          std::to_string(len) + " bytes); further ones are counted in stats");
+    return;
+  }
+  handle(*ev);
+}
+
+void Daemon::on_batch_end() { sink_->flush(); }
+
+void Daemon::ensure_known(const rp_proc& p) {
+  if (table_.find(p.tgid)) return;
+  // Started before we attached and missed by the /proc seed, or raced it.
+  if (auto snap = proc_reader_.read(p.tgid)) {
+    table_.seed({*snap});
+    return;
+  }
+  pipeline::ProcSnapshot s;
+  s.tgid = p.tgid;
+  s.ppid = p.ppid;
+  s.start_ns = p.start_ns;
+  s.uid = p.uid;
+  s.euid = p.euid;
+  s.comm = std::string(sources::fixed_str(p.comm));
+  table_.seed({s});
+}
+
+void Daemon::resolve_cgroup(uint32_t tgid, uint64_t cgroup_id) {
+  const auto* info = table_.find(tgid);
+  if (info && info->cgroup_id == cgroup_id && !info->cgroup_path.empty()) return;
+  auto it = cgroup_paths_.find(cgroup_id);
+  if (it == cgroup_paths_.end()) {
+    auto path = proc_reader_.cgroup_path(tgid);
+    if (path.empty()) return;
+    if (cgroup_paths_.size() > 65536) cgroup_paths_.clear();  // bound; refilled on demand
+    it = cgroup_paths_.emplace(cgroup_id, std::move(path)).first;
+  }
+  table_.set_cgroup(tgid, cgroup_id, it->second);
+}
+
+void Daemon::handle(const sources::EventView& ev) {
+  const rp_proc& p = ev.proc();
+  outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}};
+  std::optional<std::string> replaced;
+
+  switch (ev.type()) {
+    case RP_EV_EXEC: {
+      const auto& e = ev.as<rp_exec_event>();
+      std::vector<std::string> args;
+      std::string_view rest(e.args, e.args_len);
+      while (!rest.empty()) {
+        auto nul = rest.find('\0');
+        args.emplace_back(rest.substr(0, nul));
+        if (nul == std::string_view::npos) break;
+        rest.remove_prefix(nul + 1);
+      }
+      ensure_known(p);  // so the parent chain and the previous image are known
+      replaced = table_.on_exec(p.tgid, p.ppid, p.start_ns, p.uid, p.euid, sources::fixed_str(p.comm),
+                                sources::fixed_str(e.filename), std::move(args), p.cgroup_id, e.hdr.ts_ns);
+      if (replaced) ctx.replaced_exe = *replaced;
+      resolve_cgroup(p.tgid, p.cgroup_id);
+      break;
+    }
+    case RP_EV_FORK: {
+      const auto& e = ev.as<rp_fork_event>();
+      ensure_known(p);
+      table_.on_fork(p.tgid, e.child_tgid, e.child_start_ns, e.hdr.ts_ns);
+      break;
+    }
+    default:
+      ensure_known(p);
+      break;
+  }
+
+  outputs::append_event_json(sink_->buffer(), ev, ctx);
+  ++delivered_[ev.type()];
+  if (ev.type() == RP_EV_EXIT) table_.on_exit(p.tgid, ev.as<rp_exit_event>().exit_code, ev.hdr->ts_ns);
+  sink_->flush_if_large();
+}
+
+void Daemon::write_stats(const char* reason) {
+  std::string& out = sink_->buffer();
+  outputs::JsonWriter w(out);
+  uint64_t now = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
+  char time_buf[40];
+  w.begin_object();
+  w.field("v", outputs::kSchemaVersion);
+  w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + boot_to_realtime_ns_));
+  w.field("type", "stats").field("reason", reason);
+  w.field("uptime_ns", now - started_ns_);
+  auto stats = programs_->read_stats();
+  w.key("events").begin_object();
+  for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
+    w.key(sources::event_type_name(t)).begin_object();
+    if (stats) {
+      const auto& s = (*stats)[t];
+      w.field("emitted", s.total.emitted).field("filtered", s.total.filtered);
+      w.field("dropped", s.total.dropped).field("errors", s.total.errors);
+      w.key("dropped_per_cpu").begin_array();
+      for (auto d : s.dropped_per_cpu) w.value(d);
+      w.end_array();
+    }
+    w.field("delivered", delivered_[t]);
+    w.end_object();
+  }
+  w.end_object();
+  if (!stats) w.field("kernel_stats_error", stats.error().what());
+  w.field("received", received_);
+  w.key("decode_errors").begin_object();
+  for (size_t i = 0; i < decode_errors_.size(); ++i)
+    w.field(sources::decode_error_name(static_cast<sources::DecodeError>(i)), decode_errors_[i]);
+  w.end_object();
+  w.key("output").begin_object();
+  w.field("bytes_written", sink_->bytes_written()).field("write_errors", sink_->write_errors());
+  w.field("bytes_lost", sink_->bytes_lost()).end_object();
+  w.key("process_table").begin_object();
+  w.field("size", static_cast<uint64_t>(table_.size())).field("evictions", table_.evictions()).end_object();
+  w.end_object();
+  out.push_back('\n');
+}
+
+}  // namespace rampart

@@ -1,0 +1,71 @@
+// rampartd's pipeline, wired: kernel programs → ring buffer → checked decoder
+// → process table → JSON lines. One Asio io_context thread owns all of it;
+// signals, timers and the ring buffer all arrive on that loop, so nothing on
+// the event path takes a lock.
+#pragma once
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "bpf/loader.h"
+#include "config/config.h"
+#include "outputs/event_json.h"
+#include "outputs/sink.h"
+#include "pipeline/process_table.h"
+#include "sources/decoder.h"
+#include "sources/ringbuf_source.h"
+
+namespace rampart {
+
+struct DaemonOptions {
+  config::Config config;
+  bool quiet = false;  // no start-up banner on stderr
+};
+
+class Daemon : public sources::RecordSink {
+ public:
+  explicit Daemon(DaemonOptions opts);
+  ~Daemon() override;
+  // Runs until SIGINT/SIGTERM. Returns the process exit code.
+  int run();
+
+  void on_record(const void* data, size_t len) override;
+  void on_batch_end() override;
+
+ private:
+  Result<void> start();
+  void handle(const sources::EventView& ev);
+  void ensure_known(const rp_proc& p);
+  void resolve_cgroup(uint32_t tgid, uint64_t cgroup_id);
+  void write_stats(const char* reason);
+  void arm_housekeeping();
+  void update_clock_offset();
+  void log(const std::string& msg) const;
+
+  DaemonOptions opts_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer housekeeping_;
+  std::unique_ptr<bpf::Programs> programs_;
+  std::unique_ptr<sources::RingbufSource> source_;
+  std::unique_ptr<outputs::JsonlSink> sink_;
+  pipeline::ProcessTable table_;
+  pipeline::ProcReader proc_reader_;
+  std::unordered_map<uint64_t, std::string> cgroup_paths_;  // cgroup id → path
+  int64_t boot_to_realtime_ns_ = 0;
+  uint64_t started_ns_ = 0;
+  uint64_t last_stats_ns_ = 0;
+
+  // Userspace counters (the kernel's are in stats_map).
+  uint64_t received_ = 0;
+  std::array<uint64_t, sources::kDecodeErrorCount> decode_errors_{};
+  std::array<uint64_t, RP_EV_MAX> delivered_{};
+};
+
+}  // namespace rampart

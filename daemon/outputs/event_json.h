@@ -1,0 +1,28 @@
+// The JSON-lines event schema: one object per event, one line each. The
+// schema is documented in README.md ("Event schema"); keep the two in step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "pipeline/process_table.h"
+#include "sources/decoder.h"
+
+namespace rampart::outputs {
+
+inline constexpr int kSchemaVersion = 1;
+
+struct EventContext {
+  const pipeline::ProcessTable* table = nullptr;  // for exe, parent, container
+  int64_t boot_to_realtime_ns = 0;                // realtime = boot + this
+  std::string_view replaced_exe;                  // exec only: the image it replaced
+};
+
+// Appends one event as a JSON object and a newline.
+void append_event_json(std::string& out, const sources::EventView& ev, const EventContext& ctx);
+
+// Formats a realtime timestamp as RFC 3339 UTC with nanoseconds, into buf.
+std::string_view format_rfc3339(char (&buf)[40], int64_t realtime_ns);
+
+}  // namespace rampart::outputs
