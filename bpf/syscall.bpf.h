@@ -22,22 +22,22 @@ struct {
 } sys_exit_progs_map SEC(".maps") __weak;
 
 #if defined(__TARGET_ARCH_x86)
-#define RP_SYSCALL_NR(r) BPF_CORE_READ(r, orig_ax)
-#define RP_ARG0(r) BPF_CORE_READ(r, di)
-#define RP_ARG1(r) BPF_CORE_READ(r, si)
-#define RP_ARG2(r) BPF_CORE_READ(r, dx)
-#define RP_ARG3(r) BPF_CORE_READ(r, r10)
-#define RP_ARG4(r) BPF_CORE_READ(r, r8)
-#define RP_ARG5(r) BPF_CORE_READ(r, r9)
+#define RP_SYSCALL_NR(r) ((r)->orig_ax)
+#define RP_ARG0(r) ((r)->di)
+#define RP_ARG1(r) ((r)->si)
+#define RP_ARG2(r) ((r)->dx)
+#define RP_ARG3(r) ((r)->r10)
+#define RP_ARG4(r) ((r)->r8)
+#define RP_ARG5(r) ((r)->r9)
 #elif defined(__TARGET_ARCH_arm64)
 /* x0 holds the return value at exit; the first argument survives in orig_x0. */
-#define RP_SYSCALL_NR(r) BPF_CORE_READ(r, syscallno)
-#define RP_ARG0(r) BPF_CORE_READ(r, orig_x0)
-#define RP_ARG1(r) BPF_CORE_READ(r, regs[1])
-#define RP_ARG2(r) BPF_CORE_READ(r, regs[2])
-#define RP_ARG3(r) BPF_CORE_READ(r, regs[3])
-#define RP_ARG4(r) BPF_CORE_READ(r, regs[4])
-#define RP_ARG5(r) BPF_CORE_READ(r, regs[5])
+#define RP_SYSCALL_NR(r) ((r)->syscallno)
+#define RP_ARG0(r) ((r)->orig_x0)
+#define RP_ARG1(r) ((r)->regs[1])
+#define RP_ARG2(r) ((r)->regs[2])
+#define RP_ARG3(r) ((r)->regs[3])
+#define RP_ARG4(r) ((r)->regs[4])
+#define RP_ARG5(r) ((r)->regs[5])
 #else
 #error "Rampart's syscall handlers support x86_64 and arm64"
 #endif

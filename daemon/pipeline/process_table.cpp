@@ -32,8 +32,8 @@ void ProcessTable::seed(const std::vector<ProcSnapshot>& snapshots) {
 std::optional<std::string> ProcessTable::on_exec(uint32_t tgid, uint32_t ppid, uint64_t start_ns,
                                                  uint32_t uid, uint32_t euid, std::string_view comm,
                                                  std::string_view exe,
-                                                 std::vector<std::string> args,
-                                                 uint64_t cgroup_id, uint64_t /*now_ns*/) {
+                                                 std::vector<std::string> args, uint64_t cgroup_id,
+                                                 uint64_t /*now_ns*/) {
   ProcessInfo& p = upsert(tgid);
   // A new entry has no exe, so a non-empty one is what the process ran before.
   std::optional<std::string> previous;
