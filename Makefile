@@ -1,0 +1,25 @@
+# Developer shortcuts; the README's two commands are ./run.sh and ./test.sh.
+.PHONY: all deps build run test unit bench clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+build:
+	bash scripts/build.sh
+
+run:
+	./run.sh
+
+test:
+	./test.sh
+
+unit: build
+	ctest --test-dir build -L unit --output-on-failure
+
+bench: build
+	./build/tests/rampart_bench
+
+clean:
+	rm -rf build

@@ -1,0 +1,296 @@
+// e2e tier: rampartd as users run it. Starts the real binary, runs a real
+// child workload, and asserts on the JSON lines it printed; also its start-up
+// errors and its clean shutdown.
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/workload.h"
+
+using nlohmann::json;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs rampartd with args, stdout and stderr into files in a scratch dir.
+class Rampartd {
+ public:
+  explicit Rampartd(std::vector<std::string> args) {
+    char tmpl[] = "/tmp/rampart-e2e-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    out_ = dir_ + "/events.jsonl";
+    err_ = dir_ + "/stderr.txt";
+    pid_ = fork();
+    if (pid_ == 0) {
+      int o = open((dir_ + "/stdout.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int e = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(o, 1);
+      dup2(e, 2);
+      std::vector<char*> argv{const_cast<char*>(RAMPARTD_PATH)};
+      for (auto& a : args) {
+        if (a == "{out}") a = out_;  // the output file in this run's scratch dir
+        argv.push_back(a.data());
+      }
+      argv.push_back(nullptr);
+      execv(RAMPARTD_PATH, argv.data());
+      _exit(127);
+    }
+  }
+  ~Rampartd() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+  // Waits until the programs are attached (the banner says so) or it exited.
+  bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (stderr_text().find("attached ") != std::string::npos) return true;
+      int status;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        status_ = status;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  int stop(int sig = SIGTERM) {
+    if (!exited_) {
+      kill(pid_, sig);
+      waitpid(pid_, &status_, 0);
+      exited_ = true;
+    }
+    return status_;
+  }
+  int wait_exit() {
+    if (!exited_) {
+      waitpid(pid_, &status_, 0);
+      exited_ = true;
+    }
+    return status_;
+  }
+  std::string stderr_text() const { return read_file(err_); }
+  std::string stdout_text() const { return read_file(dir_ + "/stdout.txt"); }
+  const std::string& out_path() const { return out_; }
+  const std::string& dir() const { return dir_; }
+  pid_t pid() const { return pid_; }
+  std::vector<json> events() const {
+    std::vector<json> out;
+    std::ifstream in(out_);
+    std::string line;
+    while (std::getline(in, line)) out.push_back(json::parse(line));  // throws on any bad line
+    return out;
+  }
+
+ private:
+  std::string dir_, out_, err_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+const json* find_event(const std::vector<json>& evs, const std::function<bool(const json&)>& pred) {
+  for (const auto& e : evs)
+    if (pred(e)) return &e;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("bash -c 'cat /etc/hostname; /bin/true' gives exec events with parents and the open, within 1 s", "[e2e]") {
+  Rampartd d({"--output", "{out}"});
+  REQUIRE(d.wait_ready());
+  CHECK(d.stderr_text().find("capability matrix") != std::string::npos);
+
+  auto start = std::chrono::steady_clock::now();
+  auto child = rampart::testing::run_child([] {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    char* const argv[] = {const_cast<char*>("bash"), const_cast<char*>("-c"),
+                          const_cast<char*>("cat /etc/hostname; /bin/true"), nullptr};
+    execv("/bin/bash", argv);
+    return 126;
+  });
+  REQUIRE(WEXITSTATUS(child.status) == 0);
+  const uint32_t bash = static_cast<uint32_t>(child.pid);
+  const uint32_t me = static_cast<uint32_t>(getpid());
+
+  // Poll the output for up to 1 s after the workload ended.
+  std::vector<json> evs;
+  const json *exec_bash = nullptr, *exec_cat = nullptr, *exec_true = nullptr, *open_host = nullptr;
+  while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1000) + std::chrono::milliseconds(200)) {
+    evs = d.events();
+    auto exec_of = [&](const std::string& file) {
+      return find_event(evs, [&](const json& e) { return e["type"] == "exec" && e["filename"] == file; });
+    };
+    exec_bash = find_event(evs, [&](const json& e) { return e["type"] == "exec" && e["proc"]["tgid"] == bash && e["filename"] == "/bin/bash"; });
+    exec_cat = exec_of("/usr/bin/cat");
+    exec_true = find_event(evs, [&](const json& e) { return e["type"] == "exec" && e["filename"] == "/bin/true" && e["proc"]["tgid"] == bash; });
+    open_host = find_event(evs, [&](const json& e) { return e["type"] == "open" && e["path"] == "/etc/hostname" && e["proc"]["comm"] == "cat"; });
+    if (exec_bash && exec_cat && exec_true && open_host) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  REQUIRE(exec_bash != nullptr);
+  REQUIRE(exec_cat != nullptr);
+  REQUIRE(exec_true != nullptr);
+  REQUIRE(open_host != nullptr);
+  // The workload itself takes a few ms; the events must be out within 1 s of it.
+  CHECK(elapsed < std::chrono::milliseconds(1200));
+
+  // bash: started by this test process.
+  CHECK((*exec_bash)["proc"]["ppid"] == me);
+  CHECK((*exec_bash)["parent"]["pid"] == me);
+  CHECK((*exec_bash)["argv"] == json::array({"bash", "-c", "cat /etc/hostname; /bin/true"}));
+  // cat: a child of bash.
+  CHECK((*exec_cat)["proc"]["ppid"] == bash);
+  CHECK((*exec_cat)["parent"]["pid"] == bash);
+  CHECK((*exec_cat)["parent"]["exe"] == "/bin/bash");
+  CHECK((*exec_cat)["ancestry"][0]["pid"] == bash);
+  CHECK((*exec_cat)["ancestry"][1]["pid"] == me);
+  // true: bash runs the last command of -c in place (exec without fork), so it
+  // keeps bash's pid and parent, and the event says which image it replaced.
+  CHECK((*exec_true)["proc"]["ppid"] == me);
+  CHECK((*exec_true)["replaced_exe"] == "/bin/bash");
+  // The open: by cat, a success (an fd), read-only.
+  CHECK((*open_host)["proc"]["tgid"] == (*exec_cat)["proc"]["tgid"]);
+  CHECK((*open_host)["result"].get<int64_t>() >= 0);
+  CHECK((*open_host)["access"] == "read");
+  CHECK((*open_host)["proc"]["exe"] == "/usr/bin/cat");
+
+  int status = d.stop();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(d.stderr_text().find("detached") != std::string::npos);
+}
+
+TEST_CASE("every line is JSON with the common schema, and the exit stats account for every event", "[e2e]") {
+  Rampartd d({"--output", "{out}"});
+  REQUIRE(d.wait_ready());
+  for (int i = 0; i < 20; ++i) {
+    rampart::testing::run_child([] {
+      close(open("/etc/hostname", O_RDONLY));
+      return 0;
+    });
+  }
+  REQUIRE(WEXITSTATUS(d.stop()) == 0);
+  auto evs = d.events();  // json::parse throws on any line that is not JSON
+  REQUIRE(evs.size() > 40);
+  const json& stats = evs.back();
+  REQUIRE(stats["type"] == "stats");
+  CHECK(stats["reason"] == "exit");
+  std::map<std::string, uint64_t> per_type;
+  for (size_t i = 0; i + 1 < evs.size(); ++i) {
+    const json& e = evs[i];
+    CHECK(e["v"] == 1);
+    CHECK(e["time"].get<std::string>().back() == 'Z');
+    CHECK(e.contains("boot_ns"));
+    CHECK(e["proc"].contains("pid"));
+    CHECK(e["proc"].contains("tgid"));
+    CHECK(e["proc"].contains("ppid"));
+    CHECK(e["proc"].contains("comm"));
+    CHECK(e["proc"].contains("cgroup_id"));
+    CHECK(e["proc"].contains("mntns"));
+    per_type[e["type"].get<std::string>()]++;
+  }
+  CHECK(per_type["fork"] >= 20);
+  CHECK(per_type["exit"] >= 20);
+  CHECK(per_type["open"] >= 20);
+  for (auto& [type, count] : per_type) {
+    const json& s = stats["events"][type];
+    INFO(type);
+    CHECK(s["delivered"].get<uint64_t>() == count);
+    // nothing lost: what the kernel emitted is what was written
+    CHECK(s["emitted"].get<uint64_t>() == count);
+    CHECK(s["dropped"].get<uint64_t>() == 0);
+  }
+  CHECK(stats["decode_errors"]["size_mismatch"] == 0);
+  CHECK(stats["decode_errors"]["unknown_type"] == 0);
+}
+
+TEST_CASE("an invalid config is refused with file:line:column and nothing is loaded", "[e2e]") {
+  char tmpl[] = "/tmp/rampart-cfg-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string cfg = dir + "/bad.yaml";
+  std::ofstream(cfg) << "output:\n  path: \"-\"\nringbuf:\n  size_mb: 3\n  colour: blue\n";
+  Rampartd d({"--config", cfg});
+  int status = d.wait_exit();
+  CHECK(WEXITSTATUS(status) == 2);
+  auto err = d.stderr_text();
+  CHECK(err.find(cfg + ":5:3") != std::string::npos);
+  CHECK(err.find("ringbuf.colour") != std::string::npos);
+  CHECK(err.find("attached") == std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("rampartd refuses to start when not root, and says why", "[e2e]") {
+  auto child = rampart::testing::run_child([] {
+    int e = open("/tmp/rampart-e2e-nonroot.txt", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    dup2(e, 2);
+    if (setgid(65534) != 0 || setuid(65534) != 0) return 125;
+    execl(RAMPARTD_PATH, RAMPARTD_PATH, "--output", "/dev/null", nullptr);
+    return 126;
+  });
+  CHECK(WEXITSTATUS(child.status) == 1);
+  auto err = read_file("/tmp/rampart-e2e-nonroot.txt");
+  std::filesystem::remove("/tmp/rampart-e2e-nonroot.txt");
+  CHECK(err.find("must run as root") != std::string::npos);
+}
+
+TEST_CASE("SIGINT shuts down cleanly and unloads every program it attached", "[e2e]") {
+  Rampartd d({"--output", "{out}"});
+  REQUIRE(d.wait_ready());
+  // The programs this daemon holds: prog_id lines in its fds' fdinfo.
+  std::set<uint32_t> ids;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(d.pid()) + "/fdinfo")) {
+    std::ifstream in(fd.path());
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("prog_id:", 0) == 0) ids.insert(static_cast<uint32_t>(std::stoul(line.substr(8))));
+  }
+  CHECK(ids.size() >= 4);  // sys_exit dispatcher and the three process programs
+  auto loaded = [](uint32_t id) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd >= 0) close(fd);
+    return fd >= 0;
+  };
+  for (auto id : ids) CHECK(loaded(id));
+
+  int status = d.stop(SIGINT);  // as Ctrl-C sends it to the README's foreground run
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(d.stderr_text().find("received SIGINT") != std::string::npos);
+  CHECK(d.stderr_text().find("detached") != std::string::npos);
+  // The kernel frees a program once nothing holds it; give it a moment.
+  for (int i = 0; i < 100; ++i) {
+    bool any = false;
+    for (auto id : ids) any = any || loaded(id);
+    if (!any) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto id : ids) CHECK_FALSE(loaded(id));
+}

@@ -1,0 +1,69 @@
+// Helpers for kernel-tier tests: run real actions in child processes, and
+// collect the real events the BPF programs emit for them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <deque>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/loader.h"
+#include "sources/decoder.h"
+#include "sources/ringbuf_source.h"
+
+namespace rampart::testing {
+
+// Forks; the child runs fn and _exits with its return value. The parent waits.
+struct ChildResult {
+  pid_t pid = -1;
+  int status = 0;  // wait(2) status
+};
+ChildResult run_child(const std::function<int()>& fn);
+
+// Starts a child that runs fn and does not wait for it.
+pid_t spawn_child(const std::function<int()>& fn);
+
+// One record, copied out of the ring buffer (8-byte aligned storage).
+class Record {
+ public:
+  Record(const void* data, size_t len);
+  sources::EventView view() const;
+  uint32_t type() const { return view().type(); }
+  const rp_proc& proc() const { return view().proc(); }
+  template <typename T>
+  const T& as() const {
+    return view().as<T>();
+  }
+
+ private:
+  std::vector<uint64_t> storage_;
+  size_t len_;
+};
+
+// Loads the real programs and collects every record they emit.
+class KernelSession : public sources::RecordSink {
+ public:
+  KernelSession();
+  ~KernelSession() override;
+
+  void on_record(const void* data, size_t len) override { records_.emplace_back(data, len); }
+
+  // Drains until pred matches a collected record or timeout. Returns the match.
+  const Record* wait_for(const std::function<bool(const Record&)>& pred,
+                         std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+  std::vector<const Record*> all(const std::function<bool(const Record&)>& pred) const;
+  bpf::Programs& programs() { return *programs_; }
+
+ private:
+  boost::asio::io_context io_;
+  std::unique_ptr<bpf::Programs> programs_;
+  std::unique_ptr<sources::RingbufSource> source_;
+  std::deque<Record> records_;  // deque: pointers handed out stay valid
+};
+
+}  // namespace rampart::testing
