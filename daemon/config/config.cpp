@@ -56,6 +56,23 @@ Handler uint_in(uint32_t& out, uint32_t lo, uint32_t hi) {
   };
 }
 
+// uint_in, and a power of two: checked here, where the value's position is known.
+Handler pow2_in(uint32_t& out, uint32_t lo, uint32_t hi) {
+  return [&out, in = uint_in(out, lo, hi)](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (auto r = in(n, at); !r) return r;
+    if ((out & (out - 1)) != 0) return fail(at + " must be a power of two, got " + n.Scalar());
+    return {};
+  };
+}
+
+// Remembers where a value was set, for checks that involve more than one key.
+Handler located(std::string& at_out, Handler inner) {
+  return [&at_out, inner](const YAML::Node& n, const std::string& at) -> Result<void> {
+    at_out = at;
+    return inner(n, at);
+  };
+}
+
 Handler string_of(std::string& out) {
   return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
     if (!n.IsScalar() || n.Scalar().empty()) return fail(at + " must be a non-empty string");
@@ -94,13 +111,17 @@ Result<Config> parse(std::string_view text, std::string_view source) {
     return {};
   };
 
+  // wakeup_kb is checked against size_mb after both are read; an error names
+  // where wakeup_kb was set (it can only fail when it was).
+  std::string wakeup_at = std::string(source) + ": 'ringbuf.wakeup_kb'";
+
   Result<void> r;
   try {
   r = walk(root, source, "",
                 {
                     {"output", nested("output", {{"path", string_of(c.output_path)}})},
-                    {"ringbuf", nested("ringbuf", {{"size_mb", uint_in(c.ringbuf_size_mb, 1, 1024)},
-                                                   {"wakeup_kb", uint_in(c.wakeup_kb, 4, 1024 * 1024)},
+                    {"ringbuf", nested("ringbuf", {{"size_mb", pow2_in(c.ringbuf_size_mb, 1, 1024)},
+                                                   {"wakeup_kb", located(wakeup_at, uint_in(c.wakeup_kb, 4, 1024 * 1024))},
                                                    {"poll_interval_ms", uint_in(c.poll_interval_ms, 1, 1000)}})},
                     {"events", nested("events", {{"exclude", excluded}})},
                     {"process_table", nested("process_table", {{"max_entries", uint_in(c.process_table_max, 64, 4194304)}})},
@@ -110,11 +131,9 @@ Result<Config> parse(std::string_view text, std::string_view source) {
     return fail(where(source, e.mark) + ": " + e.msg);
   }
   if (!r) return tl::unexpected(r.error());
-  if ((c.ringbuf_size_mb & (c.ringbuf_size_mb - 1)) != 0)
-    return fail(std::string(source) + ": 'ringbuf.size_mb' must be a power of two, got " +
-                std::to_string(c.ringbuf_size_mb));
   if (static_cast<uint64_t>(c.wakeup_kb) * 1024 >= static_cast<uint64_t>(c.ringbuf_size_mb) << 20)
-    return fail(std::string(source) + ": 'ringbuf.wakeup_kb' must be smaller than the ring buffer");
+    return fail(wakeup_at + " must be smaller than the ring buffer (" + std::to_string(c.ringbuf_size_mb) +
+                " MiB)");
   return c;
 }
 

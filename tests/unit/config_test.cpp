@@ -1,0 +1,257 @@
+// Unit tests for rampartd's configuration (daemon/config/config.h): the
+// embedded default file parses to the documented defaults, an empty document
+// keeps them, every key can be overridden, and every kind of bad input is
+// rejected with a message that names the place (file:line:column) and the key.
+#include "config/config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "shared/rp_abi.h"
+
+using rampart::config::Config;
+using rampart::config::kDefaultConfigYaml;
+using rampart::config::load_file;
+using rampart::config::parse;
+
+namespace {
+
+// The documented defaults, as in config/rampart.yaml and config.h.
+void check_defaults(const Config& c) {
+  CHECK(c.output_path == "-");
+  CHECK(c.ringbuf_size_mb == 16);
+  CHECK(c.wakeup_kb == 256);
+  CHECK(c.poll_interval_ms == 5);
+  CHECK(c.excluded_events.empty());
+  CHECK(c.process_table_max == 65536);
+  CHECK(c.stats_interval_s == 0);
+}
+
+// The error message for `text`, which must fail to parse.
+std::string error_for(const std::string& text) {
+  auto r = parse(text, "test.yaml");
+  INFO("input:\n" << text);
+  REQUIRE_FALSE(r.has_value());
+  INFO("message: " << r.error().message);
+  CHECK(r.error().code == 0);  // not from a syscall
+  CHECK_FALSE(r.error().message.empty());
+  return r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("the embedded default config parses to the documented defaults", "[unit]") {
+  REQUIRE_FALSE(kDefaultConfigYaml.empty());
+  auto r = parse(kDefaultConfigYaml, "<embedded>");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r.has_value());
+  check_defaults(*r);
+  check_defaults(rampart::config::defaults());
+  check_defaults(Config{});  // the struct's own initializers agree with the file
+}
+
+TEST_CASE("an empty document gives the defaults", "[unit]") {
+  for (const char* text : {"", "\n", "# nothing but a comment\n", "---\n"}) {
+    INFO("input: '" << text << "'");
+    auto r = parse(text, "test.yaml");
+    REQUIRE(r.has_value());
+    check_defaults(*r);
+  }
+}
+
+TEST_CASE("every key can be overridden", "[unit]") {
+  const std::string text =
+      "output:\n"
+      "  path: /var/log/rampart/events.jsonl\n"
+      "ringbuf:\n"
+      "  size_mb: 64\n"
+      "  wakeup_kb: 512\n"
+      "  poll_interval_ms: 100\n"
+      "events:\n"
+      "  exclude: [open, fork]\n"
+      "process_table:\n"
+      "  max_entries: 1024\n"
+      "stats:\n"
+      "  interval_s: 60\n";
+  auto r = parse(text, "test.yaml");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r.has_value());
+  CHECK(r->output_path == "/var/log/rampart/events.jsonl");
+  CHECK(r->ringbuf_size_mb == 64);
+  CHECK(r->wakeup_kb == 512);
+  CHECK(r->poll_interval_ms == 100);
+  CHECK(r->excluded_events == std::vector<uint32_t>{RP_EV_OPEN, RP_EV_FORK});
+  CHECK(r->process_table_max == 1024);
+  CHECK(r->stats_interval_s == 60);
+}
+
+TEST_CASE("keys left out keep their defaults", "[unit]") {
+  auto r = parse("ringbuf:\n  size_mb: 1\nevents:\n  exclude:\n    - exec\n    - memfd_create\n", "test.yaml");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r.has_value());
+  CHECK(r->ringbuf_size_mb == 1);
+  CHECK(r->wakeup_kb == 256);
+  CHECK(r->poll_interval_ms == 5);
+  CHECK(r->output_path == "-");
+  CHECK(r->excluded_events == std::vector<uint32_t>{RP_EV_EXEC, RP_EV_MEMFD_CREATE});
+}
+
+TEST_CASE("an unknown top-level key is named with its position", "[unit]") {
+  auto msg = error_for("output:\n  path: x\nbogus: 1\n");
+  CHECK_THAT(msg, Catch::Contains("test.yaml:3:1:"));
+  CHECK_THAT(msg, Catch::Contains("unknown key 'bogus'"));
+  CHECK_THAT(msg, Catch::Contains("ringbuf"));  // lists the keys it knows
+}
+
+TEST_CASE("an unknown nested key is named with its section", "[unit]") {
+  auto msg = error_for("ringbuf:\n  size_mb: 16\n  bogus: 2\n");
+  CHECK_THAT(msg, Catch::Contains("test.yaml:3:3:"));
+  CHECK_THAT(msg, Catch::Contains("ringbuf.bogus"));
+  CHECK_THAT(msg, Catch::Contains("size_mb"));
+}
+
+TEST_CASE("a value of the wrong type is rejected", "[unit]") {
+  SECTION("a string for size_mb") {
+    auto msg = error_for("ringbuf:\n  size_mb: big\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:12:"));
+    CHECK_THAT(msg, Catch::Contains("ringbuf.size_mb"));
+    CHECK_THAT(msg, Catch::Contains("integer"));
+  }
+  SECTION("a negative number") {
+    auto msg = error_for("stats:\n  interval_s: -1\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:15:"));
+    CHECK_THAT(msg, Catch::Contains("stats.interval_s"));
+  }
+  SECTION("a list for a number") {
+    auto msg = error_for("process_table:\n  max_entries: [1, 2]\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:16:"));
+    CHECK_THAT(msg, Catch::Contains("process_table.max_entries"));
+  }
+  SECTION("a scalar for a section") {
+    auto msg = error_for("ringbuf: 5\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:1:10:"));
+    CHECK_THAT(msg, Catch::Contains("'ringbuf' must be a mapping"));
+  }
+  SECTION("a scalar for the exclude list") {
+    auto msg = error_for("events:\n  exclude: open\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:12:"));
+    CHECK_THAT(msg, Catch::Contains("events.exclude"));
+  }
+  SECTION("an empty output path") {
+    auto msg = error_for("output:\n  path: \"\"\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:9:"));
+    CHECK_THAT(msg, Catch::Contains("output.path"));
+  }
+}
+
+TEST_CASE("a value out of range is rejected", "[unit]") {
+  SECTION("poll_interval_ms: 0") {
+    auto msg = error_for("ringbuf:\n  poll_interval_ms: 0\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:21:"));
+    CHECK_THAT(msg, Catch::Contains("ringbuf.poll_interval_ms"));
+    CHECK_THAT(msg, Catch::Contains("between 1 and 1000"));
+  }
+  SECTION("size_mb too large") {
+    auto msg = error_for("ringbuf:\n  size_mb: 2048\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:12:"));
+    CHECK_THAT(msg, Catch::Contains("ringbuf.size_mb"));
+  }
+  SECTION("a number too large for 32 bits") {
+    auto msg = error_for("process_table:\n  max_entries: 99999999999999999999\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:16:"));
+    CHECK_THAT(msg, Catch::Contains("process_table.max_entries"));
+  }
+}
+
+TEST_CASE("size_mb must be a power of two", "[unit]") {
+  auto msg = error_for("output:\n  path: \"-\"\nringbuf:\n  size_mb: 12\n");
+  CHECK_THAT(msg, Catch::Contains("test.yaml:4:12:"));
+  CHECK_THAT(msg, Catch::Contains("ringbuf.size_mb"));
+  CHECK_THAT(msg, Catch::Contains("power of two"));
+  for (const char* ok : {"1", "2", "512", "1024"}) {
+    INFO("size_mb " << ok);
+    CHECK(parse(std::string("ringbuf:\n  size_mb: ") + ok + "\n", "test.yaml").has_value());
+  }
+}
+
+TEST_CASE("wakeup_kb must be smaller than the ring buffer", "[unit]") {
+  auto msg = error_for("ringbuf:\n  size_mb: 1\n  wakeup_kb: 1024\n");
+  CHECK_THAT(msg, Catch::Contains("test.yaml:3:14:"));
+  CHECK_THAT(msg, Catch::Contains("ringbuf.wakeup_kb"));
+  CHECK(parse("ringbuf:\n  size_mb: 1\n  wakeup_kb: 1020\n", "test.yaml").has_value());
+}
+
+TEST_CASE("an unknown event type in events.exclude points at the item", "[unit]") {
+  SECTION("block list") {
+    auto msg = error_for("events:\n  exclude:\n    - exec\n    - bogus\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:4:7:"));
+    CHECK_THAT(msg, Catch::Contains("events.exclude"));
+    CHECK_THAT(msg, Catch::Contains("'bogus'"));
+  }
+  SECTION("flow list") {
+    auto msg = error_for("events:\n  exclude: [open, nope]\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:19:"));
+    CHECK_THAT(msg, Catch::Contains("'nope'"));
+  }
+  SECTION("a name that is not a type, though the decoder knows it") {
+    auto msg = error_for("events:\n  exclude: [unknown]\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:2:13:"));
+  }
+}
+
+TEST_CASE("invalid YAML is reported with a line number", "[unit]") {
+  SECTION("an unclosed flow list") {
+    auto msg = error_for("ringbuf:\n  size_mb: 16\nevents:\n  exclude: [open, fork\n");
+    CHECK_THAT(msg, Catch::StartsWith("test.yaml:"));
+    CHECK_THAT(msg, Catch::Contains("invalid YAML"));
+    CHECK_THAT(msg, Catch::Matches("test\\.yaml:[1-9][0-9]*:[1-9][0-9]*: .*"));
+  }
+  SECTION("bad indentation") {
+    auto msg = error_for("ringbuf:\n  size_mb: 16\n wakeup_kb: 8\n");
+    CHECK_THAT(msg, Catch::Contains("test.yaml:3:"));
+    CHECK_THAT(msg, Catch::Contains("invalid YAML"));
+  }
+}
+
+TEST_CASE("the top level must be a mapping", "[unit]") {
+  for (const char* text : {"- output\n- ringbuf\n", "just a string\n", "42\n"}) {
+    INFO("input: " << text);
+    auto msg = error_for(text);
+    CHECK_THAT(msg, Catch::Contains("test.yaml:1:1:"));
+    CHECK_THAT(msg, Catch::Contains("the top level must be a mapping"));
+  }
+}
+
+TEST_CASE("load_file reads a file and names it in errors", "[unit]") {
+  SECTION("a missing file") {
+    const std::string path = "/nonexistent-rampart-dir/rampart.yaml";
+    auto r = load_file(path);
+    REQUIRE_FALSE(r.has_value());
+    CHECK_THAT(r.error().message, Catch::Contains(path));
+    CHECK_THAT(r.error().what(), Catch::Contains(path));
+  }
+  SECTION("a file with an error: the path is the source") {
+    char tmpl[] = "/tmp/rampart_config_XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    const std::string path = tmpl;
+    std::ofstream(path) << "ringbuf:\n  size_mb: 16\n  wakeup_kb: x\n";
+    auto bad = load_file(path);
+    std::ofstream(path) << "stats:\n  interval_s: 10\n";
+    auto good = load_file(path);
+    ::unlink(path.c_str());
+
+    REQUIRE_FALSE(bad.has_value());
+    CHECK_THAT(bad.error().message, Catch::Contains(path + ":3:14:"));
+    CHECK_THAT(bad.error().message, Catch::Contains("ringbuf.wakeup_kb"));
+    REQUIRE(good.has_value());
+    CHECK(good->stats_interval_s == 10);
+    CHECK(good->ringbuf_size_mb == 16);
+  }
+}
