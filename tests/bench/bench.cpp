@@ -1,0 +1,626 @@
+// rampart_bench: what rampartd costs a workload on one core. Four syscall-heavy
+// loops (openat+close, fork+exec+wait, TCP connect, getppid) each run in a
+// child pinned to CPU 0, with and without rampartd, interleaved over several
+// repetitions. It prints median ops/s for both, their ratio, and whether every
+// event the monitored runs should have produced was delivered or is accounted
+// for by ring-buffer drops. It reports; it never fails on a ratio.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr int kWorkloadCpu = 0;
+constexpr int kCheckClockEvery = 16;  // ops between clock reads: keeps the timer out of the loop cost
+
+volatile sig_atomic_t g_interrupted = 0;
+
+[[noreturn]] void fail(const std::string& msg) { throw std::runtime_error(msg); }
+std::string errno_text(const std::string& what) { return what + ": " + strerror(errno); }
+
+int64_t mono_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+int pin_to_cpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof(set), &set);
+}
+
+std::string wait_status_text(int status) {
+  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by ") + strsignal(WTERMSIG(status));
+  return "wait status " + std::to_string(status);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+enum class Kind { kOpen, kForkExec, kConnect, kGetppid };
+
+struct Workload {
+  Kind kind;
+  const char* name;
+  std::vector<const char*> types;  // event types it produces, whose drops are its drops (none: every type)
+  uint64_t events_per_op;
+};
+
+const std::vector<Workload> kWorkloads = {
+    {Kind::kOpen, "openat+close", {"open"}, 1},
+    {Kind::kForkExec, "fork+exec+wait", {"fork", "exec", "exit"}, 3},
+    {Kind::kConnect, "tcp connect", {"connect"}, 1},
+    {Kind::kGetppid, "getppid", {}, 0},
+};
+
+int failure(const char*& what, const char* call, int err = errno) {
+  what = call;
+  return err;
+}
+
+// One op of a workload. Returns 0, or an errno with `what` naming the call.
+int run_op(Kind kind, const sockaddr_in& addr, const char*& what) {
+  switch (kind) {
+    case Kind::kOpen: {
+      int fd = openat(AT_FDCWD, "/etc/hostname", O_RDONLY);
+      if (fd < 0) return failure(what, "openat /etc/hostname");
+      close(fd);
+      return 0;
+    }
+    case Kind::kForkExec: {
+      pid_t pid = fork();
+      if (pid < 0) return failure(what, "fork");
+      if (pid == 0) {
+        char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+        char* envp[] = {nullptr};
+        execve("/bin/true", argv, envp);
+        _exit(127);
+      }
+      int status = 0;
+      if (waitpid(pid, &status, 0) < 0) return failure(what, "waitpid");
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return failure(what, "/bin/true did not exit 0", ECHILD);
+      return 0;
+    }
+    case Kind::kConnect: {
+      int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (s < 0) return failure(what, "socket");
+      // Reset on close: no TIME_WAIT, so the loop never runs out of local ports.
+      linger lg{1, 0};
+      setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      int rc = connect(s, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+      int err = errno;
+      close(s);
+      if (rc < 0) return failure(what, "connect 127.0.0.1", err);
+      return 0;
+    }
+    case Kind::kGetppid:
+      syscall(SYS_getppid);
+      return 0;
+  }
+  return 0;
+}
+
+struct ChildReport {
+  uint64_t ops = 0;
+  int64_t elapsed_ns = 0;
+  int err = 0;
+  char what[64] = "";
+};
+
+[[noreturn]] void workload_child(Kind kind, double seconds, const sockaddr_in& addr, int report_fd) {
+  ChildReport r;
+  const char* what = "";
+  if (pin_to_cpu(kWorkloadCpu) < 0) {
+    r.err = errno;
+    what = "sched_setaffinity to CPU 0";
+  }
+  const int64_t start = mono_ns(), end = start + static_cast<int64_t>(seconds * 1e9);
+  int64_t now = start;
+  while (!r.err && now < end) {
+    for (int i = 0; i < kCheckClockEvery && !r.err; ++i) {
+      if ((r.err = run_op(kind, addr, what)) == 0) ++r.ops;
+    }
+    now = mono_ns();
+  }
+  r.elapsed_ns = now - start;
+  snprintf(r.what, sizeof(r.what), "%s", what);
+  ssize_t n = write(report_fd, &r, sizeof(r));
+  _exit(n == sizeof(r) ? 0 : 1);
+}
+
+struct RunResult {
+  pid_t pid = -1;
+  uint64_t ops = 0;
+  double ops_per_s = 0;
+};
+
+// Runs one workload in a child and waits for its report; kills it on any failure.
+RunResult run_workload(const Workload& w, double seconds, const sockaddr_in& addr) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) fail(errno_text("pipe2"));
+  pid_t pid = fork();
+  if (pid < 0) fail(errno_text("fork"));
+  if (pid == 0) {
+    close(fds[0]);
+    workload_child(w.kind, seconds, addr, fds[1]);
+  }
+  close(fds[1]);
+  auto abort_child = [&](const std::string& msg) {
+    close(fds[0]);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    fail(std::string(w.name) + ": " + msg);
+  };
+  ChildReport r;
+  const int64_t deadline = mono_ns() + static_cast<int64_t>((seconds + 30) * 1e9);
+  pollfd pfd{fds[0], POLLIN, 0};
+  while (poll(&pfd, 1, 200) <= 0) {
+    if (g_interrupted) abort_child("interrupted");
+    if (mono_ns() > deadline) abort_child("workload child " + std::to_string(pid) + " did not finish in time");
+  }
+  ssize_t n = read(fds[0], &r, sizeof(r));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (g_interrupted) fail("interrupted");
+  if (n != sizeof(r)) fail(std::string(w.name) + ": workload child died (" + wait_status_text(status) + ")");
+  if (r.err) fail(std::string(w.name) + ": " + r.what + ": " + strerror(r.err));
+  return {pid, r.ops, static_cast<double>(r.ops) * 1e9 / static_cast<double>(r.elapsed_ns)};
+}
+
+// Accepts and closes on the listener CPU, so the connect loop has a peer.
+class Listener {
+ public:
+  explicit Listener(int cpu) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) fail(errno_text("listener socket"));
+    addr_.sin_family = AF_INET;
+    addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr_);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr_), sizeof(addr_)) < 0 || listen(fd_, SOMAXCONN) < 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr_), &len) < 0)
+      fail(errno_text("listener on 127.0.0.1"));
+    thread_ = std::thread([this, cpu] {
+      pin_to_cpu(cpu);
+      while (!stopping_) {
+        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0) {
+          close(c);
+        } else if (errno != EINTR && errno != ECONNABORTED) {
+          break;
+        }
+      }
+    });
+  }
+  ~Listener() {
+    stopping_ = true;
+    shutdown(fd_, SHUT_RDWR);  // wakes the blocked accept
+    thread_.join();
+    close(fd_);
+  }
+  const sockaddr_in& addr() const { return addr_; }
+
+ private:
+  int fd_ = -1;
+  sockaddr_in addr_{};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+// A scratch directory under /tmp, removed with everything in it.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/rampart-bench-XXXXXX";
+    if (!mkdtemp(tmpl)) fail(errno_text("mkdtemp"));
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// One rampartd process, output to a fresh file; killed if still running when destroyed.
+class Rampartd {
+ public:
+  Rampartd(const std::string& dir, int session)
+      : out_(dir + "/events-" + std::to_string(session) + ".jsonl"),
+        err_(dir + "/rampartd-" + std::to_string(session) + ".stderr"),
+        marker_(dir + "/ready-" + std::to_string(session)) {
+    pid_ = fork();
+    if (pid_ < 0) fail(errno_text("fork rampartd"));
+    if (pid_ == 0) {
+      int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      int err = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      dup2(null, 1);
+      dup2(err, 2);
+      execl(RAMPARTD_PATH, RAMPARTD_PATH, "--quiet", "--output", out_.c_str(), nullptr);
+      dprintf(2, "exec %s: %s\n", RAMPARTD_PATH, strerror(errno));
+      _exit(127);
+    }
+  }
+  ~Rampartd() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ec;
+    std::filesystem::remove(out_, ec);
+    std::filesystem::remove(err_, ec);
+  }
+
+  // Ready once a failed open of our marker path shows up in its output:
+  // then its programs are attached and its output is flowing.
+  void wait_ready() {
+    const int64_t deadline = mono_ns() + 30'000'000'000;
+    while (mono_ns() < deadline) {
+      if (g_interrupted) fail("interrupted");
+      int fd = open(marker_.c_str(), O_RDONLY);
+      if (fd >= 0) close(fd);
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        fail("rampartd exited during start-up (" + wait_status_text(status) + ")" + stderr_text());
+      }
+      if (read_file(out_).find(marker_) != std::string::npos) return;
+      sleep_ms(50);
+    }
+    fail("rampartd did not start delivering events within 30 s" + stderr_text());
+  }
+
+  // SIGTERM: it drains what the kernel submitted, then appends its stats line.
+  void stop() {
+    kill(pid_, SIGTERM);
+    const int64_t deadline = mono_ns() + 60'000'000'000;
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) != pid_) {
+      if (mono_ns() > deadline) fail("rampartd did not exit within 60 s of SIGTERM");
+      sleep_ms(10);
+    }
+    pid_ = -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      fail("rampartd failed at shutdown (" + wait_status_text(status) + ")" + stderr_text());
+  }
+  const std::string& out_path() const { return out_; }
+
+ private:
+  std::string stderr_text() const {
+    std::string text = read_file(err_);
+    return text.empty() ? "" : "; its stderr:\n" + text;
+  }
+
+  pid_t pid_ = -1;
+  std::string out_, err_, marker_;
+};
+
+// What one monitored run delivered, and what the kernel dropped meanwhile.
+struct SessionCounts {
+  uint64_t delivered = 0;
+  std::map<std::string, uint64_t> by_type;
+  uint64_t dropped = 0;
+  std::vector<uint64_t> dropped_per_cpu;
+};
+
+// The fields the counts need, found by substring: rampartd writes "type"
+// before "proc", and "tgid"/"ppid" first occur inside "proc".
+struct LineView {
+  std::string_view type;
+  uint64_t tgid = 0, ppid = 0;
+};
+
+uint64_t number_after(std::string_view line, std::string_view key, size_t from) {
+  auto at = line.find(key, from);
+  uint64_t v = 0;
+  if (at != std::string_view::npos) std::from_chars(line.data() + at + key.size(), line.data() + line.size(), v);
+  return v;
+}
+
+bool parse_line(std::string_view line, LineView& out) {
+  constexpr std::string_view kType = "\"type\":\"";
+  auto t = line.find(kType);
+  if (t == std::string_view::npos) return false;
+  auto start = t + kType.size(), end = line.find('"', start);
+  auto proc = line.find("\"proc\":{", end);
+  if (end == std::string_view::npos || proc == std::string_view::npos) return false;
+  out.type = line.substr(start, end - start);
+  out.tgid = number_after(line, "\"tgid\":", proc);
+  out.ppid = number_after(line, "\"ppid\":", proc);
+  return true;
+}
+
+// Whether an event line is one of those the ops of workload `kind`, run as `pid`, must produce.
+bool is_expected_event(Kind kind, const LineView& e, std::string_view line, uint64_t pid) {
+  switch (kind) {
+    case Kind::kOpen:
+      return e.type == "open" && e.tgid == pid;
+    case Kind::kConnect:
+      return e.type == "connect" && e.tgid == pid;
+    case Kind::kGetppid:
+      return e.tgid == pid && e.type != "exit";  // its own exit is not per op
+    case Kind::kForkExec:
+      if (e.type == "fork") return e.tgid == pid;
+      if (e.type == "exec") return e.ppid == pid && line.find("\"filename\":\"/bin/true\"") != std::string_view::npos;
+      if (e.type == "exit") return e.ppid == pid;
+      return false;
+  }
+  return false;
+}
+
+SessionCounts scan_output(const std::string& path, const Workload& w, pid_t pid) {
+  SessionCounts c;
+  std::ifstream in(path);
+  if (!in) fail("cannot read rampartd output " + path);
+  std::string line, stats_line;
+  LineView e;
+  while (std::getline(in, line)) {
+    if (line.find("\"type\":\"stats\"") != std::string::npos) {
+      if (line.find("\"reason\":\"exit\"") != std::string::npos) stats_line = line;
+    } else if (parse_line(line, e) && is_expected_event(w.kind, e, line, static_cast<uint64_t>(pid))) {
+      ++c.delivered;
+      ++c.by_type[std::string(e.type)];
+    }
+  }
+  if (stats_line.empty()) fail("rampartd output " + path + " has no final stats line");
+  auto events = Json::parse(stats_line).at("events");
+  // A workload that should produce no events (getppid) owns the drops of every type.
+  std::vector<std::string> types(w.types.begin(), w.types.end());
+  if (types.empty())
+    for (const auto& [type, s] : events.items()) types.push_back(type);
+  for (const auto& t : types) {
+    const auto& s = events.at(t);
+    if (!s.contains("dropped")) fail("rampartd could not read its kernel counters: " + stats_line);
+    c.dropped += s.at("dropped").get<uint64_t>();
+    auto per_cpu = s.at("dropped_per_cpu").get<std::vector<uint64_t>>();
+    c.dropped_per_cpu.resize(std::max(c.dropped_per_cpu.size(), per_cpu.size()));
+    for (size_t i = 0; i < per_cpu.size(); ++i) c.dropped_per_cpu[i] += per_cpu[i];
+  }
+  return c;
+}
+
+// One workload's results over all reps.
+struct Totals {
+  std::vector<double> baseline, monitored;  // ops/s, one per rep
+  uint64_t expected = 0, delivered = 0, dropped = 0;
+  uint64_t unexplained = 0, extra = 0;  // missing beyond the drops of their rep; more than expected
+  std::vector<uint64_t> dropped_per_cpu;
+  std::map<std::string, uint64_t> by_type;
+
+  void add_monitored(const RunResult& r, const SessionCounts& c, uint64_t events_per_op) {
+    const uint64_t want = r.ops * events_per_op;
+    const uint64_t missing = want > c.delivered ? want - c.delivered : 0;
+    monitored.push_back(r.ops_per_s);
+    expected += want;
+    delivered += c.delivered;
+    dropped += c.dropped;
+    unexplained += missing > c.dropped ? missing - c.dropped : 0;
+    extra += c.delivered > want ? c.delivered - want : 0;
+    dropped_per_cpu.resize(std::max(dropped_per_cpu.size(), c.dropped_per_cpu.size()));
+    for (size_t i = 0; i < c.dropped_per_cpu.size(); ++i) dropped_per_cpu[i] += c.dropped_per_cpu[i];
+    for (const auto& [type, n] : c.by_type) by_type[type] += n;
+  }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string drops_text(const Totals& t) {
+  std::string s = "dropped " + std::to_string(t.dropped) + " (";
+  for (size_t i = 0; i < t.dropped_per_cpu.size(); ++i)
+    s += (i ? ", cpu" : "cpu") + std::to_string(i) + " " + std::to_string(t.dropped_per_cpu[i]);
+  return s + ")";
+}
+
+// Prints the table and its notes; returns the same results as JSON.
+Json report(const std::vector<Totals>& totals) {
+  std::printf("%-15s %14s %15s %7s %21s  %s\n", "workload", "baseline ops/s", "monitored ops/s", "ratio",
+              "delivered/expected", "kernel drops, all monitored runs");
+  Json out = Json::array();
+  std::vector<std::string> notes;
+  for (size_t wi = 0; wi < kWorkloads.size(); ++wi) {
+    const Workload& w = kWorkloads[wi];
+    const Totals& t = totals[wi];
+    const double base = median(t.baseline), mon = median(t.monitored), ratio = mon / base;
+    std::string events = std::to_string(t.delivered) + "/" + std::to_string(t.expected);
+    std::printf("%-15s %14.0f %15.0f %7.3f %21s  %s\n", w.name, base, mon, ratio, events.c_str(),
+                drops_text(t).c_str());
+    const std::string name = w.name;
+    if (t.unexplained)
+      notes.push_back(name + ": " + std::to_string(t.unexplained) + " expected events MISSING, not explained by drops");
+    if (t.extra) notes.push_back(name + ": " + std::to_string(t.extra) + " events MORE than expected");
+    if (w.types.size() > 1) {
+      std::string s = name + " delivered by type:";
+      for (const auto& [type, n] : t.by_type) s += " " + type + " " + std::to_string(n);
+      notes.push_back(s);
+    }
+    out.push_back({{"name", w.name},
+                   {"baseline_ops_per_s", t.baseline},
+                   {"monitored_ops_per_s", t.monitored},
+                   {"median_baseline_ops_per_s", base},
+                   {"median_monitored_ops_per_s", mon},
+                   {"ratio", ratio},
+                   {"events_expected", t.expected},
+                   {"events_delivered", t.delivered},
+                   {"events_delivered_by_type", t.by_type},
+                   {"dropped", t.dropped},
+                   {"dropped_per_cpu", t.dropped_per_cpu},
+                   {"missing_unexplained_by_drops", t.unexplained},
+                   {"extra", t.extra}});
+  }
+  std::printf("\n");
+  if (std::none_of(totals.begin(), totals.end(), [](const Totals& t) { return t.unexplained || t.extra; }))
+    std::printf("every expected event was delivered or counted as dropped\n");
+  for (const auto& n : notes) std::printf("note: %s\n", n.c_str());
+  return out;
+}
+
+constexpr const char* kUsage = R"(usage: rampart_bench [--seconds S] [--reps N] [--quick] [--json FILE]
+
+Measures the throughput of four workloads pinned to CPU 0 with and without
+rampartd (interleaved, N repetitions, medians reported) and checks the events
+delivered for the monitored runs. Must run as root.
+
+  --seconds S   duration of each run (default 2)
+  --reps N      repetitions per condition (default 5, at least 1)
+  --quick       1 s runs, 3 repetitions (smoke test); --seconds/--reps override
+  --json FILE   also write the results as JSON
+)";
+
+struct Options {
+  double seconds = 2;
+  int reps = 5;
+  std::string json_path;
+};
+
+// Returns the exit code when the program should stop here (help, usage error).
+std::optional<int> parse_options(int argc, char** argv, Options& o) {
+  std::optional<double> seconds;
+  std::optional<int> reps;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    bool has_value = i + 1 < argc;
+    if (a == "-h" || a == "--help") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else if (a == "--quick") {
+      quick = true;
+    } else if (a == "--seconds" && has_value) {
+      seconds = std::atof(argv[++i]);
+    } else if (a == "--reps" && has_value) {
+      reps = std::atoi(argv[++i]);
+    } else if (a == "--json" && has_value) {
+      o.json_path = argv[++i];
+    } else {
+      std::fprintf(stderr, "rampart_bench: bad argument '%s'\n%s", a.c_str(), kUsage);
+      return 1;
+    }
+  }
+  o.seconds = seconds.value_or(quick ? 1 : 2);
+  o.reps = reps.value_or(quick ? 3 : 5);
+  if (o.seconds <= 0 || o.reps < 1) {
+    std::fprintf(stderr, "rampart_bench: --seconds must be > 0 and --reps >= 1\n");
+    return 1;
+  }
+  return std::nullopt;
+}
+
+int run(int argc, char** argv) {
+  Options opt;
+  if (auto code = parse_options(argc, argv, opt)) return *code;
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "rampart_bench: must run as root (rampartd loads BPF programs); try: sudo %s\n", argv[0]);
+    return 1;
+  }
+  if (access(RAMPARTD_PATH, X_OK) != 0) fail(errno_text(std::string("rampartd binary ") + RAMPARTD_PATH));
+
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  const int listener_cpu = ncpu > 1 ? 1 : 0;
+  utsname u{};
+  uname(&u);
+  const std::string kernel = std::string(u.sysname) + " " + u.release + " " + u.version + " " + u.machine;
+  char date[64];
+  time_t now = time(nullptr);
+  strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+  std::printf("rampart_bench  %s\nkernel         %s\n", date, kernel.c_str());
+  std::printf("setup          %ld CPUs; workloads on CPU %d, TCP listener on CPU %d; %g s per run, %d reps, medians\n",
+              ncpu, kWorkloadCpu, listener_cpu, opt.seconds, opt.reps);
+  std::printf("rampartd       %s --quiet --output <tmp>, one instance per monitored run\n\n", RAMPARTD_PATH);
+  std::fflush(stdout);
+
+  TempDir dir;
+  Listener listener(listener_cpu);
+  std::vector<Totals> totals(kWorkloads.size());
+  int session = 0;
+  for (int rep = 0; rep < opt.reps; ++rep) {
+    for (size_t wi = 0; wi < kWorkloads.size(); ++wi) {
+      const Workload& w = kWorkloads[wi];
+      Totals& t = totals[wi];
+      const bool monitored_first = rep % 2 == 1;  // alternate to cancel drift
+      for (bool monitored : {monitored_first, !monitored_first}) {
+        if (!monitored) {
+          t.baseline.push_back(run_workload(w, opt.seconds, listener.addr()).ops_per_s);
+          continue;
+        }
+        // One rampartd per monitored run: its stats line then counts only this workload's drops.
+        Rampartd daemon(dir.path, ++session);
+        daemon.wait_ready();
+        RunResult r = run_workload(w, opt.seconds, listener.addr());
+        daemon.stop();
+        t.add_monitored(r, scan_output(daemon.out_path(), w, r.pid), w.events_per_op);
+      }
+      std::fprintf(stderr, "rep %d/%d  %-15s baseline %10.0f ops/s  monitored %10.0f ops/s\n", rep + 1, opt.reps,
+                   w.name, t.baseline.back(), t.monitored.back());
+    }
+  }
+
+  Json out = {{"date", date},
+              {"kernel", kernel},
+              {"cpus", ncpu},
+              {"workload_cpu", kWorkloadCpu},
+              {"listener_cpu", listener_cpu},
+              {"seconds", opt.seconds},
+              {"reps", opt.reps},
+              {"workloads", report(totals)}};
+  if (!opt.json_path.empty()) {
+    std::ofstream f(opt.json_path);
+    f << out.dump(2) << "\n";
+    if (!f) fail("cannot write " + opt.json_path);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // No SA_RESTART: Ctrl-C interrupts the waits, and the error path cleans up.
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_interrupted = 1; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rampart_bench: error: %s\n", e.what());
+    return 1;
+  }
+}
