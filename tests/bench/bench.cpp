@@ -1,7 +1,9 @@
 // rampart_bench: what rampartd costs a workload on one core. Four syscall-heavy
 // loops (openat+close, fork+exec+wait, TCP connect, getppid) each run in a
-// child pinned to CPU 0, with and without rampartd, interleaved over several
-// repetitions. It prints median ops/s for both, their ratio, and whether every
+// child pinned to CPU 0 under three conditions, interleaved over several
+// repetitions: without anything, with empty programs on rampartd's hooks (the
+// "hook floor": what attaching alone costs), and with rampartd. It prints
+// median ops/s, the ratios to the baseline, and whether every
 // event the monitored runs should have produced was delivered or is accounted
 // for by ring-buffer drops. It reports; it never fails on a ratio.
 #include <arpa/inet.h>
@@ -32,6 +34,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "rampart_bench_floor.skel.h"
 
 namespace {
 
@@ -415,8 +419,28 @@ SessionCounts scan_output(const std::string& path, const Workload& w, pid_t pid)
 }
 
 // One workload's results over all reps.
+// The "hook floor" condition: empty programs on rampartd's hooks, so the
+// report can say how much of the overhead is the hooks themselves.
+class HookFloor {
+ public:
+  HookFloor() {
+    skel_ = rampart_bench_floor__open_and_load();
+    if (!skel_) fail(errno_text("loading the hook-floor BPF programs"));
+    if (rampart_bench_floor__attach(skel_) != 0) {
+      rampart_bench_floor__destroy(skel_);
+      fail(errno_text("attaching the hook-floor BPF programs"));
+    }
+  }
+  ~HookFloor() { rampart_bench_floor__destroy(skel_); }
+  HookFloor(const HookFloor&) = delete;
+  HookFloor& operator=(const HookFloor&) = delete;
+
+ private:
+  rampart_bench_floor* skel_ = nullptr;
+};
+
 struct Totals {
-  std::vector<double> baseline, monitored;  // ops/s, one per rep
+  std::vector<double> baseline, floor, monitored;  // ops/s, one per rep
   uint64_t expected = 0, delivered = 0, dropped = 0;
   uint64_t unexplained = 0, extra = 0;  // missing beyond the drops of their rep; more than expected
   std::vector<uint64_t> dropped_per_cpu;
@@ -452,17 +476,18 @@ std::string drops_text(const Totals& t) {
 
 // Prints the table and its notes; returns the same results as JSON.
 Json report(const std::vector<Totals>& totals) {
-  std::printf("%-15s %14s %15s %7s %21s  %s\n", "workload", "baseline ops/s", "monitored ops/s", "ratio",
-              "delivered/expected", "kernel drops, all monitored runs");
+  std::printf("%-15s %14s %15s %7s %11s %21s  %s\n", "workload", "baseline ops/s", "monitored ops/s", "ratio",
+              "hook floor", "delivered/expected", "kernel drops, all monitored runs");
   Json out = Json::array();
   std::vector<std::string> notes;
   for (size_t wi = 0; wi < kWorkloads.size(); ++wi) {
     const Workload& w = kWorkloads[wi];
     const Totals& t = totals[wi];
     const double base = median(t.baseline), mon = median(t.monitored), ratio = mon / base;
+    const double floor_ratio = median(t.floor) / base;
     std::string events = std::to_string(t.delivered) + "/" + std::to_string(t.expected);
-    std::printf("%-15s %14.0f %15.0f %7.3f %21s  %s\n", w.name, base, mon, ratio, events.c_str(),
-                drops_text(t).c_str());
+    std::printf("%-15s %14.0f %15.0f %7.3f %11.3f %21s  %s\n", w.name, base, mon, ratio, floor_ratio,
+                events.c_str(), drops_text(t).c_str());
     const std::string name = w.name;
     if (t.unexplained)
       notes.push_back(name + ": " + std::to_string(t.unexplained) + " expected events MISSING, not explained by drops");
@@ -478,6 +503,8 @@ Json report(const std::vector<Totals>& totals) {
                    {"median_baseline_ops_per_s", base},
                    {"median_monitored_ops_per_s", mon},
                    {"ratio", ratio},
+                   {"hook_floor_ops_per_s", t.floor},
+                   {"hook_floor_ratio", floor_ratio},
                    {"events_expected", t.expected},
                    {"events_delivered", t.delivered},
                    {"events_delivered_by_type", t.by_type},
@@ -496,8 +523,9 @@ Json report(const std::vector<Totals>& totals) {
 constexpr const char* kUsage = R"(usage: rampart_bench [--seconds S] [--reps N] [--quick] [--json FILE]
 
 Measures the throughput of four workloads pinned to CPU 0 with and without
-rampartd (interleaved, N repetitions, medians reported) and checks the events
-delivered for the monitored runs. Must run as root.
+rampartd, and with empty programs on rampartd's hooks (the hook floor);
+interleaved, N repetitions, medians reported. It checks the events delivered
+for the monitored runs. Must run as root.
 
   --seconds S   duration of each run (default 2)
   --reps N      repetitions per condition (default 5, at least 1)
@@ -575,10 +603,19 @@ int run(int argc, char** argv) {
     for (size_t wi = 0; wi < kWorkloads.size(); ++wi) {
       const Workload& w = kWorkloads[wi];
       Totals& t = totals[wi];
-      const bool monitored_first = rep % 2 == 1;  // alternate to cancel drift
-      for (bool monitored : {monitored_first, !monitored_first}) {
-        if (!monitored) {
+      // Three conditions, their order rotated every rep to cancel drift.
+      enum Condition { kBaseline, kFloor, kMonitored };
+      const Condition order[3][3] = {{kBaseline, kFloor, kMonitored},
+                                     {kMonitored, kBaseline, kFloor},
+                                     {kFloor, kMonitored, kBaseline}};
+      for (Condition c : order[rep % 3]) {
+        if (c == kBaseline) {
           t.baseline.push_back(run_workload(w, opt.seconds, listener.addr()).ops_per_s);
+          continue;
+        }
+        if (c == kFloor) {
+          HookFloor hooks;
+          t.floor.push_back(run_workload(w, opt.seconds, listener.addr()).ops_per_s);
           continue;
         }
         // One rampartd per monitored run: its stats line then counts only this workload's drops.
@@ -588,8 +625,8 @@ int run(int argc, char** argv) {
         daemon.stop();
         t.add_monitored(r, scan_output(daemon.out_path(), w, r.pid), w.events_per_op);
       }
-      std::fprintf(stderr, "rep %d/%d  %-15s baseline %10.0f ops/s  monitored %10.0f ops/s\n", rep + 1, opt.reps,
-                   w.name, t.baseline.back(), t.monitored.back());
+      std::fprintf(stderr, "rep %d/%d  %-15s baseline %10.0f  hook floor %10.0f  monitored %10.0f ops/s\n",
+                   rep + 1, opt.reps, w.name, t.baseline.back(), t.floor.back(), t.monitored.back());
     }
   }
 
