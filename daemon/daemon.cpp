@@ -181,13 +181,7 @@ void Daemon::handle(const sources::EventView& ev) {
     case RP_EV_EXEC: {
       const auto& e = ev.as<rp_exec_event>();
       std::vector<std::string> args;
-      std::string_view rest(e.args, e.args_len);
-      while (!rest.empty()) {
-        auto nul = rest.find('\0');
-        args.emplace_back(rest.substr(0, nul));
-        if (nul == std::string_view::npos) break;
-        rest.remove_prefix(nul + 1);
-      }
+      sources::for_each_arg(e, [&args](std::string_view arg) { args.emplace_back(arg); });
       ensure_known(p);  // so the parent chain and the previous image are known
       replaced = table_.on_exec(p.tgid, p.ppid, p.start_ns, p.uid, p.euid, sources::fixed_str(p.comm),
                                 sources::fixed_str(e.filename), std::move(args), p.cgroup_id, e.hdr.ts_ns);

@@ -10,7 +10,7 @@ packages=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libboost-dev libboost-system-dev
   libyaml-cpp-dev nlohmann-json3-dev libexpected-dev
-  catch2 libbenchmark-dev
+  catch2
   iproute2 procps util-linux
 )
 

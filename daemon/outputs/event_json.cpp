@@ -69,13 +69,7 @@ void exec_json(JsonWriter& w, const rp_exec_event& e, const EventContext& ctx) {
   w.field("filename", fixed_str(e.filename));
   w.field("exe_name", fixed_str(e.exe_name));
   w.key("argv").begin_array();
-  std::string_view args(e.args, e.args_len);
-  while (!args.empty()) {
-    auto nul = args.find('\0');
-    w.value(args.substr(0, nul));
-    if (nul == std::string_view::npos) break;
-    args.remove_prefix(nul + 1);
-  }
+  sources::for_each_arg(e, [&w](std::string_view arg) { w.value(arg); });
   w.end_array();
   w.field("argc", e.argc).field("old_pid", e.old_pid);
   w.field("exe_ino", e.exe_ino).field("exe_dev", e.exe_dev).field("exe_nlink", e.exe_nlink);

@@ -50,4 +50,17 @@ std::string_view fixed_str(const char (&field)[N]) {
   return std::string_view(field, strnlen(field, N));
 }
 
+// Calls fn(std::string_view) for each argument of an exec record's argv
+// (NUL-separated, args_len bytes; the decoder has bounded args_len).
+template <typename Fn>
+void for_each_arg(const rp_exec_event& e, Fn&& fn) {
+  std::string_view rest(e.args, e.args_len);
+  while (!rest.empty()) {
+    auto nul = rest.find('\0');
+    fn(rest.substr(0, nul));
+    if (nul == std::string_view::npos) break;
+    rest.remove_prefix(nul + 1);
+  }
+}
+
 }  // namespace rampart::sources

@@ -48,13 +48,7 @@ auto of_type_and_tgid(uint32_t type, pid_t tgid) {
 
 std::vector<std::string> argv_of(const rp_exec_event& e) {
   std::vector<std::string> out;
-  std::string_view rest(e.args, e.args_len);
-  while (!rest.empty()) {
-    auto nul = rest.find('\0');
-    out.emplace_back(rest.substr(0, nul));
-    if (nul == std::string_view::npos) break;
-    rest.remove_prefix(nul + 1);
-  }
+  rampart::sources::for_each_arg(e, [&out](std::string_view arg) { out.emplace_back(arg); });
   return out;
 }
 
