@@ -42,6 +42,15 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
   if (!caps.ringbuf) return fail("the kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux 5.8+)");
   if (!caps.tp_btf) return fail("the kernel cannot load tp_btf programs (BTF-enabled tracepoints, Linux 5.5+)");
 
+  // Create a ring buffer of the configured size once on its own, so that a
+  // failure is reported as what it is rather than as a failed program load.
+  int probe_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "rp_rb_probe", 0, 0, opts.ringbuf_bytes, nullptr);
+  if (probe_fd < 0)
+    return fail_errno("cannot create the " + std::to_string(opts.ringbuf_bytes >> 20) +
+                      " MiB ring buffer events_map (lower ringbuf.size_mb, or check memory and the kernel's "
+                      "BPF ring buffer support)");
+  close(probe_fd);
+
   std::unique_ptr<Programs> p(new Programs());
   p->skel_ = rampart_bpf__open();
   if (!p->skel_) return fail_errno("opening the embedded BPF object");

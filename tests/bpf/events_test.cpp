@@ -323,36 +323,41 @@ TEST_CASE("exec from a memfd is flagged fileless, with the memfd's name", "[bpf]
   CHECK(e.exe_nlink == 0);
 }
 
-TEST_CASE("unshare and a tmpfs mount in a private mount namespace", "[bpf]") {
+TEST_CASE("unshare and refused mount and umount calls carry namespace and target", "[bpf]") {
   KernelSession k;
   ScratchDir dir;
+  // Mounts that the kernel refuses (no such filesystem type, not a mount
+  // point): the attempt is the event, and nothing is mounted on the host.
   auto child = run_child([&] {
     if (unshare(CLONE_NEWNS) != 0) return 1;
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 2;
-    if (mount("rp-tmpfs", dir.path.c_str(), "tmpfs", MS_NOSUID, "size=1m") != 0) return 3;
-    return umount2(dir.path.c_str(), 0) == 0 ? 0 : 4;
+    if (mount("rp-src", dir.path.c_str(), "rampartfs-none", MS_NOSUID, nullptr) == 0 || errno != ENODEV) return 2;
+    return umount2(dir.path.c_str(), 0) != 0 && errno == EINVAL ? 0 : 3;
   });
   REQUIRE(WEXITSTATUS(child.status) == 0);
 
   const Record* u = k.wait_for(of_type_and_tgid(RP_EV_UNSHARE, child.pid));
   REQUIRE(u != nullptr);
   CHECK(u->as<rp_syscall_event>().args[0] == CLONE_NEWNS);
-  const Record* tmpfs = k.wait_for([&](const Record& r) {
-    return r.type() == RP_EV_MOUNT && r.proc().tgid == static_cast<uint32_t>(child.pid) &&
-           fixed_str(r.as<rp_syscall_event>().aux) == "tmpfs";
-  });
-  REQUIRE(tmpfs != nullptr);
-  CHECK(fixed_str(tmpfs->as<rp_syscall_event>().str) == dir.path);
-  CHECK((tmpfs->as<rp_syscall_event>().args[0] & MS_NOSUID) != 0);
+  CHECK(u->as<rp_syscall_event>().result == 0);
   // Events are emitted at syscall exit: unshare's already names the new
   // namespace, which is not this test process's.
   struct stat ns {};
   REQUIRE(stat("/proc/self/ns/mnt", &ns) == 0);
   CHECK(u->proc().mntns != ns.st_ino);
-  CHECK(tmpfs->proc().mntns == u->proc().mntns);
+
+  const Record* m = k.wait_for(of_type_and_tgid(RP_EV_MOUNT, child.pid));
+  REQUIRE(m != nullptr);
+  const auto& me = m->as<rp_syscall_event>();
+  CHECK(fixed_str(me.str) == dir.path);
+  CHECK(fixed_str(me.aux) == "rampartfs-none");
+  CHECK((me.args[0] & MS_NOSUID) != 0);
+  CHECK(me.result == -ENODEV);
+  CHECK(m->proc().mntns == u->proc().mntns);
+
   const Record* um = k.wait_for(of_type_and_tgid(RP_EV_UMOUNT, child.pid));
   REQUIRE(um != nullptr);
   CHECK(fixed_str(um->as<rp_syscall_event>().str) == dir.path);
+  CHECK(um->as<rp_syscall_event>().result == -EINVAL);
 }
 
 TEST_CASE("bpf() and a refused finit_module are seen with their arguments", "[bpf]") {

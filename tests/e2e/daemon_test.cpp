@@ -249,16 +249,23 @@ TEST_CASE("an invalid config is refused with file:line:column and nothing is loa
 }
 
 TEST_CASE("rampartd refuses to start when not root, and says why", "[e2e]") {
-  auto child = rampart::testing::run_child([] {
-    int e = open("/tmp/rampart-e2e-nonroot.txt", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  // A copy nobody can execute: the build tree may sit under /root (mode 0700).
+  char tmpl[] = "/tmp/rampart-nonroot-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  chmod(dir.c_str(), 0755);
+  std::string bin = dir + "/rampartd", err_path = dir + "/stderr.txt";
+  std::filesystem::copy_file(RAMPARTD_PATH, bin);
+  chmod(bin.c_str(), 0755);
+  auto child = rampart::testing::run_child([&] {
+    int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
     dup2(e, 2);
     if (setgid(65534) != 0 || setuid(65534) != 0) return 125;
-    execl(RAMPARTD_PATH, RAMPARTD_PATH, "--output", "/dev/null", nullptr);
+    execl(bin.c_str(), bin.c_str(), "--output", "/dev/null", nullptr);
     return 126;
   });
+  auto err = read_file(err_path);
+  std::filesystem::remove_all(dir);
   CHECK(WEXITSTATUS(child.status) == 1);
-  auto err = read_file("/tmp/rampart-e2e-nonroot.txt");
-  std::filesystem::remove("/tmp/rampart-e2e-nonroot.txt");
   CHECK(err.find("must run as root") != std::string::npos);
 }
 
