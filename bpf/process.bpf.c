@@ -4,9 +4,10 @@
  * Hooks: tp_btf/sched_process_exec, tp_btf/sched_process_fork,
  *        tp_btf/sched_process_exit.
  * Threads are filtered here (counted as filtered): the process table in
- * rampartd tracks processes, not threads.
+ * rampartd tracks processes, not threads. Fork also hands the parent's policy
+ * and trust verdict to the child, and exit drops the process's entries.
  */
-#include "common.bpf.h"
+#include "policy.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -99,8 +100,22 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct rp_fork_event *ev;
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct rp_verdict *v;
+	__u32 *policy;
 
-	if (child->pid != child->tgid || rp_is_self()) {
+	if (child->pid != child->tgid) {
+		rp_count(RP_EV_FORK, RP_STAT_FILTERED);
+		return 0;
+	}
+	/* Inherited here, in the kernel: the child cannot act before it is policed. */
+	policy = bpf_map_lookup_elem(&proc_policy_map, &ptgid);
+	if (policy && bpf_map_update_elem(&proc_policy_map, &ctgid, policy, BPF_ANY) != 0)
+		rp_count(RP_EV_FORK, RP_STAT_ERRORS);
+	v = bpf_map_lookup_elem(&verdict_map, &ptgid);
+	if (v && bpf_map_update_elem(&verdict_map, &ctgid, v, BPF_ANY) != 0)
+		rp_count(RP_EV_FORK, RP_STAT_ERRORS);
+	if (rp_is_self()) {
 		rp_count(RP_EV_FORK, RP_STAT_FILTERED);
 		return 0;
 	}
@@ -118,9 +133,16 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(process_exit, struct task_struct *task)
 {
 	struct rp_exit_event *ev;
+	__u32 tgid = task->tgid;
 
 	/* Only the exit of the last thread ends the process. */
-	if (BPF_CORE_READ(task, signal, live.counter) != 0 || rp_is_self()) {
+	if (BPF_CORE_READ(task, signal, live.counter) != 0) {
+		rp_count(RP_EV_EXIT, RP_STAT_FILTERED);
+		return 0;
+	}
+	bpf_map_delete_elem(&proc_policy_map, &tgid);
+	bpf_map_delete_elem(&verdict_map, &tgid);
+	if (rp_is_self()) {
 		rp_count(RP_EV_EXIT, RP_STAT_FILTERED);
 		return 0;
 	}

@@ -52,7 +52,8 @@
 #define RP_EV_UNSHARE 22
 #define RP_EV_SETNS 23
 #define RP_EV_MEMFD_CREATE 24
-#define RP_EV_MAX 25 /* one past the last type; sizes the stats map */
+#define RP_EV_ENFORCE 25 /* the kernel refused (or, in audit mode, would refuse) an operation */
+#define RP_EV_MAX 26	 /* one past the last type; sizes the stats map */
 
 /* rp_event_hdr.flags bits, common to all records. */
 #define RP_F_PATH_TRUNCATED (1u << 0) /* a path field was cut at RP_PATH_MAX */
@@ -193,6 +194,92 @@ struct rp_syscall_event {
 	__u64 args[4];
 	char aux[RP_AUX_LEN];
 	char str[RP_PATH_MAX];
+};
+
+/*
+ * Enforcement: the maps the daemon writes and the kernel programs read.
+ * Policy ids are small integers assigned by rampartd at load (0 = none).
+ */
+#define RP_MAX_POLICIES 1024
+#define RP_MAX_PORT_RANGES 8
+#define RP_MAX_LISTEN 16
+
+#define RP_MODE_AUDIT 0
+#define RP_MODE_ENFORCE 1
+
+/* How an operation was stopped (rp_enforce_event.mechanism). */
+#define RP_MECH_CGROUP_SOCK 1 /* cgroup connect/bind/sendmsg hook: refused with EPERM, nothing happened */
+#define RP_MECH_LSM 2	      /* BPF LSM hook: refused with EPERM */
+#define RP_MECH_FANOTIFY 3    /* fanotify permission event answered "deny": EPERM */
+#define RP_MECH_SIGKILL 4     /* killed at syscall entry: the syscall itself may still complete */
+
+/* rp_enforce_event.action */
+#define RP_ACT_DENIED 1
+#define RP_ACT_WOULD_DENY 2 /* audit mode: allowed, reported */
+#define RP_ACT_KILLED 3
+
+/* rp_enforce_event.reason */
+#define RP_REASON_NOT_ALLOWED 1 /* not on the policy's allow-list */
+#define RP_REASON_DENY_RULE 2	/* an explicit deny rule */
+#define RP_REASON_VERDICT 3	/* the process's trust verdict (quarantine) */
+
+struct rp_port_range {
+	__u16 lo;
+	__u16 hi;
+};
+
+/* policy_map value, indexed by policy id. */
+struct rp_policy_rule {
+	__u8 mode;	       /* RP_MODE_* */
+	__u8 restrict_connect; /* 1: only net_allow{4,6}_map entries may be connected to */
+	__u8 restrict_bind;    /* 1: only listen[] ports may be bound */
+	__u8 n_listen;
+	__u32 _pad0;
+	struct rp_port_range listen[RP_MAX_LISTEN];
+};
+
+/* net_allow{4,6}_map values: the ports allowed for a network. */
+struct rp_port_set {
+	__u32 n;
+	__u32 _pad0;
+	struct rp_port_range r[RP_MAX_PORT_RANGES];
+};
+
+/* LPM keys: prefixlen counts the 32 policy-id bits plus the address bits. */
+struct rp_net4_key {
+	__u32 prefixlen;
+	__u32 policy_id;
+	__u8 addr[4];
+};
+struct rp_net6_key {
+	__u32 prefixlen;
+	__u32 policy_id;
+	__u8 addr[16];
+};
+
+/* verdict_map value, keyed by tgid: what the trust score decided. */
+#define RP_V_DENY_NET (1u << 0)	  /* quarantine: no connect, bind or sendmsg */
+#define RP_V_DENY_EXEC (1u << 1)
+#define RP_V_DENY_FILES (1u << 2) /* sensitive file opens */
+#define RP_V_KILL (1u << 3)
+struct rp_verdict {
+	__u32 level; /* 0 observe .. 4 kill */
+	__u32 flags; /* RP_V_* */
+};
+
+/* RP_EV_ENFORCE: an operation refused or, in audit mode, reported. */
+struct rp_enforce_event {
+	struct rp_event_hdr hdr;
+	struct rp_proc proc;
+	__u32 op;	 /* the operation's event type: RP_EV_CONNECT, RP_EV_BIND, ... */
+	__u32 policy_id; /* 0 when the verdict map acted without a policy */
+	__u8 mechanism;	 /* RP_MECH_* */
+	__u8 action;	 /* RP_ACT_* */
+	__u8 reason;	 /* RP_REASON_* */
+	__u8 family;	 /* 4 or 6 for network operations */
+	__u16 port;	 /* host byte order */
+	__u16 _pad0;
+	__u8 addr[16];
 };
 
 /* Per-CPU counters, one slot per event type (index = RP_EV_*). */

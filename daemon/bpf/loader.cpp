@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -69,6 +70,8 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
     bool load = false;
     if (name == "sys_exit_dispatch") {
       load = true;
+    } else if (name.rfind("netguard_", 0) == 0) {
+      load = !opts.enforce_cgroup.empty() && caps.cgroup_sock_addr;
     } else if (name.rfind("sys_exit_", 0) == 0) {
       auto sc = name.substr(std::strlen("sys_exit_"));
       for (const auto& t : sources::traced_syscalls())
@@ -129,7 +132,83 @@ Result<void> Programs::attach(const LoadOptions& opts) {
     if (excluded(opts, pp.type)) continue;
     if (auto r = attach_one(pp.prog, pp.hook); !r) return r;
   }
+  if (!opts.enforce_cgroup.empty() && bpf_program__autoload(skel_->progs.netguard_connect4)) {
+    int cg = open(opts.enforce_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cg < 0) return fail_errno("opening cgroup " + opts.enforce_cgroup + " for network enforcement");
+    struct bpf_program* guards[] = {skel_->progs.netguard_connect4, skel_->progs.netguard_connect6,
+                                    skel_->progs.netguard_sendmsg4, skel_->progs.netguard_sendmsg6,
+                                    skel_->progs.netguard_bind4,    skel_->progs.netguard_bind6};
+    for (auto* prog : guards) {
+      // A link: it coexists with other programs on the cgroup and goes away with us.
+      struct bpf_link* link = bpf_program__attach_cgroup(prog, cg);
+      if (!link) {
+        int err = errno;
+        close(cg);
+        return fail(std::string("attaching ") + bpf_program__name(prog) + " to cgroup " + opts.enforce_cgroup, err);
+      }
+      links_.push_back(link);
+      attached_.push_back(std::string(bpf_program__name(prog)) + " on " + bpf_program__section_name(prog) + " at " +
+                          opts.enforce_cgroup);
+    }
+    close(cg);
+    netguard_attached_ = true;
+  }
   return {};
+}
+
+namespace {
+
+Result<void> update(struct bpf_map* map, const void* key, const void* value) {
+  if (bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) != 0)
+    return fail_errno(std::string("updating ") + bpf_map__name(map));
+  return {};
+}
+
+Result<void> remove(struct bpf_map* map, const void* key) {
+  if (bpf_map_delete_elem(bpf_map__fd(map), key) != 0 && errno != ENOENT)
+    return fail_errno(std::string("deleting from ") + bpf_map__name(map));
+  return {};
+}
+
+}  // namespace
+
+Result<void> Programs::set_policy_rule(uint32_t policy_id, const rp_policy_rule& rule) {
+  if (policy_id == 0 || policy_id >= RP_MAX_POLICIES)
+    return fail("policy id " + std::to_string(policy_id) + " out of range 1-" + std::to_string(RP_MAX_POLICIES - 1));
+  return update(skel_->maps.policy_map, &policy_id, &rule);
+}
+
+Result<void> Programs::add_net4(uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
+                                const rp_port_set& ports) {
+  rp_net4_key k{};
+  k.prefixlen = 32 + prefix_len;
+  k.policy_id = policy_id;
+  std::memcpy(k.addr, addr, 4);
+  return update(skel_->maps.net_allow4_map, &k, &ports);
+}
+
+Result<void> Programs::add_net6(uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
+                                const rp_port_set& ports) {
+  rp_net6_key k{};
+  k.prefixlen = 32 + prefix_len;
+  k.policy_id = policy_id;
+  std::memcpy(k.addr, addr, 16);
+  return update(skel_->maps.net_allow6_map, &k, &ports);
+}
+
+Result<void> Programs::assign_process(uint32_t tgid, uint32_t policy_id) {
+  if (policy_id == 0) return remove(skel_->maps.proc_policy_map, &tgid);
+  return update(skel_->maps.proc_policy_map, &tgid, &policy_id);
+}
+
+Result<void> Programs::assign_cgroup(uint64_t cgroup_id, uint32_t policy_id) {
+  if (policy_id == 0) return remove(skel_->maps.cgroup_policy_map, &cgroup_id);
+  return update(skel_->maps.cgroup_policy_map, &cgroup_id, &policy_id);
+}
+
+Result<void> Programs::set_verdict(uint32_t tgid, const rp_verdict& v) {
+  if (v.flags == 0) return remove(skel_->maps.verdict_map, &tgid);
+  return update(skel_->maps.verdict_map, &tgid, &v);
 }
 
 Result<std::array<TypeStats, RP_EV_MAX>> Programs::read_stats() const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bpf/probe.h"
+#include "enforce/map_writer.h"
 #include "shared/rp_abi.h"
 #include "util/result.h"
 
@@ -24,6 +25,9 @@ struct LoadOptions {
   uint32_t ringbuf_bytes = 16u << 20;  // power of two
   uint64_t wakeup_bytes = 256u << 10;
   std::vector<uint32_t> excluded_events;  // RP_EV_* not to hook
+  // cgroup v2 directory the network enforcement hooks attach to (the root
+  // in production, a scratch cgroup in tests); "" leaves them out.
+  std::string enforce_cgroup;
 };
 
 struct TypeStats {
@@ -31,7 +35,7 @@ struct TypeStats {
   std::vector<uint64_t> dropped_per_cpu;
 };
 
-class Programs {
+class Programs : public enforce::MapWriter {
  public:
   static Result<std::unique_ptr<Programs>> load(const LoadOptions& opts, const Capabilities& caps);
   ~Programs();
@@ -44,6 +48,17 @@ class Programs {
   // "process_exec on tp_btf/sched_process_exec", ...
   const std::vector<std::string>& attached() const { return attached_; }
   size_t traced_syscall_count() const { return traced_syscalls_; }
+  bool network_enforcement() const { return netguard_attached_; }
+
+  // enforce::MapWriter, on the real maps.
+  Result<void> set_policy_rule(uint32_t policy_id, const rp_policy_rule& rule) override;
+  Result<void> add_net4(uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
+                        const rp_port_set& ports) override;
+  Result<void> add_net6(uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
+                        const rp_port_set& ports) override;
+  Result<void> assign_process(uint32_t tgid, uint32_t policy_id) override;
+  Result<void> assign_cgroup(uint64_t cgroup_id, uint32_t policy_id) override;
+  Result<void> set_verdict(uint32_t tgid, const rp_verdict& v) override;
 
  private:
   Programs() = default;
@@ -53,6 +68,7 @@ class Programs {
   std::vector<::bpf_link*> links_;
   std::vector<std::string> attached_;
   size_t traced_syscalls_ = 0;
+  bool netguard_attached_ = false;
 };
 
 }  // namespace rampart::bpf

@@ -264,6 +264,47 @@ void syscall_event_json(JsonWriter& w, uint32_t type, const rp_syscall_event& e)
   }
 }
 
+const char* mechanism_name(uint8_t m) {
+  switch (m) {
+    case RP_MECH_CGROUP_SOCK:
+      return "cgroup_sock_addr";
+    case RP_MECH_LSM:
+      return "bpf_lsm";
+    case RP_MECH_FANOTIFY:
+      return "fanotify";
+    case RP_MECH_SIGKILL:
+      return "sigkill";
+    default:
+      return "unknown";
+  }
+}
+
+void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& ctx) {
+  w.field("op", sources::event_type_name(e.op));
+  w.field("mechanism", mechanism_name(e.mechanism));
+  w.field("action", e.action == RP_ACT_DENIED       ? "denied"
+                    : e.action == RP_ACT_WOULD_DENY ? "would_deny"
+                    : e.action == RP_ACT_KILLED     ? "killed"
+                                                    : "unknown");
+  w.field("reason", e.reason == RP_REASON_NOT_ALLOWED ? "not_allowed"
+                    : e.reason == RP_REASON_DENY_RULE ? "deny_rule"
+                    : e.reason == RP_REASON_VERDICT   ? "verdict"
+                                                      : "unknown");
+  w.field("policy_id", e.policy_id);
+  if (ctx.policy_name) {
+    auto name = ctx.policy_name(e.policy_id);
+    if (!name.empty()) w.field("policy", name);
+  }
+  // A refusal by a hook stops the operation before it happens; a kill at
+  // syscall entry stops the process, but the syscall itself may complete.
+  w.field("operation_completed", e.mechanism == RP_MECH_SIGKILL ? "possibly" : e.action == RP_ACT_WOULD_DENY ? "yes" : "no");
+  if (e.family == 4 || e.family == 6) {
+    uint16_t fam = e.family == 4 ? RP_AF_INET : RP_AF_INET6;
+    w.field("family", e.family == 4 ? "ipv4" : "ipv6");
+    addr_json(w, e.op == RP_EV_BIND ? "local" : "remote", fam, e.addr, e.port);
+  }
+}
+
 }  // namespace
 
 std::string_view format_rfc3339(char (&buf)[40], int64_t realtime_ns) {
@@ -334,6 +375,9 @@ void append_event_json(std::string& out, const EventView& ev, const EventContext
     case RP_EV_BIND:
     case RP_EV_LISTEN:
       net_json(w, h.type, ev.as<rp_net_event>());
+      break;
+    case RP_EV_ENFORCE:
+      enforce_json(w, ev.as<rp_enforce_event>(), ctx);
       break;
     default:
       syscall_event_json(w, h.type, ev.as<rp_syscall_event>());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,8 @@ struct EventContext {
   const pipeline::ProcessTable* table = nullptr;  // for exe, parent, container
   int64_t boot_to_realtime_ns = 0;                // realtime = boot + this
   std::string_view replaced_exe;                  // exec only: the image it replaced
+  // Names a policy id in enforce events; empty or unset: only the id is written.
+  std::function<std::string_view(uint32_t)> policy_name;
 };
 
 // Appends one event as a JSON object and a newline.

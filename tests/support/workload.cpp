@@ -1,6 +1,8 @@
 // Child-process and event-collection helpers for the kernel tiers.
 #include "support/workload.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,10 +47,59 @@ sources::EventView Record::view() const {
   return *v;
 }
 
-KernelSession::KernelSession() {
+ScratchCgroup::ScratchCgroup() {
+  std::string root = bpf::find_mount("cgroup2");
+  if (root.empty()) throw std::runtime_error("cgroup v2 is not mounted");
+  path_ = root + "/rampart-test-" + std::to_string(getpid());
+  if (mkdir(path_.c_str(), 0755) != 0 && errno != EEXIST)
+    throw std::runtime_error("mkdir " + path_ + ": " + std::strerror(errno));
+}
+
+ScratchCgroup::~ScratchCgroup() {
+  // Its processes have exited by now; rmdir fails (harmlessly) if one lingers.
+  for (int i = 0; i < 50 && rmdir(path_.c_str()) != 0 && errno == EBUSY; ++i) usleep(10000);
+}
+
+bool ScratchCgroup::enter() const {
+  int fd = open((path_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, "0", 1) == 1;
+  close(fd);
+  return ok;
+}
+
+ChildResult run_policed_child(const ScratchCgroup& cgroup, const std::function<void(pid_t)>& setup,
+                              const std::function<int()>& fn) {
+  int ready[2], go[2];
+  if (pipe(ready) != 0 || pipe(go) != 0) throw std::runtime_error("pipe failed");
+  ChildResult r;
+  r.pid = spawn_child([&] {
+    close(ready[0]);
+    close(go[1]);
+    char c = cgroup.enter() ? 'y' : 'n';
+    if (write(ready[1], &c, 1) != 1 || c != 'y') return 120;
+    if (read(go[0], &c, 1) != 1) return 121;
+    return fn();
+  });
+  close(ready[1]);
+  close(go[0]);
+  char c = 0;
+  bool entered = read(ready[0], &c, 1) == 1 && c == 'y';
+  if (entered) setup(r.pid);
+  if (write(go[1], "g", 1) != 1) entered = false;
+  close(ready[0]);
+  close(go[1]);
+  while (waitpid(r.pid, &r.status, 0) < 0 && errno == EINTR) {
+  }
+  if (!entered) throw std::runtime_error("the child could not enter cgroup " + cgroup.path());
+  return r;
+}
+
+KernelSession::KernelSession(const std::string& enforce_cgroup) {
   bpf::ensure_mounts();
   auto caps = bpf::probe_kernel();
   bpf::LoadOptions opts;  // self_tgid 0: the test process's own events are kept
+  opts.enforce_cgroup = enforce_cgroup;
   auto programs = bpf::Programs::load(opts, caps);
   if (!programs) throw std::runtime_error("loading programs: " + programs.error().what());
   programs_ = std::move(*programs);

@@ -45,10 +45,30 @@ class Record {
   size_t len_;
 };
 
+// A scratch cgroup v2 directory for the test's own processes, removed at the
+// end. Enforcement in tests attaches here, never to the machine's root cgroup.
+class ScratchCgroup {
+ public:
+  ScratchCgroup();
+  ~ScratchCgroup();
+  const std::string& path() const { return path_; }
+  // Moves the calling process into it (for use in a child).
+  bool enter() const;
+
+ private:
+  std::string path_;
+};
+
+// A child that enters `cgroup`, then waits until setup(pid) has run in the
+// parent (assigning its policy, say) before it runs fn. Returns its wait status.
+ChildResult run_policed_child(const ScratchCgroup& cgroup, const std::function<void(pid_t)>& setup,
+                              const std::function<int()>& fn);
+
 // Loads the real programs and collects every record they emit.
 class KernelSession : public sources::RecordSink {
  public:
-  KernelSession();
+  // enforce_cgroup: where the network enforcement hooks attach ("" = none).
+  explicit KernelSession(const std::string& enforce_cgroup = "");
   ~KernelSession() override;
 
   void on_record(const void* data, size_t len) override { records_.emplace_back(data, len); }

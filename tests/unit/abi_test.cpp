@@ -46,6 +46,7 @@ constexpr size_t kRenameSize = 616;
 constexpr size_t kNetSize = 152;
 constexpr size_t kSyscallSize = 424;
 constexpr size_t kStatsSize = 32;
+constexpr size_t kEnforceSize = 120;
 
 // Array lengths are ABI too.
 static_assert(RP_COMM_LEN == 16);
@@ -60,7 +61,7 @@ static_assert(RP_EV_CONNECT == 9 && RP_EV_ACCEPT == 10 && RP_EV_BIND == 11 && RP
 static_assert(RP_EV_SETUID == 13 && RP_EV_SETGID == 14 && RP_EV_CAPSET == 15 && RP_EV_PTRACE == 16);
 static_assert(RP_EV_PROCESS_VM_WRITEV == 17 && RP_EV_MODULE_LOAD == 18 && RP_EV_BPF == 19);
 static_assert(RP_EV_MOUNT == 20 && RP_EV_UMOUNT == 21 && RP_EV_UNSHARE == 22 && RP_EV_SETNS == 23);
-static_assert(RP_EV_MEMFD_CREATE == 24 && RP_EV_MAX == 25);
+static_assert(RP_EV_MEMFD_CREATE == 24 && RP_EV_ENFORCE == 25 && RP_EV_MAX == 26);
 
 // The fixed-width types are what they claim to be.
 static_assert(sizeof(__u8) == 1 && sizeof(__u16) == 2 && sizeof(__u32) == 4 && sizeof(__u64) == 8);
@@ -159,6 +160,25 @@ RP_FIELD(rp_syscall_event, args, __u64[4], 104);
 RP_FIELD(rp_syscall_event, aux, char[RP_AUX_LEN], 136);
 RP_FIELD(rp_syscall_event, str, char[RP_PATH_MAX], 168);
 
+// ---- rp_enforce_event ----
+RP_RECORD(rp_enforce_event, kEnforceSize);
+RP_FIELD(rp_enforce_event, op, __u32, 88);
+RP_FIELD(rp_enforce_event, policy_id, __u32, 92);
+RP_FIELD(rp_enforce_event, mechanism, __u8, 96);
+RP_FIELD(rp_enforce_event, action, __u8, 97);
+RP_FIELD(rp_enforce_event, reason, __u8, 98);
+RP_FIELD(rp_enforce_event, family, __u8, 99);
+RP_FIELD(rp_enforce_event, port, __u16, 100);
+RP_FIELD(rp_enforce_event, _pad0, __u16, 102);
+RP_FIELD(rp_enforce_event, addr, __u8[16], 104);
+
+// ---- enforcement map keys and values (shared with the kernel like records) ----
+static_assert(kPlain<rp_policy_rule> && sizeof(rp_policy_rule) == 8 + 4 * RP_MAX_LISTEN);
+static_assert(kPlain<rp_port_set> && sizeof(rp_port_set) == 8 + 4 * RP_MAX_PORT_RANGES);
+static_assert(kPlain<rp_net4_key> && sizeof(rp_net4_key) == 12);
+static_assert(kPlain<rp_net6_key> && sizeof(rp_net6_key) == 24);
+static_assert(kPlain<rp_verdict> && sizeof(rp_verdict) == 8);
+
 // ---- rp_stats (per-CPU map value) ----
 static_assert(kPlain<rp_stats>);
 static_assert(sizeof(rp_stats) == kStatsSize);
@@ -204,6 +224,8 @@ size_t expected_size(uint32_t type) {
     case RP_EV_SETNS:
     case RP_EV_MEMFD_CREATE:
       return kSyscallSize;
+    case RP_EV_ENFORCE:
+      return kEnforceSize;
     default:
       return 0;
   }

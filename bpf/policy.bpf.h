@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * policy.bpf.h - the enforcement maps that rampartd writes and the programs
+ * read: which policy governs a process, the compiled allow-lists, and the
+ * per-process trust verdicts. A process's policy and verdict are inherited
+ * at fork in the kernel (process.bpf.c), so a child can never run ahead of
+ * rampartd unpoliced.
+ */
+#ifndef RAMPART_POLICY_BPF_H
+#define RAMPART_POLICY_BPF_H
+
+#include "common.bpf.h"
+
+/* tgid -> policy id. Full: a new process is not assigned (counted as an error on fork). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} proc_policy_map SEC(".maps") __weak;
+
+/* cgroup v2 id -> policy id, for selectors that name a cgroup or container. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} cgroup_policy_map SEC(".maps") __weak;
+
+/* policy id -> rule; fixed size, never full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RP_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct rp_policy_rule);
+} policy_map SEC(".maps") __weak;
+
+/* (policy id, network) -> allowed ports. Full: rampartd refuses the policy at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rp_net4_key);
+	__type(value, struct rp_port_set);
+} net_allow4_map SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rp_net6_key);
+	__type(value, struct rp_port_set);
+} net_allow6_map SEC(".maps") __weak;
+
+/* tgid -> trust verdict. Full: a new verdict cannot be set (rampartd reports it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct rp_verdict);
+} verdict_map SEC(".maps") __weak;
+
+/* The policy governing the current process: its own entry, else its cgroup's. */
+static __always_inline __u32 rp_current_policy(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 cgid;
+	__u32 *id = bpf_map_lookup_elem(&proc_policy_map, &tgid);
+
+	if (id)
+		return *id;
+	cgid = bpf_get_current_cgroup_id();
+	id = bpf_map_lookup_elem(&cgroup_policy_map, &cgid);
+	return id ? *id : 0;
+}
+
+#endif /* RAMPART_POLICY_BPF_H */

@@ -1,0 +1,228 @@
+// bpf tier: network enforcement in the kernel. A policed child in a scratch
+// cgroup connects and binds for real; the assertions are on what the child
+// saw (EPERM or success) and on the enforce events the kernel emitted.
+// Enforcement is scoped: the hooks attach to the scratch cgroup only, and
+// only the children the test assigns a policy to are refused anything.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "support/workload.h"
+
+using rampart::testing::KernelSession;
+using rampart::testing::Record;
+using rampart::testing::run_policed_child;
+using rampart::testing::ScratchCgroup;
+
+namespace {
+
+constexpr uint32_t kPolicy = 7;
+
+// A 127.0.0.1 (or [::1]) listener on an ephemeral port, in the test process.
+struct Listener {
+  int fd = -1;
+  uint16_t port = 0;
+  explicit Listener(int family = AF_INET) {
+    fd = socket(family, SOCK_STREAM, 0);
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      len = sizeof(*a);
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_addr = in6addr_loopback;
+      len = sizeof(*a);
+    }
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0);
+    REQUIRE(listen(fd, 64) == 0);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                   : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  }
+  ~Listener() { close(fd); }
+};
+
+// connect() to loopback:port; returns 0 or the errno.
+int connect_errno(uint16_t port, int family = AF_INET) {
+  int s = socket(family, SOCK_STREAM, 0);
+  int rc;
+  if (family == AF_INET) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    rc = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  } else {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    a.sin6_port = htons(port);
+    rc = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  }
+  int err = rc == 0 ? 0 : errno;
+  close(s);
+  return err;
+}
+
+// Exit code of a child encodes two results: (first errno) * 16 + second errno class.
+int code(int err) { return err == 0 ? 0 : err == EPERM ? 1 : 2; }
+
+// A policy that allows connects to 127.0.0.1:port (and [::1]:port) only.
+void install_policy(rampart::bpf::Programs& p, uint8_t mode, uint16_t allowed_port) {
+  rp_policy_rule rule{};
+  rule.mode = mode;
+  rule.restrict_connect = 1;
+  REQUIRE(p.set_policy_rule(kPolicy, rule));
+  rp_port_set ports{};
+  ports.n = 1;
+  ports.r[0] = {allowed_port, allowed_port};
+  const uint8_t v4[4] = {127, 0, 0, 1};
+  REQUIRE(p.add_net4(kPolicy, v4, 32, ports));
+  uint8_t v6[16] = {};
+  v6[15] = 1;
+  REQUIRE(p.add_net6(kPolicy, v6, 128, ports));
+}
+
+const Record* enforce_event(KernelSession& k, pid_t pid, uint16_t port) {
+  return k.wait_for([&](const Record& r) {
+    return r.type() == RP_EV_ENFORCE && r.proc().tgid == static_cast<uint32_t>(pid) &&
+           r.as<rp_enforce_event>().port == port;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("enforce mode: a connect to a denied 127.0.0.1 port fails with EPERM and an allowed one succeeds", "[bpf]") {
+  ScratchCgroup cg;
+  KernelSession k(cg.path());
+  REQUIRE(k.programs().network_enforcement());
+  Listener allowed, denied;
+  install_policy(k.programs(), RP_MODE_ENFORCE, allowed.port);
+
+  auto child = run_policed_child(
+      cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
+      [&] { return code(connect_errno(allowed.port)) * 4 + code(connect_errno(denied.port)); });
+  REQUIRE(WIFEXITED(child.status));
+  CHECK(WEXITSTATUS(child.status) / 4 == 0);  // allowed: connected
+  CHECK(WEXITSTATUS(child.status) % 4 == 1);  // denied: EPERM
+
+  const Record* e = enforce_event(k, child.pid, denied.port);
+  REQUIRE(e != nullptr);
+  const auto& ev = e->as<rp_enforce_event>();
+  CHECK(ev.op == RP_EV_CONNECT);
+  CHECK(ev.action == RP_ACT_DENIED);
+  CHECK(ev.mechanism == RP_MECH_CGROUP_SOCK);
+  CHECK(ev.reason == RP_REASON_NOT_ALLOWED);
+  CHECK(ev.policy_id == kPolicy);
+  CHECK(ev.family == 4);
+  CHECK(std::memcmp(ev.addr, "\x7f\x00\x00\x01", 4) == 0);
+  CHECK(enforce_event(k, child.pid, allowed.port) == nullptr);
+}
+
+TEST_CASE("enforce mode over IPv6: [::1] on a denied port fails with EPERM", "[bpf]") {
+  ScratchCgroup cg;
+  KernelSession k(cg.path());
+  Listener allowed(AF_INET6), denied(AF_INET6);
+  install_policy(k.programs(), RP_MODE_ENFORCE, allowed.port);
+  auto child = run_policed_child(
+      cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
+      [&] { return code(connect_errno(allowed.port, AF_INET6)) * 4 + code(connect_errno(denied.port, AF_INET6)); });
+  CHECK(WEXITSTATUS(child.status) == 1);  // allowed 0, denied EPERM
+  const Record* e = enforce_event(k, child.pid, denied.port);
+  REQUIRE(e != nullptr);
+  CHECK(e->as<rp_enforce_event>().family == 6);
+}
+
+TEST_CASE("processes outside the policy are untouched, even in the same cgroup", "[bpf]") {
+  ScratchCgroup cg;
+  KernelSession k(cg.path());
+  Listener allowed, denied;
+  install_policy(k.programs(), RP_MODE_ENFORCE, allowed.port);
+  auto child = run_policed_child(
+      cg, [](pid_t) {}, [&] { return code(connect_errno(denied.port)); });
+  CHECK(WEXITSTATUS(child.status) == 0);
+  CHECK(enforce_event(k, child.pid, denied.port) == nullptr);
+}
+
+TEST_CASE("audit mode lets the connect through and reports a would-deny", "[bpf]") {
+  ScratchCgroup cg;
+  KernelSession k(cg.path());
+  Listener allowed, denied;
+  install_policy(k.programs(), RP_MODE_AUDIT, allowed.port);
+  auto child = run_policed_child(
+      cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
+      [&] { return code(connect_errno(denied.port)); });
+  CHECK(WEXITSTATUS(child.status) == 0);
+  const Record* e = enforce_event(k, child.pid, denied.port);
+  REQUIRE(e != nullptr);
+  CHECK(e->as<rp_enforce_event>().action == RP_ACT_WOULD_DENY);
+}
+
+TEST_CASE("a quarantine verdict cuts the network, and a child forked after it inherits it in the kernel", "[bpf]") {
+  ScratchCgroup cg;
+  KernelSession k(cg.path());
+  Listener open_port;  // no policy restricts it: only the verdict can refuse
+  auto child = run_policed_child(
+      cg,
+      [&](pid_t pid) {
+        rp_verdict v{3, RP_V_DENY_NET};
+        REQUIRE(k.programs().set_verdict(pid, v));
+      },
+      [&] {
+        int self = code(connect_errno(open_port.port));
+        pid_t grandchild = fork();
+        if (grandchild == 0) _exit(code(connect_errno(open_port.port)));
+        int st = 0;
+        waitpid(grandchild, &st, 0);
+        return self * 4 + WEXITSTATUS(st);
+      });
+  CHECK(WEXITSTATUS(child.status) / 4 == 1);  // the process itself: EPERM
+  CHECK(WEXITSTATUS(child.status) % 4 == 1);  // its child: EPERM too
+  const Record* e = enforce_event(k, child.pid, open_port.port);
+  REQUIRE(e != nullptr);
+  CHECK(e->as<rp_enforce_event>().reason == RP_REASON_VERDICT);
+}
+
+TEST_CASE("bind outside the policy's listen ports fails with EPERM", "[bpf]") {
+  ScratchCgroup cg;
+  KernelSession k(cg.path());
+  // Two free ports, found by binding and releasing them.
+  Listener a, b;
+  uint16_t ok_port = a.port, bad_port = b.port;
+  close(a.fd);
+  close(b.fd);
+  a.fd = b.fd = -1;
+  rp_policy_rule rule{};
+  rule.mode = RP_MODE_ENFORCE;
+  rule.restrict_bind = 1;
+  rule.n_listen = 1;
+  rule.listen[0] = {ok_port, ok_port};
+  REQUIRE(k.programs().set_policy_rule(kPolicy, rule));
+  auto bind_errno = [](uint16_t port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    int rc = bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    int err = rc == 0 ? 0 : errno;
+    close(s);
+    return err;
+  };
+  auto child = run_policed_child(
+      cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
+      [&] { return code(bind_errno(ok_port)) * 4 + code(bind_errno(bad_port)); });
+  CHECK(WEXITSTATUS(child.status) == 1);  // allowed port bound, the other EPERM
+  const Record* e = enforce_event(k, child.pid, bad_port);
+  REQUIRE(e != nullptr);
+  CHECK(e->as<rp_enforce_event>().op == RP_EV_BIND);
+}
