@@ -27,6 +27,14 @@ struct {
 	__type(value, __u32);
 } cgroup_policy_map SEC(".maps") __weak;
 
+/* executable (dev, inode) -> policy id: exec assigns the policy in the kernel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct rp_exe_key);
+	__type(value, __u32);
+} exe_policy_map SEC(".maps") __weak;
+
 /* policy id -> rule; fixed size, never full. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

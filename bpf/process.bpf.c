@@ -23,11 +23,28 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct rp_exec_event *ev;
+	struct rp_exe_key exe;
+	__u32 tgid = task->tgid;
+	__u32 *policy;
 	struct file *file;
 	unsigned long arg_start, arg_end, len;
 	struct qstr dname;
 	const char *fname;
 	long n;
+
+	/*
+	 * A policy that selects this executable takes over now, before the new
+	 * image runs its first instruction. Otherwise the process keeps the
+	 * policy it had (inherited at fork): a shell spawned by a policed
+	 * service is still that service's workload.
+	 */
+	file = bprm->file;
+	exe.ino = file->f_inode->i_ino;
+	exe.dev = file->f_inode->i_sb->s_dev;
+	exe._pad0 = 0;
+	policy = bpf_map_lookup_elem(&exe_policy_map, &exe);
+	if (policy && bpf_map_update_elem(&proc_policy_map, &tgid, policy, BPF_ANY) != 0)
+		rp_count(RP_EV_EXEC, RP_STAT_ERRORS);
 
 	if (rp_is_self()) {
 		rp_count(RP_EV_EXEC, RP_STAT_FILTERED);
@@ -40,7 +57,6 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	ev->old_pid = old_pid;
 	ev->argc = BPF_CORE_READ(bprm, argc);
 	ev->_pad0 = 0;
-	file = BPF_CORE_READ(bprm, file);
 	ev->exe_ino = BPF_CORE_READ(file, f_inode, i_ino);
 	ev->exe_dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
 	ev->exe_nlink = BPF_CORE_READ(file, f_inode, __i_nlink);

@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,9 @@ Result<void> Daemon::start() {
   auto caps = bpf::probe_kernel();
   if (!opts_.quiet) std::cerr << "rampartd: capability matrix\n" << bpf::format_matrix(caps) << std::flush;
 
+  // Policies are validated before anything is loaded: an invalid one stops us here.
+  if (auto r = load_policies(); !r) return r;
+
   auto sink = outputs::JsonlSink::open(opts_.config.output_path);
   if (!sink) return tl::unexpected(sink.error());
   sink_ = std::move(*sink);
@@ -59,13 +63,24 @@ Result<void> Daemon::start() {
   lo.ringbuf_bytes = opts_.config.ringbuf_size_mb << 20;
   lo.wakeup_bytes = static_cast<uint64_t>(opts_.config.wakeup_kb) << 10;
   lo.excluded_events = opts_.config.excluded_events;
+  if (opts_.config.enforce_network) {
+    lo.enforce_cgroup = caps.cgroup2_mount;
+    if (lo.enforce_cgroup.empty()) log("warning: cgroup v2 is not mounted: no in-kernel network enforcement");
+  }
   auto programs = bpf::Programs::load(lo, caps);
   if (!programs) return tl::unexpected(programs.error());
   programs_ = std::move(*programs);
 
+  auto compiled = enforce::install(policies_, *programs_);
+  if (!compiled) return fail("installing policies: " + compiled.error().what());
+  compiled_ = std::move(*compiled);
+  for (const auto& note : compiled_.notes) log("note: " + note);
+
   // Attached first, seeded second: a process that starts in between is seen
   // by both, and the table takes the later word.
-  table_.seed(proc_reader_.read_all());
+  auto snapshots = proc_reader_.read_all();
+  table_.seed(snapshots);
+  for (const auto& snap : snapshots) apply_policy(snap.tgid);
 
   auto source = sources::RingbufSource::create(io_, programs_->ringbuf_fd(),
                                                std::chrono::milliseconds(opts_.config.poll_interval_ms), *this);
@@ -73,6 +88,9 @@ Result<void> Daemon::start() {
   source_ = std::move(*source);
 
   if (!opts_.quiet) {
+    log(std::to_string(policies_.policies().size()) + " policies from " + opts_.config.policy_dir +
+        "; network enforcement " +
+        (programs_->network_enforcement() ? "in the kernel (cgroup hooks at " + lo.enforce_cgroup + ")" : "off"));
     log("attached " + std::to_string(programs_->attached().size()) + " programs, tracing " +
         std::to_string(programs_->traced_syscall_count()) + " syscalls; " + std::to_string(table_.size()) +
         " processes from /proc; output to " + (sink_->path() == "-" ? "stdout" : sink_->path()));
@@ -172,9 +190,36 @@ void Daemon::resolve_cgroup(uint32_t tgid, uint64_t cgroup_id) {
   table_.set_cgroup(tgid, cgroup_id, it->second);
 }
 
+Result<void> Daemon::load_policies() {
+  const auto& dir = opts_.config.policy_dir;
+  struct stat st {};
+  if (!opts_.config.policy_dir_explicit && stat(dir.c_str(), &st) != 0 && errno == ENOENT) {
+    log("no policy directory " + dir + ": every process gets the built-in default policy (audit)");
+    return {};
+  }
+  auto set = policy::PolicySet::load_dir(dir);
+  if (!set) return fail("invalid policy, refusing to start:\n" + set.error().what());
+  policies_ = std::move(*set);
+  return {};
+}
+
+void Daemon::apply_policy(uint32_t tgid) {
+  const auto* info = table_.find(tgid);
+  if (!info || policies_.policies().empty()) return;
+  policy::Subject subject{info->exe, info->cgroup_path, info->container.id, info->container.pod_uid, info->uid};
+  const policy::Policy& p = policies_.select(subject);
+  // The default governs nothing explicitly: a process keeps what it inherited.
+  if (p.builtin) return;
+  if (auto r = programs_->assign_process(tgid, compiled_.id_of(p.name)); !r && policy_errors_++ == 0)
+    log("warning: assigning policy '" + p.name + "' to pid " + std::to_string(tgid) + ": " + r.error().what());
+}
+
 void Daemon::handle(const sources::EventView& ev) {
   const rp_proc& p = ev.proc();
-  outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}};
+  outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}, {}};
+  ctx.policy_name = [this](uint32_t id) -> std::string_view {
+    return id >= 1 && id <= compiled_.names.size() ? std::string_view(compiled_.names[id - 1]) : std::string_view();
+  };
   std::optional<std::string> replaced;
 
   switch (ev.type()) {
@@ -187,6 +232,7 @@ void Daemon::handle(const sources::EventView& ev) {
                                 sources::fixed_str(e.filename), std::move(args), p.cgroup_id, e.hdr.ts_ns);
       if (replaced) ctx.replaced_exe = *replaced;
       resolve_cgroup(p.tgid, p.cgroup_id);
+      apply_policy(p.tgid);
       break;
     }
     case RP_EV_FORK: {
@@ -241,6 +287,7 @@ void Daemon::write_stats(const char* reason) {
   w.key("output").begin_object();
   w.field("bytes_written", sink_->bytes_written()).field("write_errors", sink_->write_errors());
   w.field("bytes_lost", sink_->bytes_lost()).end_object();
+  w.field("policy_assign_errors", policy_errors_);
   w.key("process_table").begin_object();
   w.field("size", static_cast<uint64_t>(table_.size())).field("evictions", table_.evictions()).end_object();
   w.end_object();

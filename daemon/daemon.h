@@ -15,9 +15,11 @@
 
 #include "bpf/loader.h"
 #include "config/config.h"
+#include "enforce/compiler.h"
 #include "outputs/event_json.h"
 #include "outputs/sink.h"
 #include "pipeline/process_table.h"
+#include "policy/policy.h"
 #include "sources/decoder.h"
 #include "sources/ringbuf_source.h"
 
@@ -43,6 +45,9 @@ class Daemon : public sources::RecordSink {
   void handle(const sources::EventView& ev);
   void ensure_known(const rp_proc& p);
   void resolve_cgroup(uint32_t tgid, uint64_t cgroup_id);
+  Result<void> load_policies();
+  // Puts a process under the most specific policy that selects it, if any.
+  void apply_policy(uint32_t tgid);
   void write_stats(const char* reason);
   void arm_housekeeping();
   void update_clock_offset();
@@ -58,6 +63,9 @@ class Daemon : public sources::RecordSink {
   pipeline::ProcessTable table_;
   pipeline::ProcReader proc_reader_;
   std::unordered_map<uint64_t, std::string> cgroup_paths_;  // cgroup id → path
+  policy::PolicySet policies_;
+  enforce::Compiled compiled_;
+  uint64_t policy_errors_ = 0;  // map writes that failed while assigning policies
   int64_t boot_to_realtime_ns_ = 0;
   uint64_t started_ns_ = 0;
   uint64_t last_stats_ns_ = 0;

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "daemon.h"
+#include "policy/policy.h"
 
 namespace {
 
@@ -25,6 +26,9 @@ options:
   --output PATH           where JSON lines go: "-" for stdout or a file
                           (overrides output.path)
   --check-config          validate the configuration and exit
+  --policy-dir DIR        policy directory (overrides policy.dir); it must exist
+  --check-policy DIR      validate the policies in DIR and exit; nothing is
+                          loaded into the kernel
   --print-default-config  print the embedded configuration and exit
   --quiet                 no start-up banner on stderr
   --version               print the version and exit
@@ -41,7 +45,7 @@ int usage_error(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::optional<std::string> config_path, output;
+  std::optional<std::string> config_path, output, policy_dir, check_policy;
   bool check = false, quiet = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -63,6 +67,10 @@ int main(int argc, char** argv) {
       if (!(config_path = value("--config"))) return usage_error("--config needs a file");
     } else if (a == "--output") {
       if (!(output = value("--output"))) return usage_error("--output needs a path or -");
+    } else if (a == "--policy-dir") {
+      if (!(policy_dir = value("--policy-dir"))) return usage_error("--policy-dir needs a directory");
+    } else if (a == "--check-policy") {
+      if (!(check_policy = value("--check-policy"))) return usage_error("--check-policy needs a directory");
     } else if (a == "--check-config") {
       check = true;
     } else if (a == "--quiet") {
@@ -72,6 +80,18 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (check_policy) {
+    auto set = rampart::policy::PolicySet::load_dir(*check_policy);
+    if (!set) {
+      std::cerr << "rampartd: invalid policy:\n" << set.error().what() << "\n";
+      return 2;
+    }
+    std::cout << "rampartd: " << set->policies().size() << " policies in " << *check_policy << " are valid\n";
+    for (const auto& p : set->policies())
+      std::cout << "  " << p.name << " (" << rampart::policy::mode_name(p.mode) << ") " << p.pos.str() << "\n";
+    return 0;
+  }
+
   auto cfg = config_path ? rampart::config::load_file(*config_path)
                          : rampart::config::parse(rampart::config::kDefaultConfigYaml, "<embedded>");
   if (!cfg) {
@@ -79,6 +99,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (output) cfg->output_path = *output;
+  if (policy_dir) {
+    cfg->policy_dir = *policy_dir;
+    cfg->policy_dir_explicit = true;
+  }
   if (check) {
     std::cout << "rampartd: config " << (config_path ? *config_path : "<embedded>") << " is valid\n";
     return 0;

@@ -257,6 +257,13 @@ struct rp_net6_key {
 	__u8 addr[16];
 };
 
+/* exe_policy_map key: an executable by inode, as the kernel sees it (s_dev = major << 20 | minor). */
+struct rp_exe_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 _pad0;
+};
+
 /* verdict_map value, keyed by tgid: what the trust score decided. */
 #define RP_V_DENY_NET (1u << 0)	  /* quarantine: no connect, bind or sendmsg */
 #define RP_V_DENY_EXEC (1u << 1)

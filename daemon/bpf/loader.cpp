@@ -196,6 +196,10 @@ Result<void> Programs::add_net6(uint32_t policy_id, const uint8_t (&addr)[16], u
   return update(skel_->maps.net_allow6_map, &k, &ports);
 }
 
+Result<void> Programs::assign_exe(const rp_exe_key& exe, uint32_t policy_id) {
+  return update(skel_->maps.exe_policy_map, &exe, &policy_id);
+}
+
 Result<void> Programs::assign_process(uint32_t tgid, uint32_t policy_id) {
   if (policy_id == 0) return remove(skel_->maps.proc_policy_map, &tgid);
   return update(skel_->maps.proc_policy_map, &tgid, &policy_id);

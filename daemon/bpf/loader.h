@@ -56,6 +56,7 @@ class Programs : public enforce::MapWriter {
                         const rp_port_set& ports) override;
   Result<void> add_net6(uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
                         const rp_port_set& ports) override;
+  Result<void> assign_exe(const rp_exe_key& exe, uint32_t policy_id) override;
   Result<void> assign_process(uint32_t tgid, uint32_t policy_id) override;
   Result<void> assign_cgroup(uint64_t cgroup_id, uint32_t policy_id) override;
   Result<void> set_verdict(uint32_t tgid, const rp_verdict& v) override;

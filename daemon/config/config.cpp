@@ -73,6 +73,16 @@ Handler located(std::string& at_out, Handler inner) {
   };
 }
 
+Handler bool_of(bool& out) {
+  return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
+      out = n.Scalar() == "true";
+      return {};
+    }
+    return fail(at + " must be true or false");
+  };
+}
+
 Handler string_of(std::string& out) {
   return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
     if (!n.IsScalar() || n.Scalar().empty()) return fail(at + " must be a non-empty string");
@@ -126,6 +136,8 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                     {"events", nested("events", {{"exclude", excluded}})},
                     {"process_table", nested("process_table", {{"max_entries", uint_in(c.process_table_max, 64, 4194304)}})},
                     {"stats", nested("stats", {{"interval_s", uint_in(c.stats_interval_s, 0, 86400)}})},
+                    {"policy", nested("policy", {{"dir", string_of(c.policy_dir)}})},
+                    {"enforcement", nested("enforcement", {{"network", bool_of(c.enforce_network)}})},
                 });
   } catch (const YAML::Exception& e) {
     return fail(where(source, e.mark) + ": " + e.msg);

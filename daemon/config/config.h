@@ -22,6 +22,9 @@ struct Config {
   std::vector<uint32_t> excluded_events;  // RP_EV_* values
   uint32_t process_table_max = 65536;
   uint32_t stats_interval_s = 0;
+  std::string policy_dir = "/etc/rampart/policies";
+  bool policy_dir_explicit = false;  // set by --policy-dir: then a missing dir is an error
+  bool enforce_network = true;
 };
 
 // Parses and validates `text`; `source` names it in errors (a path, or

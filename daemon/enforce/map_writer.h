@@ -19,6 +19,8 @@ class MapWriter {
                                 const rp_port_set& ports) = 0;
   virtual Result<void> add_net6(uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
                                 const rp_port_set& ports) = 0;
+  // The policy a process gets when it execs this file (in the kernel, at exec).
+  virtual Result<void> assign_exe(const rp_exe_key& exe, uint32_t policy_id) = 0;
   // policy_id 0 removes the assignment.
   virtual Result<void> assign_process(uint32_t tgid, uint32_t policy_id) = 0;
   virtual Result<void> assign_cgroup(uint64_t cgroup_id, uint32_t policy_id) = 0;

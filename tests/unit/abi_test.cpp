@@ -178,6 +178,7 @@ static_assert(kPlain<rp_port_set> && sizeof(rp_port_set) == 8 + 4 * RP_MAX_PORT_
 static_assert(kPlain<rp_net4_key> && sizeof(rp_net4_key) == 12);
 static_assert(kPlain<rp_net6_key> && sizeof(rp_net6_key) == 24);
 static_assert(kPlain<rp_verdict> && sizeof(rp_verdict) == 8);
+static_assert(kPlain<rp_exe_key> && sizeof(rp_exe_key) == 16);
 
 // ---- rp_stats (per-CPU map value) ----
 static_assert(kPlain<rp_stats>);

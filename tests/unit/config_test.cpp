@@ -255,3 +255,18 @@ TEST_CASE("load_file reads a file and names it in errors", "[unit]") {
     CHECK(good->ringbuf_size_mb == 16);
   }
 }
+
+TEST_CASE("policy.dir and enforcement.network parse and are validated", "[unit]") {
+  auto c = rampart::config::parse("policy:\n  dir: /srv/policies\nenforcement:\n  network: false\n", "t.yaml");
+  REQUIRE(c.has_value());
+  CHECK(c->policy_dir == "/srv/policies");
+  CHECK(c->enforce_network == false);
+  auto d = rampart::config::parse(rampart::config::kDefaultConfigYaml, "<embedded>");
+  REQUIRE(d.has_value());
+  CHECK(d->policy_dir == "/etc/rampart/policies");
+  CHECK(d->enforce_network == true);
+  auto bad = rampart::config::parse("enforcement:\n  network: maybe\n", "t.yaml");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().what().find("t.yaml:2:12") != std::string::npos);
+  CHECK(bad.error().what().find("true or false") != std::string::npos);
+}
