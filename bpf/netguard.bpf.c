@@ -29,24 +29,7 @@ static __always_inline int rp_port_in(const struct rp_port_range *r, __u32 n, __
 static __always_inline void rp_report(__u32 op, __u32 policy_id, __u8 action, __u8 reason, __u8 family,
 				      const __u8 *addr, __u16 port)
 {
-	struct rp_enforce_event *ev = rp_reserve(RP_EV_ENFORCE, sizeof(*ev));
-
-	if (!ev)
-		return;
-	ev->op = op;
-	ev->policy_id = policy_id;
-	ev->mechanism = RP_MECH_CGROUP_SOCK;
-	ev->action = action;
-	ev->reason = reason;
-	ev->family = family;
-	ev->port = port;
-	ev->_pad0 = 0;
-	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
-	if (family == 4)
-		__builtin_memcpy(ev->addr, addr, 4);
-	else
-		__builtin_memcpy(ev->addr, addr, 16);
-	rp_submit(ev);
+	rp_report_enforce(op, policy_id, RP_MECH_CGROUP_SOCK, action, reason, family, addr, port);
 }
 
 /* Decides one operation. addr is in network byte order, port in host order. */

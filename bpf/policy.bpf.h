@@ -82,4 +82,28 @@ static __always_inline __u32 rp_current_policy(void)
 	return id ? *id : 0;
 }
 
+/* Emits an enforce event; addr may be NULL for non-network operations. */
+static __always_inline void rp_report_enforce(__u32 op, __u32 policy_id, __u8 mechanism, __u8 action, __u8 reason,
+					      __u8 family, const __u8 *addr, __u16 port)
+{
+	struct rp_enforce_event *ev = rp_reserve(RP_EV_ENFORCE, sizeof(*ev));
+
+	if (!ev)
+		return;
+	ev->op = op;
+	ev->policy_id = policy_id;
+	ev->mechanism = mechanism;
+	ev->action = action;
+	ev->reason = reason;
+	ev->family = family;
+	ev->port = port;
+	ev->_pad0 = 0;
+	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+	if (addr && family == 4)
+		__builtin_memcpy(ev->addr, addr, 4);
+	else if (addr && family == 6)
+		__builtin_memcpy(ev->addr, addr, 16);
+	rp_submit(ev);
+}
+
 #endif /* RAMPART_POLICY_BPF_H */

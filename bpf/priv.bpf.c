@@ -8,12 +8,39 @@
  * ptrace is reduced to requests that take control or write to the tracee
  * (attach, seize, traceme, poke*, set*regs); the rest (peeks, continues, one
  * per traced syscall under strace) is counted as filtered.
+ *
+ * Enforcement: when the caller's enforce-mode policy forbids the operation
+ * (rp_policy_rule.deny_priv), the caller is killed with bpf_send_signal. This
+ * runs at syscall exit, so the syscall itself has completed: the event says
+ * so ("operation_completed": "possibly"). Audit mode reports would-deny.
  */
+#include "policy.bpf.h"
 #include "syscall.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 #define RP_NONE ((__u64)-1)
+#define RP_SIGKILL 9
+
+/* Kills the caller if its policy forbids `priv`; returns 1 if it did. */
+static __always_inline int rp_priv_enforce(__u32 op, __u8 priv)
+{
+	__u32 policy_id = rp_current_policy();
+	struct rp_policy_rule *rule;
+
+	if (!policy_id)
+		return 0;
+	rule = bpf_map_lookup_elem(&policy_map, &policy_id);
+	if (!rule || !(rule->deny_priv & priv))
+		return 0;
+	if (rule->mode != RP_MODE_ENFORCE) {
+		rp_report_enforce(op, policy_id, RP_MECH_SIGKILL, RP_ACT_WOULD_DENY, RP_REASON_NOT_ALLOWED, 0, 0, 0);
+		return 0;
+	}
+	bpf_send_signal(RP_SIGKILL);
+	rp_report_enforce(op, policy_id, RP_MECH_SIGKILL, RP_ACT_KILLED, RP_REASON_NOT_ALLOWED, 0, 0, 0);
+	return 1;
+}
 
 static __always_inline struct rp_syscall_event *rp_sys_begin(struct pt_regs *regs, long ret, __u32 type)
 {
@@ -38,7 +65,10 @@ static __always_inline struct rp_syscall_event *rp_sys_begin(struct pt_regs *reg
 static __always_inline int rp_sys_ids(struct pt_regs *regs, long ret, __u32 type, __u64 r, __u64 e, __u64 s,
 				      __u64 fs)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, type);
+	struct rp_syscall_event *ev;
+
+	rp_priv_enforce(type, RP_PRIV_SETUID);
+	ev = rp_sys_begin(regs, ret, type);
 
 	if (!ev)
 		return 0;
@@ -61,10 +91,12 @@ RP_SYS_EXIT(setfsgid) { return rp_sys_ids(regs, ret, RP_EV_SETGID, RP_NONE, RP_N
 
 RP_SYS_EXIT(capset)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_CAPSET);
+	struct rp_syscall_event *ev;
 	struct __user_cap_header_struct hdr = {};
 	struct __user_cap_data_struct data[2] = {};
 
+	rp_priv_enforce(RP_EV_CAPSET, RP_PRIV_CAPSET);
+	ev = rp_sys_begin(regs, ret, RP_EV_CAPSET);
 	if (!ev)
 		return 0;
 	bpf_probe_read_user(&hdr, sizeof(hdr), (void *)RP_ARG0(regs));
@@ -97,6 +129,7 @@ RP_SYS_EXIT(ptrace)
 		rp_count(RP_EV_PTRACE, RP_STAT_FILTERED);
 		return 0;
 	}
+	rp_priv_enforce(RP_EV_PTRACE, RP_PRIV_PTRACE);
 	ev = rp_sys_begin(regs, ret, RP_EV_PTRACE);
 	if (!ev)
 		return 0;
@@ -109,8 +142,10 @@ RP_SYS_EXIT(ptrace)
 
 RP_SYS_EXIT(process_vm_writev)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_PROCESS_VM_WRITEV);
+	struct rp_syscall_event *ev;
 
+	rp_priv_enforce(RP_EV_PROCESS_VM_WRITEV, RP_PRIV_PTRACE);
+	ev = rp_sys_begin(regs, ret, RP_EV_PROCESS_VM_WRITEV);
 	if (!ev)
 		return 0;
 	ev->args[0] = (__u32)RP_ARG0(regs);

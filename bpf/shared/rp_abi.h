@@ -228,13 +228,19 @@ struct rp_port_range {
 	__u16 hi;
 };
 
+/* rp_policy_rule.deny_priv: privilege operations the policy forbids. */
+#define RP_PRIV_SETUID (1u << 0) /* set*uid and set*gid */
+#define RP_PRIV_CAPSET (1u << 1)
+#define RP_PRIV_PTRACE (1u << 2) /* ptrace attach/seize/poke and process_vm_writev */
+
 /* policy_map value, indexed by policy id. */
 struct rp_policy_rule {
 	__u8 mode;	       /* RP_MODE_* */
 	__u8 restrict_connect; /* 1: only net_allow{4,6}_map entries may be connected to */
 	__u8 restrict_bind;    /* 1: only listen[] ports may be bound */
 	__u8 n_listen;
-	__u32 _pad0;
+	__u8 deny_priv; /* RP_PRIV_*: refused by killing the caller (no LSM) */
+	__u8 _pad0[3];
 	struct rp_port_range listen[RP_MAX_LISTEN];
 };
 

@@ -118,6 +118,8 @@ Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const Ex
     rule.mode = p.mode == policy::Mode::kEnforce ? RP_MODE_ENFORCE : RP_MODE_AUDIT;  // learn denies nothing
     rule.restrict_connect = p.allow.has_connect;
     rule.restrict_bind = p.allow.has_listen;
+    rule.deny_priv = static_cast<uint8_t>((p.allow.setuid ? 0 : RP_PRIV_SETUID) | (p.allow.capset ? 0 : RP_PRIV_CAPSET) |
+                                          (p.allow.ptrace ? 0 : RP_PRIV_PTRACE));
     std::vector<rp_port_range> listen;
     for (const auto& l : p.allow.listen) listen.push_back({l.lo, l.hi});
     listen = merge_ranges(listen);

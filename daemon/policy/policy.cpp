@@ -455,9 +455,10 @@ class DocParser {
       }
     }
     if (auto priv = get(m, "privilege"); priv) {
-      auto pm = fields(*priv, {"setuid", "capset"});
+      auto pm = fields(*priv, {"setuid", "capset", "ptrace"});
       if (auto s = get(pm, "setuid"); s) a.setuid = boolean(*s).value_or(true);
       if (auto c = get(pm, "capset"); c) a.capset = boolean(*c).value_or(true);
+      if (auto t = get(pm, "ptrace"); t) a.ptrace = boolean(*t).value_or(true);
     }
   }
 

@@ -79,6 +79,7 @@ struct Allow {
   bool has_exec = false, has_file_read = false, has_file_write = false, has_connect = false, has_listen = false;
   bool setuid = true;  // privilege: may the workload change uid/gid
   bool capset = true;  // may it change its capabilities
+  bool ptrace = true;  // may it attach to, or write into, other processes (ptrace, process_vm_writev)
 };
 
 enum class Action : uint8_t { kDeny, kKill, kAlert };

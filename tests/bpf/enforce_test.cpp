@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -225,4 +227,70 @@ TEST_CASE("bind outside the policy's listen ports fails with EPERM", "[bpf]") {
   const Record* e = enforce_event(k, child.pid, bad_port);
   REQUIRE(e != nullptr);
   CHECK(e->as<rp_enforce_event>().op == RP_EV_BIND);
+}
+
+TEST_CASE("a ptrace attach by a policed process kills it and the event names the mechanism", "[bpf]") {
+  ScratchCgroup cg;
+  KernelSession k(cg.path());
+  rp_policy_rule rule{};
+  rule.mode = RP_MODE_ENFORCE;
+  rule.deny_priv = RP_PRIV_PTRACE;
+  REQUIRE(k.programs().set_policy_rule(kPolicy, rule));
+  pid_t target = rampart::testing::spawn_child([] {
+    pause();
+    return 0;
+  });
+  auto tracer = run_policed_child(
+      cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
+      [&] {
+        ptrace(PTRACE_ATTACH, target, nullptr, nullptr);
+        // Not reached when the kill lands on the way back to user mode.
+        return 0;
+      });
+  CHECK(WIFSIGNALED(tracer.status));
+  CHECK(WTERMSIG(tracer.status) == SIGKILL);
+  // The target outlives its would-be tracer.
+  CHECK(kill(target, 0) == 0);
+  kill(target, SIGKILL);
+  waitpid(target, nullptr, 0);
+
+  const Record* e = k.wait_for([&](const Record& r) {
+    return r.type() == RP_EV_ENFORCE && r.proc().tgid == static_cast<uint32_t>(tracer.pid);
+  });
+  REQUIRE(e != nullptr);
+  const auto& ev = e->as<rp_enforce_event>();
+  CHECK(ev.op == RP_EV_PTRACE);
+  CHECK(ev.mechanism == RP_MECH_SIGKILL);
+  CHECK(ev.action == RP_ACT_KILLED);
+  CHECK(ev.policy_id == kPolicy);
+}
+
+TEST_CASE("in audit mode the same ptrace attach goes through and is reported as would-deny", "[bpf]") {
+  ScratchCgroup cg;
+  KernelSession k(cg.path());
+  rp_policy_rule rule{};
+  rule.mode = RP_MODE_AUDIT;
+  rule.deny_priv = RP_PRIV_PTRACE;
+  REQUIRE(k.programs().set_policy_rule(kPolicy, rule));
+  pid_t target = rampart::testing::spawn_child([] {
+    pause();
+    return 0;
+  });
+  auto tracer = run_policed_child(
+      cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
+      [&] {
+        if (ptrace(PTRACE_ATTACH, target, nullptr, nullptr) != 0) return 1;
+        waitpid(target, nullptr, 0);
+        ptrace(PTRACE_DETACH, target, nullptr, nullptr);
+        return 0;
+      });
+  kill(target, SIGKILL);
+  waitpid(target, nullptr, 0);
+  REQUIRE(WIFEXITED(tracer.status));
+  CHECK(WEXITSTATUS(tracer.status) == 0);
+  const Record* e = k.wait_for([&](const Record& r) {
+    return r.type() == RP_EV_ENFORCE && r.proc().tgid == static_cast<uint32_t>(tracer.pid);
+  });
+  REQUIRE(e != nullptr);
+  CHECK(e->as<rp_enforce_event>().action == RP_ACT_WOULD_DENY);
 }

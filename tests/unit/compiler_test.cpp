@@ -94,6 +94,7 @@ TEST_CASE("a narrower network carries the ports of the wider ones that contain i
   CHECK(rule.mode == RP_MODE_ENFORCE);
   CHECK(rule.restrict_connect == 1);
   CHECK(rule.restrict_bind == 1);
+  CHECK(rule.deny_priv == 0);  // no privilege section: nothing forbidden
   REQUIRE(rule.n_listen == 2);
   CHECK(rule.listen[0] == rp_port_range{8080, 8080});
   CHECK(rule.listen[1] == rp_port_range{9000, 9001});
@@ -149,4 +150,14 @@ TEST_CASE("more port ranges than the kernel holds for one network is an error na
   REQUIRE_FALSE(c.has_value());
   CHECK(c.error().what().find("many.yaml:11:") != std::string::npos);
   CHECK(c.error().what().find("port ranges") != std::string::npos);
+}
+
+TEST_CASE("privilege switches compile to the kernel's deny bits", "[unit]") {
+  auto set = PolicySet::load_text(
+      policy_yaml("p", "enforce", "  allow:\n    privilege: { setuid: false, capset: true, ptrace: false }\n"), "p.yaml");
+  INFO((set ? std::string() : set.error().what()));
+  REQUIRE(set.has_value());
+  FakeMaps maps;
+  REQUIRE(install(*set, maps, [](const std::string&) { return std::nullopt; }).has_value());
+  CHECK(maps.rules[1].deny_priv == (RP_PRIV_SETUID | RP_PRIV_PTRACE));
 }
