@@ -99,6 +99,7 @@ static __always_inline void rp_report_enforce(__u32 op, __u32 policy_id, __u8 me
 	ev->port = port;
 	ev->_pad0 = 0;
 	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+	ev->path[0] = 0;
 	if (addr && family == 4)
 		__builtin_memcpy(ev->addr, addr, 4);
 	else if (addr && family == 6)

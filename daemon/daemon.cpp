@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <iostream>
 
@@ -75,6 +76,7 @@ Result<void> Daemon::start() {
   if (!compiled) return fail("installing policies: " + compiled.error().what());
   compiled_ = std::move(*compiled);
   for (const auto& note : compiled_.notes) log("note: " + note);
+  if (auto r = start_exec_guard(); !r) return r;
 
   // Attached first, seeded second: a process that starts in between is seen
   // by both, and the table takes the later word.
@@ -121,6 +123,7 @@ int Daemon::run() {
   source_->drain();
   write_stats("exit");
   sink_->flush();
+  exec_guard_.reset();  // closing its fd lets any exec still waiting through
   source_.reset();
   programs_.reset();  // detaches every program
   log("detached; exiting");
@@ -200,6 +203,31 @@ Result<void> Daemon::load_policies() {
   auto set = policy::PolicySet::load_dir(dir);
   if (!set) return fail("invalid policy, refusing to start:\n" + set.error().what());
   policies_ = std::move(*set);
+  return {};
+}
+
+Result<void> Daemon::start_exec_guard() {
+  enforce::ExecGuard::Rules rules;
+  bool any = false;
+  for (const auto& p : policies_.policies()) {
+    rules.push_back({p.mode == policy::Mode::kEnforce, p.allow.has_exec, p.allow.exec});
+    any = any || p.allow.has_exec;
+  }
+  if (!any) return {};
+  // Runs on the guard's thread: hand the record to the pipeline loop, nothing more.
+  auto report = [this](const rp_enforce_event& ev) {
+    boost::asio::post(io_, [this, ev] {
+      handle(sources::EventView{&ev.hdr});
+      sink_->flush();
+    });
+  };
+  auto guard = enforce::ExecGuard::start(opts_.config.exec_mounts, programs_->proc_policy_map_fd(), std::move(rules),
+                                         std::move(report));
+  if (!guard) return fail("exec enforcement: " + guard.error().what());
+  exec_guard_ = std::move(*guard);
+  std::string mounts;
+  for (const auto& m : opts_.config.exec_mounts) mounts += (mounts.empty() ? "" : ", ") + m;
+  log("exec enforcement through fanotify permission events on the filesystems of " + mounts);
   return {};
 }
 
@@ -288,6 +316,11 @@ void Daemon::write_stats(const char* reason) {
   w.field("bytes_written", sink_->bytes_written()).field("write_errors", sink_->write_errors());
   w.field("bytes_lost", sink_->bytes_lost()).end_object();
   w.field("policy_assign_errors", policy_errors_);
+  if (exec_guard_) {
+    w.key("exec_guard").begin_object();
+    w.field("decisions", exec_guard_->decisions()).field("denials", exec_guard_->denials());
+    w.field("overflows", exec_guard_->overflows()).end_object();
+  }
   w.key("process_table").begin_object();
   w.field("size", static_cast<uint64_t>(table_.size())).field("evictions", table_.evictions()).end_object();
   w.end_object();

@@ -293,6 +293,7 @@ struct rp_enforce_event {
 	__u16 port;	 /* host byte order */
 	__u16 _pad0;
 	__u8 addr[16];
+	char path[RP_PATH_MAX]; /* exec and file operations: the file; "" otherwise */
 };
 
 /* Per-CPU counters, one slot per event type (index = RP_EV_*). */

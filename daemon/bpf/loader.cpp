@@ -37,6 +37,7 @@ Programs::~Programs() {
 }
 
 int Programs::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events_map); }
+int Programs::proc_policy_map_fd() const { return bpf_map__fd(skel_->maps.proc_policy_map); }
 
 Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const Capabilities& caps) {
   if (!caps.btf) return fail("kernel BTF missing (/sys/kernel/btf/vmlinux): rampart needs CONFIG_DEBUG_INFO_BTF=y");

@@ -49,6 +49,7 @@ class Programs : public enforce::MapWriter {
   const std::vector<std::string>& attached() const { return attached_; }
   size_t traced_syscall_count() const { return traced_syscalls_; }
   bool network_enforcement() const { return netguard_attached_; }
+  int proc_policy_map_fd() const;
 
   // enforce::MapWriter, on the real maps.
   Result<void> set_policy_rule(uint32_t policy_id, const rp_policy_rule& rule) override;

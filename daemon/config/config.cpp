@@ -83,6 +83,20 @@ Handler bool_of(bool& out) {
   };
 }
 
+// A list of absolute paths.
+Handler path_list(std::vector<std::string>& out) {
+  return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (!n.IsSequence()) return fail(at + " must be a list of absolute paths");
+    out.clear();
+    for (const auto& item : n) {
+      if (!item.IsScalar() || item.Scalar().empty() || item.Scalar()[0] != '/')
+        return fail(at + " must hold absolute paths, got '" + (item.IsScalar() ? item.Scalar() : "?") + "'");
+      out.push_back(item.Scalar());
+    }
+    return {};
+  };
+}
+
 Handler string_of(std::string& out) {
   return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
     if (!n.IsScalar() || n.Scalar().empty()) return fail(at + " must be a non-empty string");
@@ -137,7 +151,8 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                     {"process_table", nested("process_table", {{"max_entries", uint_in(c.process_table_max, 64, 4194304)}})},
                     {"stats", nested("stats", {{"interval_s", uint_in(c.stats_interval_s, 0, 86400)}})},
                     {"policy", nested("policy", {{"dir", string_of(c.policy_dir)}})},
-                    {"enforcement", nested("enforcement", {{"network", bool_of(c.enforce_network)}})},
+                    {"enforcement", nested("enforcement", {{"network", bool_of(c.enforce_network)},
+                                                           {"exec_mounts", path_list(c.exec_mounts)}})},
                 });
   } catch (const YAML::Exception& e) {
     return fail(where(source, e.mark) + ": " + e.msg);

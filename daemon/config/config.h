@@ -25,6 +25,9 @@ struct Config {
   std::string policy_dir = "/etc/rampart/policies";
   bool policy_dir_explicit = false;  // set by --policy-dir: then a missing dir is an error
   bool enforce_network = true;
+  // Filesystems (by a path on each) marked for fanotify exec checks when a
+  // policy restricts exec.
+  std::vector<std::string> exec_mounts{"/"};
 };
 
 // Parses and validates `text`; `source` names it in errors (a path, or

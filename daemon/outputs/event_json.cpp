@@ -298,6 +298,7 @@ void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& 
   // A refusal by a hook stops the operation before it happens; a kill at
   // syscall entry stops the process, but the syscall itself may complete.
   w.field("operation_completed", e.mechanism == RP_MECH_SIGKILL ? "possibly" : e.action == RP_ACT_WOULD_DENY ? "yes" : "no");
+  if (e.path[0]) w.field("path", fixed_str(e.path));
   if (e.family == 4 || e.family == 6) {
     uint16_t fam = e.family == 4 ? RP_AF_INET : RP_AF_INET6;
     w.field("family", e.family == 4 ? "ipv4" : "ipv6");

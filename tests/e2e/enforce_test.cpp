@@ -4,6 +4,7 @@
 // the policy applies from the exec on (assigned in the kernel, no race).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,9 +53,15 @@ struct Listener {
 // A scratch dir with a copy of bash, a policy for it, and rampartd running.
 class PolicedSetup {
  public:
-  PolicedSetup(const std::string& mode, uint16_t allowed_port) {
+  PolicedSetup(const std::string& mode, uint16_t allowed_port)
+      : PolicedSetup(mode, "    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed_port) + "\"]\n", "") {}
+
+  // allow: the YAML under spec.allow (indented 4); config: rampartd's config.
+  PolicedSetup(const std::string& mode, const std::string& allow, const std::string& config,
+               const std::string& dir = "") {
     char tmpl[] = "/tmp/rampart-enforce-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    owns_dir_ = dir.empty();
+    dir_ = owns_dir_ ? std::string(mkdtemp(tmpl)) : dir;
     chmod(dir_.c_str(), 0755);
     bash_ = dir_ + "/policed-bash";
     std::filesystem::copy_file("/bin/bash", bash_);
@@ -67,15 +74,15 @@ class PolicedSetup {
                                                   "spec:\n"
                                                   "  selector:\n"
                                                   "    executables: [\""
-                                               << bash_ << "\"]\n  mode: " << mode
-                                               << "\n  allow:\n    network:\n      connect: [\"127.0.0.1:"
-                                               << allowed_port << "\"]\n";
+                                               << bash_ << "\"]\n  mode: " << mode << "\n  allow:\n"
+                                               << allow;
+    std::ofstream(dir_ + "/rampart.yaml") << config;
     pid_ = fork();
     if (pid_ == 0) {
       int e = open((dir_ + "/stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(e, 2);
-      execl(RAMPARTD_PATH, RAMPARTD_PATH, "--policy-dir", (dir_ + "/policies").c_str(), "--output",
-            (dir_ + "/events.jsonl").c_str(), nullptr);
+      execl(RAMPARTD_PATH, RAMPARTD_PATH, "--config", (dir_ + "/rampart.yaml").c_str(), "--policy-dir",
+            (dir_ + "/policies").c_str(), "--output", (dir_ + "/events.jsonl").c_str(), nullptr);
       _exit(127);
     }
     for (int i = 0; i < 1000 && slurp(dir_ + "/stderr.txt").find("attached ") == std::string::npos; ++i)
@@ -83,7 +90,8 @@ class PolicedSetup {
   }
   ~PolicedSetup() {
     stop();
-    std::filesystem::remove_all(dir_);
+    std::error_code ec;
+    if (owns_dir_) std::filesystem::remove_all(dir_, ec);
   }
   void stop() {
     if (pid_ > 0) {
@@ -95,6 +103,7 @@ class PolicedSetup {
   bool ready() const { return slurp(dir_ + "/stderr.txt").find("attached ") != std::string::npos; }
   std::string stderr_text() const { return slurp(dir_ + "/stderr.txt"); }
   const std::string& bash() const { return bash_; }
+  const std::string& dir() const { return dir_; }
   std::vector<json> events() const {
     std::vector<json> out;
     std::ifstream in(dir_ + "/events.jsonl");
@@ -105,6 +114,7 @@ class PolicedSetup {
 
  private:
   std::string dir_, bash_;
+  bool owns_dir_ = true;
   pid_t pid_ = -1;
 };
 
@@ -204,4 +214,96 @@ TEST_CASE("rampartd refuses to start on an invalid policy and names file:line:co
   CHECK(err.find(dir + "/bad.yaml:11:") != std::string::npos);
   CHECK(err.find("refusing to start") != std::string::npos);
   CHECK(err.find("attached") == std::string::npos);
+}
+
+namespace {
+
+// A tmpfs the test mounts (and unmounts): the only filesystem whose execs
+// rampartd is told to check, so the machine's own execs are never held.
+struct ScratchTmpfs {
+  std::string dir, path;
+  ScratchTmpfs() {
+    char tmpl[] = "/tmp/rampart-exec-XXXXXX";
+    dir = mkdtemp(tmpl);
+    chmod(dir.c_str(), 0755);
+    path = dir + "/fs";
+    std::filesystem::create_directory(path);
+    REQUIRE(mount("rampart-test", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") == 0);
+  }
+  ~ScratchTmpfs() {
+    umount2(path.c_str(), MNT_DETACH);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::string install(const std::string& from, const std::string& name) const {
+    std::string to = path + "/" + name;
+    std::filesystem::copy_file(from, to);
+    chmod(to.c_str(), 0755);
+    return to;
+  }
+};
+
+std::string exec_policy(const ScratchTmpfs& fs) { return "    exec: [\"" + fs.path + "/allowed-*\"]\n"; }
+std::string exec_config(const ScratchTmpfs& fs) {
+  return "enforcement:\n  exec_mounts: [\"" + fs.path + "\"]\n";
+}
+
+}  // namespace
+
+TEST_CASE("enforce policy: an exec outside allow.exec fails with EPERM, never runs, and the caller survives", "[e2e]") {
+  ScratchTmpfs fs;
+  std::string allowed = fs.install("/bin/true", "allowed-true");
+  std::string denied = fs.install("/usr/bin/touch", "denied-touch");
+  std::string marker = fs.dir + "/marker";
+  PolicedSetup s("enforce", exec_policy(fs), exec_config(fs), fs.dir);
+  REQUIRE(s.ready());
+  CHECK(s.stderr_text().find("exec enforcement through fanotify") != std::string::npos);
+
+  auto [code, out] = run_shell(s.bash(), allowed + " && echo ran-allowed; " + denied + " " + marker + "; echo rc=$?");
+  CHECK(out.find("ran-allowed") != std::string::npos);
+  CHECK(out.find("rc=126") != std::string::npos);  // bash: found but could not execute
+  CHECK(out.find("Operation not permitted") != std::string::npos);
+  CHECK(code == 0);  // the caller went on to its last command
+  CHECK_FALSE(std::filesystem::exists(marker));  // the denied image never ran
+
+  // Outside the policy's selector: the system's bash runs the same binary.
+  auto [code2, out2] = run_shell("/bin/bash", denied + " " + marker + "; echo rc=$?");
+  CHECK(out2.find("rc=0") != std::string::npos);
+  CHECK(std::filesystem::exists(marker));
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.stop();
+  int denials = 0;
+  for (const auto& e : s.events()) {
+    if (e["type"] != "enforce") continue;
+    ++denials;
+    CHECK(e["op"] == "exec");
+    CHECK(e["mechanism"] == "fanotify");
+    CHECK(e["action"] == "denied");
+    CHECK(e["operation_completed"] == "no");
+    CHECK(e["policy"] == "e2e-policed");
+    CHECK(e["path"] == denied);
+  }
+  CHECK(denials == 1);
+}
+
+TEST_CASE("the exec policy in audit mode lets the exec run and reports would-deny", "[e2e]") {
+  ScratchTmpfs fs;
+  std::string denied = fs.install("/usr/bin/touch", "denied-touch");
+  std::string marker = fs.dir + "/marker";
+  PolicedSetup s("audit", exec_policy(fs), exec_config(fs), fs.dir);
+  REQUIRE(s.ready());
+  auto [code, out] = run_shell(s.bash(), denied + " " + marker + "; echo rc=$?");
+  CHECK(out.find("rc=0") != std::string::npos);
+  CHECK(std::filesystem::exists(marker));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.stop();
+  int would = 0;
+  for (const auto& e : s.events())
+    if (e["type"] == "enforce") {
+      ++would;
+      CHECK(e["action"] == "would_deny");
+      CHECK(e["mechanism"] == "fanotify");
+    }
+  CHECK(would == 1);
 }

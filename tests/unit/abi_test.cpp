@@ -46,7 +46,7 @@ constexpr size_t kRenameSize = 616;
 constexpr size_t kNetSize = 152;
 constexpr size_t kSyscallSize = 424;
 constexpr size_t kStatsSize = 32;
-constexpr size_t kEnforceSize = 120;
+constexpr size_t kEnforceSize = 376;
 
 // Array lengths are ABI too.
 static_assert(RP_COMM_LEN == 16);
@@ -171,6 +171,7 @@ RP_FIELD(rp_enforce_event, family, __u8, 99);
 RP_FIELD(rp_enforce_event, port, __u16, 100);
 RP_FIELD(rp_enforce_event, _pad0, __u16, 102);
 RP_FIELD(rp_enforce_event, addr, __u8[16], 104);
+RP_FIELD(rp_enforce_event, path, char[RP_PATH_MAX], 120);
 
 // ---- enforcement map keys and values (shared with the kernel like records) ----
 static_assert(kPlain<rp_policy_rule> && sizeof(rp_policy_rule) == 8 + 4 * RP_MAX_LISTEN);
