@@ -76,7 +76,7 @@ Result<void> Daemon::start() {
   if (!compiled) return fail("installing policies: " + compiled.error().what());
   compiled_ = std::move(*compiled);
   for (const auto& note : compiled_.notes) log("note: " + note);
-  if (auto r = start_exec_guard(); !r) return r;
+  if (auto r = start_perm_guard(); !r) return r;
 
   // Attached first, seeded second: a process that starts in between is seen
   // by both, and the table takes the later word.
@@ -123,7 +123,7 @@ int Daemon::run() {
   source_->drain();
   write_stats("exit");
   sink_->flush();
-  exec_guard_.reset();  // closing its fd lets any exec still waiting through
+  perm_guard_.reset();  // closing its fd lets any exec still waiting through
   source_.reset();
   programs_.reset();  // detaches every program
   log("detached; exiting");
@@ -206,14 +206,30 @@ Result<void> Daemon::load_policies() {
   return {};
 }
 
-Result<void> Daemon::start_exec_guard() {
-  enforce::ExecGuard::Rules rules;
-  bool any = false;
+Result<void> Daemon::start_perm_guard() {
+  enforce::PermGuard::Rules rules;
+  bool any_exec = false;
+  std::vector<std::string> files;  // exact paths named by deny rules: inode marks
   for (const auto& p : policies_.policies()) {
-    rules.push_back({p.mode == policy::Mode::kEnforce, p.allow.has_exec, p.allow.exec});
-    any = any || p.allow.has_exec;
+    enforce::PermGuard::Rule rule{p.mode == policy::Mode::kEnforce, p.allow.has_exec, p.allow.exec, {}};
+    for (const auto& d : p.deny) {
+      if (d.action == policy::Action::kAlert) continue;
+      for (const auto* list : {&d.file_read, &d.file_write}) {
+        for (const auto& f : *list) {
+          rule.protected_files.push_back(f);
+          if (f.kind == policy::PathPattern::Kind::kExact && access(f.text.c_str(), F_OK) == 0)
+            files.push_back(f.text);
+          else
+            log("note: " + f.pos.str() + ": deny rule '" + d.id + "' path " + f.text +
+                " is not an existing file: only existing files are protected through fanotify for now");
+        }
+      }
+    }
+    any_exec = any_exec || p.allow.has_exec;
+    rules.push_back(std::move(rule));
   }
-  if (!any) return {};
+  if (!any_exec && files.empty()) return {};
+  std::vector<std::string> exec_mounts = any_exec ? opts_.config.exec_mounts : std::vector<std::string>{};
   // Runs on the guard's thread: hand the record to the pipeline loop, nothing more.
   auto report = [this](const rp_enforce_event& ev) {
     boost::asio::post(io_, [this, ev] {
@@ -221,13 +237,14 @@ Result<void> Daemon::start_exec_guard() {
       sink_->flush();
     });
   };
-  auto guard = enforce::ExecGuard::start(opts_.config.exec_mounts, programs_->proc_policy_map_fd(), std::move(rules),
+  auto guard = enforce::PermGuard::start(exec_mounts, files, programs_->proc_policy_map_fd(), std::move(rules),
                                          std::move(report));
-  if (!guard) return fail("exec enforcement: " + guard.error().what());
-  exec_guard_ = std::move(*guard);
+  if (!guard) return fail("exec/file enforcement: " + guard.error().what());
+  perm_guard_ = std::move(*guard);
   std::string mounts;
-  for (const auto& m : opts_.config.exec_mounts) mounts += (mounts.empty() ? "" : ", ") + m;
-  log("exec enforcement through fanotify permission events on the filesystems of " + mounts);
+  for (const auto& m : exec_mounts) mounts += (mounts.empty() ? "" : ", ") + m;
+  if (!exec_mounts.empty()) log("exec enforcement through fanotify permission events on the filesystems of " + mounts);
+  if (!files.empty()) log("file protection through fanotify permission events on " + std::to_string(files.size()) + " files");
   return {};
 }
 
@@ -316,10 +333,10 @@ void Daemon::write_stats(const char* reason) {
   w.field("bytes_written", sink_->bytes_written()).field("write_errors", sink_->write_errors());
   w.field("bytes_lost", sink_->bytes_lost()).end_object();
   w.field("policy_assign_errors", policy_errors_);
-  if (exec_guard_) {
-    w.key("exec_guard").begin_object();
-    w.field("decisions", exec_guard_->decisions()).field("denials", exec_guard_->denials());
-    w.field("overflows", exec_guard_->overflows()).end_object();
+  if (perm_guard_) {
+    w.key("perm_guard").begin_object();
+    w.field("decisions", perm_guard_->decisions()).field("denials", perm_guard_->denials());
+    w.field("overflows", perm_guard_->overflows()).end_object();
   }
   w.key("process_table").begin_object();
   w.field("size", static_cast<uint64_t>(table_.size())).field("evictions", table_.evictions()).end_object();

@@ -16,7 +16,7 @@
 #include "bpf/loader.h"
 #include "config/config.h"
 #include "enforce/compiler.h"
-#include "enforce/exec_guard.h"
+#include "enforce/perm_guard.h"
 #include "outputs/event_json.h"
 #include "outputs/sink.h"
 #include "pipeline/process_table.h"
@@ -47,7 +47,7 @@ class Daemon : public sources::RecordSink {
   void ensure_known(const rp_proc& p);
   void resolve_cgroup(uint32_t tgid, uint64_t cgroup_id);
   Result<void> load_policies();
-  Result<void> start_exec_guard();
+  Result<void> start_perm_guard();
   // Puts a process under the most specific policy that selects it, if any.
   void apply_policy(uint32_t tgid);
   void write_stats(const char* reason);
@@ -60,7 +60,7 @@ class Daemon : public sources::RecordSink {
   boost::asio::signal_set signals_;
   boost::asio::steady_timer housekeeping_;
   std::unique_ptr<bpf::Programs> programs_;
-  std::unique_ptr<enforce::ExecGuard> exec_guard_;
+  std::unique_ptr<enforce::PermGuard> perm_guard_;
   std::unique_ptr<sources::RingbufSource> source_;
   std::unique_ptr<outputs::JsonlSink> sink_;
   pipeline::ProcessTable table_;

@@ -54,10 +54,11 @@ struct Listener {
 class PolicedSetup {
  public:
   PolicedSetup(const std::string& mode, uint16_t allowed_port)
-      : PolicedSetup(mode, "    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed_port) + "\"]\n", "") {}
+      : PolicedSetup(mode, "  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed_port) + "\"]\n",
+                     "") {}
 
-  // allow: the YAML under spec.allow (indented 4); config: rampartd's config.
-  PolicedSetup(const std::string& mode, const std::string& allow, const std::string& config,
+  // spec: the YAML after spec.mode (allow, deny, ...); config: rampartd's config.
+  PolicedSetup(const std::string& mode, const std::string& spec, const std::string& config,
                const std::string& dir = "") {
     char tmpl[] = "/tmp/rampart-enforce-XXXXXX";
     owns_dir_ = dir.empty();
@@ -74,8 +75,8 @@ class PolicedSetup {
                                                   "spec:\n"
                                                   "  selector:\n"
                                                   "    executables: [\""
-                                               << bash_ << "\"]\n  mode: " << mode << "\n  allow:\n"
-                                               << allow;
+                                               << bash_ << "\"]\n  mode: " << mode << "\n"
+                                               << spec;
     std::ofstream(dir_ + "/rampart.yaml") << config;
     pid_ = fork();
     if (pid_ == 0) {
@@ -243,7 +244,7 @@ struct ScratchTmpfs {
   }
 };
 
-std::string exec_policy(const ScratchTmpfs& fs) { return "    exec: [\"" + fs.path + "/allowed-*\"]\n"; }
+std::string exec_policy(const ScratchTmpfs& fs) { return "  allow:\n    exec: [\"" + fs.path + "/allowed-*\"]\n"; }
 std::string exec_config(const ScratchTmpfs& fs) {
   return "enforcement:\n  exec_mounts: [\"" + fs.path + "\"]\n";
 }
@@ -306,4 +307,40 @@ TEST_CASE("the exec policy in audit mode lets the exec run and reports would-den
       CHECK(e["mechanism"] == "fanotify");
     }
   CHECK(would == 1);
+}
+
+TEST_CASE("enforce policy: open with O_WRONLY and O_TRUNC of a protected file fails with EPERM and leaves it unchanged", "[e2e]") {
+  ScratchTmpfs fs;
+  std::string target = fs.path + "/protected.txt";
+  const std::string original = "original contents\n";
+  std::ofstream(target) << original;
+  std::string spec = "  deny:\n    - id: protect-target\n      files: { write: [\"" + target + "\"] }\n";
+  PolicedSetup s("enforce", spec, "", fs.dir);
+  REQUIRE(s.ready());
+  CHECK(s.stderr_text().find("file protection through fanotify") != std::string::npos);
+
+  // bash's '>' is open(O_WRONLY|O_CREAT|O_TRUNC).
+  auto [code, out] = run_shell(s.bash(), "echo overwritten > " + target + "; echo rc=$?");
+  CHECK(out.find("Operation not permitted") != std::string::npos);
+  CHECK(out.find("rc=1") != std::string::npos);
+  CHECK(slurp(target) == original);  // byte for byte: not even truncated
+
+  // Other processes still read it.
+  auto [code2, out2] = run_shell("/bin/bash", "cat " + target);
+  CHECK(code2 == 0);
+  CHECK(out2 == original);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.stop();
+  int denials = 0;
+  for (const auto& e : s.events())
+    if (e["type"] == "enforce") {
+      ++denials;
+      CHECK(e["op"] == "open");
+      CHECK(e["mechanism"] == "fanotify");
+      CHECK(e["action"] == "denied");
+      CHECK(e["reason"] == "deny_rule");
+      CHECK(e["path"] == target);
+    }
+  CHECK(denials == 1);
 }

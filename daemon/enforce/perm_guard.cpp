@@ -1,5 +1,5 @@
-// fanotify exec guard; see exec_guard.h.
-#include "enforce/exec_guard.h"
+// fanotify exec and file guard; see perm_guard.h.
+#include "enforce/perm_guard.h"
 
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -13,14 +13,19 @@
 
 namespace rampart::enforce {
 
-Result<std::unique_ptr<ExecGuard>> ExecGuard::start(const std::vector<std::string>& mounts, int proc_policy_map_fd,
+Result<std::unique_ptr<PermGuard>> PermGuard::start(const std::vector<std::string>& exec_mounts,
+                                                   const std::vector<std::string>& files, int proc_policy_map_fd,
                                                    Rules rules, Report report) {
-  std::unique_ptr<ExecGuard> g(new ExecGuard());
+  std::unique_ptr<PermGuard> g(new PermGuard());
   g->fan_fd_ = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
   if (g->fan_fd_ < 0) return fail_errno("fanotify_init for exec enforcement");
-  for (const auto& m : mounts) {
+  for (const auto& m : exec_mounts) {
     if (fanotify_mark(g->fan_fd_, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM, AT_FDCWD, m.c_str()) != 0)
       return fail_errno("fanotify_mark of the filesystem at " + m + " for FAN_OPEN_EXEC_PERM");
+  }
+  for (const auto& f : files) {
+    if (fanotify_mark(g->fan_fd_, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD, f.c_str()) != 0)
+      return fail_errno("fanotify_mark of protected file " + f + " for FAN_OPEN_PERM");
   }
   g->stop_fd_ = eventfd(0, EFD_CLOEXEC);
   if (g->stop_fd_ < 0) return fail_errno("eventfd");
@@ -31,7 +36,7 @@ Result<std::unique_ptr<ExecGuard>> ExecGuard::start(const std::vector<std::strin
   return g;
 }
 
-ExecGuard::~ExecGuard() {
+PermGuard::~PermGuard() {
   if (thread_.joinable()) {
     uint64_t one = 1;
     if (write(stop_fd_, &one, sizeof(one)) == sizeof(one)) thread_.join();
@@ -42,19 +47,23 @@ ExecGuard::~ExecGuard() {
   if (stop_fd_ >= 0) close(stop_fd_);
 }
 
-bool ExecGuard::allow(uint32_t tgid, int fd) {
+bool PermGuard::allow(uint32_t tgid, int fd, bool exec) {
   uint32_t id = 0;
   if (bpf_map_lookup_elem(map_fd_, &tgid, &id) != 0 || id == 0 || id > rules_.size()) return true;
   const Rule& rule = rules_[id - 1];
-  if (!rule.restrict_exec) return true;
+  if (exec ? !rule.restrict_exec : rule.protected_files.empty()) return true;
 
   char link[64], path[RP_PATH_MAX] = {};
   std::snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, path, sizeof(path) - 1);
-  if (n > 0) {
-    std::string_view p(path, static_cast<size_t>(n));
+  std::string_view p(path, n > 0 ? static_cast<size_t>(n) : 0);
+  if (exec) {
     for (const auto& pattern : rule.allow)
       if (pattern.matches(p)) return true;
+  } else {
+    bool hit = false;
+    for (const auto& pattern : rule.protected_files) hit = hit || pattern.matches(p);
+    if (!hit) return true;
   }
 
   rp_enforce_event ev{};
@@ -64,17 +73,17 @@ bool ExecGuard::allow(uint32_t tgid, int fd) {
   clock_gettime(CLOCK_BOOTTIME, &ts);
   ev.hdr.ts_ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
   ev.proc.pid = ev.proc.tgid = tgid;
-  ev.op = RP_EV_EXEC;
+  ev.op = exec ? RP_EV_EXEC : RP_EV_OPEN;
   ev.policy_id = id;
   ev.mechanism = RP_MECH_FANOTIFY;
   ev.action = rule.enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY;
-  ev.reason = RP_REASON_NOT_ALLOWED;
+  ev.reason = exec ? RP_REASON_NOT_ALLOWED : RP_REASON_DENY_RULE;
   std::memcpy(ev.path, path, sizeof(ev.path) - 1);
   report_(ev);
   return !rule.enforce;
 }
 
-void ExecGuard::run() {
+void PermGuard::run() {
   alignas(fanotify_event_metadata) char buf[16384];
   pollfd fds[2] = {{fan_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
   for (;;) {
@@ -93,8 +102,8 @@ void ExecGuard::run() {
         continue;
       }
       if (md->fd < 0) continue;
-      if (md->mask & FAN_OPEN_EXEC_PERM) {
-        const bool ok = allow(static_cast<uint32_t>(md->pid), md->fd);
+      if (md->mask & (FAN_OPEN_EXEC_PERM | FAN_OPEN_PERM)) {
+        const bool ok = allow(static_cast<uint32_t>(md->pid), md->fd, (md->mask & FAN_OPEN_EXEC_PERM) != 0);
         fanotify_response r{md->fd, static_cast<__u32>(ok ? FAN_ALLOW : FAN_DENY)};
         if (r.response == FAN_DENY) ++denials_;
         ++decisions_;
