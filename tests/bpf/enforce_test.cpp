@@ -5,9 +5,9 @@
 // only the children the test assigns a policy to are refused anything.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -229,11 +229,15 @@ TEST_CASE("bind outside the policy's listen ports fails with EPERM", "[bpf]") {
   CHECK(e->as<rp_enforce_event>().op == RP_EV_BIND);
 }
 
-TEST_CASE("a ptrace attach by a policed process kills it and the event names the mechanism", "[bpf]") {
-  ScratchCgroup cg;
-  KernelSession k(cg.path());
+namespace {
+
+// A policed child (policy kPolicy in `mode`, ptrace forbidden) runs `attempt`
+// against a sleeping target; returns the child's result and its enforce event.
+std::pair<rampart::testing::ChildResult, const Record*> ptrace_attempt(KernelSession& k, const ScratchCgroup& cg,
+                                                                       uint8_t mode,
+                                                                       const std::function<int(pid_t)>& attempt) {
   rp_policy_rule rule{};
-  rule.mode = RP_MODE_ENFORCE;
+  rule.mode = mode;
   rule.deny_priv = RP_PRIV_PTRACE;
   REQUIRE(k.programs().set_policy_rule(kPolicy, rule));
   pid_t target = rampart::testing::spawn_child([] {
@@ -241,22 +245,27 @@ TEST_CASE("a ptrace attach by a policed process kills it and the event names the
     return 0;
   });
   auto tracer = run_policed_child(
-      cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
-      [&] {
-        ptrace(PTRACE_ATTACH, target, nullptr, nullptr);
-        // Not reached when the kill lands on the way back to user mode.
-        return 0;
-      });
-  CHECK(WIFSIGNALED(tracer.status));
-  CHECK(WTERMSIG(tracer.status) == SIGKILL);
-  // The target outlives its would-be tracer.
+      cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); }, [&] { return attempt(target); });
+  // The target outlives its would-be tracer in both modes.
   CHECK(kill(target, 0) == 0);
   kill(target, SIGKILL);
   waitpid(target, nullptr, 0);
+  const Record* e = k.wait_for(
+      [&](const Record& r) { return r.type() == RP_EV_ENFORCE && r.proc().tgid == static_cast<uint32_t>(tracer.pid); });
+  return {tracer, e};
+}
 
-  const Record* e = k.wait_for([&](const Record& r) {
-    return r.type() == RP_EV_ENFORCE && r.proc().tgid == static_cast<uint32_t>(tracer.pid);
+}  // namespace
+
+TEST_CASE("a ptrace attach by a policed process kills it and the event names the mechanism", "[bpf]") {
+  ScratchCgroup cg;
+  KernelSession k(cg.path());
+  auto [tracer, e] = ptrace_attempt(k, cg, RP_MODE_ENFORCE, [](pid_t target) {
+    ptrace(PTRACE_ATTACH, target, nullptr, nullptr);
+    return 0;  // not reached when the kill lands on the way back to user mode
   });
+  CHECK(WIFSIGNALED(tracer.status));
+  CHECK(WTERMSIG(tracer.status) == SIGKILL);
   REQUIRE(e != nullptr);
   const auto& ev = e->as<rp_enforce_event>();
   CHECK(ev.op == RP_EV_PTRACE);
@@ -268,29 +277,14 @@ TEST_CASE("a ptrace attach by a policed process kills it and the event names the
 TEST_CASE("in audit mode the same ptrace attach goes through and is reported as would-deny", "[bpf]") {
   ScratchCgroup cg;
   KernelSession k(cg.path());
-  rp_policy_rule rule{};
-  rule.mode = RP_MODE_AUDIT;
-  rule.deny_priv = RP_PRIV_PTRACE;
-  REQUIRE(k.programs().set_policy_rule(kPolicy, rule));
-  pid_t target = rampart::testing::spawn_child([] {
-    pause();
+  auto [tracer, e] = ptrace_attempt(k, cg, RP_MODE_AUDIT, [](pid_t target) {
+    if (ptrace(PTRACE_ATTACH, target, nullptr, nullptr) != 0) return 1;
+    waitpid(target, nullptr, 0);
+    ptrace(PTRACE_DETACH, target, nullptr, nullptr);
     return 0;
   });
-  auto tracer = run_policed_child(
-      cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
-      [&] {
-        if (ptrace(PTRACE_ATTACH, target, nullptr, nullptr) != 0) return 1;
-        waitpid(target, nullptr, 0);
-        ptrace(PTRACE_DETACH, target, nullptr, nullptr);
-        return 0;
-      });
-  kill(target, SIGKILL);
-  waitpid(target, nullptr, 0);
   REQUIRE(WIFEXITED(tracer.status));
   CHECK(WEXITSTATUS(tracer.status) == 0);
-  const Record* e = k.wait_for([&](const Record& r) {
-    return r.type() == RP_EV_ENFORCE && r.proc().tgid == static_cast<uint32_t>(tracer.pid);
-  });
   REQUIRE(e != nullptr);
   CHECK(e->as<rp_enforce_event>().action == RP_ACT_WOULD_DENY);
 }

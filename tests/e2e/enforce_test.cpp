@@ -2,15 +2,15 @@
 // selected by its path; the policy lets it connect to one 127.0.0.1 port.
 // bash connects through /dev/tcp right after exec, so this also checks that
 // the policy applies from the exec on (assigned in the kernel, no race).
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -54,8 +54,9 @@ struct Listener {
 class PolicedSetup {
  public:
   PolicedSetup(const std::string& mode, uint16_t allowed_port)
-      : PolicedSetup(mode, "  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed_port) + "\"]\n",
-                     "") {}
+      : PolicedSetup(
+            mode, "  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed_port) + "\"]\n", "") {
+  }
 
   // spec: the YAML after spec.mode (allow, deny, ...); config: rampartd's config.
   PolicedSetup(const std::string& mode, const std::string& spec, const std::string& config,
@@ -105,6 +106,15 @@ class PolicedSetup {
   std::string stderr_text() const { return slurp(dir_ + "/stderr.txt"); }
   const std::string& bash() const { return bash_; }
   const std::string& dir() const { return dir_; }
+  // Lets the last events arrive, stops rampartd, and returns its enforce events.
+  std::vector<json> enforce_events() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop();
+    std::vector<json> out;
+    for (auto& e : events())
+      if (e["type"] == "enforce") out.push_back(std::move(e));
+    return out;
+  }
   std::vector<json> events() const {
     std::vector<json> out;
     std::ifstream in(dir_ + "/events.jsonl");
@@ -141,7 +151,8 @@ std::string connect_script(uint16_t a, uint16_t b) {
 
 }  // namespace
 
-TEST_CASE("enforce policy for a binary: its denied connect fails with EPERM and other processes are untouched", "[e2e]") {
+TEST_CASE("enforce policy for a binary: its denied connect fails with EPERM and other processes are untouched",
+          "[e2e]") {
   Listener allowed, denied;
   PolicedSetup s("enforce", allowed.port);
   REQUIRE(s.ready());
@@ -158,13 +169,9 @@ TEST_CASE("enforce policy for a binary: its denied connect fails with EPERM and 
   CHECK(code2 == 0);
   CHECK(out2.find("connected-" + std::to_string(denied.port)) != std::string::npos);
 
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  s.stop();
-  auto evs = s.events();
-  int denials = 0;
-  for (const auto& e : evs) {
-    if (e["type"] != "enforce") continue;
-    ++denials;
+  auto enforce = s.enforce_events();
+  const size_t denials = enforce.size();
+  for (const auto& e : enforce) {
     CHECK(e["action"] == "denied");
     CHECK(e["mechanism"] == "cgroup_sock_addr");
     CHECK(e["policy"] == "e2e-policed");
@@ -184,16 +191,13 @@ TEST_CASE("the same policy in audit mode lets everything through and reports wou
   auto [code, out] = run_shell(s.bash(), connect_script(allowed.port, denied.port));
   CHECK(code == 0);
   CHECK(out.find("connected-" + std::to_string(denied.port)) != std::string::npos);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  s.stop();
-  int would = 0;
-  for (const auto& e : s.events())
-    if (e["type"] == "enforce") {
-      ++would;
-      CHECK(e["action"] == "would_deny");
-      CHECK(e["operation_completed"] == "yes");
-      CHECK(e["remote"]["port"] == denied.port);
-    }
+  auto enforce = s.enforce_events();
+  const size_t would = enforce.size();
+  for (const auto& e : enforce) {
+    CHECK(e["action"] == "would_deny");
+    CHECK(e["operation_completed"] == "yes");
+    CHECK(e["remote"]["port"] == denied.port);
+  }
   CHECK(would == 1);
 }
 
@@ -245,9 +249,7 @@ struct ScratchTmpfs {
 };
 
 std::string exec_policy(const ScratchTmpfs& fs) { return "  allow:\n    exec: [\"" + fs.path + "/allowed-*\"]\n"; }
-std::string exec_config(const ScratchTmpfs& fs) {
-  return "enforcement:\n  exec_mounts: [\"" + fs.path + "\"]\n";
-}
+std::string exec_config(const ScratchTmpfs& fs) { return "enforcement:\n  exec_mounts: [\"" + fs.path + "\"]\n"; }
 
 }  // namespace
 
@@ -264,7 +266,7 @@ TEST_CASE("enforce policy: an exec outside allow.exec fails with EPERM, never ru
   CHECK(out.find("ran-allowed") != std::string::npos);
   CHECK(out.find("rc=126") != std::string::npos);  // bash: found but could not execute
   CHECK(out.find("Operation not permitted") != std::string::npos);
-  CHECK(code == 0);  // the caller went on to its last command
+  CHECK(code == 0);                              // the caller went on to its last command
   CHECK_FALSE(std::filesystem::exists(marker));  // the denied image never ran
 
   // Outside the policy's selector: the system's bash runs the same binary.
@@ -272,12 +274,9 @@ TEST_CASE("enforce policy: an exec outside allow.exec fails with EPERM, never ru
   CHECK(out2.find("rc=0") != std::string::npos);
   CHECK(std::filesystem::exists(marker));
 
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  s.stop();
-  int denials = 0;
-  for (const auto& e : s.events()) {
-    if (e["type"] != "enforce") continue;
-    ++denials;
+  auto enforce = s.enforce_events();
+  const size_t denials = enforce.size();
+  for (const auto& e : enforce) {
     CHECK(e["op"] == "exec");
     CHECK(e["mechanism"] == "fanotify");
     CHECK(e["action"] == "denied");
@@ -297,19 +296,17 @@ TEST_CASE("the exec policy in audit mode lets the exec run and reports would-den
   auto [code, out] = run_shell(s.bash(), denied + " " + marker + "; echo rc=$?");
   CHECK(out.find("rc=0") != std::string::npos);
   CHECK(std::filesystem::exists(marker));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  s.stop();
-  int would = 0;
-  for (const auto& e : s.events())
-    if (e["type"] == "enforce") {
-      ++would;
-      CHECK(e["action"] == "would_deny");
-      CHECK(e["mechanism"] == "fanotify");
-    }
+  auto enforce = s.enforce_events();
+  const size_t would = enforce.size();
+  for (const auto& e : enforce) {
+    CHECK(e["action"] == "would_deny");
+    CHECK(e["mechanism"] == "fanotify");
+  }
   CHECK(would == 1);
 }
 
-TEST_CASE("enforce policy: open with O_WRONLY and O_TRUNC of a protected file fails with EPERM and leaves it unchanged", "[e2e]") {
+TEST_CASE("enforce policy: open with O_WRONLY and O_TRUNC of a protected file fails with EPERM and leaves it unchanged",
+          "[e2e]") {
   ScratchTmpfs fs;
   std::string target = fs.path + "/protected.txt";
   const std::string original = "original contents\n";
@@ -330,17 +327,14 @@ TEST_CASE("enforce policy: open with O_WRONLY and O_TRUNC of a protected file fa
   CHECK(code2 == 0);
   CHECK(out2 == original);
 
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  s.stop();
-  int denials = 0;
-  for (const auto& e : s.events())
-    if (e["type"] == "enforce") {
-      ++denials;
-      CHECK(e["op"] == "open");
-      CHECK(e["mechanism"] == "fanotify");
-      CHECK(e["action"] == "denied");
-      CHECK(e["reason"] == "deny_rule");
-      CHECK(e["path"] == target);
-    }
+  auto enforce = s.enforce_events();
+  const size_t denials = enforce.size();
+  for (const auto& e : enforce) {
+    CHECK(e["op"] == "open");
+    CHECK(e["mechanism"] == "fanotify");
+    CHECK(e["action"] == "denied");
+    CHECK(e["reason"] == "deny_rule");
+    CHECK(e["path"] == target);
+  }
   CHECK(denials == 1);
 }
