@@ -136,6 +136,7 @@ void Daemon::arm_housekeeping() {
     if (ec) return;
     uint64_t now = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
     table_.sweep(now);
+    for (const auto& v : trust_.tick(now)) apply_verdict(v);  // decay relaxes verdicts
     update_clock_offset();  // follows settimeofday and NTP steps
     uint32_t interval = opts_.config.stats_interval_s;
     if (interval && now - last_stats_ns_ >= uint64_t{interval} * 1'000'000'000) {
@@ -259,6 +260,37 @@ void Daemon::apply_policy(uint32_t tgid) {
     log("warning: assigning policy '" + p.name + "' to pid " + std::to_string(tgid) + ": " + r.error().what());
 }
 
+const policy::Policy& Daemon::governing(uint32_t tgid) const {
+  uint32_t id = programs_->policy_of(tgid);
+  const auto& all = policies_.policies();
+  return id >= 1 && id <= all.size() ? all[id - 1] : policies_.fallback();
+}
+
+void Daemon::apply_verdict(const score::Verdict& v) {
+  const policy::Policy& p = governing(v.tgid);
+  if (p.mode != policy::Mode::kEnforce) return;  // audit and learn report, never act
+  rp_verdict kv{static_cast<uint32_t>(v.level), 0};
+  switch (v.level) {
+    case score::Level::kKill:
+      kv.flags = RP_V_KILL | RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES;
+      break;
+    case score::Level::kQuarantine:
+      kv.flags = RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES;
+      break;
+    case score::Level::kDeny:
+      kv.flags = RP_V_DENY_EXEC | RP_V_DENY_FILES;
+      break;
+    default:
+      break;  // observe, alert: nothing in the kernel (flags 0 clears)
+  }
+  if (auto r = programs_->set_verdict(v.tgid, kv); !r) {
+    log("warning: verdict for pid " + std::to_string(v.tgid) + ": " + r.error().what());
+    return;
+  }
+  ++verdicts_applied_;
+  if (v.level == score::Level::kKill && ::kill(static_cast<pid_t>(v.tgid), SIGKILL) == 0) ++kills_;
+}
+
 void Daemon::handle(const sources::EventView& ev) {
   const rp_proc& p = ev.proc();
   outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}, {}};
@@ -291,9 +323,34 @@ void Daemon::handle(const sources::EventView& ev) {
       break;
   }
 
+  // Rules, then the trust score of the process that caused the event.
+  hits_.clear();
+  std::optional<score::Verdict> verdict;
+  if (ev.type() != RP_EV_ENFORCE) score::evaluate(ev, table_, hits_);
+  if (!hits_.empty()) {
+    const policy::Policy& pol = governing(p.tgid);
+    for (const auto& h : hits_) {
+      score::Evidence e{ev.hdr->ts_ns, std::string(h.rule->id), h.rule->weight, sources::event_type_name(ev.type()),
+                        h.detail};
+      verdict = trust_.hit(p.tgid, ev.hdr->ts_ns, std::move(e), pol.scoring, pol.name);
+      if (verdict->level_changed) apply_verdict(*verdict);
+    }
+    rule_hits_ += hits_.size();
+    ctx.hits = &hits_;
+    ctx.verdict = &*verdict;
+    ctx.verdict_enforced = pol.mode == policy::Mode::kEnforce;
+  }
+  if (ev.type() == RP_EV_FORK) {
+    auto v = trust_.on_fork(p.tgid, ev.as<rp_fork_event>().child_tgid, ev.hdr->ts_ns, governing(p.tgid).scoring);
+    if (v.level_changed) apply_verdict(v);
+  }
+
   outputs::append_event_json(sink_->buffer(), ev, ctx);
   ++delivered_[ev.type()];
-  if (ev.type() == RP_EV_EXIT) table_.on_exit(p.tgid, ev.as<rp_exit_event>().exit_code, ev.hdr->ts_ns);
+  if (ev.type() == RP_EV_EXIT) {
+    table_.on_exit(p.tgid, ev.as<rp_exit_event>().exit_code, ev.hdr->ts_ns);
+    trust_.on_exit(p.tgid);
+  }
   sink_->flush_if_large();
 }
 
@@ -333,6 +390,9 @@ void Daemon::write_stats(const char* reason) {
   w.field("bytes_written", sink_->bytes_written()).field("write_errors", sink_->write_errors());
   w.field("bytes_lost", sink_->bytes_lost()).end_object();
   w.field("policy_assign_errors", policy_errors_);
+  w.key("trust").begin_object();
+  w.field("rule_hits", rule_hits_).field("verdicts_applied", verdicts_applied_).field("kills", kills_);
+  w.field("tracked", static_cast<uint64_t>(trust_.size())).end_object();
   if (perm_guard_) {
     w.key("perm_guard").begin_object();
     w.field("decisions", perm_guard_->decisions()).field("denials", perm_guard_->denials());

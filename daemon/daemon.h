@@ -21,6 +21,8 @@
 #include "outputs/sink.h"
 #include "pipeline/process_table.h"
 #include "policy/policy.h"
+#include "score/rules.h"
+#include "score/trust.h"
 #include "sources/decoder.h"
 #include "sources/ringbuf_source.h"
 
@@ -50,6 +52,10 @@ class Daemon : public sources::RecordSink {
   Result<void> start_perm_guard();
   // Puts a process under the most specific policy that selects it, if any.
   void apply_policy(uint32_t tgid);
+  // The policy that governs a process: the kernel's assignment, else the default.
+  const policy::Policy& governing(uint32_t tgid) const;
+  // Mirrors a verdict whose level changed into the kernel (enforce mode only).
+  void apply_verdict(const score::Verdict& v);
   void write_stats(const char* reason);
   void arm_housekeeping();
   void update_clock_offset();
@@ -69,6 +75,9 @@ class Daemon : public sources::RecordSink {
   policy::PolicySet policies_;
   enforce::Compiled compiled_;
   uint64_t policy_errors_ = 0;  // map writes that failed while assigning policies
+  score::TrustEngine trust_;
+  std::vector<score::RuleHit> hits_;  // reused per event
+  uint64_t rule_hits_ = 0, verdicts_applied_ = 0, kills_ = 0;
   int64_t boot_to_realtime_ns_ = 0;
   uint64_t started_ns_ = 0;
   uint64_t last_stats_ns_ = 0;

@@ -39,6 +39,12 @@ Programs::~Programs() {
 int Programs::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events_map); }
 int Programs::proc_policy_map_fd() const { return bpf_map__fd(skel_->maps.proc_policy_map); }
 
+uint32_t Programs::policy_of(uint32_t tgid) const {
+  uint32_t id = 0;
+  if (bpf_map_lookup_elem(proc_policy_map_fd(), &tgid, &id) != 0) return 0;
+  return id;
+}
+
 Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const Capabilities& caps) {
   if (!caps.btf) return fail("kernel BTF missing (/sys/kernel/btf/vmlinux): rampart needs CONFIG_DEBUG_INFO_BTF=y");
   if (!caps.ringbuf) return fail("the kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux 5.8+)");

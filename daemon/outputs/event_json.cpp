@@ -306,6 +306,29 @@ void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& 
   }
 }
 
+void verdict_json(JsonWriter& w, const EventContext& ctx) {
+  if (!ctx.hits || ctx.hits->empty()) return;
+  w.key("rules").begin_array();
+  for (const auto& h : *ctx.hits) {
+    w.begin_object().field("id", h.rule->id).field("mitre", h.rule->mitre).field("weight", h.rule->weight);
+    w.field("detail", std::string_view(h.detail)).end_object();
+  }
+  w.end_array();
+  if (!ctx.verdict) return;
+  const auto& v = *ctx.verdict;
+  w.key("verdict").begin_object();
+  w.field("score", v.score).field("level", score::level_name(v.level));
+  w.field("previous_level", score::level_name(v.previous_level)).field("level_changed", v.level_changed);
+  if (!v.policy.empty()) w.field("policy", std::string_view(v.policy));
+  w.field("enforced", ctx.verdict_enforced);
+  w.key("evidence").begin_array();
+  for (const auto& e : v.evidence)
+    w.begin_object().field("rule", std::string_view(e.rule_id)).field("weight", e.weight).end_object();
+  w.end_array();
+  if (v.evidence_dropped) w.field("evidence_dropped", v.evidence_dropped);
+  w.end_object();
+}
+
 }  // namespace
 
 std::string_view format_rfc3339(char (&buf)[40], int64_t realtime_ns) {
@@ -384,6 +407,7 @@ void append_event_json(std::string& out, const EventView& ev, const EventContext
       syscall_event_json(w, h.type, ev.as<rp_syscall_event>());
       break;
   }
+  verdict_json(w, ctx);
   w.end_object();
   out.push_back('\n');
 }

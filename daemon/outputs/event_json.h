@@ -8,6 +8,8 @@
 #include <string_view>
 
 #include "pipeline/process_table.h"
+#include "score/rules.h"
+#include "score/trust.h"
 #include "sources/decoder.h"
 
 namespace rampart::outputs {
@@ -20,6 +22,10 @@ struct EventContext {
   std::string_view replaced_exe;                  // exec only: the image it replaced
   // Names a policy id in enforce events; empty or unset: only the id is written.
   std::function<std::string_view(uint32_t)> policy_name;
+  // Rule hits on this event and the process's verdict after them, if any.
+  const std::vector<score::RuleHit>* hits = nullptr;
+  const score::Verdict* verdict = nullptr;
+  bool verdict_enforced = false;  // the governing policy is in enforce mode
 };
 
 // Appends one event as a JSON object and a newline.

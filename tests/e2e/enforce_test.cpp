@@ -338,3 +338,74 @@ TEST_CASE("enforce policy: open with O_WRONLY and O_TRUNC of a protected file fa
   }
   CHECK(denials == 1);
 }
+
+namespace {
+
+// The policed bash copy lives under /tmp, so its exec already costs 30 points
+// (rampart.exec.writable_dir: 100 -> 70, deny level). It then writes an ssh
+// authorized_keys file (50 more: 20, at or below the quarantine threshold 60),
+// waits, and connects to a listener.
+std::pair<int, std::string> persistence_then_connect(const PolicedSetup& s, uint16_t port) {
+  std::string ssh = s.dir() + "/home/.ssh";
+  std::filesystem::create_directories(ssh);
+  return run_shell(s.bash(), "echo ssh-ed25519 AAAA >> " + ssh + "/authorized_keys; sleep 0.3; exec 3<>/dev/tcp/127.0.0.1/" +
+                                 std::to_string(port) + " && echo connected || echo refused");
+}
+
+const std::string kQuarantineSpec = "  scoring:\n    thresholds: { alert: 95, deny: 90, quarantine: 60, kill: 5 }\n";
+
+}  // namespace
+
+TEST_CASE("a rule hit that lowers the score to quarantine cuts the process's network in the kernel", "[e2e]") {
+  Listener open_port;  // no allow-list restricts it: only the verdict can refuse
+  PolicedSetup s("enforce", kQuarantineSpec, "");
+  REQUIRE(s.ready());
+  auto [code, out] = persistence_then_connect(s, open_port.port);
+  CHECK(out.find("refused") != std::string::npos);
+  CHECK(out.find("Operation not permitted") != std::string::npos);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.stop();
+  const json* hit = nullptr;
+  const json* refused = nullptr;
+  auto evs = s.events();
+  for (const auto& e : evs) {
+    if (e.contains("rules") && e["rules"][0]["id"] == "rampart.persistence.authorized_keys") hit = &e;
+    if (e["type"] == "enforce" && e["reason"] == "verdict") refused = &e;
+  }
+  REQUIRE(hit != nullptr);
+  CHECK((*hit)["rules"][0]["mitre"] == "T1098.004");
+  CHECK((*hit)["verdict"]["score"] == 20);
+  CHECK((*hit)["verdict"]["level"] == "quarantine");
+  CHECK((*hit)["verdict"]["previous_level"] == "deny");
+  REQUIRE((*hit)["verdict"]["evidence"].size() == 2);
+  CHECK((*hit)["verdict"]["evidence"][0]["rule"] == "rampart.exec.writable_dir");
+  CHECK((*hit)["verdict"]["evidence"][1]["rule"] == "rampart.persistence.authorized_keys");
+  CHECK((*hit)["verdict"]["level_changed"] == true);
+  CHECK((*hit)["verdict"]["enforced"] == true);
+  CHECK((*hit)["verdict"]["policy"] == "e2e-policed");
+  REQUIRE(refused != nullptr);
+  CHECK((*refused)["op"] == "connect");
+  CHECK((*refused)["action"] == "denied");
+  CHECK((*refused)["proc"]["tgid"] == (*hit)["proc"]["tgid"]);
+}
+
+TEST_CASE("in audit mode the same verdict is reported and not enforced", "[e2e]") {
+  Listener open_port;
+  PolicedSetup s("audit", kQuarantineSpec, "");
+  REQUIRE(s.ready());
+  auto [code, out] = persistence_then_connect(s, open_port.port);
+  CHECK(out.find("connected") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.stop();
+  bool seen = false;
+  for (const auto& e : s.events())
+    if (e.contains("rules") && e["rules"][0]["id"] == "rampart.persistence.authorized_keys") {
+      seen = true;
+      CHECK(e["verdict"]["level"] == "quarantine");
+      CHECK(e["verdict"]["enforced"] == false);
+    }
+  CHECK(seen);
+  // Nothing was refused.
+  for (const auto& e : s.events()) CHECK(e["type"] != "enforce");
+}

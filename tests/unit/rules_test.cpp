@@ -1,0 +1,174 @@
+// Unit tests for the built-in rules: each rule fires on its trigger, built
+// as the kernel would emit it, and stays quiet on benign look-alikes.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "score/rules.h"
+
+using rampart::pipeline::ProcessTable;
+using rampart::pipeline::ProcSnapshot;
+using rampart::score::evaluate;
+using rampart::score::RuleHit;
+
+namespace {
+
+// A record of type T, zeroed, header and identity filled.
+template <typename T>
+struct Rec {
+  alignas(8) T r{};
+  Rec(uint32_t type, uint32_t tgid = 100, uint32_t ppid = 1) {
+    r.hdr.type = type;
+    r.hdr.size = sizeof(T);
+    r.hdr.ts_ns = 1'000'000'000;
+    r.proc.pid = r.proc.tgid = tgid;
+    r.proc.ppid = ppid;
+    std::strcpy(r.proc.comm, "test");
+  }
+  rampart::sources::EventView view() const { return rampart::sources::EventView{&r.hdr}; }
+};
+
+std::string no_fd(uint32_t, int) { return "/dev/pts/0"; }
+std::string socket_fd(uint32_t, int fd) { return fd == 0 ? "socket:[4242]" : "/dev/pts/0"; }
+
+std::set<std::string> ids(const rampart::sources::EventView& v, const ProcessTable& t,
+                          rampart::score::FdReader fd = no_fd) {
+  std::vector<RuleHit> hits;
+  evaluate(v, t, hits, fd);
+  std::set<std::string> out;
+  for (const auto& h : hits) out.insert(std::string(h.rule->id));
+  return out;
+}
+
+Rec<rp_exec_event> exec_of(const char* file, uint32_t tgid = 100, uint32_t ppid = 1) {
+  Rec<rp_exec_event> e(RP_EV_EXEC, tgid, ppid);
+  std::strcpy(e.r.filename, file);
+  return e;
+}
+
+Rec<rp_file_event> file_op(uint32_t type, const char* path, uint32_t flags = 0, uint32_t mode = 0, int64_t result = 3) {
+  Rec<rp_file_event> e(type);
+  std::strcpy(e.r.path, path);
+  e.r.flags = flags;
+  e.r.mode = mode;
+  e.r.result = result;
+  return e;
+}
+
+Rec<rp_syscall_event> sys(uint32_t type, uint64_t a0, int64_t result = 0) {
+  Rec<rp_syscall_event> e(type);
+  e.r.args[0] = a0;
+  e.r.result = result;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("every built-in rule has an id a MITRE technique a weight and a description", "[unit]") {
+  const auto& rules = rampart::score::builtin_rules();
+  CHECK(rules.size() >= 17);
+  std::set<std::string_view> seen;
+  for (const auto& r : rules) {
+    CHECK(r.id.substr(0, 8) == "rampart.");
+    CHECK(r.mitre.substr(0, 1) == "T");
+    CHECK(r.weight > 0);
+    CHECK(r.weight <= 100);
+    CHECK_FALSE(r.description.empty());
+    CHECK(seen.insert(r.id).second);
+  }
+}
+
+TEST_CASE("exec rules: writable dirs and fileless and reverse shell and shell from a service", "[unit]") {
+  ProcessTable t;
+  CHECK(ids(exec_of("/tmp/x").view(), t) == std::set<std::string>{"rampart.exec.writable_dir"});
+  CHECK(ids(exec_of("/dev/shm/x").view(), t).count("rampart.exec.writable_dir"));
+  auto memfd = exec_of("/dev/fd/3");
+  memfd.r.hdr.flags = RP_F_FILELESS | RP_F_MEMFD;
+  CHECK(ids(memfd.view(), t) == std::set<std::string>{"rampart.exec.fileless"});
+  CHECK(ids(exec_of("/bin/bash").view(), t, socket_fd) == std::set<std::string>{"rampart.exec.reverse_shell"});
+  CHECK(ids(exec_of("/bin/bash").view(), t).empty());
+
+  ProcSnapshot nginx;
+  nginx.tgid = 50;
+  nginx.exe = "/usr/sbin/nginx";
+  t.seed({nginx});
+  CHECK(ids(exec_of("/bin/sh", 100, 50).view(), t).count("rampart.exec.shell_from_service"));
+  CHECK(ids(exec_of("/usr/bin/python3.11", 100, 50).view(), t).count("rampart.exec.shell_from_service"));
+  CHECK(ids(exec_of("/usr/bin/gzip", 100, 50).view(), t).empty());
+}
+
+TEST_CASE("persistence rules fire on writes and not on reads", "[unit]") {
+  ProcessTable t;
+  const int w = O_WRONLY | O_CREAT | O_APPEND;
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/crontab", w).view(), t).count("rampart.persistence.cron"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/var/spool/cron/crontabs/root", w).view(), t).count("rampart.persistence.cron"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/systemd/system/evil.service", w).view(), t)
+            .count("rampart.persistence.systemd"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/root/.ssh/authorized_keys", w).view(), t)
+            .count("rampart.persistence.authorized_keys"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/ld.so.preload", O_RDWR).view(), t).count("rampart.persistence.ld_preload"));
+  // reading them is normal
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/crontab", O_RDONLY).view(), t).empty());
+  CHECK(ids(file_op(RP_EV_OPEN, "/root/.ssh/authorized_keys", O_RDONLY).view(), t).empty());
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/ld.so.preload", O_RDONLY).view(), t).empty());
+  // and a failed open did nothing
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/crontab", w, 0, -13).view(), t).empty());
+}
+
+TEST_CASE("shadow reads by unexpected binaries only", "[unit]") {
+  ProcessTable t;
+  ProcSnapshot cat, passwd;
+  cat.tgid = 100;
+  cat.exe = "/usr/bin/cat";
+  passwd.tgid = 101;
+  passwd.exe = "/usr/bin/passwd";
+  t.seed({cat, passwd});
+  auto by_cat = file_op(RP_EV_OPEN, "/etc/shadow");
+  CHECK(ids(by_cat.view(), t).count("rampart.credentials.shadow_read"));
+  auto by_passwd = file_op(RP_EV_OPEN, "/etc/shadow");
+  by_passwd.r.proc.tgid = by_passwd.r.proc.pid = 101;
+  CHECK(ids(by_passwd.view(), t).empty());
+}
+
+TEST_CASE("setuid bit and log and history tampering", "[unit]") {
+  ProcessTable t;
+  CHECK(ids(file_op(RP_EV_CHMOD, "/tmp/sh", 0, 04755, 0).view(), t) == std::set<std::string>{"rampart.chmod.setuid"});
+  CHECK(ids(file_op(RP_EV_CHMOD, "/tmp/sh", 0, 0755, 0).view(), t).empty());
+  CHECK(ids(file_op(RP_EV_UNLINK, "/var/log/auth.log", 0, 0, 0).view(), t)
+            .count("rampart.defense_evasion.log_tamper"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/var/log/wtmp", O_WRONLY | O_TRUNC).view(), t)
+            .count("rampart.defense_evasion.log_tamper"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/var/log/syslog", O_WRONLY | O_APPEND).view(), t).empty());  // logging, not tampering
+  CHECK(ids(file_op(RP_EV_UNLINK, "/root/.bash_history", 0, 0, 0).view(), t)
+            .count("rampart.defense_evasion.history_tamper"));
+  Rec<rp_rename_event> mv(RP_EV_RENAME);
+  std::strcpy(mv.r.path, "/var/log/auth.log");
+  std::strcpy(mv.r.path2, "/tmp/x");
+  CHECK(ids(mv.view(), t).count("rampart.defense_evasion.log_tamper"));
+}
+
+TEST_CASE("process injection and kernel tampering and namespace rules", "[unit]") {
+  ProcessTable t;
+  CHECK(ids(sys(RP_EV_PTRACE, 16).view(), t) == std::set<std::string>{"rampart.ptrace.attach"});
+  CHECK(ids(sys(RP_EV_PTRACE, 0).view(), t).empty());  // PTRACE_TRACEME
+  CHECK(ids(sys(RP_EV_PROCESS_VM_WRITEV, 1234).view(), t).count("rampart.process_vm_writev"));
+  CHECK(ids(sys(RP_EV_MODULE_LOAD, 3, -38).view(), t).count("rampart.module.load"));
+  CHECK(ids(sys(RP_EV_BPF, 5).view(), t).count("rampart.bpf.prog_load"));
+  CHECK(ids(sys(RP_EV_BPF, 1).view(), t).empty());  // a map lookup
+  CHECK(ids(sys(RP_EV_UNSHARE, 0x20000).view(), t).count("rampart.namespace.change"));
+  CHECK(ids(sys(RP_EV_SETNS, 3, -1).view(), t).empty());  // failed
+}
+
+TEST_CASE("benign look-alikes fire nothing", "[unit]") {
+  ProcessTable t;
+  CHECK(ids(exec_of("/usr/bin/ls").view(), t).empty());
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/hostname").view(), t).empty());
+  CHECK(ids(file_op(RP_EV_OPEN, "/tmp/build/out.o", O_WRONLY | O_CREAT | O_TRUNC).view(), t).empty());
+  CHECK(ids(file_op(RP_EV_UNLINK, "/tmp/ccXYZ.s", 0, 0, 0).view(), t).empty());
+  CHECK(ids(file_op(RP_EV_CHMOD, "/usr/local/bin/tool", 0, 0755, 0).view(), t).empty());
+}
