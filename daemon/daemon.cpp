@@ -288,6 +288,7 @@ void Daemon::apply_verdict(const score::Verdict& v) {
     return;
   }
   ++verdicts_applied_;
+  last_applied_ns_ = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
   if (v.level == score::Level::kKill && ::kill(static_cast<pid_t>(v.tgid), SIGKILL) == 0) ++kills_;
 }
 
@@ -328,6 +329,7 @@ void Daemon::handle(const sources::EventView& ev) {
   std::optional<score::Verdict> verdict;
   if (ev.type() != RP_EV_ENFORCE) score::evaluate(ev, table_, hits_);
   if (!hits_.empty()) {
+    last_applied_ns_ = 0;
     const policy::Policy& pol = governing(p.tgid);
     for (const auto& h : hits_) {
       score::Evidence e{ev.hdr->ts_ns, std::string(h.rule->id), h.rule->weight, sources::event_type_name(ev.type()),
@@ -339,6 +341,7 @@ void Daemon::handle(const sources::EventView& ev) {
     ctx.hits = &hits_;
     ctx.verdict = &*verdict;
     ctx.verdict_enforced = pol.mode == policy::Mode::kEnforce;
+    ctx.verdict_applied_ns = last_applied_ns_;
   }
   if (ev.type() == RP_EV_FORK) {
     auto v = trust_.on_fork(p.tgid, ev.as<rp_fork_event>().child_tgid, ev.hdr->ts_ns, governing(p.tgid).scoring);

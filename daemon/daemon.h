@@ -78,6 +78,7 @@ class Daemon : public sources::RecordSink {
   score::TrustEngine trust_;
   std::vector<score::RuleHit> hits_;  // reused per event
   uint64_t rule_hits_ = 0, verdicts_applied_ = 0, kills_ = 0;
+  uint64_t last_applied_ns_ = 0;  // boot clock of the last verdict map write
   int64_t boot_to_realtime_ns_ = 0;
   uint64_t started_ns_ = 0;
   uint64_t last_stats_ns_ = 0;

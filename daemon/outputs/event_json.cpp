@@ -321,6 +321,7 @@ void verdict_json(JsonWriter& w, const EventContext& ctx) {
   w.field("previous_level", score::level_name(v.previous_level)).field("level_changed", v.level_changed);
   if (!v.policy.empty()) w.field("policy", std::string_view(v.policy));
   w.field("enforced", ctx.verdict_enforced);
+  if (ctx.verdict_applied_ns) w.field("applied_ns", ctx.verdict_applied_ns);
   w.key("evidence").begin_array();
   for (const auto& e : v.evidence)
     w.begin_object().field("rule", std::string_view(e.rule_id)).field("weight", e.weight).end_object();

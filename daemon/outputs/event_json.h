@@ -26,6 +26,7 @@ struct EventContext {
   const std::vector<score::RuleHit>* hits = nullptr;
   const score::Verdict* verdict = nullptr;
   bool verdict_enforced = false;  // the governing policy is in enforce mode
+  uint64_t verdict_applied_ns = 0;  // boot clock when the verdict reached the kernel map, 0 if it did not
 };
 
 // Appends one event as a JSON object and a newline.

@@ -113,6 +113,17 @@ bool valid_name(std::string_view s) {
 
 constexpr const char* kNameRule = "use 1-63 lowercase letters, digits, '-' and '.', starting with a letter or digit";
 
+// Rule ids also take '_' (the built-in rules use it: rampart.exec.writable_dir).
+bool valid_rule_id(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(s.front())) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-' || c == '.' || c == '_'; });
+}
+
+constexpr const char* kRuleIdRule =
+    "use 1-63 lowercase letters, digits, '-', '_' and '.', starting with a letter or digit";
+
 // Parses the policy documents of one source, appending to the shared lists.
 class DocParser {
  public:
@@ -474,8 +485,8 @@ class DocParser {
       if (!item.node.IsMap()) continue;
       if (auto id = required(item, m, "id"); id) {
         if (auto s = text(*id); s) {
-          if (!valid_name(*s)) {
-            error(id->mark(), "'" + id->path + "' '" + *s + "' is not a valid rule id: " + kNameRule);
+          if (!valid_rule_id(*s)) {
+            error(id->mark(), "'" + id->path + "' '" + *s + "' is not a valid rule id: " + kRuleIdRule);
           } else if (auto [it, fresh] = ids.emplace(*s, pos(id->mark())); !fresh) {
             error(id->mark(), "duplicate deny rule id '" + *s + "' (first at " + it->second.str() + ")");
           }
@@ -525,8 +536,8 @@ class DocParser {
       } else {
         for (const auto& kv : w->node) {
           std::string id = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
-          if (!valid_name(id)) {
-            error(kv.first.Mark(), "'" + w->path + "': '" + id + "' is not a valid rule id: " + kNameRule);
+          if (!valid_rule_id(id)) {
+            error(kv.first.Mark(), "'" + w->path + "': '" + id + "' is not a valid rule id: " + kRuleIdRule);
             continue;
           }
           if (s.weights.count(id)) {
