@@ -11,7 +11,7 @@ packages=(
   libboost-dev libboost-system-dev
   libyaml-cpp-dev nlohmann-json3-dev libexpected-dev
   catch2
-  iproute2 procps util-linux
+  iproute2 procps util-linux python3 tar gzip
 )
 
 if [ "$(id -u)" -ne 0 ]; then

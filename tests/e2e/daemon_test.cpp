@@ -302,3 +302,61 @@ TEST_CASE("SIGINT shuts down cleanly and unloads every program it attached", "[e
   }
   for (auto id : ids) CHECK_FALSE(loaded(id));
 }
+
+TEST_CASE("no built-in rule fires on a benign workload", "[e2e]") {
+  // cc, git init and commit, tar and gzip, python3 -c, an HTTP GET to a
+  // loopback server, ps and ls -R: all in a scratch dir, under one bash.
+  char tmpl[] = "/var/tmp/rampart-benign-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  Rampartd d({"--output", "{out}"});
+  REQUIRE(d.wait_ready());
+  const std::string script =
+      "set -e; cd " + dir +
+      "; printf 'int main(void){return 0;}\\n' > hello.c; cc -O2 -o hello.bin hello.c"
+      "; git init -q repo; cd repo; echo hi > f; git add f"
+      "; git -c user.name=t -c user.email=t@t commit -qm init; cd .."
+      "; tar czf repo.tgz repo; gzip -t repo.tgz; tar xzf repo.tgz -C /dev/null 2>/dev/null || true"
+      "; /usr/bin/python3 -c 'import json,sys; print(json.dumps({\"ok\": sum(range(10))}))'"
+      "; /usr/bin/python3 -m http.server 0 --bind 127.0.0.1 --directory . > srv.log 2>&1 & SRV=$!"
+      "; for i in $(seq 50); do PORT=$(grep -o 'port [0-9]*' srv.log | grep -o '[0-9]*' || true)"
+      "; [ -n \"$PORT\" ] && break; sleep 0.1; done"
+      "; /usr/bin/python3 -c \"import urllib.request; print(len(urllib.request.urlopen('http://127.0.0.1:$PORT/hello.c').read()))\""
+      "; kill $SRV; ps aux > /dev/null; ls -R " + dir + " > /dev/null; echo benign-done";
+  auto child = rampart::testing::run_child([&] {
+    int fd = open((dir + "/out.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl("/bin/bash", "bash", "-c", script.c_str(), nullptr);
+    return 126;
+  });
+  std::string out = read_file(dir + "/out.txt");
+  INFO(out);
+  REQUIRE(WEXITSTATUS(child.status) == 0);
+  REQUIRE(out.find("benign-done") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  REQUIRE(WEXITSTATUS(d.stop()) == 0);
+
+  // The workload's process tree, from the fork events.
+  auto evs = d.events();
+  std::map<uint64_t, uint64_t> parent;
+  for (const auto& e : evs)
+    if (e["type"] == "fork") parent[e["child_pid"].get<uint64_t>()] = e["proc"]["tgid"].get<uint64_t>();
+  const uint64_t root = static_cast<uint64_t>(child.pid);
+  auto in_workload = [&](uint64_t pid) {
+    for (int depth = 0; depth < 64 && pid > 1; ++depth) {
+      if (pid == root) return true;
+      auto it = parent.find(pid);
+      if (it == parent.end()) return false;
+      pid = it->second;
+    }
+    return false;
+  };
+  size_t workload_events = 0;
+  for (const auto& e : evs) {
+    if (!e.contains("proc") || !in_workload(e["proc"]["tgid"].get<uint64_t>())) continue;
+    ++workload_events;
+    if (e.contains("rules")) FAIL_CHECK("rule fired on a benign workload: " << e.dump());
+  }
+  CHECK(workload_events > 100);  // the workload really ran under observation
+  std::filesystem::remove_all(dir);
+}
