@@ -104,22 +104,18 @@ std::string type_name(const YAML::Node& n) {
   }
 }
 
-bool valid_name(std::string_view s) {
+// Policy names; rule ids also take '_' (the built-in ones use it: rampart.exec.writable_dir).
+bool valid_name(std::string_view s, bool underscore = false) {
   if (s.empty() || s.size() > 63) return false;
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   if (!alnum(s.front())) return false;
-  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-' || c == '.'; });
+  return std::all_of(s.begin(), s.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '.' || (underscore && c == '_'); });
 }
+bool valid_rule_id(std::string_view s) { return valid_name(s, true); }
 
 constexpr const char* kNameRule = "use 1-63 lowercase letters, digits, '-' and '.', starting with a letter or digit";
 
-// Rule ids also take '_' (the built-in rules use it: rampart.exec.writable_dir).
-bool valid_rule_id(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(s.front())) return false;
-  return std::all_of(s.begin(), s.end(), [&](char c) { return alnum(c) || c == '-' || c == '.' || c == '_'; });
-}
 
 constexpr const char* kRuleIdRule =
     "use 1-63 lowercase letters, digits, '-', '_' and '.', starting with a letter or digit";
