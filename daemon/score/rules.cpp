@@ -31,6 +31,15 @@ enum RuleIndex {
   kHistoryTamper,
   kReverseShell,
   kShellFromService,
+  kHiddenExec,
+  kCapsetAdmin,
+  kAccountFiles,
+  kNetcat,
+  kShellProfile,
+  kInitScripts,
+  kRampartTamper,
+  kKernelHandlers,
+  kSshPrivateKey,
   kRuleCount,
 };
 
@@ -52,6 +61,15 @@ const std::vector<Rule> kRules = {
     {"rampart.defense_evasion.history_tamper", "T1070.003", 30, "shell history deleted or truncated"},
     {"rampart.exec.reverse_shell", "T1059.004", 70, "a shell whose stdin or stdout is a socket"},
     {"rampart.exec.shell_from_service", "T1059.004", 40, "a shell or interpreter started by a network service"},
+    {"rampart.exec.hidden_file", "T1564.001", 30, "exec of a hidden file (name starting with '.')"},
+    {"rampart.capset.admin", "T1548", 30, "capset raising CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_PTRACE or CAP_BPF"},
+    {"rampart.persistence.account_files", "T1136.001", 50, "write to /etc/passwd, /etc/shadow, /etc/group or sudoers"},
+    {"rampart.exec.netcat", "T1095", 30, "exec of nc, ncat, netcat or socat"},
+    {"rampart.persistence.shell_profile", "T1546.004", 30, "write to a shell profile or rc file"},
+    {"rampart.persistence.init_scripts", "T1037.004", 40, "write to /etc/rc.local or /etc/init.d/"},
+    {"rampart.defense_evasion.rampart_tamper", "T1562.001", 60, "write to or removal of Rampart's own configuration"},
+    {"rampart.privilege.kernel_handlers", "T1611", 60, "write to /proc/sys/kernel/core_pattern or modprobe"},
+    {"rampart.credentials.ssh_private_key", "T1552.004", 40, "an ssh private key read by a binary other than ssh tools"},
 };
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
@@ -88,6 +106,13 @@ void on_exec(const rp_exec_event& e, const pipeline::ProcessTable& table, std::v
   if (starts_with(file, "/tmp/") || starts_with(file, "/var/tmp/") || starts_with(file, "/dev/shm/"))
     hit(out, kExecWritableDir, std::string(file));
   if (e.hdr.flags & RP_F_FILELESS) hit(out, kExecFileless, std::string(file) + " (" + std::string(fixed_str(e.exe_name)) + ")");
+  if (auto b = base_name(file); b.size() > 1 && b.front() == '.') hit(out, kHiddenExec, std::string(file));
+  {
+    static constexpr std::array<std::string_view, 6> kNetcats = {"nc", "ncat", "netcat", "nc.openbsd", "nc.traditional",
+                                                                 "socat"};
+    if (std::find(kNetcats.begin(), kNetcats.end(), base_name(file)) != kNetcats.end())
+      hit(out, kNetcat, std::string(file));
+  }
   if (!is_shell(file)) return;
   for (int fd : {0, 1}) {
     auto target = read_fd(e.proc.tgid, fd);
@@ -110,6 +135,7 @@ void on_file(uint32_t type, const rp_file_event& e, const pipeline::ProcessTable
   if (type == RP_EV_UNLINK) {
     if (e.result == 0 && starts_with(path, "/var/log/")) hit(out, kLogTamper, "unlink " + std::string(path));
     if (e.result == 0 && history) hit(out, kHistoryTamper, "unlink " + std::string(path));
+    if (e.result == 0 && starts_with(path, "/etc/rampart/")) hit(out, kRampartTamper, "unlink " + std::string(path));
     return;
   }
   if (type != RP_EV_OPEN || e.result < 0) return;
@@ -121,6 +147,17 @@ void on_file(uint32_t type, const rp_file_event& e, const pipeline::ProcessTable
     if (ends_with(path, "/.ssh/authorized_keys") || ends_with(path, "/.ssh/authorized_keys2"))
       hit(out, kAuthorizedKeys, std::string(path));
     if (path == "/etc/ld.so.preload") hit(out, kLdPreload, std::string(path));
+    if (path == "/etc/passwd" || path == "/etc/shadow" || path == "/etc/group" || path == "/etc/gshadow" ||
+        path == "/etc/sudoers" || starts_with(path, "/etc/sudoers.d/"))
+      hit(out, kAccountFiles, std::string(path));
+    if (ends_with(path, "/.bashrc") || ends_with(path, "/.bash_profile") || ends_with(path, "/.profile") ||
+        ends_with(path, "/.zshrc") || path == "/etc/profile" || starts_with(path, "/etc/profile.d/") ||
+        path == "/etc/bash.bashrc")
+      hit(out, kShellProfile, std::string(path));
+    if (path == "/etc/rc.local" || starts_with(path, "/etc/init.d/")) hit(out, kInitScripts, std::string(path));
+    if (starts_with(path, "/etc/rampart/")) hit(out, kRampartTamper, "write " + std::string(path));
+    if (path == "/proc/sys/kernel/core_pattern" || path == "/proc/sys/kernel/modprobe")
+      hit(out, kKernelHandlers, std::string(path));
     if ((e.flags & O_TRUNC) && starts_with(path, "/var/log/")) hit(out, kLogTamper, "truncate " + std::string(path));
     if ((e.flags & O_TRUNC) && history) hit(out, kHistoryTamper, "truncate " + std::string(path));
   }
@@ -132,6 +169,14 @@ void on_file(uint32_t type, const rp_file_event& e, const pipeline::ProcessTable
     std::string_view exe = p ? std::string_view(p->exe) : fixed_str(e.proc.comm);
     if (std::find(kExpected.begin(), kExpected.end(), base_name(exe)) == kExpected.end())
       hit(out, kShadowRead, std::string(path) + " by " + std::string(exe));
+  }
+  if (auto b = base_name(path); path.find("/.ssh/id_") != std::string_view::npos && !ends_with(b, ".pub")) {
+    static constexpr std::array<std::string_view, 6> kSshTools = {"ssh", "sshd", "ssh-add", "ssh-agent", "ssh-keygen",
+                                                                  "scp"};
+    const auto* p = table.find(e.proc.tgid);
+    std::string_view exe = p ? std::string_view(p->exe) : fixed_str(e.proc.comm);
+    if (std::find(kSshTools.begin(), kSshTools.end(), base_name(exe)) == kSshTools.end())
+      hit(out, kSshPrivateKey, std::string(path) + " by " + std::string(exe));
   }
 }
 
@@ -159,6 +204,12 @@ void on_syscall(uint32_t type, const rp_syscall_event& e, std::vector<RuleHit>& 
     case RP_EV_SETNS:
       if (e.result == 0) hit(out, kNamespaceChange, type == RP_EV_UNSHARE ? "unshare" : "setns");
       break;
+    case RP_EV_CAPSET: {
+      // CAP_SYS_MODULE 16, CAP_SYS_PTRACE 19, CAP_SYS_ADMIN 21, CAP_BPF 39
+      constexpr uint64_t kAdmin = (1ull << 16) | (1ull << 19) | (1ull << 21) | (1ull << 39);
+      if (e.result == 0 && e.proc.euid != 0 && (e.args[1] & kAdmin)) hit(out, kCapsetAdmin, "effective caps");
+      break;
+    }
   }
 }
 
@@ -189,6 +240,7 @@ void evaluate(const sources::EventView& ev, const pipeline::ProcessTable& table,
       on_rename(ev.as<rp_rename_event>(), out);
       break;
     case RP_EV_PTRACE:
+    case RP_EV_CAPSET:
     case RP_EV_PROCESS_VM_WRITEV:
     case RP_EV_MODULE_LOAD:
     case RP_EV_BPF:

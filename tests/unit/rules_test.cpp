@@ -71,7 +71,7 @@ Rec<rp_syscall_event> sys(uint32_t type, uint64_t a0, int64_t result = 0) {
 
 TEST_CASE("every built-in rule has an id a MITRE technique a weight and a description", "[unit]") {
   const auto& rules = rampart::score::builtin_rules();
-  CHECK(rules.size() >= 17);
+  CHECK(rules.size() >= 25);
   std::set<std::string_view> seen;
   for (const auto& r : rules) {
     CHECK(r.id.substr(0, 8) == "rampart.");
@@ -171,4 +171,67 @@ TEST_CASE("benign look-alikes fire nothing", "[unit]") {
   CHECK(ids(file_op(RP_EV_OPEN, "/tmp/build/out.o", O_WRONLY | O_CREAT | O_TRUNC).view(), t).empty());
   CHECK(ids(file_op(RP_EV_UNLINK, "/tmp/ccXYZ.s", 0, 0, 0).view(), t).empty());
   CHECK(ids(file_op(RP_EV_CHMOD, "/usr/local/bin/tool", 0, 0755, 0).view(), t).empty());
+}
+
+TEST_CASE("hidden and netcat execs", "[unit]") {
+  ProcessTable t;
+  CHECK(ids(exec_of("/var/lib/x/.cache-helper").view(), t).count("rampart.exec.hidden_file"));
+  CHECK(ids(exec_of("/usr/bin/ncat").view(), t).count("rampart.exec.netcat"));
+  CHECK(ids(exec_of("/usr/bin/socat").view(), t).count("rampart.exec.netcat"));
+  CHECK(ids(exec_of("/usr/bin/ncdu").view(), t).empty());
+}
+
+TEST_CASE("capset raising admin capabilities by a non-root process", "[unit]") {
+  ProcessTable t;
+  auto raise = sys(RP_EV_CAPSET, 0);
+  raise.r.args[1] = 1ull << 21;  // CAP_SYS_ADMIN effective
+  raise.r.proc.euid = 1000;
+  CHECK(ids(raise.view(), t) == std::set<std::string>{"rampart.capset.admin"});
+  auto drop = sys(RP_EV_CAPSET, 0);
+  drop.r.args[1] = 1ull << 10;  // CAP_NET_BIND_SERVICE only
+  drop.r.proc.euid = 1000;
+  CHECK(ids(drop.view(), t).empty());
+  auto as_root = sys(RP_EV_CAPSET, 0);
+  as_root.r.args[1] = 1ull << 21;
+  CHECK(ids(as_root.view(), t).empty());  // root already has it
+}
+
+TEST_CASE("writes to account files and profiles and init scripts and kernel handlers", "[unit]") {
+  ProcessTable t;
+  const int w = O_WRONLY | O_APPEND;
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/passwd", w).view(), t).count("rampart.persistence.account_files"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/sudoers.d/90-x", O_WRONLY | O_CREAT).view(), t)
+            .count("rampart.persistence.account_files"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/passwd", O_RDONLY).view(), t).empty());
+  CHECK(ids(file_op(RP_EV_OPEN, "/home/u/.bashrc", w).view(), t).count("rampart.persistence.shell_profile"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/profile.d/x.sh", O_WRONLY | O_CREAT).view(), t)
+            .count("rampart.persistence.shell_profile"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/rc.local", w).view(), t).count("rampart.persistence.init_scripts"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/proc/sys/kernel/core_pattern", O_WRONLY).view(), t)
+            .count("rampart.privilege.kernel_handlers"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/proc/sys/kernel/core_pattern", O_RDONLY).view(), t).empty());
+}
+
+TEST_CASE("tampering with rampart's own configuration", "[unit]") {
+  ProcessTable t;
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/rampart/policies/web.yaml", O_WRONLY | O_TRUNC).view(), t)
+            .count("rampart.defense_evasion.rampart_tamper"));
+  CHECK(ids(file_op(RP_EV_UNLINK, "/etc/rampart/rampart.yaml", 0, 0, 0).view(), t)
+            .count("rampart.defense_evasion.rampart_tamper"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/rampart/rampart.yaml", O_RDONLY).view(), t).empty());
+}
+
+TEST_CASE("ssh private keys read by anything but the ssh tools", "[unit]") {
+  ProcessTable t;
+  ProcSnapshot cat, ssh;
+  cat.tgid = 100;
+  cat.exe = "/usr/bin/cat";
+  ssh.tgid = 101;
+  ssh.exe = "/usr/bin/ssh";
+  t.seed({cat, ssh});
+  CHECK(ids(file_op(RP_EV_OPEN, "/root/.ssh/id_ed25519").view(), t).count("rampart.credentials.ssh_private_key"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/root/.ssh/id_ed25519.pub").view(), t).empty());
+  auto by_ssh = file_op(RP_EV_OPEN, "/root/.ssh/id_ed25519");
+  by_ssh.r.proc.tgid = by_ssh.r.proc.pid = 101;
+  CHECK(ids(by_ssh.view(), t).empty());
 }
