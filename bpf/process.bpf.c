@@ -94,6 +94,16 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 			ev->hdr.flags |= RP_F_PATH_RESOLVED;
 	}
 
+	/* A shell reading or writing a socket is the shape of a reverse shell. */
+	for (int fd = 0; fd < 2; fd++) {
+		struct file *f = rp_fd_file(task, fd);
+
+		if (f && (BPF_CORE_READ(f, f_inode, i_mode) & RP_S_IFMT) == RP_S_IFSOCK) {
+			ev->hdr.flags |= RP_F_STDIO_SOCKET;
+			break;
+		}
+	}
+
 	/* argv lives in the new image's stack: [arg_start, arg_end). */
 	arg_start = BPF_CORE_READ(task, mm, arg_start);
 	arg_end = BPF_CORE_READ(task, mm, arg_end);

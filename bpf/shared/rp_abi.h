@@ -64,6 +64,7 @@
 #define RP_F_MEMFD (1u << 5)	      /* the executed file is a memfd */
 #define RP_F_PATH2_TRUNCATED (1u << 6)
 #define RP_F_PATH2_RESOLVED (1u << 7)
+#define RP_F_STDIO_SOCKET (1u << 8) /* exec: stdin or stdout is a socket (checked in-kernel, at exec) */
 
 struct rp_event_hdr {
 	__u32 type;  /* RP_EV_* */

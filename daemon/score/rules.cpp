@@ -114,11 +114,17 @@ void on_exec(const rp_exec_event& e, const pipeline::ProcessTable& table, std::v
       hit(out, kNetcat, std::string(file));
   }
   if (!is_shell(file)) return;
-  for (int fd : {0, 1}) {
-    auto target = read_fd(e.proc.tgid, fd);
-    if (starts_with(target, "socket:")) {
-      hit(out, kReverseShell, std::string(file) + " with fd " + std::to_string(fd) + " on " + target);
-      break;
+  // The kernel checked stdin/stdout at exec; /proc is the fallback for
+  // records without the flag (it races with short-lived shells).
+  if (e.hdr.flags & RP_F_STDIO_SOCKET) {
+    hit(out, kReverseShell, std::string(file) + " with stdin or stdout on a socket");
+  } else {
+    for (int fd : {0, 1}) {
+      auto target = read_fd(e.proc.tgid, fd);
+      if (starts_with(target, "socket:")) {
+        hit(out, kReverseShell, std::string(file) + " with fd " + std::to_string(fd) + " on " + target);
+        break;
+      }
     }
   }
   if (const auto* parent = table.find(e.proc.ppid); parent && is_network_service(parent->exe))

@@ -91,6 +91,9 @@ TEST_CASE("exec rules: writable dirs and fileless and reverse shell and shell fr
   memfd.r.hdr.flags = RP_F_FILELESS | RP_F_MEMFD;
   CHECK(ids(memfd.view(), t) == std::set<std::string>{"rampart.exec.fileless"});
   CHECK(ids(exec_of("/bin/bash").view(), t, socket_fd) == std::set<std::string>{"rampart.exec.reverse_shell"});
+  auto flagged = exec_of("/bin/sh");
+  flagged.r.hdr.flags = RP_F_STDIO_SOCKET;
+  CHECK(ids(flagged.view(), t) == std::set<std::string>{"rampart.exec.reverse_shell"});
   CHECK(ids(exec_of("/bin/bash").view(), t).empty());
 
   ProcSnapshot nginx;
