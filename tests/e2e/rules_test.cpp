@@ -51,6 +51,54 @@ TEST_CASE("built-in rules fire on real actions", "[e2e]") {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   REQUIRE(slurp(err).find("attached ") != std::string::npos);
 
+  // Attaches to, and writes into, a child of its own: ptrace and process_vm_writev.
+  std::ofstream(d + "/inject.py") << R"PY(
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+pid = os.fork()
+if pid == 0:
+    time.sleep(3)
+    os._exit(0)
+class IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+buf = ctypes.create_string_buffer(8)
+local = IoVec(ctypes.cast(buf, ctypes.c_void_p), 8)
+remote = IoVec(ctypes.cast(buf, ctypes.c_void_p), 8)
+libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+libc.ptrace(16, pid, None, None)  # PTRACE_ATTACH
+os.waitpid(pid, 0)
+libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+)PY";
+
+  // A real BPF_PROG_LOAD of "r0 = 0; exit" as a socket filter.
+  std::ofstream(d + "/bpfload.py") << R"PY(
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+insns = (ctypes.c_uint64 * 2)(0x00000000000000b7, 0x0000000000000095)
+lic = ctypes.create_string_buffer(b"GPL")
+attr = (ctypes.c_uint8 * 128)()
+ctypes.c_uint32.from_buffer(attr, 0).value = 1            # BPF_PROG_TYPE_SOCKET_FILTER
+ctypes.c_uint32.from_buffer(attr, 4).value = 2            # insn_cnt
+ctypes.c_uint64.from_buffer(attr, 8).value = ctypes.addressof(insns)
+ctypes.c_uint64.from_buffer(attr, 16).value = ctypes.addressof(lic)
+fd = libc.syscall(321, 5, attr, 128)                      # bpf(BPF_PROG_LOAD)
+if fd >= 0:
+    os.close(fd)
+)PY";
+
+  // Drops to nobody keeping its capabilities, then raises CAP_SYS_ADMIN again.
+  std::ofstream(d + "/capset.py") << R"PY(
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(8, 1, 0, 0, 0)                       # PR_SET_KEEPCAPS
+os.setresuid(65534, 65534, 65534)
+hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)      # _LINUX_CAPABILITY_VERSION_3, this process
+data = (ctypes.c_uint32 * 6)(1 << 21, 1 << 21, 0, 0, 0, 0)  # effective, permitted, inheritable (x2)
+libc.capset(hdr, data)
+)PY";
+
   // rule id -> the action that triggers it
   const std::vector<std::pair<std::string, std::string>> actions = {
       {"rampart.exec.writable_dir", "cp /bin/true /tmp/rp-rules-true-$$ && /tmp/rp-rules-true-$$; rm -f /tmp/rp-rules-true-$$"},
@@ -73,6 +121,14 @@ TEST_CASE("built-in rules fire on real actions", "[e2e]") {
       {"rampart.exec.reverse_shell", "/usr/bin/python3 -c 'import socket,os; a,b=socket.socketpair(); os.dup2(b.fileno(),0); os.execv(\"/bin/sh\",[\"sh\",\"-c\",\"true\"])'"},
       {"rampart.exec.shell_from_service", "cp /bin/bash " + d + "/nginx && " + d + "/nginx -c '/bin/sh -c true; true'"},
       {"rampart.exec.fileless", "/usr/bin/python3 -c 'import os; f=os.memfd_create(\"rp\"); os.write(f, open(\"/bin/true\",\"rb\").read()); os.execv(\"/proc/self/fd/%d\" % f, [\"x\"])'"},
+      {"rampart.ptrace.attach", "/usr/bin/python3 " + d + "/inject.py"},
+      {"rampart.process_vm_writev", "/usr/bin/python3 " + d + "/inject.py"},
+      {"rampart.exec.netcat", "cp /bin/true " + d + "/nc && " + d + "/nc"},
+      {"rampart.persistence.init_scripts", "mkdir -p /etc/init.d && : >> /etc/init.d/rampart-test-$$ && rm -f /etc/init.d/rampart-test-$$"},
+      {"rampart.capset.admin", "/usr/bin/python3 " + d + "/capset.py"},
+      {"rampart.persistence.ld_preload",
+       "if [ -e /etc/ld.so.preload ]; then : >> /etc/ld.so.preload; else : >> /etc/ld.so.preload; rm -f /etc/ld.so.preload; fi"},
+      {"rampart.bpf.prog_load", "/usr/bin/python3 " + d + "/bpfload.py"},
       {"rampart.module.load", "/usr/bin/python3 -c 'import ctypes,os; fd=os.open(\"/etc/hostname\",os.O_RDONLY); ctypes.CDLL(None).syscall(313, fd, b\"\", 0)'"},
   };
   std::string script;
