@@ -294,10 +294,7 @@ void Daemon::apply_verdict(const score::Verdict& v) {
 
 void Daemon::handle(const sources::EventView& ev) {
   const rp_proc& p = ev.proc();
-  outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}, {}};
-  ctx.policy_name = [this](uint32_t id) -> std::string_view {
-    return id >= 1 && id <= compiled_.names.size() ? std::string_view(compiled_.names[id - 1]) : std::string_view();
-  };
+  outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}, &compiled_.names};
   std::optional<std::string> replaced;
 
   switch (ev.type()) {
@@ -343,7 +340,9 @@ void Daemon::handle(const sources::EventView& ev) {
     ctx.verdict_enforced = pol.mode == policy::Mode::kEnforce;
     ctx.verdict_applied_ns = last_applied_ns_;
   }
-  if (ev.type() == RP_EV_FORK) {
+  // Only a parent with a score of its own passes distrust on; the policy
+  // lookup (a map syscall) is not worth making for every fork on the host.
+  if (ev.type() == RP_EV_FORK && trust_.tracked(p.tgid)) {
     auto v = trust_.on_fork(p.tgid, ev.as<rp_fork_event>().child_tgid, ev.hdr->ts_ns, governing(p.tgid).scoring);
     if (v.level_changed) apply_verdict(v);
   }

@@ -185,22 +185,30 @@ Result<void> Programs::set_policy_rule(uint32_t policy_id, const rp_policy_rule&
   return update(skel_->maps.policy_map, &policy_id, &rule);
 }
 
-Result<void> Programs::add_net4(uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
-                                const rp_port_set& ports) {
-  rp_net4_key k{};
+namespace {
+
+// An LPM key is {prefixlen, policy id, address}; prefixlen covers the id's 32 bits too.
+template <typename Key, size_t N>
+Result<void> add_net(struct bpf_map* map, uint32_t policy_id, const uint8_t (&addr)[N], uint8_t prefix_len,
+                     const rp_port_set& ports) {
+  static_assert(sizeof(Key::addr) == N);
+  Key k{};
   k.prefixlen = 32 + prefix_len;
   k.policy_id = policy_id;
-  std::memcpy(k.addr, addr, 4);
-  return update(skel_->maps.net_allow4_map, &k, &ports);
+  std::memcpy(k.addr, addr, N);
+  return update(map, &k, &ports);
+}
+
+}  // namespace
+
+Result<void> Programs::add_net4(uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
+                                const rp_port_set& ports) {
+  return add_net<rp_net4_key>(skel_->maps.net_allow4_map, policy_id, addr, prefix_len, ports);
 }
 
 Result<void> Programs::add_net6(uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
                                 const rp_port_set& ports) {
-  rp_net6_key k{};
-  k.prefixlen = 32 + prefix_len;
-  k.policy_id = policy_id;
-  std::memcpy(k.addr, addr, 16);
-  return update(skel_->maps.net_allow6_map, &k, &ports);
+  return add_net<rp_net6_key>(skel_->maps.net_allow6_map, policy_id, addr, prefix_len, ports);
 }
 
 Result<void> Programs::assign_exe(const rp_exe_key& exe, uint32_t policy_id) {

@@ -292,10 +292,8 @@ void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& 
                     : e.reason == RP_REASON_VERDICT   ? "verdict"
                                                       : "unknown");
   w.field("policy_id", e.policy_id);
-  if (ctx.policy_name) {
-    auto name = ctx.policy_name(e.policy_id);
-    if (!name.empty()) w.field("policy", name);
-  }
+  if (ctx.policy_names && e.policy_id >= 1 && e.policy_id <= ctx.policy_names->size())
+    w.field("policy", std::string_view((*ctx.policy_names)[e.policy_id - 1]));
   // A refusal by a hook stops the operation before it happens; a kill at
   // syscall entry stops the process, but the syscall itself may complete.
   w.field("operation_completed", e.mechanism == RP_MECH_SIGKILL ? "possibly" : e.action == RP_ACT_WOULD_DENY ? "yes" : "no");

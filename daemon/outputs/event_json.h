@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pipeline/process_table.h"
 #include "score/rules.h"
@@ -20,8 +20,8 @@ struct EventContext {
   const pipeline::ProcessTable* table = nullptr;  // for exe, parent, container
   int64_t boot_to_realtime_ns = 0;                // realtime = boot + this
   std::string_view replaced_exe;                  // exec only: the image it replaced
-  // Names a policy id in enforce events; empty or unset: only the id is written.
-  std::function<std::string_view(uint32_t)> policy_name;
+  // Policy names by id (names[id - 1]), for enforce events; unset: only the id is written.
+  const std::vector<std::string>* policy_names = nullptr;
   // Rule hits on this event and the process's verdict after them, if any.
   const std::vector<score::RuleHit>* hits = nullptr;
   const score::Verdict* verdict = nullptr;

@@ -104,6 +104,8 @@ class TrustEngine {
   std::vector<Verdict> tick(uint64_t now_ns);
 
   size_t size() const { return procs_.size(); }
+  // Whether tgid has a score of its own (a rule hit, or inherited distrust).
+  bool tracked(uint32_t tgid) const { return procs_.count(tgid) != 0; }
   uint64_t evictions() const { return evictions_; }
 
  private:
