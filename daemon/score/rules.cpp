@@ -3,7 +3,6 @@
 #include "score/rules.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -101,7 +100,7 @@ bool is_write_open(const rp_file_event& e) { return (e.flags & O_ACCMODE) != O_R
 
 void hit(std::vector<RuleHit>& out, RuleIndex r, std::string detail) { out.push_back({&kRules[r], std::move(detail)}); }
 
-void on_exec(const rp_exec_event& e, const pipeline::ProcessTable& table, std::vector<RuleHit>& out, FdReader read_fd) {
+void on_exec(const rp_exec_event& e, const pipeline::ProcessTable& table, std::vector<RuleHit>& out) {
   std::string_view file = fixed_str(e.filename);
   if (starts_with(file, "/tmp/") || starts_with(file, "/var/tmp/") || starts_with(file, "/dev/shm/"))
     hit(out, kExecWritableDir, std::string(file));
@@ -114,19 +113,8 @@ void on_exec(const rp_exec_event& e, const pipeline::ProcessTable& table, std::v
       hit(out, kNetcat, std::string(file));
   }
   if (!is_shell(file)) return;
-  // The kernel checked stdin/stdout at exec; /proc is the fallback for
-  // records without the flag (it races with short-lived shells).
-  if (e.hdr.flags & RP_F_STDIO_SOCKET) {
-    hit(out, kReverseShell, std::string(file) + " with stdin or stdout on a socket");
-  } else {
-    for (int fd : {0, 1}) {
-      auto target = read_fd(e.proc.tgid, fd);
-      if (starts_with(target, "socket:")) {
-        hit(out, kReverseShell, std::string(file) + " with fd " + std::to_string(fd) + " on " + target);
-        break;
-      }
-    }
-  }
+  // Checked in the kernel at exec: a read of /proc here would race with short-lived shells.
+  if (e.hdr.flags & RP_F_STDIO_SOCKET) hit(out, kReverseShell, std::string(file) + " with stdin or stdout on a socket");
   if (const auto* parent = table.find(e.proc.ppid); parent && is_network_service(parent->exe))
     hit(out, kShellFromService, std::string(file) + " started by " + parent->exe);
 }
@@ -223,19 +211,11 @@ void on_syscall(uint32_t type, const rp_syscall_event& e, std::vector<RuleHit>& 
 
 const std::vector<Rule>& builtin_rules() { return kRules; }
 
-std::string read_proc_fd(uint32_t tgid, int fd) {
-  char link[64], target[128];
-  std::snprintf(link, sizeof(link), "/proc/%u/fd/%d", tgid, fd);
-  ssize_t n = readlink(link, target, sizeof(target) - 1);
-  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
-}
-
-void evaluate(const sources::EventView& ev, const pipeline::ProcessTable& table, std::vector<RuleHit>& out,
-              FdReader read_fd) {
+void evaluate(const sources::EventView& ev, const pipeline::ProcessTable& table, std::vector<RuleHit>& out) {
   static_assert(kRuleCount > 0);
   switch (ev.type()) {
     case RP_EV_EXEC:
-      on_exec(ev.as<rp_exec_event>(), table, out, read_fd);
+      on_exec(ev.as<rp_exec_event>(), table, out);
       break;
     case RP_EV_OPEN:
     case RP_EV_UNLINK:

@@ -26,13 +26,7 @@ struct RuleHit {
 
 const std::vector<Rule>& builtin_rules();
 
-// Reads a process's stdio targets ("socket:[123]", "/dev/pts/0"); rules that
-// need them (reverse shell) call it only for the events they look at.
-using FdReader = std::string (*)(uint32_t tgid, int fd);
-std::string read_proc_fd(uint32_t tgid, int fd);
-
 // Appends the hits of every built-in rule on one event.
-void evaluate(const sources::EventView& ev, const pipeline::ProcessTable& table, std::vector<RuleHit>& out,
-              FdReader read_fd = read_proc_fd);
+void evaluate(const sources::EventView& ev, const pipeline::ProcessTable& table, std::vector<RuleHit>& out);
 
 }  // namespace rampart::score
