@@ -52,6 +52,31 @@ static __always_inline int rp_net_decide(__u32 op, __u8 family, const __u8 *addr
 	if (!rule)
 		return RP_ALLOW;
 
+	if (op != RP_EV_BIND && rule->has_net_deny) {
+		struct rp_port_set *deny;
+
+		if (family == 4) {
+			struct rp_net4_key k = { .prefixlen = 32 + 32, .policy_id = policy_id };
+
+			__builtin_memcpy(k.addr, addr, 4);
+			deny = bpf_map_lookup_elem(&net_deny4_map, &k);
+		} else {
+			struct rp_net6_key k = { .prefixlen = 32 + 128, .policy_id = policy_id };
+
+			__builtin_memcpy(k.addr, addr, 16);
+			deny = bpf_map_lookup_elem(&net_deny6_map, &k);
+		}
+		if (deny && rp_port_in(deny->r, deny->n, RP_MAX_PORT_RANGES, port)) {
+			/* alert rules, and every rule in audit mode, report and let it through */
+			if (deny->action == RP_NET_ALERT || rule->mode != RP_MODE_ENFORCE) {
+				rp_report(op, policy_id, RP_ACT_WOULD_DENY, RP_REASON_DENY_RULE, family, addr, port);
+			} else {
+				rp_report(op, policy_id, RP_ACT_DENIED, RP_REASON_DENY_RULE, family, addr, port);
+				return RP_REFUSE;
+			}
+		}
+	}
+
 	if (op == RP_EV_BIND) {
 		if (!rule->restrict_bind || port == 0) /* port 0: the kernel picks one; only listen() matters */
 			return RP_ALLOW;

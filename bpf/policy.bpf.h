@@ -60,6 +60,23 @@ struct {
 	__type(value, struct rp_port_set);
 } net_allow6_map SEC(".maps") __weak;
 
+/* (policy id, network) -> denied ports, from deny rules; checked before the allow-lists. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rp_net4_key);
+	__type(value, struct rp_port_set);
+} net_deny4_map SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rp_net6_key);
+	__type(value, struct rp_port_set);
+} net_deny6_map SEC(".maps") __weak;
+
 /* tgid -> trust verdict. Full: a new verdict cannot be set (rampartd reports it). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

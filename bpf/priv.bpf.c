@@ -10,7 +10,9 @@
  * per traced syscall under strace) is counted as filtered.
  *
  * Enforcement: when the caller's enforce-mode policy forbids the operation
- * (rp_policy_rule.deny_priv), the caller is killed with bpf_send_signal. This
+ * (rp_policy_rule.deny_priv: setuid/gid, capset, ptrace and process_vm_writev,
+ * module loading, bpf(), mount/umount, unshare/setns), the caller is killed
+ * with bpf_send_signal. This
  * runs at syscall exit, so the syscall itself has completed: the event says
  * so ("operation_completed": "possibly"). Audit mode reports would-deny.
  */
@@ -156,8 +158,10 @@ RP_SYS_EXIT(process_vm_writev)
 
 RP_SYS_EXIT(init_module)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_MODULE_LOAD);
+	struct rp_syscall_event *ev;
 
+	rp_priv_enforce(RP_EV_MODULE_LOAD, RP_PRIV_MODULE);
+	ev = rp_sys_begin(regs, ret, RP_EV_MODULE_LOAD);
 	if (!ev)
 		return 0;
 	ev->args[1] = RP_ARG1(regs);
@@ -167,9 +171,11 @@ RP_SYS_EXIT(init_module)
 
 RP_SYS_EXIT(finit_module)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_MODULE_LOAD);
+	struct rp_syscall_event *ev;
 	int fd = (int)RP_ARG0(regs);
 
+	rp_priv_enforce(RP_EV_MODULE_LOAD, RP_PRIV_MODULE);
+	ev = rp_sys_begin(regs, ret, RP_EV_MODULE_LOAD);
 	if (!ev)
 		return 0;
 	ev->args[0] = fd;
@@ -181,10 +187,13 @@ RP_SYS_EXIT(finit_module)
 
 RP_SYS_EXIT(bpf)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_BPF);
+	struct rp_syscall_event *ev;
 	__u32 cmd = (__u32)RP_ARG0(regs);
 	__u32 kind = 0;
 
+	if (!rp_is_self())
+		rp_priv_enforce(RP_EV_BPF, RP_PRIV_BPF);
+	ev = rp_sys_begin(regs, ret, RP_EV_BPF);
 	if (!ev)
 		return 0;
 	ev->args[0] = cmd;
@@ -197,8 +206,10 @@ RP_SYS_EXIT(bpf)
 
 RP_SYS_EXIT(mount)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_MOUNT);
+	struct rp_syscall_event *ev;
 
+	rp_priv_enforce(RP_EV_MOUNT, RP_PRIV_MOUNT);
+	ev = rp_sys_begin(regs, ret, RP_EV_MOUNT);
 	if (!ev)
 		return 0;
 	ev->args[0] = RP_ARG3(regs);
@@ -211,8 +222,10 @@ RP_SYS_EXIT(mount)
 
 RP_SYS_EXIT(umount2)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_UMOUNT);
+	struct rp_syscall_event *ev;
 
+	rp_priv_enforce(RP_EV_UMOUNT, RP_PRIV_MOUNT);
+	ev = rp_sys_begin(regs, ret, RP_EV_UMOUNT);
 	if (!ev)
 		return 0;
 	ev->args[0] = RP_ARG1(regs);
@@ -224,8 +237,10 @@ RP_SYS_EXIT(umount2)
 
 RP_SYS_EXIT(unshare)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_UNSHARE);
+	struct rp_syscall_event *ev;
 
+	rp_priv_enforce(RP_EV_UNSHARE, RP_PRIV_NS);
+	ev = rp_sys_begin(regs, ret, RP_EV_UNSHARE);
 	if (!ev)
 		return 0;
 	ev->args[0] = RP_ARG0(regs);
@@ -235,8 +250,10 @@ RP_SYS_EXIT(unshare)
 
 RP_SYS_EXIT(setns)
 {
-	struct rp_syscall_event *ev = rp_sys_begin(regs, ret, RP_EV_SETNS);
+	struct rp_syscall_event *ev;
 
+	rp_priv_enforce(RP_EV_SETNS, RP_PRIV_NS);
+	ev = rp_sys_begin(regs, ret, RP_EV_SETNS);
 	if (!ev)
 		return 0;
 	ev->args[0] = (__u32)RP_ARG0(regs);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
@@ -204,6 +205,7 @@ Result<void> Daemon::load_policies() {
   auto set = policy::PolicySet::load_dir(dir);
   if (!set) return fail("invalid policy, refusing to start:\n" + set.error().what());
   policies_ = std::move(*set);
+  violations_ = score::Violations(policies_);
   return {};
 }
 
@@ -260,11 +262,29 @@ void Daemon::apply_policy(uint32_t tgid) {
     log("warning: assigning policy '" + p.name + "' to pid " + std::to_string(tgid) + ": " + r.error().what());
 }
 
-const policy::Policy& Daemon::governing(uint32_t tgid) const {
-  uint32_t id = programs_->policy_of(tgid);
+const policy::Policy& Daemon::policy_by_id(uint32_t id) const {
   const auto& all = policies_.policies();
   return id >= 1 && id <= all.size() ? all[id - 1] : policies_.fallback();
 }
+
+const policy::DenyRule* Daemon::on_violation(const rp_enforce_event& e) {
+  auto m = violations_.match(e);
+  if (!m) return nullptr;
+  constexpr uint64_t kRepeatNs = 60'000'000'000;
+  auto& seen = violation_seen_[e.proc.tgid];
+  auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == m->rule; });
+  if (it == seen.end()) {
+    if (seen.size() >= 64) seen.erase(seen.begin());  // bound per process
+    seen.emplace_back(m->rule, e.hdr.ts_ns);
+    hits_.push_back({m->rule, std::move(m->detail)});
+  } else if (e.hdr.ts_ns - it->second >= kRepeatNs) {
+    it->second = e.hdr.ts_ns;
+    hits_.push_back({m->rule, std::move(m->detail)});
+  }
+  return m->deny;
+}
+
+const policy::Policy& Daemon::governing(uint32_t tgid) const { return policy_by_id(programs_->policy_of(tgid)); }
 
 void Daemon::apply_verdict(const score::Verdict& v) {
   const policy::Policy& p = governing(v.tgid);
@@ -324,10 +344,31 @@ void Daemon::handle(const sources::EventView& ev) {
   // Rules, then the trust score of the process that caused the event.
   hits_.clear();
   std::optional<score::Verdict> verdict;
-  if (ev.type() != RP_EV_ENFORCE) score::evaluate(ev, table_, hits_);
+  const policy::Policy* governed = nullptr;  // looked up (a map syscall) only when needed
+  auto pol_of = [&]() -> const policy::Policy& {
+    if (!governed) governed = &governing(p.tgid);
+    return *governed;
+  };
+  if (ev.type() == RP_EV_ENFORCE) {
+    const auto& e = ev.as<rp_enforce_event>();
+    const policy::DenyRule* deny = on_violation(e);
+    if (deny) {
+      ctx.deny_rule = deny->id;
+      // A cgroup hook or fanotify refused it; a kill rule also ends the process.
+      if (deny->action == policy::Action::kKill && e.action == RP_ACT_DENIED && e.mechanism != RP_MECH_SIGKILL &&
+          ::kill(static_cast<pid_t>(p.tgid), SIGKILL) == 0) {
+        ++kills_;
+        ctx.killed_by_rule = true;
+      }
+    }
+  } else {
+    score::RuleContext rc{table_, false, &connects_};
+    if (ev.type() == RP_EV_BPF) rc.bpf_expected = pol_of().allow.bpf_expected;
+    score::evaluate(ev, rc, hits_);
+  }
   if (!hits_.empty()) {
     last_applied_ns_ = 0;
-    const policy::Policy& pol = governing(p.tgid);
+    const policy::Policy& pol = pol_of();
     for (const auto& h : hits_) {
       score::Evidence e{ev.hdr->ts_ns, std::string(h.rule->id), h.rule->weight, sources::event_type_name(ev.type()),
                         h.detail};
@@ -352,6 +393,7 @@ void Daemon::handle(const sources::EventView& ev) {
   if (ev.type() == RP_EV_EXIT) {
     table_.on_exit(p.tgid, ev.as<rp_exit_event>().exit_code, ev.hdr->ts_ns);
     trust_.on_exit(p.tgid);
+    violation_seen_.erase(p.tgid);
   }
   sink_->flush_if_large();
 }

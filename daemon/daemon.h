@@ -23,6 +23,7 @@
 #include "policy/policy.h"
 #include "score/rules.h"
 #include "score/trust.h"
+#include "score/violations.h"
 #include "sources/decoder.h"
 #include "sources/ringbuf_source.h"
 
@@ -54,6 +55,7 @@ class Daemon : public sources::RecordSink {
   void apply_policy(uint32_t tgid);
   // The policy that governs a process: the kernel's assignment, else the default.
   const policy::Policy& governing(uint32_t tgid) const;
+  const policy::Policy& policy_by_id(uint32_t id) const;
   // Mirrors a verdict whose level changed into the kernel (enforce mode only).
   void apply_verdict(const score::Verdict& v);
   void write_stats(const char* reason);
@@ -76,7 +78,14 @@ class Daemon : public sources::RecordSink {
   enforce::Compiled compiled_;
   uint64_t policy_errors_ = 0;  // map writes that failed while assigning policies
   score::TrustEngine trust_;
+  score::ConnectHistory connects_;  // executables seen connecting out
+  score::Violations violations_;    // enforce events → hits; built from policies_
+  // When a process last paid for each violation rule: a refused operation
+  // retried in a loop costs once a minute, not once per try.
+  std::unordered_map<uint32_t, std::vector<std::pair<const score::Rule*, uint64_t>>> violation_seen_;
   std::vector<score::RuleHit> hits_;  // reused per event
+  // Adds the hit an enforce event stands for; returns the deny rule that matched, if any.
+  const policy::DenyRule* on_violation(const rp_enforce_event& e);
   uint64_t rule_hits_ = 0, verdicts_applied_ = 0, kills_ = 0;
   uint64_t last_applied_ns_ = 0;  // boot clock of the last verdict map write
   int64_t boot_to_realtime_ns_ = 0;

@@ -233,6 +233,10 @@ struct rp_port_range {
 #define RP_PRIV_SETUID (1u << 0) /* set*uid and set*gid */
 #define RP_PRIV_CAPSET (1u << 1)
 #define RP_PRIV_PTRACE (1u << 2) /* ptrace attach/seize/poke and process_vm_writev */
+#define RP_PRIV_MODULE (1u << 3) /* init_module, finit_module */
+#define RP_PRIV_BPF (1u << 4)	 /* bpf() */
+#define RP_PRIV_MOUNT (1u << 5)	 /* mount, umount2 */
+#define RP_PRIV_NS (1u << 6)	 /* unshare, setns */
 
 /* policy_map value, indexed by policy id. */
 struct rp_policy_rule {
@@ -241,14 +245,19 @@ struct rp_policy_rule {
 	__u8 restrict_bind;    /* 1: only listen[] ports may be bound */
 	__u8 n_listen;
 	__u8 deny_priv; /* RP_PRIV_*: refused by killing the caller (no LSM) */
-	__u8 _pad0[3];
+	__u8 has_net_deny; /* 1: net_deny{4,6}_map holds deny rules for this policy */
+	__u8 _pad0[2];
 	struct rp_port_range listen[RP_MAX_LISTEN];
 };
 
-/* net_allow{4,6}_map values: the ports allowed for a network. */
+/* net_allow{4,6}_map values: the ports allowed for a network.
+ * net_deny{4,6}_map values: the ports denied, and what a deny rule does. */
+#define RP_NET_DENY 1 /* refuse with EPERM */
+#define RP_NET_KILL 2 /* refuse with EPERM; rampartd then kills the caller */
+#define RP_NET_ALERT 3 /* allow and report */
 struct rp_port_set {
 	__u32 n;
-	__u32 _pad0;
+	__u32 action; /* deny maps: RP_NET_*; allow maps: 0 */
 	struct rp_port_range r[RP_MAX_PORT_RANGES];
 };
 

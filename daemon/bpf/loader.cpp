@@ -201,14 +201,16 @@ Result<void> add_net(struct bpf_map* map, uint32_t policy_id, const uint8_t (&ad
 
 }  // namespace
 
-Result<void> Programs::add_net4(uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
-                                const rp_port_set& ports) {
-  return add_net<rp_net4_key>(skel_->maps.net_allow4_map, policy_id, addr, prefix_len, ports);
+Result<void> Programs::add_net4(enforce::NetList list, uint32_t policy_id, const uint8_t (&addr)[4],
+                                uint8_t prefix_len, const rp_port_set& ports) {
+  auto* map = list == enforce::NetList::kDeny ? skel_->maps.net_deny4_map : skel_->maps.net_allow4_map;
+  return add_net<rp_net4_key>(map, policy_id, addr, prefix_len, ports);
 }
 
-Result<void> Programs::add_net6(uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
-                                const rp_port_set& ports) {
-  return add_net<rp_net6_key>(skel_->maps.net_allow6_map, policy_id, addr, prefix_len, ports);
+Result<void> Programs::add_net6(enforce::NetList list, uint32_t policy_id, const uint8_t (&addr)[16],
+                                uint8_t prefix_len, const rp_port_set& ports) {
+  auto* map = list == enforce::NetList::kDeny ? skel_->maps.net_deny6_map : skel_->maps.net_allow6_map;
+  return add_net<rp_net6_key>(map, policy_id, addr, prefix_len, ports);
 }
 
 Result<void> Programs::assign_exe(const rp_exe_key& exe, uint32_t policy_id) {

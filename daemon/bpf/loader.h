@@ -55,9 +55,9 @@ class Programs : public enforce::MapWriter {
 
   // enforce::MapWriter, on the real maps.
   Result<void> set_policy_rule(uint32_t policy_id, const rp_policy_rule& rule) override;
-  Result<void> add_net4(uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
+  Result<void> add_net4(enforce::NetList list, uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
                         const rp_port_set& ports) override;
-  Result<void> add_net6(uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
+  Result<void> add_net6(enforce::NetList list, uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
                         const rp_port_set& ports) override;
   Result<void> assign_exe(const rp_exe_key& exe, uint32_t policy_id) override;
   Result<void> assign_process(uint32_t tgid, uint32_t policy_id) override;

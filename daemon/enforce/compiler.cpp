@@ -15,7 +15,14 @@ struct NetEntry {
   std::array<uint8_t, 16> addr;
   uint8_t prefix_len;
   std::vector<rp_port_range> ports;
+  uint32_t action;               // RP_NET_* for deny rules, 0 for allow-lists
   const policy::NetRule* first;  // for error messages
+};
+
+// A network rule and what it does: allow-list entries have action 0.
+struct NetItem {
+  const policy::NetRule* rule;
+  uint32_t action;
 };
 
 // Does network `outer` contain `inner` (same family, shorter or equal prefix)?
@@ -28,6 +35,20 @@ bool contains(const NetEntry& outer, const NetEntry& inner) {
   return true;
 }
 
+// kill > deny > alert: where deny rules overlap, the strongest action wins.
+int severity(uint32_t action) { return action == RP_NET_KILL ? 3 : action == RP_NET_DENY ? 2 : action ? 1 : 0; }
+
+uint32_t net_action(policy::Action a) {
+  switch (a) {
+    case policy::Action::kKill:
+      return RP_NET_KILL;
+    case policy::Action::kAlert:
+      return RP_NET_ALERT;
+    default:
+      return RP_NET_DENY;
+  }
+}
+
 rp_port_set to_port_set(const std::vector<rp_port_range>& ranges) {
   rp_port_set s{};
   s.n = static_cast<uint32_t>(ranges.size());
@@ -35,38 +56,48 @@ rp_port_set to_port_set(const std::vector<rp_port_range>& ranges) {
   return s;
 }
 
-Result<void> compile_network(const policy::Policy& p, uint32_t id, MapWriter& maps) {
+Result<void> compile_network(const policy::Policy& p, uint32_t id, const std::vector<NetItem>& items, NetList list,
+                             MapWriter& maps) {
   std::vector<NetEntry> entries;
-  for (const auto& rule : p.allow.connect) {
+  for (const auto& [rule, action] : items) {
     auto same = std::find_if(entries.begin(), entries.end(), [&](const NetEntry& e) {
-      return e.family == rule.family && e.prefix_len == rule.prefix_len && e.addr == rule.addr;
+      return e.family == rule->family && e.prefix_len == rule->prefix_len && e.addr == rule->addr;
     });
     if (same == entries.end())
-      same = entries.insert(entries.end(), NetEntry{rule.family, rule.addr, rule.prefix_len, {}, &rule});
-    same->ports.push_back({rule.port_lo, rule.port_hi});
+      same = entries.insert(entries.end(), NetEntry{rule->family, rule->addr, rule->prefix_len, {}, action, rule});
+    same->ports.push_back({rule->port_lo, rule->port_hi});
+    if (severity(action) > severity(same->action)) same->action = action;
   }
   // The kernel's LPM lookup finds only the longest matching network, so each
-  // network carries the ports of every wider network that contains it.
+  // network carries the ports (and the strongest action) of every wider
+  // network that contains it.
   std::vector<std::vector<rp_port_range>> full(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i)
-    for (const auto& outer : entries)
-      if (contains(outer, entries[i])) full[i].insert(full[i].end(), outer.ports.begin(), outer.ports.end());
+  std::vector<uint32_t> actions(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    actions[i] = entries[i].action;
+    for (const auto& outer : entries) {
+      if (!contains(outer, entries[i])) continue;
+      full[i].insert(full[i].end(), outer.ports.begin(), outer.ports.end());
+      if (severity(outer.action) > severity(actions[i])) actions[i] = outer.action;
+    }
+  }
   for (size_t i = 0; i < entries.size(); ++i) {
     auto ranges = merge_ranges(full[i]);
     if (ranges.size() > RP_MAX_PORT_RANGES)
       return fail(entries[i].first->pos.str() + ": policy '" + p.name + "': more than " +
                   std::to_string(RP_MAX_PORT_RANGES) + " separate port ranges for one network");
     auto ports = to_port_set(ranges);
+    ports.action = actions[i];
     const auto& e = entries[i];
     Result<void> r;
     if (e.family == 4) {
       uint8_t a[4];
       std::memcpy(a, e.addr.data(), 4);
-      r = maps.add_net4(id, a, e.prefix_len, ports);
+      r = maps.add_net4(list, id, a, e.prefix_len, ports);
     } else {
       uint8_t a[16];
       std::memcpy(a, e.addr.data(), 16);
-      r = maps.add_net6(id, a, e.prefix_len, ports);
+      r = maps.add_net6(list, id, a, e.prefix_len, ports);
     }
     if (!r) return fail(e.first->pos.str() + ": policy '" + p.name + "': " + r.error().what());
   }
@@ -118,8 +149,15 @@ Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const Ex
     rule.mode = p.mode == policy::Mode::kEnforce ? RP_MODE_ENFORCE : RP_MODE_AUDIT;  // learn denies nothing
     rule.restrict_connect = p.allow.has_connect;
     rule.restrict_bind = p.allow.has_listen;
-    rule.deny_priv = static_cast<uint8_t>((p.allow.setuid ? 0 : RP_PRIV_SETUID) | (p.allow.capset ? 0 : RP_PRIV_CAPSET) |
-                                          (p.allow.ptrace ? 0 : RP_PRIV_PTRACE));
+    rule.deny_priv = static_cast<uint8_t>(
+        (p.allow.setuid ? 0 : RP_PRIV_SETUID) | (p.allow.capset ? 0 : RP_PRIV_CAPSET) |
+        (p.allow.ptrace ? 0 : RP_PRIV_PTRACE) | (p.allow.module_load ? 0 : RP_PRIV_MODULE) |
+        (p.allow.bpf ? 0 : RP_PRIV_BPF) | (p.allow.mount ? 0 : RP_PRIV_MOUNT) | (p.allow.namespaces ? 0 : RP_PRIV_NS));
+    std::vector<NetItem> allow_net, deny_net;
+    for (const auto& r : p.allow.connect) allow_net.push_back({&r, 0});
+    for (const auto& d : p.deny)
+      for (const auto& r : d.connect) deny_net.push_back({&r, net_action(d.action)});
+    rule.has_net_deny = !deny_net.empty();
     std::vector<rp_port_range> listen;
     for (const auto& l : p.allow.listen) listen.push_back({l.lo, l.hi});
     listen = merge_ranges(listen);
@@ -130,7 +168,8 @@ Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const Ex
     for (size_t k = 0; k < listen.size(); ++k) rule.listen[k] = listen[k];
     if (auto r = maps.set_policy_rule(id, rule); !r)
       return fail(p.pos.str() + ": policy '" + p.name + "': " + r.error().what());
-    if (auto r = compile_network(p, id, maps); !r) return tl::unexpected(r.error());
+    if (auto r = compile_network(p, id, allow_net, NetList::kAllow, maps); !r) return tl::unexpected(r.error());
+    if (auto r = compile_network(p, id, deny_net, NetList::kDeny, maps); !r) return tl::unexpected(r.error());
 
     for (const auto& exe : p.selector.executables) {
       if (exe.kind != policy::PathPattern::Kind::kExact) {

@@ -10,14 +10,17 @@
 
 namespace rampart::enforce {
 
+// Which LPM pair a network entry goes to: the allow-lists or the deny rules.
+enum class NetList : uint8_t { kAllow, kDeny };
+
 class MapWriter {
  public:
   virtual ~MapWriter() = default;
   virtual Result<void> set_policy_rule(uint32_t policy_id, const rp_policy_rule& rule) = 0;
   // addr in network byte order; prefix_len 0-32 / 0-128.
-  virtual Result<void> add_net4(uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
+  virtual Result<void> add_net4(NetList list, uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
                                 const rp_port_set& ports) = 0;
-  virtual Result<void> add_net6(uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
+  virtual Result<void> add_net6(NetList list, uint32_t policy_id, const uint8_t (&addr)[16], uint8_t prefix_len,
                                 const rp_port_set& ports) = 0;
   // The policy a process gets when it execs this file (in the kernel, at exec).
   virtual Result<void> assign_exe(const rp_exe_key& exe, uint32_t policy_id) = 0;

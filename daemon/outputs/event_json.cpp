@@ -297,6 +297,8 @@ void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& 
   // A refusal by a hook stops the operation before it happens; a kill at
   // syscall entry stops the process, but the syscall itself may complete.
   w.field("operation_completed", e.mechanism == RP_MECH_SIGKILL ? "possibly" : e.action == RP_ACT_WOULD_DENY ? "yes" : "no");
+  if (!ctx.deny_rule.empty()) w.field("deny_rule", ctx.deny_rule);
+  if (ctx.killed_by_rule) w.field("killed", true);
   if (e.path[0]) w.field("path", fixed_str(e.path));
   if (e.family == 4 || e.family == 6) {
     uint16_t fam = e.family == 4 ? RP_AF_INET : RP_AF_INET6;
@@ -309,7 +311,9 @@ void verdict_json(JsonWriter& w, const EventContext& ctx) {
   if (!ctx.hits || ctx.hits->empty()) return;
   w.key("rules").begin_array();
   for (const auto& h : *ctx.hits) {
-    w.begin_object().field("id", h.rule->id).field("mitre", h.rule->mitre).field("weight", h.rule->weight);
+    w.begin_object().field("id", h.rule->id);
+    if (!h.rule->mitre.empty()) w.field("mitre", h.rule->mitre);
+    w.field("weight", h.rule->weight);
     w.field("detail", std::string_view(h.detail)).end_object();
   }
   w.end_array();

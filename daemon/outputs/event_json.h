@@ -27,6 +27,9 @@ struct EventContext {
   const score::Verdict* verdict = nullptr;
   bool verdict_enforced = false;  // the governing policy is in enforce mode
   uint64_t verdict_applied_ns = 0;  // boot clock when the verdict reached the kernel map, 0 if it did not
+  // Enforce events: the deny rule that matched, and whether rampartd killed the process for it.
+  std::string_view deny_rule;
+  bool killed_by_rule = false;
 };
 
 // Appends one event as a JSON object and a newline.

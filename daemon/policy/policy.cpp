@@ -462,10 +462,14 @@ class DocParser {
       }
     }
     if (auto priv = get(m, "privilege"); priv) {
-      auto pm = fields(*priv, {"setuid", "capset", "ptrace"});
-      if (auto s = get(pm, "setuid"); s) a.setuid = boolean(*s).value_or(true);
-      if (auto c = get(pm, "capset"); c) a.capset = boolean(*c).value_or(true);
-      if (auto t = get(pm, "ptrace"); t) a.ptrace = boolean(*t).value_or(true);
+      auto pm = fields(*priv, {"setuid", "capset", "ptrace", "moduleLoad", "bpf", "mount", "namespaces"});
+      const std::pair<const char*, bool*> switches[] = {{"setuid", &a.setuid},         {"capset", &a.capset},
+                                                        {"ptrace", &a.ptrace},         {"moduleLoad", &a.module_load},
+                                                        {"bpf", &a.bpf},               {"mount", &a.mount},
+                                                        {"namespaces", &a.namespaces}};
+      for (const auto& [name, flag] : switches)
+        if (auto v = get(pm, name); v) *flag = boolean(*v).value_or(true);
+      a.bpf_expected = a.bpf && get(pm, "bpf");
     }
   }
 

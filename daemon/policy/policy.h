@@ -80,6 +80,11 @@ struct Allow {
   bool setuid = true;  // privilege: may the workload change uid/gid
   bool capset = true;  // may it change its capabilities
   bool ptrace = true;  // may it attach to, or write into, other processes (ptrace, process_vm_writev)
+  bool module_load = true;  // init_module, finit_module
+  bool bpf = true;          // bpf()
+  bool mount = true;        // mount, umount2
+  bool namespaces = true;   // unshare, setns
+  bool bpf_expected = false;  // privilege.bpf: true was written: bpf() is part of this workload's job
 };
 
 enum class Action : uint8_t { kDeny, kKill, kAlert };

@@ -2,6 +2,7 @@
 // hit costs; a policy can change them (scoring.weights).
 #include "score/rules.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 
 #include <algorithm>
@@ -39,6 +40,7 @@ enum RuleIndex {
   kRampartTamper,
   kKernelHandlers,
   kSshPrivateKey,
+  kFirstConnect,
   kRuleCount,
 };
 
@@ -49,7 +51,8 @@ const std::vector<Rule> kRules = {
     {"rampart.process_vm_writev", "T1055", 50, "process_vm_writev into another process"},
     {"rampart.chmod.setuid", "T1548.001", 40, "setuid or setgid bit set on a file"},
     {"rampart.module.load", "T1547.006", 60, "attempt to load a kernel module"},
-    {"rampart.bpf.prog_load", "T1014", 30, "BPF program load by a process other than rampartd"},
+    {"rampart.bpf.prog_load", "T1014", 30,
+     "BPF program load by a process other than rampartd whose policy does not expect bpf()"},
     {"rampart.persistence.cron", "T1053.003", 40, "write to a cron table"},
     {"rampart.persistence.systemd", "T1543.002", 40, "write to a systemd unit directory"},
     {"rampart.persistence.authorized_keys", "T1098.004", 50, "write to an ssh authorized_keys file"},
@@ -69,6 +72,8 @@ const std::vector<Rule> kRules = {
     {"rampart.defense_evasion.rampart_tamper", "T1562.001", 60, "write to or removal of Rampart's own configuration"},
     {"rampart.privilege.kernel_handlers", "T1611", 60, "write to /proc/sys/kernel/core_pattern or modprobe"},
     {"rampart.credentials.ssh_private_key", "T1552.004", 40, "an ssh private key read by a binary other than ssh tools"},
+    {"rampart.network.first_connect", "T1071", 10,
+     "first outbound (non-loopback) connect by an executable never seen connecting before"},
 };
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
@@ -179,7 +184,29 @@ void on_rename(const rp_rename_event& e, std::vector<RuleHit>& out) {
   if (e.result == 0 && starts_with(from, "/var/log/")) hit(out, kLogTamper, "rename " + std::string(from));
 }
 
-void on_syscall(uint32_t type, const rp_syscall_event& e, std::vector<RuleHit>& out) {
+bool is_local(const rp_net_event& e) {
+  const uint8_t* a = e.remote_addr;
+  if (e.family == RP_AF_INET) return a[0] == 127 || (a[0] | a[1] | a[2] | a[3]) == 0;
+  if (e.family != RP_AF_INET6) return true;
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(a, a + 12, kMapped)) return a[12] == 127 || (a[12] | a[13] | a[14] | a[15]) == 0;
+  return std::all_of(a, a + 15, [](uint8_t b) { return b == 0; }) && (a[15] == 0 || a[15] == 1);  // :: and ::1
+}
+
+void on_connect(const rp_net_event& e, const RuleContext& ctx, std::vector<RuleHit>& out) {
+  // Attempts count too: an unreachable peer is still an outbound try.
+  if (!ctx.connects || is_local(e)) return;
+  const auto* p = ctx.table.find(e.proc.tgid);
+  std::string_view exe = p && !p->exe.empty() ? std::string_view(p->exe) : fixed_str(e.proc.comm);
+  if (!ctx.connects->first(exe)) return;
+  char addr[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(e.family == RP_AF_INET ? AF_INET : AF_INET6, e.remote_addr, addr, sizeof(addr));
+  bool v6 = e.family == RP_AF_INET6;
+  hit(out, kFirstConnect,
+      std::string(exe) + " to " + (v6 ? "[" : "") + addr + (v6 ? "]:" : ":") + std::to_string(e.remote_port));
+}
+
+void on_syscall(uint32_t type, const rp_syscall_event& e, const RuleContext& ctx, std::vector<RuleHit>& out) {
   switch (type) {
     case RP_EV_PTRACE:
       if (e.args[0] != 0)  // PTRACE_TRACEME is the tracee asking; the rest act on another process
@@ -192,7 +219,8 @@ void on_syscall(uint32_t type, const rp_syscall_event& e, std::vector<RuleHit>& 
       hit(out, kModuleLoad, e.str[0] ? std::string(fixed_str(e.str)) : std::string("init_module"));
       break;
     case RP_EV_BPF:
-      if (e.args[0] == 5) hit(out, kBpfLoad, "BPF_PROG_LOAD");  // rampartd's own calls never reach us
+      // rampartd's own calls never reach us.
+      if (e.args[0] == 5 && !ctx.bpf_expected) hit(out, kBpfLoad, "BPF_PROG_LOAD");
       break;
     case RP_EV_UNSHARE:
     case RP_EV_SETNS:
@@ -211,9 +239,26 @@ void on_syscall(uint32_t type, const rp_syscall_event& e, std::vector<RuleHit>& 
 
 const std::vector<Rule>& builtin_rules() { return kRules; }
 
-void evaluate(const sources::EventView& ev, const pipeline::ProcessTable& table, std::vector<RuleHit>& out) {
+bool ConnectHistory::first(std::string_view exe) {
+  if (seen_.find(std::string(exe)) != seen_.end()) return false;
+  if (max_ == 0) return true;
+  if (seen_.size() >= max_) {
+    seen_.erase(order_.front());
+    order_.pop_front();
+    ++forgotten_;
+  }
+  seen_.emplace(exe);
+  order_.emplace_back(exe);
+  return true;
+}
+
+void evaluate(const sources::EventView& ev, const RuleContext& ctx, std::vector<RuleHit>& out) {
   static_assert(kRuleCount > 0);
+  const pipeline::ProcessTable& table = ctx.table;
   switch (ev.type()) {
+    case RP_EV_CONNECT:
+      on_connect(ev.as<rp_net_event>(), ctx, out);
+      break;
     case RP_EV_EXEC:
       on_exec(ev.as<rp_exec_event>(), table, out);
       break;
@@ -232,7 +277,7 @@ void evaluate(const sources::EventView& ev, const pipeline::ProcessTable& table,
     case RP_EV_BPF:
     case RP_EV_UNSHARE:
     case RP_EV_SETNS:
-      on_syscall(ev.type(), ev.as<rp_syscall_event>(), out);
+      on_syscall(ev.type(), ev.as<rp_syscall_event>(), ctx, out);
       break;
   }
 }

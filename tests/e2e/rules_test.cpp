@@ -129,6 +129,9 @@ libc.capset(hdr, data)
       {"rampart.persistence.ld_preload",
        "if [ -e /etc/ld.so.preload ]; then : >> /etc/ld.so.preload; else : >> /etc/ld.so.preload; rm -f /etc/ld.so.preload; fi"},
       {"rampart.bpf.prog_load", "/usr/bin/python3 " + d + "/bpfload.py"},
+      // A UDP connect only sets the peer: no packet leaves (192.0.2.1 is TEST-NET-1).
+      {"rampart.network.first_connect", "cp /bin/bash " + d + "/netprobe && " + d +
+                                            "/netprobe -c 'exec 3<>/dev/udp/192.0.2.1/9'"},
       {"rampart.module.load", "/usr/bin/python3 -c 'import ctypes,os; fd=os.open(\"/etc/hostname\",os.O_RDONLY); ctypes.CDLL(None).syscall(313, fd, b\"\", 0)'"},
   };
   std::string script;

@@ -20,6 +20,8 @@ namespace {
 struct FakeMaps : rampart::enforce::MapWriter {
   std::map<uint32_t, rp_policy_rule> rules;
   struct Net {
+    rampart::enforce::NetList list;
+    uint32_t action;
     uint32_t policy;
     std::vector<uint8_t> addr;
     uint8_t prefix;
@@ -32,12 +34,14 @@ struct FakeMaps : rampart::enforce::MapWriter {
     rules[id] = r;
     return {};
   }
-  Result<void> add_net4(uint32_t id, const uint8_t (&a)[4], uint8_t p, const rp_port_set& s) override {
-    nets.push_back({id, {a, a + 4}, p, {s.r, s.r + s.n}});
+  Result<void> add_net4(rampart::enforce::NetList l, uint32_t id, const uint8_t (&a)[4], uint8_t p,
+                        const rp_port_set& s) override {
+    nets.push_back({l, s.action, id, {a, a + 4}, p, {s.r, s.r + s.n}});
     return {};
   }
-  Result<void> add_net6(uint32_t id, const uint8_t (&a)[16], uint8_t p, const rp_port_set& s) override {
-    nets.push_back({id, {a, a + 16}, p, {s.r, s.r + s.n}});
+  Result<void> add_net6(rampart::enforce::NetList l, uint32_t id, const uint8_t (&a)[16], uint8_t p,
+                        const rp_port_set& s) override {
+    nets.push_back({l, s.action, id, {a, a + 16}, p, {s.r, s.r + s.n}});
     return {};
   }
   Result<void> assign_exe(const rp_exe_key& k, uint32_t id) override {
@@ -160,4 +164,60 @@ TEST_CASE("privilege switches compile to the kernel's deny bits", "[unit]") {
   FakeMaps maps;
   REQUIRE(install(*set, maps, [](const std::string&) { return std::nullopt; }).has_value());
   CHECK(maps.rules[1].deny_priv == (RP_PRIV_SETUID | RP_PRIV_PTRACE));
+}
+
+TEST_CASE("module loading, bpf, mount and namespaces compile to their deny bits", "[unit]") {
+  auto set = PolicySet::load_text(
+      policy_yaml("p", "enforce",
+                  "  allow:\n    privilege: { moduleLoad: false, bpf: false, mount: false, namespaces: false }\n"),
+      "p.yaml");
+  INFO((set ? std::string() : set.error().what()));
+  REQUIRE(set.has_value());
+  CHECK_FALSE(set->policies()[0].allow.bpf_expected);
+  FakeMaps maps;
+  REQUIRE(install(*set, maps, [](const std::string&) { return std::nullopt; }).has_value());
+  CHECK(maps.rules[1].deny_priv == (RP_PRIV_MODULE | RP_PRIV_BPF | RP_PRIV_MOUNT | RP_PRIV_NS));
+}
+
+TEST_CASE("network deny rules go to the deny maps with their action, apart from the allow-list", "[unit]") {
+  auto set = PolicySet::load_text(policy_yaml("p", "enforce",
+                                              "  allow:\n    network: { connect: [\"10.0.0.0/8:443\"] }\n"
+                                              "  deny:\n"
+                                              "    - id: no-metadata\n"
+                                              "      network: { connect: [\"169.254.169.254/32:80\"] }\n"
+                                              "      action: kill\n"
+                                              "    - id: watch-dns\n"
+                                              "      network: { connect: [\"0.0.0.0/0:53\"] }\n"
+                                              "      action: alert\n"),
+                                  "p.yaml");
+  INFO((set ? std::string() : set.error().what()));
+  REQUIRE(set.has_value());
+  FakeMaps maps;
+  REQUIRE(install(*set, maps, [](const std::string&) { return std::nullopt; }).has_value());
+  CHECK(maps.rules[1].has_net_deny == 1);
+  CHECK(maps.rules[1].restrict_connect == 1);
+  const auto* allow = maps.find(8);
+  REQUIRE(allow != nullptr);
+  CHECK(allow->list == rampart::enforce::NetList::kAllow);
+  const auto* metadata = maps.find(32);
+  REQUIRE(metadata != nullptr);
+  CHECK(metadata->list == rampart::enforce::NetList::kDeny);
+  // The /32 lies inside 0.0.0.0/0, so it carries port 53 too, under the stronger action.
+  CHECK(metadata->action == RP_NET_KILL);
+  REQUIRE(metadata->ports.size() == 2);
+  CHECK(metadata->ports[0].lo == 53);
+  CHECK(metadata->ports[1].lo == 80);
+  const auto* dns = maps.find(0);
+  REQUIRE(dns != nullptr);
+  CHECK(dns->action == RP_NET_ALERT);
+}
+
+TEST_CASE("a policy without deny rules leaves the deny maps alone", "[unit]") {
+  auto set = PolicySet::load_text(policy_yaml("p", "enforce", "  allow:\n    network: { connect: [\"10.0.0.0/8\"] }\n"),
+                                  "p.yaml");
+  REQUIRE(set.has_value());
+  FakeMaps maps;
+  REQUIRE(install(*set, maps, [](const std::string&) { return std::nullopt; }).has_value());
+  CHECK(maps.rules[1].has_net_deny == 0);
+  for (const auto& n : maps.nets) CHECK(n.list == rampart::enforce::NetList::kAllow);
 }

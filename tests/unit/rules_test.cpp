@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "policy/policy.h"
 #include "score/rules.h"
+#include "score/violations.h"
 
 using rampart::pipeline::ProcessTable;
 using rampart::pipeline::ProcSnapshot;
@@ -33,9 +35,10 @@ struct Rec {
   rampart::sources::EventView view() const { return rampart::sources::EventView{&r.hdr}; }
 };
 
-std::set<std::string> ids(const rampart::sources::EventView& v, const ProcessTable& t) {
+std::set<std::string> ids(const rampart::sources::EventView& v, const ProcessTable& t,
+                          rampart::score::ConnectHistory* connects = nullptr, bool bpf_expected = false) {
   std::vector<RuleHit> hits;
-  evaluate(v, t, hits);
+  evaluate(v, rampart::score::RuleContext{t, bpf_expected, connects}, hits);
   std::set<std::string> out;
   for (const auto& h : hits) out.insert(std::string(h.rule->id));
   return out;
@@ -232,4 +235,112 @@ TEST_CASE("ssh private keys read by anything but the ssh tools", "[unit]") {
   auto by_ssh = file_op(RP_EV_OPEN, "/root/.ssh/id_ed25519");
   by_ssh.r.proc.tgid = by_ssh.r.proc.pid = 101;
   CHECK(ids(by_ssh.view(), t).empty());
+}
+
+namespace {
+
+Rec<rp_net_event> connect_to(std::initializer_list<uint8_t> addr, uint32_t tgid = 100, uint16_t family = RP_AF_INET) {
+  Rec<rp_net_event> e(RP_EV_CONNECT, tgid);
+  e.r.family = family;
+  e.r.remote_port = 443;
+  std::copy(addr.begin(), addr.end(), e.r.remote_addr);
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("the first outbound connect of an executable fires once, loopback never", "[unit]") {
+  ProcessTable t;
+  rampart::score::ConnectHistory seen;
+  for (uint32_t pid : {100u, 200u}) {
+    rampart::pipeline::ProcSnapshot s;
+    s.tgid = pid;
+    s.ppid = 1;
+    s.comm = "curl";
+    s.exe = "/usr/bin/curl";
+    t.seed({s});
+  }
+  CHECK(ids(connect_to({127, 0, 0, 1}).view(), t, &seen).empty());
+  CHECK(ids(connect_to({0, 0, 0, 0}).view(), t, &seen).empty());
+  const std::string first = "rampart.network.first_connect";
+  CHECK(ids(connect_to({192, 0, 2, 1}).view(), t, &seen) == std::set<std::string>{first});
+  // Another process of the same executable, another peer: seen before.
+  CHECK(ids(connect_to({198, 51, 100, 7}, 200).view(), t, &seen).empty());
+  // IPv6 loopback and v4-mapped loopback are local; a global IPv6 peer is not.
+  rampart::score::ConnectHistory seen6;
+  std::initializer_list<uint8_t> v6_loop = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  std::initializer_list<uint8_t> v6_mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+  std::initializer_list<uint8_t> v6_global = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  CHECK(ids(connect_to(v6_loop, 100, RP_AF_INET6).view(), t, &seen6).empty());
+  CHECK(ids(connect_to(v6_mapped, 100, RP_AF_INET6).view(), t, &seen6).empty());
+  CHECK(ids(connect_to(v6_global, 100, RP_AF_INET6).view(), t, &seen6) == std::set<std::string>{first});
+  // Without a history the rule is off.
+  CHECK(ids(connect_to({192, 0, 2, 1}).view(), t).empty());
+}
+
+TEST_CASE("the connect history is bounded and forgets its oldest executable", "[unit]") {
+  rampart::score::ConnectHistory h(2);
+  CHECK(h.first("/a"));
+  CHECK(h.first("/b"));
+  CHECK_FALSE(h.first("/a"));
+  CHECK(h.first("/c"));  // forgets /a
+  CHECK(h.size() == 2);
+  CHECK(h.forgotten() == 1);
+  CHECK(h.first("/a"));
+}
+
+TEST_CASE("a BPF program load is expected only where the policy says bpf: true", "[unit]") {
+  ProcessTable t;
+  CHECK(ids(sys(RP_EV_BPF, 5).view(), t, nullptr, false).count("rampart.bpf.prog_load"));
+  CHECK(ids(sys(RP_EV_BPF, 5).view(), t, nullptr, true).empty());
+}
+
+TEST_CASE("enforce events cost the deny rule's weight or the allow-list violation's", "[unit]") {
+  auto set = rampart::policy::PolicySet::load_text(
+      "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: web\nspec:\n  selector:\n"
+      "    executables: [\"/usr/bin/web\"]\n  mode: enforce\n"
+      "  deny:\n"
+      "    - id: no-metadata\n      network: { connect: [\"169.254.169.254:80\"] }\n      action: kill\n      weight: 70\n"
+      "    - id: no-keys\n      files: { read: [\"/etc/keys/\"] }\n",
+      "p.yaml");
+  INFO((set ? std::string() : set.error().what()));
+  REQUIRE(set.has_value());
+  rampart::score::Violations v(*set);
+  rp_enforce_event e{};
+  e.policy_id = 1;
+  e.op = RP_EV_CONNECT;
+  e.reason = RP_REASON_DENY_RULE;
+  e.family = 4;
+  const uint8_t md[4] = {169, 254, 169, 254};
+  std::memcpy(e.addr, md, 4);
+  e.port = 80;
+  auto m = v.match(e);
+  REQUIRE(m.has_value());
+  CHECK(m->rule->id == "no-metadata");
+  CHECK(m->rule->weight == 70);
+  REQUIRE(m->deny != nullptr);
+  CHECK(m->deny->action == rampart::policy::Action::kKill);
+  CHECK(m->detail.find("169.254.169.254:80") != std::string::npos);
+
+  rp_enforce_event f{};
+  f.policy_id = 1;
+  f.op = RP_EV_OPEN;
+  f.reason = RP_REASON_DENY_RULE;
+  std::strcpy(f.path, "/etc/keys/a.pem");
+  m = v.match(f);
+  REQUIRE(m.has_value());
+  CHECK(m->rule->id == "no-keys");
+  CHECK(m->rule->weight == 50);  // the default
+
+  f.reason = RP_REASON_NOT_ALLOWED;
+  m = v.match(f);
+  REQUIRE(m.has_value());
+  CHECK(m->rule == &rampart::score::not_allowed_rule());
+  CHECK(m->deny == nullptr);
+
+  f.reason = RP_REASON_VERDICT;  // a quarantine's refusal costs nothing more
+  CHECK_FALSE(v.match(f).has_value());
+  f.reason = RP_REASON_DENY_RULE;
+  f.policy_id = 9;  // not a policy of this set
+  CHECK_FALSE(v.match(f).has_value());
 }
