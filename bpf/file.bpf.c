@@ -7,6 +7,7 @@
  * Paths are read from the caller's arguments and made absolute in-kernel when
  * relative; fd-based calls (fchmod, fchown) resolve the fd's file.
  */
+#include "policy.bpf.h"
 #include "syscall.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -43,6 +44,15 @@ static __always_inline int rp_emit_file(struct pt_regs *regs, long ret, struct r
 	ev->uid = a->uid;
 	ev->gid = a->gid;
 	ev->dirfd = a->dirfd;
+	ev->policy_id = 0;
+	ev->_pad0 = 0;
+	if (a->type == RP_EV_OPEN) {
+		/* The policy as of this open: rampartd checks allow.files after the fact. */
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u32 *id = bpf_map_lookup_elem(&proc_policy_map, &tgid);
+
+		ev->policy_id = id ? *id : 0;
+	}
 	if (a->upath)
 		rp_read_user_path(ev->path, a->upath, a->dirfd, &ev->hdr.flags, RP_F_PATH_TRUNCATED, RP_F_PATH_RESOLVED);
 	else

@@ -13,6 +13,7 @@
 
 #include "bpf/mounts.h"
 #include "bpf/probe.h"
+#include "policy/patterns.h"
 #include "outputs/json_writer.h"
 
 namespace rampart {
@@ -210,29 +211,48 @@ Result<void> Daemon::load_policies() {
 }
 
 Result<void> Daemon::start_perm_guard() {
-  enforce::PermGuard::Rules rules;
-  bool any_exec = false;
-  std::vector<std::string> files;  // exact paths named by deny rules: inode marks
+  enforce::PermGuard::Setup setup;
+  bool any_exec = false, any_enforce = false, any_file_allow = false;
+  std::vector<policy::PathPattern> protected_paths;  // named by deny rules
   for (const auto& p : policies_.policies()) {
-    enforce::PermGuard::Rule rule{p.mode == policy::Mode::kEnforce, p.allow.has_exec, p.allow.exec, {}};
-    for (const auto& d : p.deny) {
-      if (d.action == policy::Action::kAlert) continue;
-      for (const auto* list : {&d.file_read, &d.file_write}) {
-        for (const auto& f : *list) {
-          rule.protected_files.push_back(f);
-          if (f.kind == policy::PathPattern::Kind::kExact && access(f.text.c_str(), F_OK) == 0)
-            files.push_back(f.text);
-          else
-            log("note: " + f.pos.str() + ": deny rule '" + d.id + "' path " + f.text +
-                " is not an existing file: only existing files are protected through fanotify for now");
-        }
-      }
-    }
-    any_exec = any_exec || p.allow.has_exec;
-    rules.push_back(std::move(rule));
+    auto rule = enforce::guard_rule(p);
+    any_exec = any_exec || rule.has_exec_rules();
+    any_enforce = any_enforce || rule.enforce;
+    any_file_allow = any_file_allow || rule.restrict_read || rule.restrict_write;
+    for (const auto* list : {&rule.read_deny, &rule.write_deny})
+      protected_paths.insert(protected_paths.end(), list->begin(), list->end());
+    any_file_rules_ = any_file_rules_ || rule.has_file_rules();
+    setup.rules.push_back(std::move(rule));
   }
-  if (!any_exec && files.empty()) return {};
-  std::vector<std::string> exec_mounts = any_exec ? opts_.config.exec_mounts : std::vector<std::string>{};
+  guard_rules_ = setup.rules;
+  // Exec is checked on whole filesystems when a policy restricts it, or when
+  // an enforce-mode verdict (deny, quarantine) may have to refuse it.
+  if (any_exec || any_enforce) setup.exec_mounts = opts_.config.exec_mounts;
+  if (any_file_allow) setup.file_mounts = opts_.config.file_mounts;
+  auto add_plan = [&](const enforce::MarkPlan& plan) {
+    setup.files.insert(setup.files.end(), plan.files.begin(), plan.files.end());
+    setup.dirs.insert(setup.dirs.end(), plan.dirs.begin(), plan.dirs.end());
+    for (const auto& n : plan.notes) log("note: " + n);
+  };
+  add_plan(enforce::plan_marks(protected_paths, true));
+  if (any_enforce) {
+    for (const auto& text : opts_.config.sensitive_paths)
+      if (auto pat = policy::parse_path_pattern(text)) setup.sensitive.push_back(*pat);  // checked with the config
+    add_plan(enforce::plan_marks(setup.sensitive, false));
+  }
+  if (any_file_allow && setup.file_mounts.empty())
+    log("note: a policy restricts files (allow.files) but enforcement.file_mounts is empty: its allow-list holds "
+        "in the kernel on the marked paths only; elsewhere a violating open is reported and, in enforce mode, its "
+        "process is killed after the fact");
+  if (setup.exec_mounts.empty() && setup.file_mounts.empty() && setup.files.empty() && setup.dirs.empty()) return {};
+
+  setup.proc_policy_map_fd = programs_->proc_policy_map_fd();
+  setup.verdict_map_fd = programs_->verdict_map_fd();
+  setup.deadline_ms = opts_.config.decision_deadline_ms;
+  const size_t n_exec = setup.exec_mounts.size(), n_fs = setup.file_mounts.size();
+  const size_t n_paths = setup.files.size() + setup.dirs.size();
+  std::string mounts;
+  for (const auto& m : setup.exec_mounts) mounts += (mounts.empty() ? "" : ", ") + m;
   // Runs on the guard's thread: hand the record to the pipeline loop, nothing more.
   auto report = [this](const rp_enforce_event& ev) {
     boost::asio::post(io_, [this, ev] {
@@ -240,15 +260,47 @@ Result<void> Daemon::start_perm_guard() {
       sink_->flush();
     });
   };
-  auto guard = enforce::PermGuard::start(exec_mounts, files, programs_->proc_policy_map_fd(), std::move(rules),
-                                         std::move(report));
+  auto guard = enforce::PermGuard::start(std::move(setup), std::move(report));
   if (!guard) return fail("exec/file enforcement: " + guard.error().what());
   perm_guard_ = std::move(*guard);
-  std::string mounts;
-  for (const auto& m : exec_mounts) mounts += (mounts.empty() ? "" : ", ") + m;
-  if (!exec_mounts.empty()) log("exec enforcement through fanotify permission events on the filesystems of " + mounts);
-  if (!files.empty()) log("file protection through fanotify permission events on " + std::to_string(files.size()) + " files");
+  if (n_exec) log("exec enforcement through fanotify permission events on the filesystems of " + mounts);
+  if (n_paths || n_fs)
+    log("file protection through fanotify permission events on " + std::to_string(n_paths) + " files and directories" +
+        (n_fs ? " and " + std::to_string(n_fs) + " whole filesystems" : ""));
   return {};
+}
+
+void Daemon::check_open_after(const rp_file_event& e) {
+  const uint32_t id = e.policy_id;  // as of the open, not as of now
+  if (id == 0 || id > guard_rules_.size() || !guard_rules_[id - 1].has_file_rules()) return;
+  const auto& rule = guard_rules_[id - 1];
+  const std::string_view path = sources::fixed_str(e.path);
+  auto reasons = enforce::open_reasons(rule, path);
+  auto access = enforce::access_from_flags(e.flags);
+  uint8_t why = access.write && reasons.write ? reasons.write : access.read ? reasons.read : 0;
+  if (!why) return;
+  // An open that fanotify saw was decided there: in enforce mode it failed,
+  // so a successful one was not marked; in audit mode it was reported.
+  if (!rule.enforce) {
+    for (const auto& list : {&rule.read_deny, &rule.write_deny})
+      for (const auto& p : *list)
+        if (p.matches(path)) return;
+    for (const auto& m : opts_.config.file_mounts)
+      if (path.starts_with(m)) return;
+  }
+  rp_enforce_event ev{};
+  ev.hdr.type = RP_EV_ENFORCE;
+  ev.hdr.size = sizeof(ev);
+  ev.hdr.ts_ns = e.hdr.ts_ns;
+  ev.proc = e.proc;
+  ev.op = RP_EV_OPEN;
+  ev.policy_id = id;
+  ev.mechanism = RP_MECH_AFTER;
+  ev.reason = why;
+  ev.action = rule.enforce ? RP_ACT_KILLED : RP_ACT_WOULD_DENY;
+  std::memcpy(ev.path, e.path, sizeof(ev.path));
+  if (rule.enforce && ::kill(static_cast<pid_t>(e.proc.tgid), SIGKILL) == 0) ++kills_;
+  boost::asio::post(io_, [this, ev] { handle(sources::EventView{&ev.hdr}); });
 }
 
 void Daemon::apply_policy(uint32_t tgid) {
@@ -334,6 +386,12 @@ void Daemon::handle(const sources::EventView& ev) {
       const auto& e = ev.as<rp_fork_event>();
       ensure_known(p);
       table_.on_fork(p.tgid, e.child_tgid, e.child_start_ns, e.hdr.ts_ns);
+      break;
+    }
+    case RP_EV_OPEN: {
+      ensure_known(p);
+      const auto& e = ev.as<rp_file_event>();
+      if (any_file_rules_ && e.result >= 0) check_open_after(e);
       break;
     }
     default:
@@ -440,7 +498,9 @@ void Daemon::write_stats(const char* reason) {
   if (perm_guard_) {
     w.key("perm_guard").begin_object();
     w.field("decisions", perm_guard_->decisions()).field("denials", perm_guard_->denials());
-    w.field("overflows", perm_guard_->overflows()).end_object();
+    w.field("overflows", perm_guard_->overflows()).field("cache_hits", perm_guard_->cache_hits());
+    w.field("deadline_expired", perm_guard_->deadline_expired());
+    w.field("access_unknown", perm_guard_->access_unknown()).end_object();
   }
   w.key("process_table").begin_object();
   w.field("size", static_cast<uint64_t>(table_.size())).field("evictions", table_.evictions()).end_object();

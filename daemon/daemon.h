@@ -51,6 +51,9 @@ class Daemon : public sources::RecordSink {
   void resolve_cgroup(uint32_t tgid, uint64_t cgroup_id);
   Result<void> load_policies();
   Result<void> start_perm_guard();
+  // allow.files on paths fanotify does not see: a violating open, already
+  // done, is reported and (enforce mode) its process killed.
+  void check_open_after(const rp_file_event& e);
   // Puts a process under the most specific policy that selects it, if any.
   void apply_policy(uint32_t tgid);
   // The policy that governs a process: the kernel's assignment, else the default.
@@ -69,6 +72,8 @@ class Daemon : public sources::RecordSink {
   boost::asio::steady_timer housekeeping_;
   std::unique_ptr<bpf::Programs> programs_;
   std::unique_ptr<enforce::PermGuard> perm_guard_;
+  std::vector<enforce::GuardRule> guard_rules_;  // index = policy id - 1
+  bool any_file_rules_ = false;
   std::unique_ptr<sources::RingbufSource> source_;
   std::unique_ptr<outputs::JsonlSink> sink_;
   pipeline::ProcessTable table_;

@@ -136,6 +136,8 @@ struct rp_file_event {
 	__u32 uid; /* chown only; (__u32)-1 means unchanged */
 	__u32 gid;
 	__s32 dirfd; /* AT_FDCWD (-100) or the fd the path is relative to */
+	__u32 policy_id; /* open only: the opener's policy when it opened (0: none) */
+	__u32 _pad0;
 	char path[RP_PATH_MAX];
 };
 
@@ -213,6 +215,7 @@ struct rp_syscall_event {
 #define RP_MECH_LSM 2	      /* BPF LSM hook: refused with EPERM */
 #define RP_MECH_FANOTIFY 3    /* fanotify permission event answered "deny": EPERM */
 #define RP_MECH_SIGKILL 4     /* killed at syscall entry: the syscall itself may still complete */
+#define RP_MECH_AFTER 5	      /* rampartd saw the completed operation in an event and killed the process */
 
 /* rp_enforce_event.action */
 #define RP_ACT_DENIED 1

@@ -38,6 +38,7 @@ Programs::~Programs() {
 
 int Programs::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events_map); }
 int Programs::proc_policy_map_fd() const { return bpf_map__fd(skel_->maps.proc_policy_map); }
+int Programs::verdict_map_fd() const { return bpf_map__fd(skel_->maps.verdict_map); }
 
 uint32_t Programs::policy_of(uint32_t tgid) const {
   uint32_t id = 0;

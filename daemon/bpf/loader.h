@@ -50,6 +50,7 @@ class Programs : public enforce::MapWriter {
   size_t traced_syscall_count() const { return traced_syscalls_; }
   bool network_enforcement() const { return netguard_attached_; }
   int proc_policy_map_fd() const;
+  int verdict_map_fd() const;
   // The policy id the kernel has for a process, 0 if none.
   uint32_t policy_of(uint32_t tgid) const;
 

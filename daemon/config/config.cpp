@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "policy/patterns.h"
 #include "sources/decoder.h"
 
 namespace rampart::config {
@@ -97,6 +98,20 @@ Handler path_list(std::vector<std::string>& out) {
   };
 }
 
+// A list of policy path patterns: exact, "dir/" prefixes, globs.
+Handler pattern_list(std::vector<std::string>& out) {
+  return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (!n.IsSequence()) return fail(at + " must be a list of path patterns");
+    out.clear();
+    for (const auto& item : n) {
+      std::string text = item.IsScalar() ? item.Scalar() : std::string();
+      if (auto p = policy::parse_path_pattern(text); !p) return fail(at + ": '" + text + "': " + p.error().what());
+      out.push_back(text);
+    }
+    return {};
+  };
+}
+
 Handler string_of(std::string& out) {
   return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
     if (!n.IsScalar() || n.Scalar().empty()) return fail(at + " must be a non-empty string");
@@ -152,7 +167,10 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                     {"stats", nested("stats", {{"interval_s", uint_in(c.stats_interval_s, 0, 86400)}})},
                     {"policy", nested("policy", {{"dir", string_of(c.policy_dir)}})},
                     {"enforcement", nested("enforcement", {{"network", bool_of(c.enforce_network)},
-                                                           {"exec_mounts", path_list(c.exec_mounts)}})},
+                                                           {"exec_mounts", path_list(c.exec_mounts)},
+                                                           {"file_mounts", path_list(c.file_mounts)},
+                                                           {"sensitive_paths", pattern_list(c.sensitive_paths)},
+                                                           {"decision_deadline_ms", uint_in(c.decision_deadline_ms, 10, 60000)}})},
                 });
   } catch (const YAML::Exception& e) {
     return fail(where(source, e.mark) + ": " + e.msg);

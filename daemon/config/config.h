@@ -28,6 +28,13 @@ struct Config {
   // Filesystems (by a path on each) marked for fanotify exec checks when a
   // policy restricts exec.
   std::vector<std::string> exec_mounts{"/"};
+  // Filesystems whose every open is checked through fanotify when a policy
+  // restricts files (allow.files); off by default: each open costs a round trip.
+  std::vector<std::string> file_mounts;
+  // Path patterns a deny or quarantine verdict refuses to open.
+  std::vector<std::string> sensitive_paths;
+  // An exec or open the guard has not answered by then is allowed, and counted.
+  uint32_t decision_deadline_ms = 1000;
 };
 
 // Parses and validates `text`; `source` names it in errors (a path, or

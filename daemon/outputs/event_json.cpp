@@ -108,6 +108,7 @@ void file_json(JsonWriter& w, uint32_t type, const rp_file_event& e) {
       uint32_t acc = e.flags & 3;
       w.field("access", acc == 0 ? "read" : acc == 1 ? "write" : "read_write");
       w.field("create", (e.flags & 0100) != 0).field("truncate", (e.flags & 01000) != 0);
+      if (e.policy_id) w.field("policy_id", e.policy_id);
       break;
     }
     case RP_EV_UNLINK:
@@ -275,6 +276,8 @@ const char* mechanism_name(uint8_t m) {
       return "fanotify";
     case RP_MECH_SIGKILL:
       return "sigkill";
+    case RP_MECH_AFTER:
+      return "rampartd_kill";
     default:
       return "unknown";
   }
@@ -296,7 +299,9 @@ void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& 
     w.field("policy", std::string_view((*ctx.policy_names)[e.policy_id - 1]));
   // A refusal by a hook stops the operation before it happens; a kill at
   // syscall entry stops the process, but the syscall itself may complete.
-  w.field("operation_completed", e.mechanism == RP_MECH_SIGKILL ? "possibly" : e.action == RP_ACT_WOULD_DENY ? "yes" : "no");
+  w.field("operation_completed", e.mechanism == RP_MECH_SIGKILL                               ? "possibly"
+                                 : e.mechanism == RP_MECH_AFTER || e.action == RP_ACT_WOULD_DENY ? "yes"
+                                                                                                 : "no");
   if (!ctx.deny_rule.empty()) w.field("deny_rule", ctx.deny_rule);
   if (ctx.killed_by_rule) w.field("killed", true);
   if (e.path[0]) w.field("path", fixed_str(e.path));

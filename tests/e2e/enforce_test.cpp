@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -50,6 +51,8 @@ struct Listener {
   ~Listener() { close(fd); }
 };
 
+const std::string kScopedConfig = "enforcement:\n  exec_mounts: []\n  sensitive_paths: []\n";
+
 // A scratch dir with a copy of bash, a policy for it, and rampartd running.
 class PolicedSetup {
  public:
@@ -78,7 +81,8 @@ class PolicedSetup {
                                                   "    executables: [\""
                                                << bash_ << "\"]\n  mode: " << mode << "\n"
                                                << spec;
-    std::ofstream(dir_ + "/rampart.yaml") << config;
+    // Never the machine's own filesystems: no exec marks on /, no marks on /etc.
+    std::ofstream(dir_ + "/rampart.yaml") << (config.empty() ? kScopedConfig : config);
     pid_ = fork();
     if (pid_ == 0) {
       int e = open((dir_ + "/stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -249,7 +253,9 @@ struct ScratchTmpfs {
 };
 
 std::string exec_policy(const ScratchTmpfs& fs) { return "  allow:\n    exec: [\"" + fs.path + "/allowed-*\"]\n"; }
-std::string exec_config(const ScratchTmpfs& fs) { return "enforcement:\n  exec_mounts: [\"" + fs.path + "\"]\n"; }
+std::string exec_config(const ScratchTmpfs& fs) {
+  return "enforcement:\n  exec_mounts: [\"" + fs.path + "\"]\n  sensitive_paths: []\n";
+}
 
 }  // namespace
 
@@ -408,4 +414,159 @@ TEST_CASE("in audit mode the same verdict is reported and not enforced", "[e2e]"
   CHECK(seen);
   // Nothing was refused.
   for (const auto& e : s.events()) CHECK(e["type"] != "enforce");
+}
+
+namespace {
+
+// "  deny:\n    - id: ID\n      KIND\n      weight: 1\n": a deny rule that
+// costs the process one point, so that the score leaves the test alone.
+std::string deny_rule(const std::string& id, const std::string& body, const std::string& action = "deny") {
+  return "    - id: " + id + "\n      " + body + "\n      action: " + action + "\n      weight: 1\n";
+}
+
+std::string scoped_config(const ScratchTmpfs& fs, const std::string& extra = "", const std::string& sensitive = "[]") {
+  return "enforcement:\n  exec_mounts: [\"" + fs.path + "\"]\n  sensitive_paths: " + sensitive + "\n" + extra;
+}
+
+}  // namespace
+
+TEST_CASE("deny rules with a prefix and a glob protect every file below them, for writes or for reads", "[e2e]") {
+  ScratchTmpfs fs;
+  std::filesystem::create_directories(fs.path + "/conf/sub");
+  std::filesystem::create_directories(fs.path + "/keys");
+  std::ofstream(fs.path + "/conf/sub/app.conf") << "port=1\n";
+  std::ofstream(fs.path + "/keys/server.pem") << "KEY\n";
+  std::ofstream(fs.path + "/keys/readme.txt") << "hello\n";
+  std::string spec = "  deny:\n" + deny_rule("conf-readonly", "files: { write: [\"" + fs.path + "/conf/\"] }") +
+                     deny_rule("no-pem", "files: { read: [\"" + fs.path + "/keys/*.pem\"] }");
+  PolicedSetup s("enforce", spec, scoped_config(fs), fs.dir);
+  REQUIRE(s.ready());
+
+  auto [code, out] = run_shell(s.bash(), "read -r l < " + fs.path + "/conf/sub/app.conf && echo read-conf=$l; " +
+                                             "echo port=2 > " + fs.path + "/conf/sub/app.conf; echo write-rc=$?; " +
+                                             "read -r k < " + fs.path + "/keys/server.pem; echo pem-rc=$?; " +
+                                             "read -r t < " + fs.path + "/keys/readme.txt && echo readme=$t");
+  INFO(out);
+  CHECK(out.find("read-conf=port=1") != std::string::npos);  // reading is allowed
+  CHECK(out.find("write-rc=1") != std::string::npos);        // writing below the prefix is not
+  CHECK(slurp(fs.path + "/conf/sub/app.conf") == "port=1\n");
+  CHECK(out.find("pem-rc=1") != std::string::npos);  // the glob's match
+  CHECK(out.find("readme=hello") != std::string::npos);  // not the glob's match
+
+  auto enforce = s.enforce_events();
+  std::set<std::string> rules;
+  for (const auto& e : enforce) {
+    CHECK(e["action"] == "denied");
+    CHECK(e["mechanism"] == "fanotify");
+    CHECK(e["reason"] == "deny_rule");
+    rules.insert(e.value("deny_rule", ""));
+  }
+  CHECK(rules == std::set<std::string>{"conf-readonly", "no-pem"});
+}
+
+TEST_CASE("allow.files on a marked filesystem: a write outside the allow-list fails with EPERM, inside it works",
+          "[e2e]") {
+  ScratchTmpfs fs;
+  std::filesystem::create_directories(fs.path + "/out");
+  std::ofstream(fs.path + "/input.txt") << "in\n";
+  std::string spec = "  allow:\n    files:\n      write: [\"" + fs.path + "/out/\"]\n";
+  PolicedSetup s("enforce", spec, scoped_config(fs, "  file_mounts: [\"" + fs.path + "\"]\n"), fs.dir);
+  REQUIRE(s.ready());
+  auto [code, out] = run_shell(s.bash(), "echo ok > " + fs.path + "/out/result && echo wrote-out; " + "echo x > " +
+                                             fs.path + "/input.txt; echo other-rc=$?; read -r l < " + fs.path +
+                                             "/input.txt && echo read=$l");
+  INFO(out);
+  CHECK(out.find("wrote-out") != std::string::npos);
+  CHECK(out.find("other-rc=1") != std::string::npos);
+  CHECK(out.find("read=in") != std::string::npos);  // reads are not restricted
+  CHECK(slurp(fs.path + "/input.txt") == "in\n");
+  auto enforce = s.enforce_events();
+  REQUIRE(enforce.size() == 1);
+  CHECK(enforce[0]["reason"] == "not_allowed");
+  CHECK(enforce[0]["path"] == fs.path + "/input.txt");
+}
+
+TEST_CASE("allow.files off the marked paths: a violating write is reported and its process killed after the fact",
+          "[e2e]") {
+  char tmpl[] = "/tmp/rampart-files-XXXXXX";
+  const std::string scratch = mkdtemp(tmpl);
+  std::string spec = "  allow:\n    files:\n      write: [\"" + scratch + "/out/\"]\n";
+  PolicedSetup s("enforce", spec, "");
+  REQUIRE(s.ready());
+  auto [code, out] = run_shell(s.bash(), "echo x > " + scratch + "/elsewhere; sleep 2; echo survived");
+  CHECK(out.find("survived") == std::string::npos);
+  auto enforce = s.enforce_events();
+  REQUIRE(enforce.size() == 1);
+  CHECK(enforce[0]["mechanism"] == "rampartd_kill");
+  CHECK(enforce[0]["action"] == "killed");
+  CHECK(enforce[0]["operation_completed"] == "yes");  // the write happened: said so
+  CHECK(enforce[0]["path"] == scratch + "/elsewhere");
+  std::filesystem::remove_all(scratch);
+}
+
+TEST_CASE("an exec deny rule refuses its binaries with EPERM without an exec allow-list", "[e2e]") {
+  ScratchTmpfs fs;
+  std::string allowed = fs.install("/bin/true", "tool-true");
+  std::string denied = fs.install("/usr/bin/touch", "denied-touch");
+  std::string spec = "  deny:\n" + deny_rule("no-denied", "exec: [\"" + fs.path + "/denied-*\"]");
+  PolicedSetup s("enforce", spec, scoped_config(fs), fs.dir);
+  REQUIRE(s.ready());
+  auto [code, out] = run_shell(s.bash(), allowed + " && echo ran-tool; " + denied + " " + fs.dir + "/marker; echo rc=$?");
+  CHECK(out.find("ran-tool") != std::string::npos);
+  CHECK(out.find("rc=126") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(fs.dir + "/marker"));
+  auto enforce = s.enforce_events();
+  REQUIRE(enforce.size() == 1);
+  CHECK(enforce[0]["deny_rule"] == "no-denied");
+  CHECK(enforce[0]["op"] == "exec");
+}
+
+TEST_CASE("the deny level of the trust ladder refuses exec and sensitive files in the kernel but not the network",
+          "[e2e]") {
+  ScratchTmpfs fs;
+  std::string tool = fs.install("/bin/true", "tool-true");
+  std::ofstream(fs.path + "/secret") << "s3cret\n";
+  Listener open_port;
+  // The policed bash lives under /tmp: its exec costs 30 points, 100 -> 70, the deny level here.
+  std::string spec = "  scoring:\n    thresholds: { alert: 95, deny: 90, quarantine: 20, kill: 5 }\n";
+  PolicedSetup s("enforce", spec, scoped_config(fs, "", "[\"" + fs.path + "/secret\"]"), fs.dir);
+  REQUIRE(s.ready());
+  auto [code, out] =
+      run_shell(s.bash(), "sleep 0.3; " + tool + "; echo exec-rc=$?; read -r l < " + fs.path +
+                              "/secret; echo secret-rc=$?; exec 3<>/dev/tcp/127.0.0.1/" +
+                              std::to_string(open_port.port) + " && echo connected");
+  INFO(out);
+  CHECK(out.find("exec-rc=126") != std::string::npos);
+  CHECK(out.find("secret-rc=1") != std::string::npos);
+  CHECK(out.find("connected") != std::string::npos);
+  auto enforce = s.enforce_events();
+  std::set<std::string> ops;
+  for (const auto& e : enforce) {
+    CHECK(e["reason"] == "verdict");
+    CHECK(e["action"] == "denied");
+    ops.insert(e["op"].get<std::string>());
+  }
+  CHECK(ops == std::set<std::string>{"exec", "open"});
+}
+
+TEST_CASE("a network deny rule with action kill refuses the connect and rampartd ends the process", "[e2e]") {
+  Listener denied, open_port;
+  std::string spec = "  deny:\n" + deny_rule("no-port", "network: { connect: [\"127.0.0.1:" +
+                                                            std::to_string(denied.port) + "\"] }",
+                                             "kill");
+  PolicedSetup s("enforce", spec, "");
+  REQUIRE(s.ready());
+  auto [code, out] = run_shell(s.bash(), "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(open_port.port) +
+                                             " && echo connected-open; exec 4<>/dev/tcp/127.0.0.1/" +
+                                             std::to_string(denied.port) + " || echo refused; sleep 2; echo survived");
+  INFO(out);
+  CHECK(out.find("connected-open") != std::string::npos);
+  CHECK(out.find("survived") == std::string::npos);
+  auto enforce = s.enforce_events();
+  REQUIRE(enforce.size() >= 1);
+  CHECK(enforce[0]["mechanism"] == "cgroup_sock_addr");
+  CHECK(enforce[0]["reason"] == "deny_rule");
+  CHECK(enforce[0]["deny_rule"] == "no-port");
+  CHECK(enforce[0]["killed"] == true);
+  CHECK(enforce[0]["rules"][0]["id"] == "no-port");
 }

@@ -41,7 +41,7 @@ constexpr size_t kProcSize = 64;
 constexpr size_t kExecSize = 920;
 constexpr size_t kForkSize = 104;
 constexpr size_t kExitSize = 96;
-constexpr size_t kFileSize = 376;
+constexpr size_t kFileSize = 384;
 constexpr size_t kRenameSize = 616;
 constexpr size_t kNetSize = 152;
 constexpr size_t kSyscallSize = 424;
@@ -126,7 +126,9 @@ RP_FIELD(rp_file_event, mode, __u32, 104);
 RP_FIELD(rp_file_event, uid, __u32, 108);
 RP_FIELD(rp_file_event, gid, __u32, 112);
 RP_FIELD(rp_file_event, dirfd, __s32, 116);
-RP_FIELD(rp_file_event, path, char[RP_PATH_MAX], 120);
+RP_FIELD(rp_file_event, policy_id, __u32, 120);
+RP_FIELD(rp_file_event, _pad0, __u32, 124);
+RP_FIELD(rp_file_event, path, char[RP_PATH_MAX], 128);
 
 // ---- rp_rename_event ----
 RP_RECORD(rp_rename_event, kRenameSize);

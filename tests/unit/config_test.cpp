@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -269,4 +270,30 @@ TEST_CASE("policy.dir and enforcement.network parse and are validated", "[unit]"
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().what().find("t.yaml:2:12") != std::string::npos);
   CHECK(bad.error().what().find("true or false") != std::string::npos);
+}
+
+TEST_CASE("enforcement: file mounts, sensitive paths and the decision deadline", "[unit]") {
+  auto d = rampart::config::defaults();
+  CHECK(d.decision_deadline_ms == 1000);
+  CHECK(d.file_mounts.empty());
+  CHECK(std::find(d.sensitive_paths.begin(), d.sensitive_paths.end(), "/etc/shadow") != d.sensitive_paths.end());
+  CHECK(std::find(d.sensitive_paths.begin(), d.sensitive_paths.end(), "/root/.ssh/") != d.sensitive_paths.end());
+
+  auto r = parse("enforcement:\n  file_mounts: [/srv]\n  sensitive_paths: [\"/srv/keys/*.pem\", /srv/secret]\n"
+                 "  decision_deadline_ms: 250\n",
+                 "test.yaml");
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r.has_value());
+  CHECK(r->file_mounts == std::vector<std::string>{"/srv"});
+  CHECK(r->sensitive_paths == std::vector<std::string>{"/srv/keys/*.pem", "/srv/secret"});
+  CHECK(r->decision_deadline_ms == 250);
+
+  auto msg = error_for("enforcement:\n  sensitive_paths: [\"relative/path\"]\n");
+  CHECK_THAT(msg, Catch::Contains("enforcement.sensitive_paths"));
+  CHECK_THAT(msg, Catch::Contains("relative/path"));
+  msg = error_for("enforcement:\n  decision_deadline_ms: 0\n");
+  CHECK_THAT(msg, Catch::Contains("test.yaml:2:25:"));
+  CHECK_THAT(msg, Catch::Contains("between 10 and 60000"));
+  msg = error_for("enforcement:\n  file_mounts: [srv]\n");
+  CHECK_THAT(msg, Catch::Contains("enforcement.file_mounts"));
 }

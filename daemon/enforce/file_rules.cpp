@@ -1,0 +1,175 @@
+// Exec and file decisions, mark planning and access modes; see file_rules.h.
+#include "enforce/file_rules.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <algorithm>
+#include <charconv>
+#include <deque>
+#include <filesystem>
+
+namespace rampart::enforce {
+namespace {
+
+bool any(const std::vector<policy::PathPattern>& list, std::string_view path) {
+  for (const auto& p : list)
+    if (p.matches(path)) return true;
+  return false;
+}
+
+uint8_t reason(bool restricted, const std::vector<policy::PathPattern>& allow,
+               const std::vector<policy::PathPattern>& deny, std::string_view path) {
+  if (any(deny, path)) return RP_REASON_DENY_RULE;
+  if (restricted && !any(allow, path)) return RP_REASON_NOT_ALLOWED;
+  return 0;
+}
+
+// The directory a prefix or glob lives under: everything before the first
+// component with a wildcard ("/var/log/" for "/var/log/*.log").
+std::string literal_dir(const policy::PathPattern& p) {
+  if (p.kind == policy::PathPattern::Kind::kPrefix) return p.text.size() > 1 ? p.text.substr(0, p.text.size() - 1) : "/";
+  size_t wild = p.text.find_first_of("*?[");
+  size_t slash = p.text.rfind('/', wild);
+  return slash == 0 ? "/" : p.text.substr(0, slash);
+}
+
+}  // namespace
+
+GuardRule guard_rule(const policy::Policy& p) {
+  GuardRule r;
+  r.enforce = p.mode == policy::Mode::kEnforce;
+  r.restrict_exec = p.allow.has_exec;
+  r.exec_allow = p.allow.exec;
+  r.restrict_read = p.allow.has_file_read;
+  r.restrict_write = p.allow.has_file_write;
+  r.read_allow = p.allow.file_read;
+  r.write_allow = p.allow.file_write;
+  for (const auto& d : p.deny) {
+    if (d.action == policy::Action::kAlert) continue;  // alerts come from the event stream, not from a mark
+    r.exec_deny.insert(r.exec_deny.end(), d.exec.begin(), d.exec.end());
+    r.read_deny.insert(r.read_deny.end(), d.file_read.begin(), d.file_read.end());
+    r.write_deny.insert(r.write_deny.end(), d.file_write.begin(), d.file_write.end());
+  }
+  return r;
+}
+
+uint8_t exec_reason(const GuardRule& r, std::string_view path) {
+  return reason(r.restrict_exec, r.exec_allow, r.exec_deny, path);
+}
+
+OpenReasons open_reasons(const GuardRule& r, std::string_view path) {
+  return {reason(r.restrict_read, r.read_allow, r.read_deny, path),
+          reason(r.restrict_write, r.write_allow, r.write_deny, path)};
+}
+
+Access access_from_flags(uint64_t flags) {
+  const uint64_t acc = flags & O_ACCMODE;
+  Access a;
+  a.read = acc == O_RDONLY || acc == O_RDWR;
+  a.write = acc == O_WRONLY || acc == O_RDWR || (flags & (O_TRUNC | O_CREAT)) != 0;
+  return a;
+}
+
+std::optional<Access> access_from_syscall(std::string_view line,
+                                          const std::function<std::optional<uint64_t>(uint64_t addr)>& flags_at) {
+  // "257 0xffffff9c 0x7ffd5c1d 0x241 0x1b6 0x0 0x0 0x7ffd... 0x7f..."
+  uint64_t v[7] = {};
+  size_t n = 0;
+  while (n < 7 && !line.empty()) {
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    size_t end = line.find_first_of(" \n");
+    std::string_view tok = line.substr(0, end);
+    line = end == std::string_view::npos ? std::string_view() : line.substr(end);
+    if (tok.empty()) break;
+    int base = 10;
+    if (tok.starts_with("0x")) {
+      tok.remove_prefix(2);
+      base = 16;
+    }
+    auto [p, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v[n], base);
+    if (ec != std::errc() || p != tok.data() + tok.size()) return std::nullopt;
+    ++n;
+  }
+  if (n < 4) return std::nullopt;  // "running", "-1 ...": not in a syscall we can read
+  switch (v[0]) {
+    case SYS_open:
+      return access_from_flags(v[2]);
+    case SYS_openat:
+      return access_from_flags(v[3]);
+    case SYS_creat:
+      return access_from_flags(O_WRONLY | O_CREAT | O_TRUNC);
+    case SYS_openat2: {
+      auto flags = flags_at(v[3]);  // struct open_how starts with the u64 flags
+      if (!flags) return std::nullopt;
+      return access_from_flags(*flags);
+    }
+    case SYS_execve:
+    case SYS_execveat:
+      return Access{true, false};
+    default:
+      return std::nullopt;
+  }
+}
+
+MarkPlan plan_marks(const std::vector<policy::PathPattern>& patterns, bool missing_parent, size_t max_dirs) {
+  namespace fs = std::filesystem;
+  MarkPlan plan;
+  std::vector<std::string> roots;  // directories to mark with everything below them
+  for (const auto& p : patterns) {
+    struct stat st {};
+    if (p.kind == policy::PathPattern::Kind::kExact) {
+      if (stat(p.text.c_str(), &st) == 0) {
+        (S_ISDIR(st.st_mode) ? plan.dirs : plan.files).push_back(p.text);
+        continue;
+      }
+      if (!missing_parent) continue;
+      // Not there yet: its directory's mark sees it once it is created and opened.
+      std::string parent = fs::path(p.text).parent_path();
+      if (stat(parent.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        plan.dirs.push_back(parent);
+      } else {
+        plan.notes.push_back(p.pos.str() + ": " + p.text + " and its directory do not exist: not protected until "
+                             "rampartd restarts or reloads after they do");
+      }
+      continue;
+    }
+    std::string dir = literal_dir(p);
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      plan.notes.push_back(p.pos.str() + ": " + dir + " (under " + p.text + ") is not a directory: nothing marked");
+      continue;
+    }
+    roots.push_back(dir);
+  }
+  // Breadth first, so that a limit keeps the shallow directories.
+  std::deque<std::string> queue(roots.begin(), roots.end());
+  std::vector<std::string> walked;
+  while (!queue.empty()) {
+    std::string dir = std::move(queue.front());
+    queue.pop_front();
+    if (std::find(walked.begin(), walked.end(), dir) != walked.end()) continue;
+    if (walked.size() >= max_dirs) {
+      ++plan.dirs_truncated;
+      continue;
+    }
+    walked.push_back(dir);
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      std::error_code tec;
+      if (it->is_directory(tec) && !it->is_symlink(tec)) queue.push_back(it->path().string());
+    }
+  }
+  plan.dirs.insert(plan.dirs.end(), walked.begin(), walked.end());
+  std::sort(plan.dirs.begin(), plan.dirs.end());
+  plan.dirs.erase(std::unique(plan.dirs.begin(), plan.dirs.end()), plan.dirs.end());
+  std::sort(plan.files.begin(), plan.files.end());
+  plan.files.erase(std::unique(plan.files.begin(), plan.files.end()), plan.files.end());
+  if (plan.dirs_truncated)
+    plan.notes.push_back(std::to_string(plan.dirs_truncated) + " directories past the limit of " +
+                         std::to_string(max_dirs) + " were not marked");
+  return plan;
+}
+
+}  // namespace rampart::enforce

@@ -1,0 +1,76 @@
+// What the fanotify guard decides, as pure logic: per policy, which execs and
+// which file opens are refused, and why; which paths to mark so that the
+// kernel asks at all; and how to tell a read from a write, which fanotify
+// does not say. perm_guard.cpp does the I/O around it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/policy.h"
+#include "shared/rp_abi.h"
+
+namespace rampart::enforce {
+
+// One policy's exec and file rules (index = policy id - 1).
+struct GuardRule {
+  bool enforce = false;  // false: audit (allow and report would-deny)
+  bool restrict_exec = false;
+  std::vector<policy::PathPattern> exec_allow, exec_deny;
+  bool restrict_read = false, restrict_write = false;
+  std::vector<policy::PathPattern> read_allow, write_allow;
+  std::vector<policy::PathPattern> read_deny, write_deny;  // from deny rules (deny and kill)
+
+  bool has_exec_rules() const { return restrict_exec || !exec_deny.empty(); }
+  bool has_file_rules() const {
+    return restrict_read || restrict_write || !read_deny.empty() || !write_deny.empty();
+  }
+};
+
+GuardRule guard_rule(const policy::Policy& p);
+
+// RP_REASON_* for an exec of `path`, 0 when it is allowed.
+uint8_t exec_reason(const GuardRule& r, std::string_view path);
+
+// RP_REASON_* for reading and for writing `path`, 0 when allowed.
+struct OpenReasons {
+  uint8_t read = 0, write = 0;
+  bool allowed() const { return read == 0 && write == 0; }
+  // The decision no longer depends on the access mode.
+  bool uniform() const { return read == write; }
+};
+OpenReasons open_reasons(const GuardRule& r, std::string_view path);
+
+// The access an open asked for, read off /proc/<pid>/syscall while the
+// caller waits in it ("NR arg0 arg1 ... sp pc", hex args). nullopt: not an
+// open-family syscall (or unreadable); the caller then assumes read+write.
+struct Access {
+  bool read = false, write = false;
+};
+// `flags_at` reads openat2's struct open_how flags from the caller's memory.
+std::optional<Access> access_from_syscall(std::string_view proc_syscall_line,
+                                          const std::function<std::optional<uint64_t>(uint64_t addr)>& flags_at);
+Access access_from_flags(uint64_t flags);
+
+// Where to put fanotify marks so that opens of paths matching `patterns`
+// reach the guard: inode marks for existing files, and directory marks
+// (FAN_EVENT_ON_CHILD) for prefixes and globs — the directory under the
+// pattern's literal part and every directory below it, up to max_dirs — and
+// for the parent of a file that does not exist yet. Directories created later
+// are not marked: say so in the docs.
+struct MarkPlan {
+  std::vector<std::string> files;
+  std::vector<std::string> dirs;
+  std::vector<std::string> notes;  // what could not be marked, and why
+  uint64_t dirs_truncated = 0;
+};
+// missing_parent: mark the directory of an exact path that does not exist
+// yet (deny rules); without it such a path is skipped (the sensitive list,
+// whose parents, like /etc, are too busy to mark).
+MarkPlan plan_marks(const std::vector<policy::PathPattern>& patterns, bool missing_parent, size_t max_dirs = 4096);
+
+}  // namespace rampart::enforce

@@ -1,0 +1,131 @@
+// The fanotify guard's pure logic: decisions per policy, access modes read
+// off /proc/<pid>/syscall, and where marks go.
+#include "enforce/file_rules.h"
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "policy/policy.h"
+
+using rampart::enforce::Access;
+using rampart::enforce::GuardRule;
+
+namespace {
+
+rampart::policy::Policy load(const std::string& spec) {
+  auto set = rampart::policy::PolicySet::load_text("apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: p\n"
+                                                   "spec:\n  selector:\n    executables: [\"/usr/bin/p\"]\n"
+                                                   "  mode: enforce\n" +
+                                                       spec,
+                                                   "p.yaml");
+  INFO((set ? std::string() : set.error().what()));
+  REQUIRE(set.has_value());
+  return set->policies()[0];
+}
+
+std::optional<uint64_t> no_memory(uint64_t) { return std::nullopt; }
+
+}  // namespace
+
+TEST_CASE("exec: deny rules win over the allow-list, and no allow-list allows the rest", "[unit]") {
+  GuardRule r = rampart::enforce::guard_rule(load("  allow:\n    exec: [\"/usr/bin/*\"]\n"
+                                                  "  deny:\n    - id: no-curl\n      exec: [\"/usr/bin/curl\"]\n"));
+  CHECK(r.has_exec_rules());
+  CHECK_FALSE(r.has_file_rules());
+  CHECK(rampart::enforce::exec_reason(r, "/usr/bin/ls") == 0);
+  CHECK(rampart::enforce::exec_reason(r, "/usr/bin/curl") == RP_REASON_DENY_RULE);
+  CHECK(rampart::enforce::exec_reason(r, "/tmp/x") == RP_REASON_NOT_ALLOWED);
+
+  GuardRule only_deny = rampart::enforce::guard_rule(load("  deny:\n    - id: no-nc\n      exec: [\"/usr/bin/nc*\"]\n"));
+  CHECK(rampart::enforce::exec_reason(only_deny, "/tmp/x") == 0);
+  CHECK(rampart::enforce::exec_reason(only_deny, "/usr/bin/ncat") == RP_REASON_DENY_RULE);
+}
+
+TEST_CASE("files: reads and writes are judged apart", "[unit]") {
+  GuardRule r = rampart::enforce::guard_rule(load("  allow:\n    files:\n      write: [\"/var/log/app/\"]\n"
+                                                  "  deny:\n    - id: no-keys\n      files: { read: [\"/etc/keys/\"] }\n"
+                                                  "    - id: watch\n      files: { read: [\"/etc/motd\"] }\n"
+                                                  "      action: alert\n"));
+  CHECK(r.has_file_rules());
+  auto log = rampart::enforce::open_reasons(r, "/var/log/app/x.log");
+  CHECK(log.allowed());
+  auto etc = rampart::enforce::open_reasons(r, "/etc/hosts");
+  CHECK(etc.read == 0);  // reads are not restricted
+  CHECK(etc.write == RP_REASON_NOT_ALLOWED);
+  CHECK_FALSE(etc.uniform());
+  auto key = rampart::enforce::open_reasons(r, "/etc/keys/a.pem");
+  CHECK(key.read == RP_REASON_DENY_RULE);
+  CHECK(key.write == RP_REASON_NOT_ALLOWED);
+  // An alert rule is not a refusal: it comes from the event stream.
+  CHECK(rampart::enforce::open_reasons(r, "/etc/motd").read == 0);
+}
+
+TEST_CASE("the access mode comes from the pending open syscall", "[unit]") {
+  auto line = [](long nr, const std::string& args) { return std::to_string(nr) + " " + args + " 0x7ffd 0x7f00\n"; };
+  auto a = rampart::enforce::access_from_syscall(line(SYS_openat, "0xffffff9c 0x55d0 0x241 0x1b6 0x0 0x0"), no_memory);
+  REQUIRE(a.has_value());  // O_WRONLY|O_CREAT|O_TRUNC
+  CHECK_FALSE(a->read);
+  CHECK(a->write);
+  a = rampart::enforce::access_from_syscall(line(SYS_openat, "0xffffff9c 0x55d0 0x80000 0x0 0x0 0x0"), no_memory);
+  REQUIRE(a.has_value());  // O_RDONLY|O_CLOEXEC
+  CHECK(a->read);
+  CHECK_FALSE(a->write);
+  a = rampart::enforce::access_from_syscall(line(SYS_open, "0x55d0 0x2 0x0 0x0 0x0 0x0"), no_memory);
+  REQUIRE(a.has_value());  // O_RDWR
+  CHECK((a->read && a->write));
+  a = rampart::enforce::access_from_syscall(line(SYS_creat, "0x55d0 0x1a4 0x0 0x0 0x0 0x0"), no_memory);
+  REQUIRE(a.has_value());
+  CHECK(a->write);
+  // openat2: the flags live in the caller's struct open_how.
+  a = rampart::enforce::access_from_syscall(line(SYS_openat2, "0xffffff9c 0x55d0 0x7ffc1000 0x18 0x0 0x0"),
+                                            [](uint64_t addr) -> std::optional<uint64_t> {
+                                              if (addr == 0x7ffc1000) return O_WRONLY;
+                                              return std::nullopt;
+                                            });
+  REQUIRE(a.has_value());
+  CHECK(a->write);
+  CHECK_FALSE(rampart::enforce::access_from_syscall(line(SYS_openat2, "0x0 0x0 0x1 0x18 0x0 0x0"), no_memory));
+  // Not in an open: unknown, the caller assumes both.
+  CHECK_FALSE(rampart::enforce::access_from_syscall("running\n", no_memory));
+  CHECK_FALSE(rampart::enforce::access_from_syscall(line(SYS_read, "0x3 0x55d0 0x1000 0x0 0x0 0x0"), no_memory));
+  CHECK_FALSE(rampart::enforce::access_from_syscall("", no_memory));
+  CHECK_FALSE(rampart::enforce::access_from_syscall("257 0xzz 0x1 0x2", no_memory));
+}
+
+TEST_CASE("marks: files by inode, prefixes and globs by every directory below them, missing files by parent",
+          "[unit]") {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/rampart-marks-XXXXXX";
+  const std::string d = mkdtemp(tmpl);
+  fs::create_directories(d + "/conf/a/b");
+  fs::create_directories(d + "/keys");
+  std::ofstream(d + "/conf/a/x.conf") << "x";
+  std::ofstream(d + "/secret") << "s";
+  auto pat = [](const std::string& text) {
+    rampart::policy::PathPattern p;
+    p.text = text;
+    p.kind = text.back() == '/'                             ? rampart::policy::PathPattern::Kind::kPrefix
+             : text.find('*') != std::string::npos ? rampart::policy::PathPattern::Kind::kGlob
+                                                            : rampart::policy::PathPattern::Kind::kExact;
+    return p;
+  };
+  auto plan = rampart::enforce::plan_marks(
+      {pat(d + "/secret"), pat(d + "/conf/"), pat(d + "/keys/*.pem"), pat(d + "/new-file"), pat("/nonexistent-rp/x")},
+      true);
+  CHECK(plan.files == std::vector<std::string>{d + "/secret"});
+  std::vector<std::string> dirs = {d, d + "/conf", d + "/conf/a", d + "/conf/a/b", d + "/keys"};
+  CHECK(plan.dirs == dirs);  // d: the parent of new-file
+  REQUIRE(plan.notes.size() == 1);
+  CHECK(plan.notes[0].find("/nonexistent-rp/x") != std::string::npos);
+
+  // Without missing_parent, a missing file marks nothing; a limit keeps the shallow directories.
+  auto bounded = rampart::enforce::plan_marks({pat(d + "/new-file"), pat(d + "/conf/")}, false, 2);
+  CHECK(bounded.dirs == std::vector<std::string>{d + "/conf", d + "/conf/a"});
+  CHECK(bounded.dirs_truncated == 1);
+  fs::remove_all(d);
+}
