@@ -249,6 +249,11 @@ Result<void> Daemon::start_perm_guard() {
   setup.proc_policy_map_fd = programs_->proc_policy_map_fd();
   setup.verdict_map_fd = programs_->verdict_map_fd();
   setup.deadline_ms = opts_.config.decision_deadline_ms;
+  if (const char* delay = getenv("RAMPART_FAULT_GUARD_DELAY_MS")) {
+    setup.fault_delay_ms = static_cast<uint32_t>(std::strtoul(delay, nullptr, 10));
+    log("warning: fault injection: every exec/file decision is delayed by " + std::to_string(setup.fault_delay_ms) +
+        " ms (RAMPART_FAULT_GUARD_DELAY_MS)");
+  }
   const size_t n_exec = setup.exec_mounts.size(), n_fs = setup.file_mounts.size();
   const size_t n_paths = setup.files.size() + setup.dirs.size();
   std::string mounts;
@@ -500,7 +505,8 @@ void Daemon::write_stats(const char* reason) {
     w.field("decisions", perm_guard_->decisions()).field("denials", perm_guard_->denials());
     w.field("overflows", perm_guard_->overflows()).field("cache_hits", perm_guard_->cache_hits());
     w.field("deadline_expired", perm_guard_->deadline_expired());
-    w.field("access_unknown", perm_guard_->access_unknown()).end_object();
+    w.field("access_checks", perm_guard_->access_checks()).field("access_unknown", perm_guard_->access_unknown());
+    w.end_object();
   }
   w.key("process_table").begin_object();
   w.field("size", static_cast<uint64_t>(table_.size())).field("evictions", table_.evictions()).end_object();

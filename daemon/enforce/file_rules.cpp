@@ -1,12 +1,15 @@
 // Exec and file decisions, mark planning and access modes; see file_rules.h.
 #include "enforce/file_rules.h"
 
+#include <elf.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 
@@ -111,6 +114,39 @@ std::optional<Access> access_from_syscall(std::string_view line,
     default:
       return std::nullopt;
   }
+}
+
+std::optional<std::string> interpreter_of(int fd) {
+  unsigned char head[256];
+  ssize_t n = pread(fd, head, sizeof(head), 0);
+  if (n < 4) return std::nullopt;
+  if (head[0] == '#' && head[1] == '!') {
+    std::string_view line(reinterpret_cast<const char*>(head) + 2, static_cast<size_t>(n) - 2);
+    line = line.substr(0, line.find('\n'));
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos) return std::nullopt;
+    line.remove_prefix(start);
+    std::string path(line.substr(0, line.find_first_of(" \t\r")));
+    if (path.empty() || path[0] != '/') return std::nullopt;
+    return path;
+  }
+  Elf64_Ehdr eh;
+  if (static_cast<size_t>(n) < sizeof(eh) || std::memcmp(head, ELFMAG, SELFMAG) != 0 || head[EI_CLASS] != ELFCLASS64)
+    return std::nullopt;
+  std::memcpy(&eh, head, sizeof(eh));
+  if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256) return std::nullopt;
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    if (pread(fd, &ph, sizeof(ph), static_cast<off_t>(eh.e_phoff + i * sizeof(ph))) != sizeof(ph)) return std::nullopt;
+    if (ph.p_type != PT_INTERP) continue;
+    if (ph.p_filesz < 2 || ph.p_filesz > 4096) return std::nullopt;
+    std::string path(ph.p_filesz, '\0');
+    if (pread(fd, path.data(), ph.p_filesz, static_cast<off_t>(ph.p_offset)) != static_cast<ssize_t>(ph.p_filesz))
+      return std::nullopt;
+    path.resize(std::strlen(path.c_str()));
+    return path;
+  }
+  return std::nullopt;
 }
 
 MarkPlan plan_marks(const std::vector<policy::PathPattern>& patterns, bool missing_parent, size_t max_dirs) {

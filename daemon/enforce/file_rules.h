@@ -56,6 +56,12 @@ std::optional<Access> access_from_syscall(std::string_view proc_syscall_line,
                                           const std::function<std::optional<uint64_t>(uint64_t addr)>& flags_at);
 Access access_from_flags(uint64_t flags);
 
+// The file an exec of `fd` makes the kernel open next, with FMODE_EXEC too
+// (so fanotify asks about it as an exec): the ELF interpreter (PT_INTERP,
+// e.g. /lib64/ld-linux-x86-64.so.2) or a script's "#!" interpreter. nullopt
+// for a static binary or anything unreadable.
+std::optional<std::string> interpreter_of(int fd);
+
 // Where to put fanotify marks so that opens of paths matching `patterns`
 // reach the guard: inode marks for existing files, and directory marks
 // (FAN_EVENT_ON_CHILD) for prefixes and globs — the directory under the

@@ -106,7 +106,14 @@ std::optional<Access> PermGuard::pending_access(uint32_t pid) const {
     };
   };
   const std::string base = "/proc/" + std::to_string(pid);
-  if (auto a = access_from_syscall(read_small(base + "/syscall"), reader(static_cast<pid_t>(pid)))) return a;
+  // The caller queues the event before it goes to sleep on it: until it
+  // sleeps, the kernel says "running" instead of its syscall. Wait it out.
+  std::string line = read_small(base + "/syscall");
+  for (int i = 0; i < 200 && line.starts_with("running"); ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+    line = read_small(base + "/syscall");
+  }
+  if (auto a = access_from_syscall(line, reader(static_cast<pid_t>(pid)))) return a;
   // Another thread of the process made the call: find the one blocked in an open.
   std::error_code ec;
   for (std::filesystem::directory_iterator it(base + "/task", ec), end; !ec && it != end; it.increment(ec)) {
@@ -133,6 +140,7 @@ void PermGuard::report(uint32_t pid, uint32_t policy_id, bool exec, uint8_t acti
 }
 
 bool PermGuard::allow(uint32_t pid, int fd, bool exec) {
+  if (setup_.fault_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(setup_.fault_delay_ms));
   uint32_t policy_id = 0;
   rp_verdict verdict{};
   if (bpf_map_lookup_elem(setup_.proc_policy_map_fd, &pid, &policy_id) != 0 || policy_id > setup_.rules.size())
@@ -146,6 +154,17 @@ bool PermGuard::allow(uint32_t pid, int fd, bool exec) {
   const bool cacheable = fstat(fd, &st) == 0;
   CacheKey key{policy_id, vflags, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), exec};
   const uint64_t now = now_ns();
+  if (exec && cacheable) {
+    auto f = follow_.find(pid);
+    if (f != follow_.end()) {
+      const bool expected = f->second.dev == key.dev && f->second.ino == key.ino && f->second.expires_ns >= now;
+      follow_.erase(f);
+      if (expected) {
+        expect_interpreter(pid, fd, now);  // a script's interpreter has its own ld.so
+        return true;
+      }
+    }
+  }
   const CacheEntry* entry = nullptr;
   if (cacheable) {
     auto it = cache_.find(key);
@@ -168,16 +187,28 @@ bool PermGuard::allow(uint32_t pid, int fd, bool exec) {
   uint8_t why = entry->reasons.read;
   if (!exec && !entry->reasons.uniform()) {
     // The answer depends on read or write: ask the caller's pending syscall.
+    ++access_checks_;
     auto a = pending_access(pid);
     if (!a) ++access_unknown_;
     Access acc = a.value_or(Access{true, true});  // unknown: judged as both
     why = acc.write && entry->reasons.write ? entry->reasons.write : acc.read ? entry->reasons.read : 0;
   }
-  if (!why) return true;
+  if (!why) {
+    if (exec) expect_interpreter(pid, fd, now);
+    return true;
+  }
   // A verdict is only ever written for an enforce-mode policy.
   const bool enforce = why == RP_REASON_VERDICT || (rule && rule->enforce);
   report(pid, policy_id, exec, enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY, why, entry->path);
   return !enforce;
+}
+
+void PermGuard::expect_interpreter(uint32_t pid, int fd, uint64_t now) {
+  auto interp = interpreter_of(fd);
+  struct stat st {};
+  if (!interp || stat(interp->c_str(), &st) != 0) return;
+  if (follow_.size() >= 4096) follow_.clear();
+  follow_[pid] = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), now + 5'000'000'000};
 }
 
 PermGuard::CacheEntry PermGuard::resolve(int fd, bool exec, const GuardRule* rule, bool verdict) const {

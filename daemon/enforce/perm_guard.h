@@ -52,6 +52,8 @@ class PermGuard {
     int proc_policy_map_fd = -1;
     int verdict_map_fd = -1;
     uint32_t deadline_ms = 1000;
+    // Fault injection for tests: each decision first sleeps this long.
+    uint32_t fault_delay_ms = 0;
     Rules rules;
   };
 
@@ -66,6 +68,7 @@ class PermGuard {
   uint64_t cache_hits() const { return cache_hits_; }
   uint64_t deadline_expired() const { return deadline_expired_; }
   uint64_t access_unknown() const { return access_unknown_; }
+  uint64_t access_checks() const { return access_checks_; }
 
  private:
   PermGuard() = default;
@@ -100,6 +103,15 @@ class PermGuard {
   Setup setup_;
   Report report_;
   std::unordered_map<CacheKey, CacheEntry, CacheHash> cache_;
+  // After an allowed exec, the kernel opens its interpreter (ld.so, or a
+  // script's "#!" program) as an exec too: that one open, by that process,
+  // of that file, is part of the allowed exec. Keyed by pid. A direct
+  // execve of ld.so has no such entry and is judged like any binary.
+  struct FollowUp {
+    uint64_t dev, ino, expires_ns;
+  };
+  std::unordered_map<uint32_t, FollowUp> follow_;
+  void expect_interpreter(uint32_t pid, int fd, uint64_t now);
   std::thread thread_, watchdog_;
   // The event being decided (-1: none) and since when: the watchdog answers
   // it if the deadline passes, and whoever swaps it out first answers it.
@@ -109,7 +121,7 @@ class PermGuard {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::atomic<uint64_t> decisions_{0}, denials_{0}, overflows_{0}, cache_hits_{0}, deadline_expired_{0},
-      access_unknown_{0};
+      access_unknown_{0}, access_checks_{0};
 };
 
 }  // namespace rampart::enforce

@@ -1,11 +1,16 @@
-// rampart_bench: what rampartd costs a workload on one core. Four syscall-heavy
-// loops (openat+close, fork+exec+wait, TCP connect, getppid) each run in a
-// child pinned to CPU 0 under three conditions, interleaved over several
-// repetitions: without anything, with empty programs on rampartd's hooks (the
-// "hook floor": what attaching alone costs), and with rampartd. It prints
-// median ops/s, the ratios to the baseline, and whether every
-// event the monitored runs should have produced was delivered or is accounted
-// for by ring-buffer drops. It reports; it never fails on a ratio.
+// rampart_bench: what rampartd costs a workload on one core. Six syscall-heavy
+// loops (openat+close on an unmarked file, on a file in a fanotify-marked
+// directory, and on a write-protected file opened for reading;
+// fork+exec+wait, TCP connect, getppid) each run in a child pinned to CPU 0
+// under four conditions, interleaved over several repetitions: without
+// anything, with empty programs on rampartd's hooks (the "hook floor": what
+// attaching alone costs), with rampartd (no policy: the default audit), and
+// with rampartd enforcing a policy on the bench itself (exec allow-list on
+// the root filesystem through fanotify, a network allow-list in the cgroup
+// hooks, deny rules that mark files). It prints median ops/s, the ratios to
+// the baseline, and whether every event the monitored runs should have
+// produced was delivered or is accounted for by ring-buffer drops. It
+// reports; it never fails on a ratio.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -77,7 +82,12 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-enum class Kind { kOpen, kForkExec, kConnect, kGetppid };
+enum class Kind { kOpen, kOpenMarked, kOpenWriteProtected, kForkExec, kConnect, kGetppid };
+
+// Files in the scratch dir, set before any workload forks: one in a directory
+// that a deny rule's glob marks (allowed: decided and cached), and one that a
+// deny rule protects from writes (read: the guard must ask the open's mode).
+std::string g_marked_file, g_write_protected_file;
 
 struct Workload {
   Kind kind;
@@ -88,6 +98,8 @@ struct Workload {
 
 const std::vector<Workload> kWorkloads = {
     {Kind::kOpen, "openat+close", {"open"}, 1},
+    {Kind::kOpenMarked, "openat marked", {"open"}, 1},
+    {Kind::kOpenWriteProtected, "openat wprotect", {"open"}, 1},
     {Kind::kForkExec, "fork+exec+wait", {"fork", "exec", "exit"}, 3},
     {Kind::kConnect, "tcp connect", {"connect"}, 1},
     {Kind::kGetppid, "getppid", {}, 0},
@@ -101,9 +113,14 @@ int failure(const char*& what, const char* call, int err = errno) {
 // One op of a workload. Returns 0, or an errno with `what` naming the call.
 int run_op(Kind kind, const sockaddr_in& addr, const char*& what) {
   switch (kind) {
-    case Kind::kOpen: {
-      int fd = openat(AT_FDCWD, "/etc/hostname", O_RDONLY);
-      if (fd < 0) return failure(what, "openat /etc/hostname");
+    case Kind::kOpen:
+    case Kind::kOpenMarked:
+    case Kind::kOpenWriteProtected: {
+      const char* path = kind == Kind::kOpen         ? "/etc/hostname"
+                         : kind == Kind::kOpenMarked ? g_marked_file.c_str()
+                                                     : g_write_protected_file.c_str();
+      int fd = openat(AT_FDCWD, path, O_RDONLY);
+      if (fd < 0) return failure(what, "openat of the workload's file");
       close(fd);
       return 0;
     }
@@ -264,7 +281,8 @@ struct TempDir {
 // One rampartd process, output to a fresh file; killed if still running when destroyed.
 class Rampartd {
  public:
-  Rampartd(const std::string& dir, int session)
+  // policy_dir: "" runs without policies (the built-in default, audit).
+  Rampartd(const std::string& dir, int session, const std::string& policy_dir = "")
       : out_(dir + "/events-" + std::to_string(session) + ".jsonl"),
         err_(dir + "/rampartd-" + std::to_string(session) + ".stderr"),
         marker_(dir + "/ready-" + std::to_string(session)) {
@@ -275,7 +293,11 @@ class Rampartd {
       int err = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
       dup2(null, 1);
       dup2(err, 2);
-      execl(RAMPARTD_PATH, RAMPARTD_PATH, "--quiet", "--output", out_.c_str(), nullptr);
+      if (policy_dir.empty())
+        execl(RAMPARTD_PATH, RAMPARTD_PATH, "--quiet", "--output", out_.c_str(), nullptr);
+      else
+        execl(RAMPARTD_PATH, RAMPARTD_PATH, "--quiet", "--output", out_.c_str(), "--policy-dir", policy_dir.c_str(),
+              nullptr);
       dprintf(2, "exec %s: %s\n", RAMPARTD_PATH, strerror(errno));
       _exit(127);
     }
@@ -340,6 +362,8 @@ struct SessionCounts {
   std::map<std::string, uint64_t> by_type;
   uint64_t dropped = 0;
   std::vector<uint64_t> dropped_per_cpu;
+  uint64_t enforce_events = 0;  // refusals and would-deny reports: none expected
+  uint64_t guard_decisions = 0, guard_cache_hits = 0, guard_access_checks = 0;
 };
 
 // The fields the counts need, found by substring: rampartd writes "type"
@@ -373,6 +397,8 @@ bool parse_line(std::string_view line, LineView& out) {
 bool is_expected_event(Kind kind, const LineView& e, std::string_view line, uint64_t pid) {
   switch (kind) {
     case Kind::kOpen:
+    case Kind::kOpenMarked:
+    case Kind::kOpenWriteProtected:
       return e.type == "open" && e.tgid == pid;
     case Kind::kConnect:
       return e.type == "connect" && e.tgid == pid;
@@ -396,13 +422,22 @@ SessionCounts scan_output(const std::string& path, const Workload& w, pid_t pid)
   while (std::getline(in, line)) {
     if (line.find("\"type\":\"stats\"") != std::string::npos) {
       if (line.find("\"reason\":\"exit\"") != std::string::npos) stats_line = line;
+    } else if (line.find("\"type\":\"enforce\"") != std::string::npos) {
+      ++c.enforce_events;
     } else if (parse_line(line, e) && is_expected_event(w.kind, e, line, static_cast<uint64_t>(pid))) {
       ++c.delivered;
       ++c.by_type[std::string(e.type)];
     }
   }
   if (stats_line.empty()) fail("rampartd output " + path + " has no final stats line");
-  auto events = Json::parse(stats_line).at("events");
+  auto stats = Json::parse(stats_line);
+  if (stats.contains("perm_guard")) {
+    const auto& g = stats.at("perm_guard");
+    c.guard_decisions = g.at("decisions").get<uint64_t>();
+    c.guard_cache_hits = g.at("cache_hits").get<uint64_t>();
+    c.guard_access_checks = g.at("access_checks").get<uint64_t>();
+  }
+  auto events = stats.at("events");
   // A workload that should produce no events (getppid) owns the drops of every type.
   std::vector<std::string> types(w.types.begin(), w.types.end());
   if (types.empty())
@@ -440,7 +475,8 @@ class HookFloor {
 };
 
 struct Totals {
-  std::vector<double> baseline, floor, monitored;  // ops/s, one per rep
+  std::vector<double> baseline, floor, monitored, enforcing;  // ops/s, one per rep
+  uint64_t enforce_events = 0, guard_decisions = 0, guard_cache_hits = 0, guard_access_checks = 0;  // enforcing runs
   uint64_t expected = 0, delivered = 0, dropped = 0;
   uint64_t unexplained = 0, extra = 0;  // missing beyond the drops of their rep; more than expected
   std::vector<uint64_t> dropped_per_cpu;
@@ -459,6 +495,13 @@ struct Totals {
     for (size_t i = 0; i < c.dropped_per_cpu.size(); ++i) dropped_per_cpu[i] += c.dropped_per_cpu[i];
     for (const auto& [type, n] : c.by_type) by_type[type] += n;
   }
+  void add_enforcing(const RunResult& r, const SessionCounts& c) {
+    enforcing.push_back(r.ops_per_s);
+    enforce_events += c.enforce_events;
+    guard_decisions += c.guard_decisions;
+    guard_cache_hits += c.guard_cache_hits;
+    guard_access_checks += c.guard_access_checks;
+  }
 };
 
 double median(std::vector<double> v) {
@@ -476,8 +519,8 @@ std::string drops_text(const Totals& t) {
 
 // Prints the table and its notes; returns the same results as JSON.
 Json report(const std::vector<Totals>& totals) {
-  std::printf("%-15s %14s %15s %7s %11s %21s  %s\n", "workload", "baseline ops/s", "monitored ops/s", "ratio",
-              "hook floor", "delivered/expected", "kernel drops, all monitored runs");
+  std::printf("%-15s %14s %15s %7s %9s %11s %21s  %s\n", "workload", "baseline ops/s", "monitored ops/s", "ratio",
+              "enforcing", "hook floor", "delivered/expected", "kernel drops, all monitored runs");
   Json out = Json::array();
   std::vector<std::string> notes;
   for (size_t wi = 0; wi < kWorkloads.size(); ++wi) {
@@ -485,10 +528,17 @@ Json report(const std::vector<Totals>& totals) {
     const Totals& t = totals[wi];
     const double base = median(t.baseline), mon = median(t.monitored), ratio = mon / base;
     const double floor_ratio = median(t.floor) / base;
+    const double enforcing_ratio = median(t.enforcing) / base;
     std::string events = std::to_string(t.delivered) + "/" + std::to_string(t.expected);
-    std::printf("%-15s %14.0f %15.0f %7.3f %11.3f %21s  %s\n", w.name, base, mon, ratio, floor_ratio,
-                events.c_str(), drops_text(t).c_str());
+    std::printf("%-15s %14.0f %15.0f %7.3f %9.3f %11.3f %21s  %s\n", w.name, base, mon, ratio, enforcing_ratio,
+                floor_ratio, events.c_str(), drops_text(t).c_str());
     const std::string name = w.name;
+    if (t.enforce_events)
+      notes.push_back(name + ": " + std::to_string(t.enforce_events) + " enforce events under the bench policy, none expected");
+    if (t.guard_decisions)
+      notes.push_back(name + " enforcing: fanotify decisions " + std::to_string(t.guard_decisions) + ", cache hits " +
+                      std::to_string(t.guard_cache_hits) + ", open modes read from /proc " +
+                      std::to_string(t.guard_access_checks));
     if (t.unexplained)
       notes.push_back(name + ": " + std::to_string(t.unexplained) + " expected events MISSING, not explained by drops");
     if (t.extra) notes.push_back(name + ": " + std::to_string(t.extra) + " events MORE than expected");
@@ -505,6 +555,12 @@ Json report(const std::vector<Totals>& totals) {
                    {"ratio", ratio},
                    {"hook_floor_ops_per_s", t.floor},
                    {"hook_floor_ratio", floor_ratio},
+                   {"enforcing_ops_per_s", t.enforcing},
+                   {"enforcing_ratio", enforcing_ratio},
+                   {"enforcing_enforce_events", t.enforce_events},
+                   {"enforcing_guard_decisions", t.guard_decisions},
+                   {"enforcing_guard_cache_hits", t.guard_cache_hits},
+                   {"enforcing_guard_access_checks", t.guard_access_checks},
                    {"events_expected", t.expected},
                    {"events_delivered", t.delivered},
                    {"events_delivered_by_type", t.by_type},
@@ -520,12 +576,50 @@ Json report(const std::vector<Totals>& totals) {
   return out;
 }
 
+// The enforcing condition's policy: it selects this bench binary, so the
+// workload children inherit it at fork. It allows what the workloads do, so
+// nothing is refused; what it costs is the checks themselves. Returns the
+// policy directory.
+std::string write_bench_policy(const std::string& dir) {
+  const std::string protected_dir = dir + "/protected", policies = dir + "/policies";
+  std::filesystem::create_directories(protected_dir);
+  std::filesystem::create_directories(policies);
+  g_marked_file = protected_dir + "/data.txt";
+  g_write_protected_file = protected_dir + "/config.txt";
+  std::ofstream(g_marked_file) << "data\n";
+  std::ofstream(g_write_protected_file) << "config\n";
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe");
+  std::ofstream(policies + "/bench.yaml") << "apiVersion: rampart.dev/v1\n"
+                                             "kind: Policy\n"
+                                             "metadata:\n"
+                                             "  name: bench\n"
+                                             "spec:\n"
+                                             "  selector:\n"
+                                             "    executables: [\""
+                                          << self << "\"]\n"
+                                          << "  mode: enforce\n"
+                                             "  allow:\n"
+                                             "    exec: [\"/usr/bin/*\", \"/bin/*\"]\n"
+                                             "    network:\n"
+                                             "      connect: [\"127.0.0.0/8\"]\n"
+                                             "  deny:\n"
+                                             "    - id: bench-keys\n"
+                                             "      files: { read: [\""
+                                          << protected_dir << "/*.key\"] }\n"
+                                          << "    - id: bench-config\n"
+                                             "      files: { write: [\""
+                                          << g_write_protected_file << "\"] }\n";
+  return policies;
+}
+
 constexpr const char* kUsage = R"(usage: rampart_bench [--seconds S] [--reps N] [--quick] [--json FILE]
 
-Measures the throughput of four workloads pinned to CPU 0 with and without
-rampartd, and with empty programs on rampartd's hooks (the hook floor);
-interleaved, N repetitions, medians reported. It checks the events delivered
-for the monitored runs. Must run as root.
+Measures the throughput of six workloads pinned to CPU 0: without rampartd,
+with empty programs on rampartd's hooks (the hook floor), with rampartd, and
+with rampartd enforcing a policy on the bench (fanotify exec checks on the
+root filesystem, network allow-list, marked files); interleaved, N
+repetitions, medians reported. It checks the events delivered for the
+monitored runs. Must run as root.
 
   --seconds S   duration of each run (default 2)
   --reps N      repetitions per condition (default 5, at least 1)
@@ -592,10 +686,12 @@ int run(int argc, char** argv) {
   std::printf("rampart_bench  %s\nkernel         %s\n", date, kernel.c_str());
   std::printf("setup          %ld CPUs; workloads on CPU %d, TCP listener on CPU %d; %g s per run, %d reps, medians\n",
               ncpu, kWorkloadCpu, listener_cpu, opt.seconds, opt.reps);
-  std::printf("rampartd       %s --quiet --output <tmp>, one instance per monitored run\n\n", RAMPARTD_PATH);
+  std::printf("rampartd       %s --quiet --output <tmp>, one instance per monitored run\n", RAMPARTD_PATH);
+  std::printf("enforcing      the same, with --policy-dir <tmp>/policies: an enforce-mode policy on the bench\n\n");
   std::fflush(stdout);
 
   TempDir dir;
+  const std::string policies = write_bench_policy(dir.path);
   Listener listener(listener_cpu);
   std::vector<Totals> totals(kWorkloads.size());
   int session = 0;
@@ -603,12 +699,11 @@ int run(int argc, char** argv) {
     for (size_t wi = 0; wi < kWorkloads.size(); ++wi) {
       const Workload& w = kWorkloads[wi];
       Totals& t = totals[wi];
-      // Three conditions, their order rotated every rep to cancel drift.
-      enum Condition { kBaseline, kFloor, kMonitored };
-      const Condition order[3][3] = {{kBaseline, kFloor, kMonitored},
-                                     {kMonitored, kBaseline, kFloor},
-                                     {kFloor, kMonitored, kBaseline}};
-      for (Condition c : order[rep % 3]) {
+      // Four conditions, their order rotated every rep to cancel drift.
+      enum Condition { kBaseline, kFloor, kMonitored, kEnforcing };
+      constexpr Condition kAll[4] = {kBaseline, kFloor, kMonitored, kEnforcing};
+      for (int k = 0; k < 4; ++k) {
+        const Condition c = kAll[(k + rep) % 4];
         if (c == kBaseline) {
           t.baseline.push_back(run_workload(w, opt.seconds, listener.addr()).ops_per_s);
           continue;
@@ -619,14 +714,19 @@ int run(int argc, char** argv) {
           continue;
         }
         // One rampartd per monitored run: its stats line then counts only this workload's drops.
-        Rampartd daemon(dir.path, ++session);
+        Rampartd daemon(dir.path, ++session, c == kEnforcing ? policies : "");
         daemon.wait_ready();
         RunResult r = run_workload(w, opt.seconds, listener.addr());
         daemon.stop();
-        t.add_monitored(r, scan_output(daemon.out_path(), w, r.pid), w.events_per_op);
+        if (c == kEnforcing)
+          t.add_enforcing(r, scan_output(daemon.out_path(), w, r.pid));
+        else
+          t.add_monitored(r, scan_output(daemon.out_path(), w, r.pid), w.events_per_op);
       }
-      std::fprintf(stderr, "rep %d/%d  %-15s baseline %10.0f  hook floor %10.0f  monitored %10.0f ops/s\n",
-                   rep + 1, opt.reps, w.name, t.baseline.back(), t.floor.back(), t.monitored.back());
+      std::fprintf(stderr,
+                   "rep %d/%d  %-15s baseline %10.0f  hook floor %10.0f  monitored %10.0f  enforcing %10.0f ops/s\n",
+                   rep + 1, opt.reps, w.name, t.baseline.back(), t.floor.back(), t.monitored.back(),
+                   t.enforcing.back());
     }
   }
 

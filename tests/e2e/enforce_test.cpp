@@ -570,3 +570,46 @@ TEST_CASE("a network deny rule with action kill refuses the connect and rampartd
   CHECK(enforce[0]["killed"] == true);
   CHECK(enforce[0]["rules"][0]["id"] == "no-port");
 }
+
+TEST_CASE("a guard that does not answer in time lets the exec through and counts it", "[e2e]") {
+  ScratchTmpfs fs;
+  std::string denied = fs.install("/usr/bin/touch", "denied-touch");
+  std::string marker = fs.dir + "/marker";
+  setenv("RAMPART_FAULT_GUARD_DELAY_MS", "600", 1);
+  PolicedSetup s("enforce", exec_policy(fs), scoped_config(fs, "  decision_deadline_ms: 100\n"), fs.dir);
+  unsetenv("RAMPART_FAULT_GUARD_DELAY_MS");
+  REQUIRE(s.ready());
+  CHECK(s.stderr_text().find("fault injection") != std::string::npos);
+  auto [code, out] = run_shell(s.bash(), denied + " " + marker + "; echo rc=$?");
+  CHECK(out.find("rc=0") != std::string::npos);  // failed open: the deadline passed
+  CHECK(std::filesystem::exists(marker));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  s.stop();
+  const json* stats = nullptr;
+  auto evs = s.events();
+  for (const auto& e : evs)
+    if (e["type"] == "stats") stats = &e;
+  REQUIRE(stats != nullptr);
+  CHECK((*stats)["perm_guard"]["deadline_expired"].get<uint64_t>() >= 1);
+}
+
+TEST_CASE("an allowed script runs through its interpreter, which cannot be run directly", "[e2e]") {
+  ScratchTmpfs fs;
+  std::string interp = fs.install("/bin/bash", "interp-bash");
+  std::string script = fs.path + "/allowed-script.sh";
+  std::ofstream(script) << "#!" << interp << "\necho script-ran\n";
+  chmod(script.c_str(), 0755);
+  PolicedSetup s("enforce", exec_policy(fs), exec_config(fs), fs.dir);
+  REQUIRE(s.ready());
+  // The kernel opens the script, then its "#!" program, both as execs: the
+  // second belongs to the allowed exec. Run directly, the program is refused.
+  auto [code, out] = run_shell(s.bash(), script + "; echo script-rc=$?; " + interp + " -c 'echo direct-ran'; echo direct-rc=$?");
+  INFO(out);
+  CHECK(out.find("script-ran") != std::string::npos);
+  CHECK(out.find("script-rc=0") != std::string::npos);
+  CHECK(out.find("direct-ran") == std::string::npos);
+  CHECK(out.find("direct-rc=126") != std::string::npos);
+  auto enforce = s.enforce_events();
+  REQUIRE(enforce.size() == 1);
+  CHECK(enforce[0]["path"] == interp);
+}

@@ -129,3 +129,27 @@ TEST_CASE("marks: files by inode, prefixes and globs by every directory below th
   CHECK(bounded.dirs_truncated == 1);
   fs::remove_all(d);
 }
+
+TEST_CASE("the interpreter an exec opens next: PT_INTERP of a dynamic binary, a script's #! program", "[unit]") {
+  auto of = [](const std::string& path) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    auto r = rampart::enforce::interpreter_of(fd);
+    close(fd);
+    return r;
+  };
+  auto ld = of("/bin/true");
+  REQUIRE(ld.has_value());
+  CHECK(ld->find("ld-linux") != std::string::npos);
+  char tmpl[] = "/tmp/rampart-interp-XXXXXX";
+  const std::string d = mkdtemp(tmpl);
+  std::ofstream(d + "/a.sh") << "#!/bin/sh -e\necho hi\n";
+  std::ofstream(d + "/b.sh") << "#!  /usr/bin/env python3\n";
+  std::ofstream(d + "/c.txt") << "plain text\n";
+  std::ofstream(d + "/d.sh") << "#!relative\n";
+  CHECK(of(d + "/a.sh") == std::optional<std::string>("/bin/sh"));
+  CHECK(of(d + "/b.sh") == std::optional<std::string>("/usr/bin/env"));
+  CHECK_FALSE(of(d + "/c.txt").has_value());
+  CHECK_FALSE(of(d + "/d.sh").has_value());
+  std::filesystem::remove_all(d);
+}
