@@ -24,6 +24,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define RP_NONE ((__u64)-1)
 #define RP_SIGKILL 9
 
+/* RP_PRIV_* that BPF LSM hooks refuse cleanly; set by rampartd once they passed their self-test. */
+volatile __u32 rp_lsm_priv = 0;
+
 /* Kills the caller if its policy forbids `priv`; returns 1 if it did. */
 static __always_inline int rp_priv_enforce(__u32 op, __u8 priv)
 {
@@ -33,7 +36,7 @@ static __always_inline int rp_priv_enforce(__u32 op, __u8 priv)
 	if (!policy_id)
 		return 0;
 	rule = bpf_map_lookup_elem(&policy_map, &policy_id);
-	if (!rule || !(rule->deny_priv & priv))
+	if (!rule || !(rule->deny_priv & priv) || (rp_lsm_priv & priv))
 		return 0;
 	if (rule->mode != RP_MODE_ENFORCE) {
 		rp_report_enforce(op, policy_id, RP_MECH_SIGKILL, RP_ACT_WOULD_DENY, RP_REASON_NOT_ALLOWED, 0, 0, 0);

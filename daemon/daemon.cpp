@@ -74,9 +74,36 @@ Result<void> Daemon::start() {
   if (!programs) return tl::unexpected(programs.error());
   programs_ = std::move(*programs);
 
-  auto compiled = enforce::install(policies_, *programs_);
+  if (opts_.config.bpf_lsm && caps.lsm_active()) {
+    auto lsm = bpf::LsmPrograms::load(*programs_, lo.self_tgid);
+    if (lsm) {
+      lsm_ = std::move(*lsm);
+      programs_->set_lsm_privileges(bpf::LsmPrograms::kPrivileges);
+      if (auto r = lsm_->protect(*programs_, static_cast<uint32_t>(getppid())); !r)
+        log("warning: self-protection: " + r.error().what());
+      lsm_status_ = "BPF LSM (self-test passed): exec, files, ptrace, module loading, mount, bpf() and "
+                    "self-protection refused with EPERM in LSM hooks";
+    } else {
+      lsm_status_ = "BPF LSM not used (" + lsm.error().what() + "): fanotify for exec and files, kill for privilege";
+    }
+  } else {
+    lsm_status_ = std::string("BPF LSM not used (") +
+                  (opts_.config.bpf_lsm ? "not active on this kernel" : "enforcement.bpf_lsm is false") +
+                  "): fanotify for exec and files, kill for privilege; rampartd is not protected from root";
+  }
+  auto compiled = enforce::install(policies_, *programs_, enforce::stat_exe, lsm_ != nullptr);
   if (!compiled) return fail("installing policies: " + compiled.error().what());
   compiled_ = std::move(*compiled);
+  if (lsm_) {
+    for (const auto& [id, entries] : compiled_.paths)
+      if (auto r = lsm_->add_path_rules(id, entries); !r) return fail("installing path rules: " + r.error().what());
+    std::vector<enforce::PathRuleInput> sensitive;
+    for (const auto& text : opts_.config.sensitive_paths)
+      if (auto pat = policy::parse_path_pattern(text)) sensitive.push_back({*pat, RP_PR_SENSITIVE});
+    if (auto r = lsm_->add_path_rules(0, enforce::compile_path_rules(sensitive, compiled_.notes)); !r)
+      return fail("installing sensitive paths: " + r.error().what());
+  }
+  if (!opts_.quiet) log(lsm_status_);
   for (const auto& note : compiled_.notes) log("note: " + note);
   if (auto r = start_perm_guard(); !r) return r;
 
@@ -127,6 +154,7 @@ int Daemon::run() {
   sink_->flush();
   perm_guard_.reset();  // closing its fd lets any exec still waiting through
   source_.reset();
+  lsm_.reset();
   programs_.reset();  // detaches every program
   log("detached; exiting");
   return 0;
@@ -211,6 +239,7 @@ Result<void> Daemon::load_policies() {
 }
 
 Result<void> Daemon::start_perm_guard() {
+  if (lsm_) return {};  // the LSM hooks decide exec and file opens in the kernel
   enforce::PermGuard::Setup setup;
   bool any_exec = false, any_enforce = false, any_file_allow = false;
   std::vector<policy::PathPattern> protected_paths;  // named by deny rules

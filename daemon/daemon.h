@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "bpf/loader.h"
+#include "bpf/lsm_loader.h"
 #include "config/config.h"
 #include "enforce/compiler.h"
 #include "enforce/perm_guard.h"
@@ -71,6 +72,8 @@ class Daemon : public sources::RecordSink {
   boost::asio::signal_set signals_;
   boost::asio::steady_timer housekeeping_;
   std::unique_ptr<bpf::Programs> programs_;
+  std::unique_ptr<bpf::LsmPrograms> lsm_;  // null: the fallbacks enforce exec, files and privilege
+  std::string lsm_status_;                  // why, for the log and status
   std::unique_ptr<enforce::PermGuard> perm_guard_;
   std::vector<enforce::GuardRule> guard_rules_;  // index = policy id - 1
   bool any_file_rules_ = false;

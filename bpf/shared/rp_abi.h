@@ -226,6 +226,10 @@ struct rp_syscall_event {
 #define RP_REASON_NOT_ALLOWED 1 /* not on the policy's allow-list */
 #define RP_REASON_DENY_RULE 2	/* an explicit deny rule */
 #define RP_REASON_VERDICT 3	/* the process's trust verdict (quarantine) */
+#define RP_REASON_SELF_PROTECT 4 /* aimed at rampartd itself (BPF LSM only) */
+
+/* rp_enforce_event.op for operations that have no event type of their own. */
+#define RP_OP_SIGNAL 64
 
 struct rp_port_range {
 	__u16 lo;
@@ -241,6 +245,35 @@ struct rp_port_range {
 #define RP_PRIV_MOUNT (1u << 5)	 /* mount, umount2 */
 #define RP_PRIV_NS (1u << 6)	 /* unshare, setns */
 
+/* rp_policy_rule.path_flags (BPF LSM path): */
+#define RP_PATHS_RESTRICT_EXEC (1u << 0)  /* only EXEC_ALLOW paths may be executed */
+#define RP_PATHS_RESTRICT_READ (1u << 1)  /* only READ_ALLOW paths may be opened for reading */
+#define RP_PATHS_RESTRICT_WRITE (1u << 2) /* only WRITE_ALLOW paths may be opened for writing */
+#define RP_PATHS_ANY (1u << 3)		  /* the policy has entries in path_rules_map */
+
+/* path_rules_map: (policy id, path prefix) -> RP_PR_* flags. An exact path is
+ * stored with its terminating NUL, a "dir/" prefix without; each entry
+ * carries the flags of every shorter prefix entry that contains it (LPM
+ * finds the longest only). Policy id 0 holds the sensitive paths. */
+#define RP_LSM_PATH 248
+#define RP_PR_EXEC_ALLOW (1u << 0)
+#define RP_PR_EXEC_DENY (1u << 1)
+#define RP_PR_READ_ALLOW (1u << 2)
+#define RP_PR_WRITE_ALLOW (1u << 3)
+#define RP_PR_READ_DENY (1u << 4)
+#define RP_PR_WRITE_DENY (1u << 5)
+#define RP_PR_SENSITIVE (1u << 6)
+struct rp_path_key {
+	__u32 prefixlen; /* bits: 32 for the policy id + 8 per path byte */
+	__u32 policy_id;
+	char path[RP_LSM_PATH];
+};
+
+/* protected_map: the ids of rampartd's own maps, programs and links (key:
+ * RP_OBJ_* << 32 | id). The BPF LSM programs refuse other processes an fd to them. */
+#define RP_OBJ_MAP 1
+#define RP_OBJ_PROG 2
+
 /* policy_map value, indexed by policy id. */
 struct rp_policy_rule {
 	__u8 mode;	       /* RP_MODE_* */
@@ -249,7 +282,8 @@ struct rp_policy_rule {
 	__u8 n_listen;
 	__u8 deny_priv; /* RP_PRIV_*: refused by killing the caller (no LSM) */
 	__u8 has_net_deny; /* 1: net_deny{4,6}_map holds deny rules for this policy */
-	__u8 _pad0[2];
+	__u8 path_flags;   /* RP_PATHS_*: what the BPF LSM programs check in path_rules_map */
+	__u8 _pad0;
 	struct rp_port_range listen[RP_MAX_LISTEN];
 };
 

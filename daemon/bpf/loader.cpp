@@ -40,6 +40,9 @@ int Programs::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events_map); }
 int Programs::proc_policy_map_fd() const { return bpf_map__fd(skel_->maps.proc_policy_map); }
 int Programs::verdict_map_fd() const { return bpf_map__fd(skel_->maps.verdict_map); }
 
+::bpf_object* Programs::object() const { return skel_->obj; }
+void Programs::set_lsm_privileges(uint32_t mask) { skel_->bss->rp_lsm_priv = mask; }
+
 uint32_t Programs::policy_of(uint32_t tgid) const {
   uint32_t id = 0;
   if (bpf_map_lookup_elem(proc_policy_map_fd(), &tgid, &id) != 0) return 0;

@@ -17,6 +17,7 @@
 
 struct rampart_bpf;
 struct bpf_link;
+struct bpf_object;
 
 namespace rampart::bpf {
 
@@ -53,6 +54,10 @@ class Programs : public enforce::MapWriter {
   int verdict_map_fd() const;
   // The policy id the kernel has for a process, 0 if none.
   uint32_t policy_of(uint32_t tgid) const;
+  // The loaded object, whose maps the BPF LSM object shares.
+  ::bpf_object* object() const;
+  // RP_PRIV_* that BPF LSM refuses: priv.bpf.c stops killing for them.
+  void set_lsm_privileges(uint32_t mask);
 
   // enforce::MapWriter, on the real maps.
   Result<void> set_policy_rule(uint32_t policy_id, const rp_policy_rule& rule) override;

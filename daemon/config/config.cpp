@@ -170,7 +170,8 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                                                            {"exec_mounts", path_list(c.exec_mounts)},
                                                            {"file_mounts", path_list(c.file_mounts)},
                                                            {"sensitive_paths", pattern_list(c.sensitive_paths)},
-                                                           {"decision_deadline_ms", uint_in(c.decision_deadline_ms, 10, 60000)}})},
+                                                           {"decision_deadline_ms", uint_in(c.decision_deadline_ms, 10, 60000)},
+                                                           {"bpf_lsm", bool_of(c.bpf_lsm)}})},
                 });
   } catch (const YAML::Exception& e) {
     return fail(where(source, e.mark) + ": " + e.msg);

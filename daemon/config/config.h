@@ -35,6 +35,9 @@ struct Config {
   std::vector<std::string> sensitive_paths;
   // An exec or open the guard has not answered by then is allowed, and counted.
   uint32_t decision_deadline_ms = 1000;
+  // Use BPF LSM for exec, files, privilege and self-protection where the
+  // kernel has it and the self-test passes.
+  bool bpf_lsm = true;
 };
 
 // Parses and validates `text`; `source` names it in errors (a path, or

@@ -134,7 +134,7 @@ std::vector<rp_port_range> merge_ranges(std::vector<rp_port_range> ranges) {
   return out;
 }
 
-Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const ExeResolver& resolve) {
+Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const ExeResolver& resolve, bool path_rules) {
   Compiled c;
   const auto& policies = set.policies();
   if (policies.size() >= RP_MAX_POLICIES)
@@ -158,6 +158,11 @@ Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const Ex
     for (const auto& d : p.deny)
       for (const auto& r : d.connect) deny_net.push_back({&r, net_action(d.action)});
     rule.has_net_deny = !deny_net.empty();
+    if (path_rules) {
+      const GuardRule g = guard_rule(p);
+      rule.path_flags = path_flags(g);
+      if (rule.path_flags & RP_PATHS_ANY) c.paths.emplace_back(id, compile_path_rules(path_inputs(g), c.notes));
+    }
     std::vector<rp_port_range> listen;
     for (const auto& l : p.allow.listen) listen.push_back({l.lo, l.hi});
     listen = merge_ranges(listen);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "enforce/file_rules.h"
 #include "enforce/map_writer.h"
 #include "policy/policy.h"
 #include "util/result.h"
@@ -26,12 +27,17 @@ std::optional<rp_exe_key> stat_exe(const std::string& path);
 struct Compiled {
   std::vector<std::string> names;  // names[id - 1]
   std::vector<std::string> notes;  // what could not go into the kernel, and why
+  // With path_rules: each policy's exec and file rules for the BPF LSM
+  // programs' path_rules_map, by policy id.
+  std::vector<std::pair<uint32_t, std::vector<PathEntry>>> paths;
   uint32_t id_of(const std::string& name) const;
 };
 
 // Port ranges merged: sorted, overlapping and adjacent ranges joined.
 std::vector<rp_port_range> merge_ranges(std::vector<rp_port_range> ranges);
 
-Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const ExeResolver& resolve = stat_exe);
+// path_rules: BPF LSM enforces exec and files; compile them for it (path_flags and Compiled::paths).
+Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const ExeResolver& resolve = stat_exe,
+                         bool path_rules = false);
 
 }  // namespace rampart::enforce

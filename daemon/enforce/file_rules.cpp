@@ -208,4 +208,83 @@ MarkPlan plan_marks(const std::vector<policy::PathPattern>& patterns, bool missi
   return plan;
 }
 
+std::vector<PathEntry> compile_path_rules(const std::vector<PathRuleInput>& inputs, std::vector<std::string>& notes,
+                                          size_t glob_limit) {
+  namespace fs = std::filesystem;
+  std::vector<PathEntry> out;
+  auto add = [&](const std::string& bytes, bool exact, uint32_t flags, const policy::PathPattern& from) {
+    if (bytes.size() + (exact ? 1 : 0) > RP_LSM_PATH) {
+      notes.push_back(from.pos.str() + ": " + bytes + " is longer than " + std::to_string(RP_LSM_PATH - 1) +
+                      " bytes: left out of the kernel's path rules");
+      return;
+    }
+    for (auto& e : out)
+      if (e.bytes == bytes && e.exact == exact) {
+        e.flags |= flags;
+        return;
+      }
+    out.push_back({bytes, exact, flags});
+  };
+  for (const auto& [pattern, flags] : inputs) {
+    switch (pattern.kind) {
+      case policy::PathPattern::Kind::kExact:
+        add(pattern.text, true, flags, pattern);
+        break;
+      case policy::PathPattern::Kind::kPrefix:
+        add(pattern.text, false, flags, pattern);
+        if (pattern.text.size() > 1) add(pattern.text.substr(0, pattern.text.size() - 1), true, flags, pattern);
+        break;
+      case policy::PathPattern::Kind::kGlob: {
+        std::string dir = literal_dir(pattern);
+        size_t seen = 0;
+        std::error_code ec;
+        for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+             !ec && it != end; it.increment(ec)) {
+          if (++seen > glob_limit * 16) break;  // bound the walk itself
+          const std::string path = it->path().string();
+          if (!pattern.matches(path)) continue;
+          add(path, true, flags, pattern);
+          if (out.size() > glob_limit) break;
+        }
+        notes.push_back(pattern.pos.str() + ": glob " + pattern.text +
+                        " is compiled as the files it matches now; files created later match after a reload");
+        break;
+      }
+    }
+  }
+  for (auto& e : out)
+    for (const auto& p : out)
+      if (!p.exact && &p != &e && e.bytes.size() >= p.bytes.size() && e.bytes.compare(0, p.bytes.size(), p.bytes) == 0)
+        e.flags |= p.flags;
+  return out;
+}
+
+std::vector<PathRuleInput> path_inputs(const GuardRule& r) {
+  std::vector<PathRuleInput> in;
+  const std::pair<const std::vector<policy::PathPattern>*, uint32_t> lists[] = {
+      {&r.exec_allow, RP_PR_EXEC_ALLOW}, {&r.exec_deny, RP_PR_EXEC_DENY},   {&r.read_allow, RP_PR_READ_ALLOW},
+      {&r.write_allow, RP_PR_WRITE_ALLOW}, {&r.read_deny, RP_PR_READ_DENY}, {&r.write_deny, RP_PR_WRITE_DENY}};
+  for (const auto& [list, flag] : lists)
+    for (const auto& p : *list) in.push_back({p, flag});
+  return in;
+}
+
+uint8_t path_flags(const GuardRule& r) {
+  uint8_t f = 0;
+  if (r.restrict_exec) f |= RP_PATHS_RESTRICT_EXEC;
+  if (r.restrict_read) f |= RP_PATHS_RESTRICT_READ;
+  if (r.restrict_write) f |= RP_PATHS_RESTRICT_WRITE;
+  if (!path_inputs(r).empty()) f |= RP_PATHS_ANY;
+  return f;
+}
+
+rp_path_key path_key(uint32_t policy_id, const PathEntry& e) {
+  rp_path_key k{};
+  const size_t n = std::min(e.bytes.size(), sizeof(k.path) - 1);
+  std::memcpy(k.path, e.bytes.data(), n);
+  k.policy_id = policy_id;
+  k.prefixlen = static_cast<uint32_t>(32 + 8 * (n + (e.exact ? 1 : 0)));
+  return k;
+}
+
 }  // namespace rampart::enforce

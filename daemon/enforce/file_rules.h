@@ -79,4 +79,27 @@ struct MarkPlan {
 // whose parents, like /etc, are too busy to mark).
 MarkPlan plan_marks(const std::vector<policy::PathPattern>& patterns, bool missing_parent, size_t max_dirs = 4096);
 
+// The BPF LSM path: path patterns compiled into the LPM trie that lsm.bpf.c
+// reads (rp_path_key). An exact path is stored with its NUL, a "dir/"
+// prefix without (plus the directory itself), a glob as the existing files
+// it matches now (up to glob_limit; files created later are matched at the
+// next reload). Each entry carries the flags of every prefix entry that
+// contains it, since the kernel finds only the longest match.
+struct PathRuleInput {
+  policy::PathPattern pattern;
+  uint32_t flags;  // RP_PR_*
+};
+struct PathEntry {
+  std::string bytes;  // without the NUL
+  bool exact = true;
+  uint32_t flags = 0;
+};
+std::vector<PathEntry> compile_path_rules(const std::vector<PathRuleInput>& inputs, std::vector<std::string>& notes,
+                                          size_t glob_limit = 4096);
+rp_path_key path_key(uint32_t policy_id, const PathEntry& e);
+// A policy's exec and file rules as path-rule inputs, and the
+// rp_policy_rule.path_flags that go with them.
+std::vector<PathRuleInput> path_inputs(const GuardRule& r);
+uint8_t path_flags(const GuardRule& r);
+
 }  // namespace rampart::enforce

@@ -284,7 +284,7 @@ const char* mechanism_name(uint8_t m) {
 }
 
 void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& ctx) {
-  w.field("op", sources::event_type_name(e.op));
+  w.field("op", e.op == RP_OP_SIGNAL ? "signal" : sources::event_type_name(e.op));
   w.field("mechanism", mechanism_name(e.mechanism));
   w.field("action", e.action == RP_ACT_DENIED       ? "denied"
                     : e.action == RP_ACT_WOULD_DENY ? "would_deny"
@@ -293,6 +293,7 @@ void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& 
   w.field("reason", e.reason == RP_REASON_NOT_ALLOWED ? "not_allowed"
                     : e.reason == RP_REASON_DENY_RULE ? "deny_rule"
                     : e.reason == RP_REASON_VERDICT   ? "verdict"
+                    : e.reason == RP_REASON_SELF_PROTECT ? "self_protection"
                                                       : "unknown");
   w.field("policy_id", e.policy_id);
   if (ctx.policy_names && e.policy_id >= 1 && e.policy_id <= ctx.policy_names->size())

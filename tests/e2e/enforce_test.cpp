@@ -21,139 +21,19 @@
 #include <string>
 #include <thread>
 
+#include "support/daemon_setup.h"
 #include "support/workload.h"
 
 using nlohmann::json;
+using rampart::testing::connect_script;
+using rampart::testing::exec_config;
+using rampart::testing::exec_policy;
+using rampart::testing::Listener;
+using rampart::testing::PolicedSetup;
+using rampart::testing::run_shell;
+using rampart::testing::ScratchTmpfs;
+using rampart::testing::slurp;
 
-namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct Listener {
-  int fd;
-  uint16_t port = 0;
-  Listener() {
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0);
-    REQUIRE(listen(fd, 64) == 0);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd); }
-};
-
-const std::string kScopedConfig = "enforcement:\n  exec_mounts: []\n  sensitive_paths: []\n";
-
-// A scratch dir with a copy of bash, a policy for it, and rampartd running.
-class PolicedSetup {
- public:
-  PolicedSetup(const std::string& mode, uint16_t allowed_port)
-      : PolicedSetup(
-            mode, "  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed_port) + "\"]\n", "") {
-  }
-
-  // spec: the YAML after spec.mode (allow, deny, ...); config: rampartd's config.
-  PolicedSetup(const std::string& mode, const std::string& spec, const std::string& config,
-               const std::string& dir = "") {
-    char tmpl[] = "/tmp/rampart-enforce-XXXXXX";
-    owns_dir_ = dir.empty();
-    dir_ = owns_dir_ ? std::string(mkdtemp(tmpl)) : dir;
-    chmod(dir_.c_str(), 0755);
-    bash_ = dir_ + "/policed-bash";
-    std::filesystem::copy_file("/bin/bash", bash_);
-    chmod(bash_.c_str(), 0755);
-    std::filesystem::create_directory(dir_ + "/policies");
-    std::ofstream(dir_ + "/policies/e2e.yaml") << "apiVersion: rampart.dev/v1\n"
-                                                  "kind: Policy\n"
-                                                  "metadata:\n"
-                                                  "  name: e2e-policed\n"
-                                                  "spec:\n"
-                                                  "  selector:\n"
-                                                  "    executables: [\""
-                                               << bash_ << "\"]\n  mode: " << mode << "\n"
-                                               << spec;
-    // Never the machine's own filesystems: no exec marks on /, no marks on /etc.
-    std::ofstream(dir_ + "/rampart.yaml") << (config.empty() ? kScopedConfig : config);
-    pid_ = fork();
-    if (pid_ == 0) {
-      int e = open((dir_ + "/stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(e, 2);
-      execl(RAMPARTD_PATH, RAMPARTD_PATH, "--config", (dir_ + "/rampart.yaml").c_str(), "--policy-dir",
-            (dir_ + "/policies").c_str(), "--output", (dir_ + "/events.jsonl").c_str(), nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 1000 && slurp(dir_ + "/stderr.txt").find("attached ") == std::string::npos; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ~PolicedSetup() {
-    stop();
-    std::error_code ec;
-    if (owns_dir_) std::filesystem::remove_all(dir_, ec);
-  }
-  void stop() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-  bool ready() const { return slurp(dir_ + "/stderr.txt").find("attached ") != std::string::npos; }
-  std::string stderr_text() const { return slurp(dir_ + "/stderr.txt"); }
-  const std::string& bash() const { return bash_; }
-  const std::string& dir() const { return dir_; }
-  // Lets the last events arrive, stops rampartd, and returns its enforce events.
-  std::vector<json> enforce_events() {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    stop();
-    std::vector<json> out;
-    for (auto& e : events())
-      if (e["type"] == "enforce") out.push_back(std::move(e));
-    return out;
-  }
-  std::vector<json> events() const {
-    std::vector<json> out;
-    std::ifstream in(dir_ + "/events.jsonl");
-    std::string line;
-    while (std::getline(in, line)) out.push_back(json::parse(line));
-    return out;
-  }
-
- private:
-  std::string dir_, bash_;
-  bool owns_dir_ = true;
-  pid_t pid_ = -1;
-};
-
-// Runs `shell -c script` and returns (exit code, stdout+stderr).
-std::pair<int, std::string> run_shell(const std::string& shell, const std::string& script) {
-  std::string out_path = "/tmp/rampart-enforce-out-" + std::to_string(getpid());
-  auto child = rampart::testing::run_child([&] {
-    int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execl(shell.c_str(), shell.c_str(), "-c", script.c_str(), nullptr);
-    return 126;
-  });
-  std::string out = slurp(out_path);
-  std::filesystem::remove(out_path);
-  return {WEXITSTATUS(child.status), out};
-}
-
-std::string connect_script(uint16_t a, uint16_t b) {
-  return "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(a) + " && echo connected-" + std::to_string(a) +
-         "; exec 4<>/dev/tcp/127.0.0.1/" + std::to_string(b) + " && echo connected-" + std::to_string(b);
-}
-
-}  // namespace
 
 TEST_CASE("enforce policy for a binary: its denied connect fails with EPERM and other processes are untouched",
           "[e2e]") {
@@ -225,39 +105,6 @@ TEST_CASE("rampartd refuses to start on an invalid policy and names file:line:co
   CHECK(err.find("attached") == std::string::npos);
 }
 
-namespace {
-
-// A tmpfs the test mounts (and unmounts): the only filesystem whose execs
-// rampartd is told to check, so the machine's own execs are never held.
-struct ScratchTmpfs {
-  std::string dir, path;
-  ScratchTmpfs() {
-    char tmpl[] = "/tmp/rampart-exec-XXXXXX";
-    dir = mkdtemp(tmpl);
-    chmod(dir.c_str(), 0755);
-    path = dir + "/fs";
-    std::filesystem::create_directory(path);
-    REQUIRE(mount("rampart-test", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") == 0);
-  }
-  ~ScratchTmpfs() {
-    umount2(path.c_str(), MNT_DETACH);
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string install(const std::string& from, const std::string& name) const {
-    std::string to = path + "/" + name;
-    std::filesystem::copy_file(from, to);
-    chmod(to.c_str(), 0755);
-    return to;
-  }
-};
-
-std::string exec_policy(const ScratchTmpfs& fs) { return "  allow:\n    exec: [\"" + fs.path + "/allowed-*\"]\n"; }
-std::string exec_config(const ScratchTmpfs& fs) {
-  return "enforcement:\n  exec_mounts: [\"" + fs.path + "\"]\n  sensitive_paths: []\n";
-}
-
-}  // namespace
 
 TEST_CASE("enforce policy: an exec outside allow.exec fails with EPERM, never runs, and the caller survives", "[e2e]") {
   ScratchTmpfs fs;
@@ -266,7 +113,7 @@ TEST_CASE("enforce policy: an exec outside allow.exec fails with EPERM, never ru
   std::string marker = fs.dir + "/marker";
   PolicedSetup s("enforce", exec_policy(fs), exec_config(fs), fs.dir);
   REQUIRE(s.ready());
-  CHECK(s.stderr_text().find("exec enforcement through fanotify") != std::string::npos);
+  if (!s.lsm()) CHECK(s.stderr_text().find("exec enforcement through fanotify") != std::string::npos);
 
   auto [code, out] = run_shell(s.bash(), allowed + " && echo ran-allowed; " + denied + " " + marker + "; echo rc=$?");
   CHECK(out.find("ran-allowed") != std::string::npos);
@@ -284,7 +131,7 @@ TEST_CASE("enforce policy: an exec outside allow.exec fails with EPERM, never ru
   const size_t denials = enforce.size();
   for (const auto& e : enforce) {
     CHECK(e["op"] == "exec");
-    CHECK(e["mechanism"] == "fanotify");
+    CHECK(e["mechanism"] == s.file_mechanism());
     CHECK(e["action"] == "denied");
     CHECK(e["operation_completed"] == "no");
     CHECK(e["policy"] == "e2e-policed");
@@ -306,7 +153,7 @@ TEST_CASE("the exec policy in audit mode lets the exec run and reports would-den
   const size_t would = enforce.size();
   for (const auto& e : enforce) {
     CHECK(e["action"] == "would_deny");
-    CHECK(e["mechanism"] == "fanotify");
+    CHECK(e["mechanism"] == s.file_mechanism());
   }
   CHECK(would == 1);
 }
@@ -320,7 +167,7 @@ TEST_CASE("enforce policy: open with O_WRONLY and O_TRUNC of a protected file fa
   std::string spec = "  deny:\n    - id: protect-target\n      files: { write: [\"" + target + "\"] }\n";
   PolicedSetup s("enforce", spec, "", fs.dir);
   REQUIRE(s.ready());
-  CHECK(s.stderr_text().find("file protection through fanotify") != std::string::npos);
+  if (!s.lsm()) CHECK(s.stderr_text().find("file protection through fanotify") != std::string::npos);
 
   // bash's '>' is open(O_WRONLY|O_CREAT|O_TRUNC).
   auto [code, out] = run_shell(s.bash(), "echo overwritten > " + target + "; echo rc=$?");
@@ -337,7 +184,7 @@ TEST_CASE("enforce policy: open with O_WRONLY and O_TRUNC of a protected file fa
   const size_t denials = enforce.size();
   for (const auto& e : enforce) {
     CHECK(e["op"] == "open");
-    CHECK(e["mechanism"] == "fanotify");
+    CHECK(e["mechanism"] == s.file_mechanism());
     CHECK(e["action"] == "denied");
     CHECK(e["reason"] == "deny_rule");
     CHECK(e["path"] == target);
@@ -457,7 +304,7 @@ TEST_CASE("deny rules with a prefix and a glob protect every file below them, fo
   std::set<std::string> rules;
   for (const auto& e : enforce) {
     CHECK(e["action"] == "denied");
-    CHECK(e["mechanism"] == "fanotify");
+    CHECK(e["mechanism"] == s.file_mechanism());
     CHECK(e["reason"] == "deny_rule");
     rules.insert(e.value("deny_rule", ""));
   }
@@ -494,6 +341,17 @@ TEST_CASE("allow.files off the marked paths: a violating write is reported and i
   PolicedSetup s("enforce", spec, "");
   REQUIRE(s.ready());
   auto [code, out] = run_shell(s.bash(), "echo x > " + scratch + "/elsewhere; sleep 2; echo survived");
+  if (s.lsm()) {
+    // With BPF LSM every open is checked in the kernel: refused, nothing written, nobody killed.
+    CHECK(out.find("survived") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(scratch + "/elsewhere"));
+    auto enforce = s.enforce_events();
+    REQUIRE(enforce.size() == 1);
+    CHECK(enforce[0]["mechanism"] == "bpf_lsm");
+    CHECK(enforce[0]["action"] == "denied");
+    std::filesystem::remove_all(scratch);
+    return;
+  }
   CHECK(out.find("survived") == std::string::npos);
   auto enforce = s.enforce_events();
   REQUIRE(enforce.size() == 1);
@@ -579,6 +437,7 @@ TEST_CASE("a guard that does not answer in time lets the exec through and counts
   PolicedSetup s("enforce", exec_policy(fs), scoped_config(fs, "  decision_deadline_ms: 100\n"), fs.dir);
   unsetenv("RAMPART_FAULT_GUARD_DELAY_MS");
   REQUIRE(s.ready());
+  if (s.lsm()) return;  // no fanotify guard: the LSM hooks decide in the kernel, without a deadline
   CHECK(s.stderr_text().find("fault injection") != std::string::npos);
   auto [code, out] = run_shell(s.bash(), denied + " " + marker + "; echo rc=$?");
   CHECK(out.find("rc=0") != std::string::npos);  // failed open: the deadline passed

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * lsm.bpf.c - enforcement through BPF LSM hooks, for kernels that have it
+ * (bpf in /sys/kernel/security/lsm and BPF trampolines). A hook that returns
+ * -EPERM refuses the operation cleanly: nothing is killed and there is no
+ * race. This object is loaded apart from the tracing programs, on the same
+ * maps, and only used after a self-test showed that it denies.
+ *
+ * Hooks:
+ *   bprm_check_security   exec: allow-list, deny rules, deny verdicts
+ *   file_open             files: allow-lists and deny rules by read/write,
+ *                         sensitive paths under a deny verdict
+ *   ptrace_access_check   privilege.ptrace: false; nobody ptraces rampartd
+ *   task_kill             nobody signals rampartd
+ *   kernel_read_file,
+ *   kernel_load_data      privilege.moduleLoad: false
+ *   sb_mount              privilege.mount: false
+ *   bpf, bpf_map, bpf_prog  privilege.bpf: false; nobody else gets an fd
+ *                         to rampartd's maps and programs
+ * Network stays with the cgroup hooks (netguard.bpf.c): they refuse with
+ * EPERM on every kernel already.
+ */
+#include "policy.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define RP_EPERM 1
+#define RP_FMODE_READ 0x1
+#define RP_FMODE_WRITE 0x2
+#define RP_FMODE_EXEC 0x20
+#define RP_O_TRUNC 01000
+#define RP_SIGKILL 9
+
+/* Set by rampartd after load: its supervisor (the process that started it:
+ * systemd, a container runtime, a test), which may still signal and ptrace it. */
+volatile __u32 rp_admin_tgid __weak = 0;
+
+/* (policy id, path) -> RP_PR_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rp_path_key);
+	__type(value, __u32);
+} path_rules_map SEC(".maps") __weak;
+
+/* RP_OBJ_* << 32 | id of each of rampartd's maps and programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} protected_map SEC(".maps") __weak;
+
+/* tgid -> 1: the start-up self-test; file_open refuses that process everything. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, __u32);
+} lsm_selftest_map SEC(".maps") __weak;
+
+struct rp_path_scratch {
+	struct rp_path_key key;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rp_path_scratch);
+} lsm_scratch_map SEC(".maps");
+
+static __always_inline __u32 rp_tgid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
+static __always_inline int rp_is_protected_caller(void)
+{
+	__u32 tgid = rp_tgid();
+
+	return rp_self_tgid && tgid != rp_self_tgid && (!rp_admin_tgid || tgid != rp_admin_tgid);
+}
+
+/* An enforce event for a path operation, with mechanism LSM. */
+static __always_inline void rp_report_lsm(__u32 op, __u32 policy_id, __u8 action, __u8 reason, const char *path)
+{
+	struct rp_enforce_event *ev = rp_reserve(RP_EV_ENFORCE, sizeof(*ev));
+
+	if (!ev)
+		return;
+	ev->op = op;
+	ev->policy_id = policy_id;
+	ev->mechanism = RP_MECH_LSM;
+	ev->action = action;
+	ev->reason = reason;
+	ev->family = 0;
+	ev->port = 0;
+	ev->_pad0 = 0;
+	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+	ev->path[0] = 0;
+	if (path)
+		bpf_probe_read_kernel_str(ev->path, RP_LSM_PATH, path);
+	rp_submit(ev);
+}
+
+/*
+ * Looks the file's path up for `policy_id`; returns the RP_PR_* flags, 0 when
+ * no entry matches. *key_out points at the path (for reports). A path too
+ * long for the map returns `unknown`.
+ */
+static __always_inline __u32 rp_path_flags(struct file *file, __u32 policy_id, __u32 unknown,
+					   struct rp_path_key **key_out)
+{
+	__u32 zero = 0, *flags;
+	struct rp_path_scratch *s = bpf_map_lookup_elem(&lsm_scratch_map, &zero);
+	long n;
+
+	*key_out = NULL;
+	if (!s)
+		return unknown;
+	n = bpf_d_path((struct path *)&file->f_path, s->key.path, sizeof(s->key.path));
+	if (n <= 0)
+		return unknown;
+	*key_out = &s->key;
+	s->key.prefixlen = 32 + 8 * RP_LSM_PATH;
+	s->key.policy_id = policy_id;
+	flags = bpf_map_lookup_elem(&path_rules_map, &s->key);
+	return flags ? *flags : 0;
+}
+
+static __always_inline int rp_refuse(__u32 op, __u32 policy_id, struct rp_policy_rule *rule, __u8 reason,
+				     struct rp_path_key *key)
+{
+	const char *path = key ? key->path : NULL;
+
+	if (rule && rule->mode != RP_MODE_ENFORCE && reason != RP_REASON_VERDICT) {
+		rp_report_lsm(op, policy_id, RP_ACT_WOULD_DENY, reason, path);
+		return 0;
+	}
+	rp_report_lsm(op, policy_id, RP_ACT_DENIED, reason, path);
+	return -RP_EPERM;
+}
+
+SEC("lsm/bprm_check_security")
+int BPF_PROG(rp_lsm_exec, struct linux_binprm *bprm, int ret)
+{
+	__u32 tgid = rp_tgid(), policy_id;
+	struct rp_verdict *v;
+	struct rp_policy_rule *rule = NULL;
+	struct rp_path_key *key;
+	__u32 flags;
+
+	if (ret)
+		return ret;
+	/* The second pass of a script exec checks its "#!" program: the script
+	 * itself was checked in the first; the program is part of that exec. */
+	if (bprm->interp != bprm->filename)
+		return 0;
+	v = bpf_map_lookup_elem(&verdict_map, &tgid);
+	policy_id = rp_current_policy();
+	if (policy_id)
+		rule = bpf_map_lookup_elem(&policy_map, &policy_id);
+	if (v && (v->flags & RP_V_DENY_EXEC)) {
+		rp_path_flags(bprm->file, policy_id, 0, &key);
+		return rp_refuse(RP_EV_EXEC, policy_id, NULL, RP_REASON_VERDICT, key);
+	}
+	if (!rule || !(rule->path_flags & (RP_PATHS_ANY | RP_PATHS_RESTRICT_EXEC)))
+		return 0;
+	/* A path the map cannot hold is not on any allow-list. */
+	flags = rp_path_flags(bprm->file, policy_id, 0, &key);
+	if (flags & RP_PR_EXEC_DENY)
+		return rp_refuse(RP_EV_EXEC, policy_id, rule, RP_REASON_DENY_RULE, key);
+	if ((rule->path_flags & RP_PATHS_RESTRICT_EXEC) && !(flags & RP_PR_EXEC_ALLOW))
+		return rp_refuse(RP_EV_EXEC, policy_id, rule, RP_REASON_NOT_ALLOWED, key);
+	return 0;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(rp_lsm_open, struct file *file, int ret)
+{
+	__u32 tgid = rp_tgid(), policy_id, flags, fmode;
+	struct rp_verdict *v;
+	struct rp_policy_rule *rule = NULL;
+	struct rp_path_key *key;
+	int read, write;
+
+	if (ret)
+		return ret;
+	if (bpf_map_lookup_elem(&lsm_selftest_map, &tgid))
+		return -RP_EPERM;
+	fmode = file->f_mode;
+	if (fmode & RP_FMODE_EXEC) /* exec and its ELF interpreter: bprm_check_security decides */
+		return 0;
+	read = (fmode & RP_FMODE_READ) != 0;
+	write = (fmode & RP_FMODE_WRITE) != 0 || (file->f_flags & RP_O_TRUNC) != 0;
+
+	v = bpf_map_lookup_elem(&verdict_map, &tgid);
+	policy_id = rp_current_policy();
+	if (policy_id)
+		rule = bpf_map_lookup_elem(&policy_map, &policy_id);
+	if (v && (v->flags & RP_V_DENY_FILES)) {
+		flags = rp_path_flags(file, 0, 0, &key);
+		if (flags & RP_PR_SENSITIVE)
+			return rp_refuse(RP_EV_OPEN, policy_id, NULL, RP_REASON_VERDICT, key);
+	}
+	if (!rule || !(rule->path_flags & (RP_PATHS_ANY | RP_PATHS_RESTRICT_READ | RP_PATHS_RESTRICT_WRITE)))
+		return 0;
+	flags = rp_path_flags(file, policy_id, 0, &key);
+	if ((read && (flags & RP_PR_READ_DENY)) || (write && (flags & RP_PR_WRITE_DENY)))
+		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
+	if ((read && (rule->path_flags & RP_PATHS_RESTRICT_READ) && !(flags & RP_PR_READ_ALLOW)) ||
+	    (write && (rule->path_flags & RP_PATHS_RESTRICT_WRITE) && !(flags & RP_PR_WRITE_ALLOW)))
+		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_NOT_ALLOWED, key);
+	return 0;
+}
+
+/* A privilege operation the caller's enforce-mode policy forbids: -EPERM. */
+static __always_inline int rp_priv_lsm(__u32 op, __u8 priv)
+{
+	__u32 policy_id = rp_current_policy();
+	struct rp_policy_rule *rule;
+
+	if (!policy_id)
+		return 0;
+	rule = bpf_map_lookup_elem(&policy_map, &policy_id);
+	if (!rule || !(rule->deny_priv & priv))
+		return 0;
+	return rp_refuse(op, policy_id, rule, RP_REASON_NOT_ALLOWED, NULL);
+}
+
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(rp_lsm_ptrace, struct task_struct *child, unsigned int mode, int ret)
+{
+	if (ret)
+		return ret;
+	if (rp_self_tgid && child->tgid == rp_self_tgid && rp_is_protected_caller()) {
+		rp_report_lsm(RP_EV_PTRACE, 0, RP_ACT_DENIED, RP_REASON_SELF_PROTECT, NULL);
+		return -RP_EPERM;
+	}
+	return rp_priv_lsm(RP_EV_PTRACE, RP_PRIV_PTRACE);
+}
+
+SEC("lsm/task_kill")
+int BPF_PROG(rp_lsm_kill, struct task_struct *p, struct kernel_siginfo *info, int sig, const struct cred *cred, int ret)
+{
+	if (ret)
+		return ret;
+	/* sig 0 only asks whether the process exists */
+	/* pid 1 (systemd) may stop it, as may its supervisor */
+	if (sig && rp_self_tgid && p->tgid == rp_self_tgid && rp_tgid() != 1 && rp_is_protected_caller()) {
+		rp_report_lsm(RP_OP_SIGNAL, 0, RP_ACT_DENIED, RP_REASON_SELF_PROTECT, NULL);
+		return -RP_EPERM;
+	}
+	return 0;
+}
+
+SEC("lsm/kernel_read_file")
+int BPF_PROG(rp_lsm_read_file, struct file *file, enum kernel_read_file_id id, bool contents, int ret)
+{
+	if (ret)
+		return ret;
+	return id == READING_MODULE ? rp_priv_lsm(RP_EV_MODULE_LOAD, RP_PRIV_MODULE) : 0;
+}
+
+SEC("lsm/kernel_load_data")
+int BPF_PROG(rp_lsm_load_data, enum kernel_load_data_id id, bool contents, int ret)
+{
+	if (ret)
+		return ret;
+	return id == LOADING_MODULE ? rp_priv_lsm(RP_EV_MODULE_LOAD, RP_PRIV_MODULE) : 0;
+}
+
+SEC("lsm/sb_mount")
+int BPF_PROG(rp_lsm_mount, const char *dev_name, const struct path *path, const char *type, unsigned long flags,
+	     void *data, int ret)
+{
+	if (ret)
+		return ret;
+	return rp_priv_lsm(RP_EV_MOUNT, RP_PRIV_MOUNT);
+}
+
+/* Only the first three arguments: newer kernels add a fourth before the return value. */
+SEC("lsm/bpf")
+int BPF_PROG(rp_lsm_bpf, int cmd, union bpf_attr *attr, unsigned int size)
+{
+	if (rp_tgid() == rp_self_tgid)
+		return 0;
+	return rp_priv_lsm(RP_EV_BPF, RP_PRIV_BPF);
+}
+
+static __always_inline int rp_protect_obj(__u64 kind, __u32 id)
+{
+	__u64 k = kind << 32 | id;
+
+	if (!rp_is_protected_caller() || !bpf_map_lookup_elem(&protected_map, &k))
+		return 0;
+	rp_report_lsm(RP_EV_BPF, 0, RP_ACT_DENIED, RP_REASON_SELF_PROTECT, NULL);
+	return -RP_EPERM;
+}
+
+SEC("lsm/bpf_map")
+int BPF_PROG(rp_lsm_bpf_map, struct bpf_map *map, fmode_t fmode, int ret)
+{
+	if (ret)
+		return ret;
+	return rp_protect_obj(RP_OBJ_MAP, map->id);
+}
+
+SEC("lsm/bpf_prog")
+int BPF_PROG(rp_lsm_bpf_prog, struct bpf_prog *prog, int ret)
+{
+	if (ret)
+		return ret;
+	return rp_protect_obj(RP_OBJ_PROG, prog->aux->id);
+}

@@ -1,0 +1,125 @@
+// BPF LSM programs: load, share maps, attach, self-test; see lsm_loader.h.
+#include "bpf/lsm_loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "rampart_lsm.skel.h"
+
+namespace rampart::bpf {
+
+LsmPrograms::~LsmPrograms() {
+  for (auto* l : links_) bpf_link__destroy(l);
+  if (skel_) rampart_lsm__destroy(skel_);
+}
+
+Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t self_tgid) {
+  std::unique_ptr<LsmPrograms> p(new LsmPrograms());
+  p->skel_ = rampart_lsm__open();
+  if (!p->skel_) return fail_errno("opening the embedded BPF LSM object");
+  p->skel_->rodata->rp_self_tgid = self_tgid;
+  // Every map the tracing object also has is the same map: its policy,
+  // verdicts, ring buffer and counters.
+  struct bpf_map* map;
+  bpf_object__for_each_map(map, p->skel_->obj) {
+    const char* name = bpf_map__name(map);
+    if (std::strchr(name, '.')) continue;  // .rodata, .bss: our own
+    struct bpf_map* shared = bpf_object__find_map_by_name(base.object(), name);
+    if (!shared) continue;
+    if (int err = bpf_map__reuse_fd(map, bpf_map__fd(shared)); err)
+      return fail(std::string("BPF LSM: sharing map ") + name, -err);
+  }
+  if (int err = rampart_lsm__load(p->skel_); err) return fail("BPF LSM programs do not load", -err);
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, p->skel_->obj) {
+    struct bpf_link* link = bpf_program__attach_lsm(prog);
+    if (!link) return fail_errno(std::string("attaching BPF LSM program ") + bpf_program__name(prog));
+    p->links_.push_back(link);
+    p->attached_.push_back(std::string(bpf_program__name(prog)) + " on " + bpf_program__section_name(prog));
+  }
+  if (auto r = p->self_test(); !r) return tl::unexpected(r.error());
+  return p;
+}
+
+Result<void> LsmPrograms::self_test() {
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) != 0) return fail_errno("BPF LSM self-test: pipe");
+  pid_t child = fork();
+  if (child < 0) return fail_errno("BPF LSM self-test: fork");
+  if (child == 0) {
+    char b;
+    close(go[1]);
+    if (read(go[0], &b, 1) != 1) _exit(3);
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    _exit(fd < 0 && errno == EPERM ? 0 : 1);
+  }
+  close(go[0]);
+  uint32_t tgid = static_cast<uint32_t>(child), one = 1;
+  int map_fd = bpf_map__fd(skel_->maps.lsm_selftest_map);
+  const bool marked = bpf_map_update_elem(map_fd, &tgid, &one, BPF_ANY) == 0;
+  int err = errno;
+  if (write(go[1], "g", 1) != 1) {
+  }
+  close(go[1]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  bpf_map_delete_elem(map_fd, &tgid);
+  if (!marked) return fail("BPF LSM self-test: marking the test child", err);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return fail("BPF LSM self-test: the programs are attached but an open they must refuse went through "
+                "(is 'bpf' in the active LSMs, /sys/kernel/security/lsm?)");
+  return {};
+}
+
+Result<void> LsmPrograms::add_path_rules(uint32_t policy_id, const std::vector<enforce::PathEntry>& entries) {
+  int fd = bpf_map__fd(skel_->maps.path_rules_map);
+  for (const auto& e : entries) {
+    rp_path_key k = enforce::path_key(policy_id, e);
+    if (bpf_map_update_elem(fd, &k, &e.flags, BPF_ANY) != 0)
+      return fail_errno("path_rules_map: adding " + e.bytes + " for policy " + std::to_string(policy_id));
+  }
+  return {};
+}
+
+namespace {
+
+Result<void> protect_id(int map_fd, uint64_t kind, int obj_fd, const char* name) {
+  // bpf_map_info and bpf_prog_info both start with type and id.
+  struct {
+    uint32_t type, id;
+    char rest[248];
+  } info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(obj_fd, &info, &len) != 0) return fail_errno(std::string("reading the id of ") + name);
+  uint64_t key = kind << 32 | info.id;
+  uint8_t one = 1;
+  if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY) != 0) return fail_errno("protected_map");
+  return {};
+}
+
+}  // namespace
+
+Result<void> LsmPrograms::protect(const Programs& base, uint32_t supervisor_tgid) {
+  skel_->bss->rp_admin_tgid = supervisor_tgid;
+  int pm = bpf_map__fd(skel_->maps.protected_map);
+  for (struct bpf_object* obj : {base.object(), skel_->obj}) {
+    struct bpf_map* map;
+    bpf_object__for_each_map(map, obj) {
+      if (bpf_map__fd(map) < 0) continue;
+      if (auto r = protect_id(pm, RP_OBJ_MAP, bpf_map__fd(map), bpf_map__name(map)); !r) return r;
+    }
+    struct bpf_program* prog;
+    bpf_object__for_each_program(prog, obj) {
+      if (bpf_program__fd(prog) < 0) continue;
+      if (auto r = protect_id(pm, RP_OBJ_PROG, bpf_program__fd(prog), bpf_program__name(prog)); !r) return r;
+    }
+  }
+  return {};
+}
+
+}  // namespace rampart::bpf

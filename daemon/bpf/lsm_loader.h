@@ -1,0 +1,49 @@
+// The BPF LSM programs (bpf/lsm.bpf.c): loaded apart from the tracing
+// programs, on their maps, only where the kernel has BPF LSM. A loaded and
+// attached LSM program whose LSM is not active denies nothing and reports no
+// error, so load() ends with a self-test: a child of rampartd must get EPERM
+// from an open. Only then is the LSM path used; otherwise the caller keeps
+// the fallbacks (cgroup hooks, fanotify, kill at syscall exit).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/loader.h"
+#include "enforce/file_rules.h"
+#include "util/result.h"
+
+struct rampart_lsm;
+
+namespace rampart::bpf {
+
+class LsmPrograms {
+ public:
+  // Error: why the LSM path is not used (for the capability matrix).
+  static Result<std::unique_ptr<LsmPrograms>> load(Programs& base, uint32_t self_tgid);
+  ~LsmPrograms();
+  LsmPrograms(const LsmPrograms&) = delete;
+  LsmPrograms& operator=(const LsmPrograms&) = delete;
+
+  const std::vector<std::string>& attached() const { return attached_; }
+  // RP_PRIV_* the hooks refuse with EPERM.
+  static constexpr uint32_t kPrivileges = RP_PRIV_PTRACE | RP_PRIV_MODULE | RP_PRIV_MOUNT | RP_PRIV_BPF;
+
+  Result<void> add_path_rules(uint32_t policy_id, const std::vector<enforce::PathEntry>& entries);
+  // Keeps every process but rampartd and its supervisor (`supervisor_tgid`,
+  // e.g. systemd) away from rampartd: signals (pid 1 may always stop it),
+  // ptrace, and fds to its maps and programs.
+  Result<void> protect(const Programs& base, uint32_t supervisor_tgid);
+
+ private:
+  LsmPrograms() = default;
+  Result<void> self_test();
+
+  rampart_lsm* skel_ = nullptr;
+  std::vector<struct bpf_link*> links_;
+  std::vector<std::string> attached_;
+};
+
+}  // namespace rampart::bpf
