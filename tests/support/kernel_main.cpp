@@ -1,13 +1,18 @@
 // Catch2 main for the kernel tiers (bpf, e2e). Before any test runs it checks
 // the prerequisites: root, kernel BTF, and that a BPF program loads. Without
 // them it prints why and exits 77, which ctest reports as skipped; with
-// RAMPART_REQUIRE_KERNEL=1 (as .ci/run sets) it fails instead.
+// RAMPART_REQUIRE_KERNEL=1 (as .ci/run sets) it fails instead. A tier built
+// with RAMPART_NEEDS_LSM (tests/lsm) also needs BPF LSM active: it skips on
+// kernels without it, and fails without it inside the VM tier
+// (RAMPART_VM_KERNEL set), where the kernel is chosen to have it.
 #define CATCH_CONFIG_RUNNER
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "bpf/probe.h"
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -32,6 +37,15 @@ int main(int argc, char** argv) {
     if (std::strncmp(argv[i], "--list", 6) == 0) return Catch::Session().run(argc, argv);
 
   std::string why = missing_prerequisite();
+#ifdef RAMPART_NEEDS_LSM
+  if (why.empty() && !rampart::bpf::probe_kernel().lsm_active()) {
+    why = "BPF LSM is not active on this kernel ('bpf' in /sys/kernel/security/lsm and an lsm program that loads)";
+    if (!std::getenv("RAMPART_VM_KERNEL")) {
+      std::cerr << "SKIPPED: " << why << "; the VM tier (tests/vm) runs this tier on kernels that have it\n";
+      return 77;
+    }
+  }
+#endif
   if (!why.empty()) {
     const char* req = std::getenv("RAMPART_REQUIRE_KERNEL");
     bool required = req && std::string(req) == "1";
