@@ -52,6 +52,7 @@ Result<void> Daemon::start() {
       log("warning: cannot mount " + m.fstype + " on " + m.target + ": " + m.error);
   }
   auto caps = bpf::probe_kernel();
+  matrix_ = caps.matrix();
   if (!opts_.quiet) std::cerr << "rampartd: capability matrix\n" << bpf::format_matrix(caps) << std::flush;
 
   // Policies are validated before anything is loaded: an invalid one stops us here.
@@ -117,6 +118,7 @@ Result<void> Daemon::start() {
                                                std::chrono::milliseconds(opts_.config.poll_interval_ms), *this);
   if (!source) return tl::unexpected(source.error());
   source_ = std::move(*source);
+  if (auto r = start_api(); !r) return r;  // gRPC API (daemon_api.cpp)
 
   if (!opts_.quiet) {
     log(std::to_string(policies_.policies().size()) + " policies from " + opts_.config.policy_dir +
@@ -147,6 +149,7 @@ int Daemon::run() {
   source_->start();
   arm_housekeeping();
   io_.run();
+  if (api_) api_->stop();  // in-flight calls get UNAVAILABLE; streams end
 
   // Whatever the kernel submitted before we stopped is still delivered.
   source_->drain();
@@ -373,6 +376,8 @@ const policy::DenyRule* Daemon::on_violation(const rp_enforce_event& e) {
 const policy::Policy& Daemon::governing(uint32_t tgid) const { return policy_by_id(programs_->policy_of(tgid)); }
 
 void Daemon::apply_verdict(const score::Verdict& v) {
+  // A manual quarantine (API) holds until Release, whatever the score says.
+  if (v.level < score::Level::kQuarantine && manual_quarantine_.count(v.tgid)) return;
   const policy::Policy& p = governing(v.tgid);
   if (p.mode != policy::Mode::kEnforce) return;  // audit and learn report, never act
   rp_verdict kv{static_cast<uint32_t>(v.level), 0};
@@ -480,8 +485,10 @@ void Daemon::handle(const sources::EventView& ev) {
     if (v.level_changed) apply_verdict(v);
   }
 
+  const size_t json_begin = sink_->buffer().size();
   outputs::append_event_json(sink_->buffer(), ev, ctx);
   ++delivered_[ev.type()];
+  after_event(ev, json_begin);  // API: counters, stream subscribers
   if (ev.type() == RP_EV_EXIT) {
     table_.on_exit(p.tgid, ev.as<rp_exit_event>().exit_code, ev.hdr->ts_ns);
     trust_.on_exit(p.tgid);

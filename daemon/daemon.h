@@ -12,7 +12,11 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "api/backend.h"
+#include "api/event_hub.h"
+#include "api/server.h"
 #include "bpf/loader.h"
 #include "bpf/lsm_loader.h"
 #include "config/config.h"
@@ -35,7 +39,7 @@ struct DaemonOptions {
   bool quiet = false;  // no start-up banner on stderr
 };
 
-class Daemon : public sources::RecordSink {
+class Daemon : public sources::RecordSink, public api::Backend {
  public:
   explicit Daemon(DaemonOptions opts);
   ~Daemon() override;
@@ -45,7 +49,32 @@ class Daemon : public sources::RecordSink {
   void on_record(const void* data, size_t len) override;
   void on_batch_end() override;
 
+  // --- gRPC API backend (daemon_api.cpp); run on the loop thread ---
+  grpc::Status get_status(v1::GetStatusResponse* out) override;
+  grpc::Status get_verdict(uint32_t pid, v1::Verdict* out) override;
+  grpc::Status list_verdicts(v1::Level min_level, v1::ListVerdictsResponse* out) override;
+  grpc::Status quarantine(const v1::ProcessRequest& req, const api::Peer& peer,
+                          v1::ProcessActionResponse* out) override;
+  grpc::Status release(const v1::ProcessRequest& req, const api::Peer& peer,
+                       v1::ProcessActionResponse* out) override;
+  grpc::Status list_policies(v1::ListPoliciesResponse* out) override;
+  grpc::Status reload_policies(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
+                               v1::ReloadPoliciesResponse* out) override;
+  void peer_refused(const api::Peer& peer, const std::string& why) override;
+
  private:
+  // --- API and reload (daemon_api.cpp, daemon_reload.cpp) ---
+  Result<void> start_api();
+  // After an event's JSON (from json_begin in the sink buffer) is written:
+  // counters, manual-quarantine bookkeeping, stream subscribers.
+  void after_event(const sources::EventView& ev, size_t json_begin);
+  // An "audit" record in the event output and a log line.
+  void audit(const std::string& action, uint32_t pid, const api::Peer& peer, const std::string& result,
+             const std::string& detail);
+  bool known_process(uint32_t pid);
+  // The id the kernel maps use for a policy now, 0 if none.
+  uint32_t policy_kernel_id(const std::string& name) const;
+
   Result<void> start();
   void handle(const sources::EventView& ev);
   void ensure_known(const rp_proc& p);
@@ -104,6 +133,14 @@ class Daemon : public sources::RecordSink {
   uint64_t received_ = 0;
   std::array<uint64_t, sources::kDecodeErrorCount> decode_errors_{};
   std::array<uint64_t, RP_EV_MAX> delivered_{};
+
+  // --- API and reload state ---
+  std::vector<bpf::Capability> matrix_;  // probed once at start
+  api::EventHub hub_;
+  std::unique_ptr<api::ApiServer> api_;
+  std::unordered_set<uint32_t> manual_quarantine_;  // tgids put there by the API
+  uint64_t denies_ = 0, would_deny_ = 0;             // enforce events
+  uint64_t policy_generation_ = 1;
 };
 
 }  // namespace rampart

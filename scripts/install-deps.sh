@@ -10,8 +10,10 @@ packages=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libboost-dev libboost-system-dev
   libyaml-cpp-dev nlohmann-json3-dev libexpected-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   catch2
   iproute2 procps util-linux python3 tar gzip
+  python3-grpcio python3-protobuf
 )
 
 if [ "$(id -u)" -ne 0 ]; then
