@@ -6,9 +6,11 @@
 
 #include <array>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -74,6 +76,16 @@ class Daemon : public sources::RecordSink, public api::Backend {
   bool known_process(uint32_t pid);
   // The id the kernel maps use for a policy now, 0 if none.
   uint32_t policy_kernel_id(const std::string& name) const;
+  // Policy ids come in two banks; a reload compiles the new set into the
+  // bank not in use, then flips every assignment to it (daemon_reload.cpp).
+  Result<enforce::Compiled> install_bank(const policy::PolicySet& set, uint32_t base);
+  // An enforce event with its kernel policy id made relative to the current bank.
+  rp_enforce_event rebased(const rp_enforce_event& e) const;
+  void start_reload_triggers();  // SIGHUP and inotify on the policy directory
+  void reload_from_trigger(const std::string& why);
+  struct ReloadOutcome;
+  // Parses, compiles into the other bank, flips, and swaps (or changes nothing).
+  v1::ReloadPoliciesResponse reload(const std::string& dir, const std::string& text, const std::string& source);
 
   Result<void> start();
   void handle(const sources::EventView& ev);
@@ -141,6 +153,16 @@ class Daemon : public sources::RecordSink, public api::Backend {
   std::unordered_set<uint32_t> manual_quarantine_;  // tgids put there by the API
   uint64_t denies_ = 0, would_deny_ = 0;             // enforce events
   uint64_t policy_generation_ = 1;
+  uint32_t policy_base_ = 0;               // kernel id = base + index + 1
+  std::vector<std::string> kernel_names_;  // policy names by kernel id - 1, both banks
+  std::string policy_source_;              // where the set in force came from
+  std::map<std::string, std::string> fingerprints_;  // name → its YAML, to tell what a reload changed
+  std::unique_ptr<boost::asio::signal_set> hup_;
+  int inotify_fd_ = -1;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;
+  std::unique_ptr<boost::asio::steady_timer> debounce_;
+  std::array<char, 4096> inotify_buf_{};
+  void arm_inotify();
 };
 
 }  // namespace rampart

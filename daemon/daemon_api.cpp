@@ -29,6 +29,7 @@ grpc::Status not_found(uint32_t pid) {
 }  // namespace
 
 Result<void> Daemon::start_api() {
+  start_reload_triggers();  // SIGHUP, inotify (daemon_reload.cpp)
   const auto& cfg = opts_.config.api;
   if (cfg.socket.empty() && cfg.tcp_address.empty()) return {};
   auto server = api::ApiServer::start(cfg, io_, *this, hub_, [this](const std::string& m) { log(m); });
@@ -182,7 +183,7 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
   out->set_would_deny(would_deny_);
   out->set_policy_generation(policy_generation_);
   out->set_policy_count(static_cast<uint32_t>(policies_.policies().size()));
-  out->set_policy_dir(opts_.config.policy_dir);
+  out->set_policy_dir(policy_source_);
   out->mutable_streams()->set_subscribers(static_cast<uint32_t>(hub_.subscribers()));
   out->mutable_streams()->set_sent(hub_.sent());
   out->mutable_streams()->set_missed(hub_.missed());
@@ -324,7 +325,7 @@ grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& pee
 
 grpc::Status Daemon::list_policies(v1::ListPoliciesResponse* out) {
   out->set_generation(policy_generation_);
-  out->set_dir(opts_.config.policy_dir);
+  out->set_dir(policy_source_);
   for (const auto& p : policies_.policies()) {
     auto* o = out->add_policies();
     o->set_name(p.name);
