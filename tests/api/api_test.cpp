@@ -294,7 +294,7 @@ TEST_CASE("rampartctl explains an unreachable daemon and bad requests", "[api]")
   CHECK(bad.code == 2);
 }
 
-TEST_CASE("a slow stream subscriber misses events and is told; the pipeline keeps delivering", "[api]") {
+TEST_CASE("a slow stream subscriber misses events and is told, while the pipeline keeps delivering", "[api]") {
   ApiDaemon d("  stream_queue: 64\n");
   REQUIRE(d.ready());
   auto stub = d.stub();
