@@ -14,6 +14,8 @@ packages=(
   catch2
   iproute2 procps util-linux python3 tar gzip
   python3-grpcio python3-protobuf
+  # VM tier (tests/vm): QEMU, the guest's /init, unpacking Debian kernels
+  qemu-system-x86 busybox-static kmod cpio file xz-utils zstd lz4
 )
 
 if [ "$(id -u)" -ne 0 ]; then
