@@ -11,11 +11,13 @@
 #   lsm     BUILD_DIR/tests/rampart_lsm_tests, when it exists: every case
 #   bpf     BUILD_DIR/tests/rampart_bpf_tests: the cases in tests/vm/bpf.cases
 #   e2e     BUILD_DIR/tests/rampart_e2e_tests: the cases in tests/vm/e2e.cases
-# The binaries run with RAMPART_REQUIRE_KERNEL=1 and RAMPART_VM_KERNEL=<kver>,
+# The binaries run with RAMPART_REQUIRE_KERNEL=1, RAMPART_VM_KERNEL=<kver> and
+# RAMPART_TEST_TIMEOUT_SCALE (RAMPART_VM_TIMEOUT_SCALE, default 5: the factor
+# by which a test should stretch its fixed waits under emulation),
 # one process per test case, each limited to RAMPART_VM_CASE_TIMEOUT seconds
-# (default 120). Under TCG a case costs 7-15 s (each one loads and verifies
+# (default 120). Under TCG a case costs 8-30 s (each one loads and verifies
 # all of rampartd's programs), hence the subsets; tests/vm/*.cases say which
-# and why. RAMPART_VM_FULL=1 runs every case of every binary (about 20 min
+# and why. RAMPART_VM_FULL=1 runs every case of every binary (10-20 min
 # per kernel on a 2-vCPU host).
 #
 # Logs: BUILD_DIR/vm-logs/<kver>/<binary>.log (full output of each VM run).
@@ -32,6 +34,9 @@ KDIR=${RAMPART_VM_KERNELS_DIR:-$BUILD/vm-kernels}
 LOGS=$BUILD/vm-logs
 CASE_TIMEOUT=${RAMPART_VM_CASE_TIMEOUT:-120}
 FULL=${RAMPART_VM_FULL:-0}
+# Emulation is 4-10x slower than the host: the factor the kernel tiers are
+# asked to stretch their fixed waits by (rampartd's start-up above all).
+SCALE=${RAMPART_VM_TIMEOUT_SCALE:-5}
 
 skip() {
   if [ "${RAMPART_REQUIRE_KERNEL:-0}" = 1 ]; then
@@ -133,7 +138,7 @@ for line in "${KERNELS[@]}"; do
     t0=$SECONDS
     # Cases run one after another; the VM limit covers them all plus the boot.
     "$HERE/run-in-vm.sh" -k "$vmlinux" --timeout $((n * (CASE_TIMEOUT + 10) + 120)) -- \
-      env RAMPART_REQUIRE_KERNEL=1 RAMPART_VM_KERNEL="$kver" \
+      env RAMPART_REQUIRE_KERNEL=1 RAMPART_VM_KERNEL="$kver" RAMPART_TEST_TIMEOUT_SCALE="$SCALE" \
       "$HERE/guest-cases.sh" "${pin[@]}" "$bin" "$CASE_TIMEOUT" "$names" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     summary=$(sed -n 's/^vm-cases: \([0-9]*\) passed, \([0-9]*\) failed of \([0-9]*\).*/\1\/\3 cases passed/p' "$log" | tail -1)
