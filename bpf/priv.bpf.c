@@ -196,6 +196,14 @@ RP_SYS_EXIT(bpf)
 
 	if (!rp_is_self())
 		rp_priv_enforce(RP_EV_BPF, RP_PRIV_BPF);
+	/* Map element reads and writes (lookup, update, delete, next key, their
+	 * batch forms) are the bulk of bpf() calls and tell no rule anything;
+	 * reporting them would also make two rampartd instances trace each
+	 * other's map lookups without end. */
+	if ((cmd >= 1 && cmd <= 4) || cmd == 21 || (cmd >= 24 && cmd <= 27)) {
+		rp_count(RP_EV_BPF, RP_STAT_FILTERED);
+		return 0;
+	}
 	ev = rp_sys_begin(regs, ret, RP_EV_BPF);
 	if (!ev)
 		return 0;

@@ -67,6 +67,7 @@ Result<void> Daemon::start() {
   lo.ringbuf_bytes = opts_.config.ringbuf_size_mb << 20;
   lo.wakeup_bytes = static_cast<uint64_t>(opts_.config.wakeup_kb) << 10;
   lo.excluded_events = opts_.config.excluded_events;
+  lo.pin_dir = opts_.config.pin_dir;
   if (opts_.config.enforce_network) {
     lo.enforce_cgroup = caps.cgroup2_mount;
     if (lo.enforce_cgroup.empty()) log("warning: cgroup v2 is not mounted: no in-kernel network enforcement");
@@ -74,6 +75,9 @@ Result<void> Daemon::start() {
   auto programs = bpf::Programs::load(lo, caps);
   if (!programs) return tl::unexpected(programs.error());
   programs_ = std::move(*programs);
+  if (!opts_.config.pin_dir.empty() && !programs_->pins().enabled())
+    log("warning: enforcement is not pinned (" + programs_->pins().error() + "): it ends with this rampartd");
+  adopt_pinned_state();  // daemon_reload.cpp: after a crash, the previous state is taken over
 
   if (opts_.config.bpf_lsm && caps.lsm_active()) {
     auto lsm = bpf::LsmPrograms::load(*programs_, lo.self_tgid);
@@ -95,6 +99,7 @@ Result<void> Daemon::start() {
   auto compiled = install_bank(policies_, policy_base_);  // daemon_reload.cpp (LSM path rules included)
   if (!compiled) return fail("installing policies: " + compiled.error().what());
   compiled_ = std::move(*compiled);
+  drop_stale_assignments();
   if (lsm_) {
     std::vector<enforce::PathRuleInput> sensitive;
     for (const auto& text : opts_.config.sensitive_paths)

@@ -79,6 +79,12 @@ class Daemon : public sources::RecordSink, public api::Backend {
   // Policy ids come in two banks; a reload compiles the new set into the
   // bank not in use, then flips every assignment to it (daemon_reload.cpp).
   Result<enforce::Compiled> install_bank(const policy::PolicySet& set, uint32_t base);
+  // After a crash: the pinned maps hold the previous rampartd's policies. The
+  // new set goes into the bank they do not use, so that processes still
+  // under the old rules keep them until they are reassigned (no gap); then
+  // the old bank's executable assignments are dropped.
+  void adopt_pinned_state();
+  void drop_stale_assignments();
   // An enforce event with its kernel policy id made relative to the current bank.
   rp_enforce_event rebased(const rp_enforce_event& e) const;
   void start_reload_triggers();  // SIGHUP and inotify on the policy directory

@@ -131,6 +131,23 @@ std::vector<uint32_t> live_pids() {
 
 }  // namespace
 
+void Daemon::adopt_pinned_state() {
+  if (!programs_->reused_maps()) return;
+  bool in_low = false;
+  for (const auto& [tgid, id] : programs_->process_policies()) in_low = in_low || (id >= 1 && id <= kBank);
+  policy_base_ = in_low ? kBank : 0;
+  log("took over the enforcement state a previous rampartd pinned in " + opts_.config.pin_dir + " (" +
+      std::to_string(programs_->reused_maps()) + " maps, " + std::to_string(programs_->process_policies().size()) +
+      " policed processes); its programs stayed attached until ours were");
+}
+
+void Daemon::drop_stale_assignments() {
+  if (!programs_->reused_maps()) return;
+  const uint32_t other = policy_base_ == 0 ? kBank : 0;
+  if (auto r = programs_->clear_policy_ids(other + 1, other + kBank, /*exe_only=*/true); !r)
+    log("warning: dropping the previous rampartd's executable assignments: " + r.error().what());
+}
+
 uint32_t Daemon::policy_kernel_id(const std::string& name) const {
   uint32_t id = compiled_.id_of(name);
   return id ? policy_base_ + id : 0;

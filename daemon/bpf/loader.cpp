@@ -31,7 +31,15 @@ constexpr ProcessProg kProcessProgs[] = {
 
 }  // namespace
 
+// The maps whose contents are enforcement: pinned, so that they outlive us.
+const std::vector<std::string> kStateMaps = {"proc_policy_map", "cgroup_policy_map", "exe_policy_map",
+                                             "policy_map",      "net_allow4_map",    "net_allow6_map",
+                                             "net_deny4_map",   "net_deny6_map",     "verdict_map"};
+
 Programs::~Programs() {
+  // An orderly exit: the pins go first, then our links, and everything detaches.
+  // A start that failed leaves a previous rampartd's pins (and its enforcement) alone.
+  if (pins_ && owns_pins_) pins_->remove("main_", kStateMaps);
   for (auto* l : links_) bpf_link__destroy(l);
   if (skel_) rampart_bpf__destroy(skel_);
 }
@@ -64,8 +72,10 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
   close(probe_fd);
 
   std::unique_ptr<Programs> p(new Programs());
+  p->pins_ = std::make_unique<PinDir>(opts.pin_dir);
   p->skel_ = rampart_bpf__open();
   if (!p->skel_) return fail_errno("opening the embedded BPF object");
+  p->reused_maps_ = p->pins_->pin_maps(p->skel_->obj, kStateMaps);
 
   p->skel_->rodata->rp_self_tgid = opts.self_tgid;
   p->skel_->rodata->rp_wakeup_bytes = opts.wakeup_bytes;
@@ -100,9 +110,17 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
       return fail("loading BPF programs: permission denied (run as root, or with CAP_BPF, CAP_PERFMON and "
                   "CAP_SYS_ADMIN)",
                   -err);
+    if (p->reused_maps_)
+      return fail("loading BPF programs on the maps a previous rampartd pinned in " + opts.pin_dir +
+                      " (if this build's maps differ, the old ones cannot be reused: stop enforcement by removing "
+                      "the directory, rm -r " + opts.pin_dir + ", and start again)",
+                  -err);
     return fail("loading BPF programs (the verifier log above names the program)", -err);
   }
   if (auto r = p->attach(opts); !r) return tl::unexpected(r.error());
+  // Ours are attached: a previous rampartd's links can go now, without a gap.
+  if (auto r = p->pins_->replace_links("main_", p->links_); !r) return tl::unexpected(r.error());
+  p->owns_pins_ = true;
   return p;
 }
 

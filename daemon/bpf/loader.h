@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/pins.h"
 #include "bpf/probe.h"
 #include "enforce/map_writer.h"
 #include "shared/rp_abi.h"
@@ -29,6 +30,8 @@ struct LoadOptions {
   // cgroup v2 directory the network enforcement hooks attach to (the root
   // in production, a scratch cgroup in tests); "" leaves them out.
   std::string enforce_cgroup;
+  // bpffs directory for the pins that let enforcement outlive rampartd; "" for none.
+  std::string pin_dir;
 };
 
 struct TypeStats {
@@ -58,6 +61,11 @@ class Programs : public enforce::MapWriter {
   ::bpf_object* object() const;
   // RP_PRIV_* that BPF LSM refuses: priv.bpf.c stops killing for them.
   void set_lsm_privileges(uint32_t mask);
+  // The pins (always present; enabled() says whether pinning is on).
+  PinDir& pins() const { return *pins_; }
+  // How many enforcement maps were already pinned at load: a previous
+  // rampartd's state, reused (0 on a fresh start).
+  size_t reused_maps() const { return reused_maps_; }
 
   // enforce::MapWriter, on the real maps.
   Result<void> set_policy_rule(uint32_t policy_id, const rp_policy_rule& rule) override;
@@ -81,6 +89,9 @@ class Programs : public enforce::MapWriter {
   Result<void> attach(const LoadOptions& opts);
 
   rampart_bpf* skel_ = nullptr;
+  std::unique_ptr<PinDir> pins_;
+  size_t reused_maps_ = 0;
+  bool owns_pins_ = false;  // started: an orderly exit removes the pins
   std::vector<::bpf_link*> links_;
   std::vector<std::string> attached_;
   size_t traced_syscalls_ = 0;

@@ -14,6 +14,7 @@
 namespace rampart::bpf {
 
 LsmPrograms::~LsmPrograms() {
+  if (pins_ && owns_pins_) pins_->remove("lsm_", {"path_rules_map"});
   for (auto* l : links_) bpf_link__destroy(l);
   if (skel_) rampart_lsm__destroy(skel_);
 }
@@ -34,6 +35,8 @@ Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t 
     if (int err = bpf_map__reuse_fd(map, bpf_map__fd(shared)); err)
       return fail(std::string("BPF LSM: sharing map ") + name, -err);
   }
+  p->pins_ = &base.pins();
+  p->pins_->pin_maps(p->skel_->obj, {"path_rules_map"});
   if (int err = rampart_lsm__load(p->skel_); err) return fail("BPF LSM programs do not load", -err);
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, p->skel_->obj) {
@@ -43,6 +46,8 @@ Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t 
     p->attached_.push_back(std::string(bpf_program__name(prog)) + " on " + bpf_program__section_name(prog));
   }
   if (auto r = p->self_test(); !r) return tl::unexpected(r.error());
+  if (auto r = p->pins_->replace_links("lsm_", p->links_); !r) return tl::unexpected(r.error());
+  p->owns_pins_ = true;
   return p;
 }
 

@@ -44,6 +44,8 @@ class LsmPrograms {
   Result<void> self_test();
 
   rampart_lsm* skel_ = nullptr;
+  PinDir* pins_ = nullptr;  // the base programs' (they outlive us)
+  bool owns_pins_ = false;
   std::vector<struct bpf_link*> links_;
   std::vector<std::string> attached_;
 };

@@ -99,6 +99,16 @@ Handler path_list(std::vector<std::string>& out) {
   };
 }
 
+// An absolute directory, or "" for none.
+Handler pin_dir_of(std::string& out) {
+  return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (!n.IsScalar() || (!n.Scalar().empty() && n.Scalar()[0] != '/'))
+      return fail(at + " must be an absolute directory on bpffs, or \"\" for none");
+    out = n.Scalar();
+    return {};
+  };
+}
+
 // A list of policy path patterns: exact, "dir/" prefixes, globs.
 Handler pattern_list(std::vector<std::string>& out) {
   return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
@@ -210,7 +220,8 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                                                            {"file_mounts", path_list(c.file_mounts)},
                                                            {"sensitive_paths", pattern_list(c.sensitive_paths)},
                                                            {"decision_deadline_ms", uint_in(c.decision_deadline_ms, 10, 60000)},
-                                                           {"bpf_lsm", bool_of(c.bpf_lsm)}})},
+                                                           {"bpf_lsm", bool_of(c.bpf_lsm)},
+                                                           {"pin_dir", pin_dir_of(c.pin_dir)}})},
                     {"api", nested("api", {{"socket", located(api_socket_at, string_or_empty(c.api.socket))},
                                            {"allowed_group", located(api_group_at, string_or_empty(c.api.allowed_group))},
                                            {"stream_queue", uint_in(c.api.stream_queue, 16, 1 << 20)},

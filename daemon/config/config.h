@@ -55,6 +55,8 @@ struct Config {
   // Use BPF LSM for exec, files, privilege and self-protection where the
   // kernel has it and the self-test passes.
   bool bpf_lsm = true;
+  // bpffs directory where enforcement is pinned, to outlive a crashed rampartd; "" for none.
+  std::string pin_dir = "/sys/fs/bpf/rampart";
   ApiConfig api;
 };
 

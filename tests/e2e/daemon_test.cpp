@@ -64,7 +64,7 @@ class Rampartd {
     std::filesystem::remove_all(dir_);
   }
   // Waits until the programs are attached (the banner says so) or it exited.
-  bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(20)) {
+  bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(20 * rampart::testing::timeout_scale())) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       if (stderr_text().find("attached ") != std::string::npos) return true;
@@ -317,7 +317,7 @@ TEST_CASE("no built-in rule fires on a benign workload", "[e2e]") {
       "; git -c user.name=t -c user.email=t@t commit -qm init; cd .."
       "; tar czf repo.tgz repo; gzip -t repo.tgz; tar xzf repo.tgz -C /dev/null 2>/dev/null || true"
       "; /usr/bin/python3 -c 'import json,sys; print(json.dumps({\"ok\": sum(range(10))}))'"
-      "; /usr/bin/python3 -m http.server 0 --bind 127.0.0.1 --directory . > srv.log 2>&1 & SRV=$!"
+      "; /usr/bin/python3 -u -m http.server 0 --bind 127.0.0.1 --directory . > srv.log 2>&1 & SRV=$!"
       "; for i in $(seq 50); do PORT=$(grep -o 'port [0-9]*' srv.log | grep -o '[0-9]*' || true)"
       "; [ -n \"$PORT\" ] && break; sleep 0.1; done"
       "; /usr/bin/python3 -c \"import urllib.request; print(len(urllib.request.urlopen('http://127.0.0.1:$PORT/hello.c').read()))\""

@@ -316,7 +316,8 @@ TEST_CASE("allow.files on a marked filesystem: a write outside the allow-list fa
   ScratchTmpfs fs;
   std::filesystem::create_directories(fs.path + "/out");
   std::ofstream(fs.path + "/input.txt") << "in\n";
-  std::string spec = "  allow:\n    files:\n      write: [\"" + fs.path + "/out/\"]\n";
+  // /dev/ too: bash opens /dev/tty for writing, which BPF LSM (checking every filesystem) would refuse.
+  std::string spec = "  allow:\n    files:\n      write: [\"" + fs.path + "/out/\", \"/dev/\"]\n";
   PolicedSetup s("enforce", spec, scoped_config(fs, "  file_mounts: [\"" + fs.path + "\"]\n"), fs.dir);
   REQUIRE(s.ready());
   auto [code, out] = run_shell(s.bash(), "echo ok > " + fs.path + "/out/result && echo wrote-out; " + "echo x > " +
@@ -337,7 +338,7 @@ TEST_CASE("allow.files off the marked paths: a violating write is reported and i
           "[e2e]") {
   char tmpl[] = "/tmp/rampart-files-XXXXXX";
   const std::string scratch = mkdtemp(tmpl);
-  std::string spec = "  allow:\n    files:\n      write: [\"" + scratch + "/out/\"]\n";
+  std::string spec = "  allow:\n    files:\n      write: [\"" + scratch + "/out/\", \"/dev/\"]\n";
   PolicedSetup s("enforce", spec, "");
   REQUIRE(s.ready());
   auto [code, out] = run_shell(s.bash(), "echo x > " + scratch + "/elsewhere; sleep 2; echo survived");
@@ -471,4 +472,58 @@ TEST_CASE("an allowed script runs through its interpreter, which cannot be run d
   auto enforce = s.enforce_events();
   REQUIRE(enforce.size() == 1);
   CHECK(enforce[0]["path"] == interp);
+}
+
+TEST_CASE("enforcement survives a SIGKILLed rampartd through its pins, and a restart takes over without a gap",
+          "[e2e]") {
+  Listener denied, open_port;
+  const std::string pins = "/sys/fs/bpf/rampart-e2e-" + std::to_string(getpid());
+  std::string spec = "  deny:\n    - id: no-port\n      network: { connect: [\"127.0.0.1:" +
+                     std::to_string(denied.port) + "\"] }\n      weight: 1\n";
+  PolicedSetup s("enforce", spec, rampart::testing::kScopedConfig + "  pin_dir: " + pins + "\n");
+  REQUIRE(s.ready());
+  REQUIRE(std::filesystem::exists(pins + "/policy_map"));
+  // A policed bash tries both ports every 100 ms for about 4 s (fewer tries
+  // than the listeners' backlog: nobody accepts), in subshells
+  // forked along the way (each inherits the policy in the kernel).
+  const std::string out = s.dir() + "/loop.txt";
+  const std::string loop = "for i in $(seq 40); do (exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(denied.port) +
+                           ") 2>/dev/null && echo denied-port-connected || echo denied-port-refused; (exec "
+                           "3<>/dev/tcp/127.0.0.1/" + std::to_string(open_port.port) +
+                           ") && echo open-port-connected; sleep 0.1; done; echo loop-done";
+  pid_t looper = rampart::testing::spawn_child([&] {
+    int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(s.bash().c_str(), s.bash().c_str(), "-c", loop.c_str(), nullptr);
+    return 126;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  s.kill_hard();
+  // Nothing removed the pins: the programs are still attached and the maps still hold the policy.
+  CHECK(std::filesystem::exists(pins + "/policy_map"));
+  CHECK_FALSE(std::filesystem::is_empty(pins + "/links"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  s.start();
+  REQUIRE(s.ready());
+  INFO(s.stderr_text());
+  CHECK(s.stderr_text().find("took over the enforcement state") != std::string::npos);
+  int status = 0;
+  waitpid(looper, &status, 0);
+  const std::string text = slurp(out);
+  INFO(text.substr(0, 2000));
+  CHECK(text.find("loop-done") != std::string::npos);
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("denied-port-connected") == 0);  // before, during and after the outage
+  CHECK(count("denied-port-refused") == 40);
+  CHECK(count("open-port-connected") == 40);
+  s.stop();
+  // An orderly stop removes the pins: enforcement ends with the daemon.
+  CHECK_FALSE(std::filesystem::exists(pins + "/policy_map"));
+  std::error_code ec;
+  std::filesystem::remove_all(pins, ec);
 }

@@ -47,7 +47,7 @@ TEST_CASE("built-in rules fire on real actions", "[e2e]") {
     execl(RAMPARTD_PATH, RAMPARTD_PATH, "--output", out.c_str(), nullptr);
     _exit(127);
   }
-  for (int i = 0; i < 1000 && slurp(err).find("attached ") == std::string::npos; ++i)
+  for (int i = 0; i < 1000 * rampart::testing::timeout_scale() && slurp(err).find("attached ") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   REQUIRE(slurp(err).find("attached ") != std::string::npos);
 

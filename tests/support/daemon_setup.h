@@ -85,6 +85,11 @@ class PolicedSetup {
                                                << spec;
     // Never the machine's own filesystems: no exec marks on /, no marks on /etc.
     std::ofstream(dir_ + "/rampart.yaml") << (config.empty() ? kScopedConfig : config);
+    start();
+  }
+  // Starts rampartd (again, after stop() or kill_hard()); stderr.txt starts over.
+  void start() {
+    std::filesystem::remove(dir_ + "/stderr.txt");  // ready() must not read a previous run's
     pid_ = fork();
     if (pid_ == 0) {
       int e = open((dir_ + "/stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -93,8 +98,16 @@ class PolicedSetup {
             (dir_ + "/policies").c_str(), "--output", (dir_ + "/events.jsonl").c_str(), nullptr);
       _exit(127);
     }
-    for (int i = 0; i < 1000 && slurp(dir_ + "/stderr.txt").find("attached ") == std::string::npos; ++i)
+    for (int i = 0; i < 1000 * timeout_scale() && !ready(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // SIGKILL: no orderly shutdown, as in a crash.
+  void kill_hard() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
   }
   ~PolicedSetup() {
     stop();

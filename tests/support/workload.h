@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <cstdint>
 #include <functional>
@@ -17,6 +18,14 @@
 #include "sources/ringbuf_source.h"
 
 namespace rampart::testing {
+
+// Waits in the daemon tiers scale with RAMPART_TEST_TIMEOUT_SCALE (default 1):
+// the VM tier sets it, since rampartd starts several times slower under emulation.
+inline int timeout_scale() {
+  const char* s = std::getenv("RAMPART_TEST_TIMEOUT_SCALE");
+  int v = s ? std::atoi(s) : 1;
+  return v >= 1 ? v : 1;
+}
 
 // Forks; the child runs fn and _exits with its return value. The parent waits.
 struct ChildResult {
