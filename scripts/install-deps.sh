@@ -12,6 +12,9 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libexpected-dev
   catch2
   iproute2 procps util-linux python3 tar gzip
+  # operations (packaging/, daemon/ops/): sd_notify and the journal; the
+  # packaging tests' tools: systemd-analyze, capsh, curl, dpkg-deb, YAML
+  libsystemd-dev systemd libcap2-bin curl dpkg-dev file python3-yaml
 )
 
 if [ "$(id -u)" -ne 0 ]; then
