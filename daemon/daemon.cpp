@@ -53,6 +53,7 @@ Result<void> Daemon::start() {
       log("warning: cannot mount " + m.fstype + " on " + m.target + ": " + m.error);
   }
   auto caps = bpf::probe_kernel();
+  matrix_ = caps.matrix();
   if (!opts_.quiet) std::cerr << "rampartd: capability matrix\n" << bpf::format_matrix(caps) << std::flush;
 
   // Policies are validated before anything is loaded: an invalid one stops us here.
@@ -92,12 +93,12 @@ Result<void> Daemon::start() {
                   (opts_.config.bpf_lsm ? "not active on this kernel" : "enforcement.bpf_lsm is false") +
                   "): fanotify for exec and files, kill for privilege; rampartd is not protected from root";
   }
-  auto compiled = enforce::install(policies_, *programs_, enforce::stat_exe, lsm_ != nullptr);
+  auto compiled = install_bank(policies_, policy_base_);  // daemon_reload.cpp (LSM path rules included)
   if (!compiled) return fail("installing policies: " + compiled.error().what());
   compiled_ = std::move(*compiled);
   if (lsm_) {
     for (const auto& [id, entries] : compiled_.paths)
-      if (auto r = lsm_->add_path_rules(id, entries); !r) return fail("installing path rules: " + r.error().what());
+      if (auto r = lsm_->add_path_rules(policy_base_ + id, entries); !r) return fail("installing path rules: " + r.error().what());
     std::vector<enforce::PathRuleInput> sensitive;
     for (const auto& text : opts_.config.sensitive_paths)
       if (auto pat = policy::parse_path_pattern(text)) sensitive.push_back({*pat, RP_PR_SENSITIVE});
@@ -118,6 +119,7 @@ Result<void> Daemon::start() {
                                                std::chrono::milliseconds(opts_.config.poll_interval_ms), *this);
   if (!source) return tl::unexpected(source.error());
   source_ = std::move(*source);
+  if (auto r = start_api(); !r) return r;  // gRPC API (daemon_api.cpp)
 
   if (!opts_.quiet) {
     log(std::to_string(policies_.policies().size()) + " policies from " + opts_.config.policy_dir +
@@ -149,6 +151,7 @@ int Daemon::run() {
   arm_housekeeping();
   start_ops();  // metrics, READY=1, watchdog (daemon_ops.cpp)
   io_.run();
+  if (api_) api_->stop();  // in-flight calls get UNAVAILABLE; streams end
   stop_ops();
 
   // Whatever the kernel submitted before we stopped is still delivered.
@@ -244,6 +247,7 @@ Result<void> Daemon::load_policies() {
 Result<void> Daemon::start_perm_guard() {
   if (lsm_) return {};  // the LSM hooks decide exec and file opens in the kernel
   enforce::PermGuard::Setup setup;
+  setup.rules.resize(policy_base_);  // indexed by kernel id - 1: this bank's ids start past the base
   bool any_exec = false, any_enforce = false, any_file_allow = false;
   std::vector<policy::PathPattern> protected_paths;  // named by deny rules
   for (const auto& p : policies_.policies()) {
@@ -347,17 +351,18 @@ void Daemon::apply_policy(uint32_t tgid) {
   const policy::Policy& p = policies_.select(subject);
   // The default governs nothing explicitly: a process keeps what it inherited.
   if (p.builtin) return;
-  if (auto r = programs_->assign_process(tgid, compiled_.id_of(p.name)); !r && policy_errors_++ == 0)
+  if (auto r = programs_->assign_process(tgid, policy_kernel_id(p.name)); !r && policy_errors_++ == 0)
     log("warning: assigning policy '" + p.name + "' to pid " + std::to_string(tgid) + ": " + r.error().what());
 }
 
 const policy::Policy& Daemon::policy_by_id(uint32_t id) const {
   const auto& all = policies_.policies();
+  id -= std::min(id, policy_base_);  // kernel ids are offset by the bank in use (daemon_reload.cpp)
   return id >= 1 && id <= all.size() ? all[id - 1] : policies_.fallback();
 }
 
 const policy::DenyRule* Daemon::on_violation(const rp_enforce_event& e) {
-  auto m = violations_.match(e);
+  auto m = violations_.match(rebased(e));
   if (!m) return nullptr;
   constexpr uint64_t kRepeatNs = 60'000'000'000;
   auto& seen = violation_seen_[e.proc.tgid];
@@ -376,6 +381,8 @@ const policy::DenyRule* Daemon::on_violation(const rp_enforce_event& e) {
 const policy::Policy& Daemon::governing(uint32_t tgid) const { return policy_by_id(programs_->policy_of(tgid)); }
 
 void Daemon::apply_verdict(const score::Verdict& v) {
+  // A manual quarantine (API) holds until Release, whatever the score says.
+  if (v.level < score::Level::kQuarantine && manual_quarantine_.count(v.tgid)) return;
   const policy::Policy& p = governing(v.tgid);
   if (p.mode != policy::Mode::kEnforce) return;  // audit and learn report, never act
   rp_verdict kv{static_cast<uint32_t>(v.level), 0};
@@ -403,7 +410,7 @@ void Daemon::apply_verdict(const score::Verdict& v) {
 
 void Daemon::handle(const sources::EventView& ev) {
   const rp_proc& p = ev.proc();
-  outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}, &compiled_.names};
+  outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}, &kernel_names_};
   std::optional<std::string> replaced;
 
   switch (ev.type()) {
@@ -483,8 +490,10 @@ void Daemon::handle(const sources::EventView& ev) {
     if (v.level_changed) apply_verdict(v);
   }
 
+  const size_t json_begin = sink_->buffer().size();
   outputs::append_event_json(sink_->buffer(), ev, ctx);
   ++delivered_[ev.type()];
+  after_event(ev, json_begin);  // API: counters, stream subscribers
   count_for_metrics(ev, ctx);  // daemon_ops.cpp
   if (ev.type() == RP_EV_EXIT) {
     table_.on_exit(p.tgid, ev.as<rp_exit_event>().exit_code, ev.hdr->ts_ns);

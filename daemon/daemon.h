@@ -6,13 +6,19 @@
 
 #include <array>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "api/backend.h"
+#include "api/event_hub.h"
+#include "api/server.h"
 #include "bpf/loader.h"
 #include "bpf/lsm_loader.h"
 #include "config/config.h"
@@ -39,7 +45,7 @@ struct DaemonOptions {
   bool quiet = false;  // no start-up banner on stderr
 };
 
-class Daemon : public sources::RecordSink {
+class Daemon : public sources::RecordSink, public api::Backend {
  public:
   explicit Daemon(DaemonOptions opts);
   ~Daemon() override;
@@ -49,7 +55,42 @@ class Daemon : public sources::RecordSink {
   void on_record(const void* data, size_t len) override;
   void on_batch_end() override;
 
+  // --- gRPC API backend (daemon_api.cpp); run on the loop thread ---
+  grpc::Status get_status(v1::GetStatusResponse* out) override;
+  grpc::Status get_verdict(uint32_t pid, v1::Verdict* out) override;
+  grpc::Status list_verdicts(v1::Level min_level, v1::ListVerdictsResponse* out) override;
+  grpc::Status quarantine(const v1::ProcessRequest& req, const api::Peer& peer,
+                          v1::ProcessActionResponse* out) override;
+  grpc::Status release(const v1::ProcessRequest& req, const api::Peer& peer,
+                       v1::ProcessActionResponse* out) override;
+  grpc::Status list_policies(v1::ListPoliciesResponse* out) override;
+  grpc::Status reload_policies(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
+                               v1::ReloadPoliciesResponse* out) override;
+  void peer_refused(const api::Peer& peer, const std::string& why) override;
+
  private:
+  // --- API and reload (daemon_api.cpp, daemon_reload.cpp) ---
+  Result<void> start_api();
+  // After an event's JSON (from json_begin in the sink buffer) is written:
+  // counters, manual-quarantine bookkeeping, stream subscribers.
+  void after_event(const sources::EventView& ev, size_t json_begin);
+  // An "audit" record in the event output and a log line.
+  void audit(const std::string& action, uint32_t pid, const api::Peer& peer, const std::string& result,
+             const std::string& detail);
+  bool known_process(uint32_t pid);
+  // The id the kernel maps use for a policy now, 0 if none.
+  uint32_t policy_kernel_id(const std::string& name) const;
+  // Policy ids come in two banks; a reload compiles the new set into the
+  // bank not in use, then flips every assignment to it (daemon_reload.cpp).
+  Result<enforce::Compiled> install_bank(const policy::PolicySet& set, uint32_t base);
+  // An enforce event with its kernel policy id made relative to the current bank.
+  rp_enforce_event rebased(const rp_enforce_event& e) const;
+  void start_reload_triggers();  // SIGHUP and inotify on the policy directory
+  void reload_from_trigger(const std::string& why);
+  struct ReloadOutcome;
+  // Parses, compiles into the other bank, flips, and swaps (or changes nothing).
+  v1::ReloadPoliciesResponse reload(const std::string& dir, const std::string& text, const std::string& source);
+
   Result<void> start();
   void handle(const sources::EventView& ev);
   void ensure_known(const rp_proc& p);
@@ -109,6 +150,23 @@ class Daemon : public sources::RecordSink {
   std::array<uint64_t, sources::kDecodeErrorCount> decode_errors_{};
   std::array<uint64_t, RP_EV_MAX> delivered_{};
 
+  // --- API and reload state ---
+  std::vector<bpf::Capability> matrix_;  // probed once at start
+  api::EventHub hub_;
+  std::unique_ptr<api::ApiServer> api_;
+  std::unordered_set<uint32_t> manual_quarantine_;  // tgids put there by the API
+  uint64_t denies_ = 0, would_deny_ = 0;             // enforce events
+  uint64_t policy_generation_ = 1;
+  uint32_t policy_base_ = 0;               // kernel id = base + index + 1
+  std::vector<std::string> kernel_names_;  // policy names by kernel id - 1, both banks
+  std::string policy_source_;              // where the set in force came from
+  std::map<std::string, std::string> fingerprints_;  // name → its YAML, to tell what a reload changed
+  std::unique_ptr<boost::asio::signal_set> hup_;
+  int inotify_fd_ = -1;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;
+  std::unique_ptr<boost::asio::steady_timer> debounce_;
+  std::array<char, 4096> inotify_buf_{};
+  void arm_inotify();
   // --- operations (issue 7; daemon_ops.cpp): metrics endpoint, systemd ---
   void start_ops();  // once started: /metrics and /healthz, READY=1, watchdog pings
   void stop_ops();   // at shutdown: STOPPING=1, the endpoint closed
@@ -122,6 +180,7 @@ class Daemon : public sources::RecordSink {
   std::array<uint64_t, 5> verdicts_by_level_{};                 // by score::Level
   std::array<std::array<uint64_t, 4>, 6> enforcement_by_mech_{};  // [RP_MECH_*][RP_ACT_*]
   ops::Histogram verdict_latency_;                              // event ts → verdict (applied) time
+  uint64_t reloads_ok_ = 0, reloads_failed_ = 0;               // policy reloads (API, SIGHUP, inotify)
 };
 
 }  // namespace rampart

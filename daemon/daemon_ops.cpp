@@ -164,6 +164,11 @@ std::string Daemon::render_metrics() {
   // Policies.
   m.family("policies", "gauge", "Policies loaded (the built-in default not counted).");
   m.sample(uint64_t{policies_.policies().size()});
+  m.family("policy_generation", "gauge", "Generation of the policy set in force: 1 at start, +1 per applied reload.");
+  m.sample(policy_generation_);
+  m.family("policy_reloads_total", "counter", "Policy reloads (API, SIGHUP, inotify), by result.");
+  m.sample(reloads_ok_, {{"result", "ok"}});
+  m.sample(reloads_failed_, {{"result", "failed"}});
   m.family("policy_assign_errors_total", "counter", "Failed writes of a process's policy into the kernel.");
   m.sample(policy_errors_);
 

@@ -10,8 +10,10 @@ packages=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libboost-dev libboost-system-dev
   libyaml-cpp-dev nlohmann-json3-dev libexpected-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   catch2
   iproute2 procps util-linux python3 tar gzip
+  python3-grpcio python3-protobuf
   # operations (packaging/, daemon/ops/): sd_notify and the journal; the
   # packaging tests' tools: systemd-analyze, capsh, curl, dpkg-deb, YAML
   libsystemd-dev systemd libcap2-bin curl dpkg-dev file python3-yaml
@@ -31,10 +33,23 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The Kubernetes manifests' offline schema validator (tests/packaging/
+# k8s-validate): npm packages pinned by its package-lock.json, installed in
+# that folder only. Node.js from Debian where the machine has none.
+validator="$(cd "$(dirname "$0")/.." && pwd)/tests/packaging/k8s-validate"
+if [ ! -d "$validator/node_modules/kubernetes-models" ]; then
+  if ! command -v npm >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  echo "install-deps: npm ci in $validator"
+  (cd "$validator" && npm ci --no-audit --no-fund --loglevel=error)
+fi

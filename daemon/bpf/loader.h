@@ -70,6 +70,12 @@ class Programs : public enforce::MapWriter {
   Result<void> assign_cgroup(uint64_t cgroup_id, uint32_t policy_id) override;
   Result<void> set_verdict(uint32_t tgid, const rp_verdict& v) override;
 
+  // Policy reload (policy_maps.cpp). Ids in [lo, hi]: rules zeroed and
+  // network entries deleted (unless exe_only), exe assignments deleted.
+  Result<void> clear_policy_ids(uint32_t lo, uint32_t hi, bool exe_only = false);
+  // Every (tgid, policy id) pair in proc_policy_map.
+  std::vector<std::pair<uint32_t, uint32_t>> process_policies() const;
+
  private:
   Programs() = default;
   Result<void> attach(const LoadOptions& opts);

@@ -1,6 +1,7 @@
 // Config parsing and validation; see config.h.
 #include "config/config.h"
 
+#include <grp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -148,6 +149,40 @@ Handler string_of(std::string& out) {
   };
 }
 
+// A string that may be empty (an empty value turns the feature off).
+Handler string_or_empty(std::string& out) {
+  return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (!n.IsScalar()) return fail(at + " must be a string");
+    out = n.Scalar();
+    return {};
+  };
+}
+
+// The api: section's checks that involve more than one key, or the system.
+Result<void> check_api(ApiConfig& a, const std::string& socket_at, const std::string& group_at,
+                       const std::string& tcp_at) {
+  if (!a.socket.empty() && a.socket[0] != '/')
+    return fail(socket_at + " must be an absolute path, or \"\" for no Unix socket");
+  if (!a.allowed_group.empty()) {
+    struct group* g = getgrnam(a.allowed_group.c_str());
+    if (!g) return fail(group_at + ": no group named '" + a.allowed_group + "' on this host");
+    a.allowed_gid = g->gr_gid;
+  }
+  if (a.tcp_address.empty()) return {};
+  auto colon = a.tcp_address.rfind(':');
+  auto port = colon == std::string::npos ? std::string() : a.tcp_address.substr(colon + 1);
+  if (colon == 0 || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535)
+    return fail(tcp_at + " must be host:port (e.g. 127.0.0.1:50051 or [::1]:50051), got '" + a.tcp_address + "'");
+  bool any_tls = !a.tls_cert.empty() || !a.tls_key.empty() || !a.tls_ca.empty();
+  if (a.insecure && any_tls)
+    return fail(tcp_at + ": insecure: true and tls_* files are both set; use one or the other");
+  if (!a.insecure && (a.tls_cert.empty() || a.tls_key.empty() || a.tls_ca.empty()))
+    return fail(tcp_at + ": a TCP listener needs mTLS (api.tcp.tls_cert, tls_key and tls_ca); plain TCP is refused "
+                         "unless api.tcp.insecure is true");
+  return {};
+}
+
 }  // namespace
 
 Result<Config> parse(std::string_view text, std::string_view source) {
@@ -183,6 +218,10 @@ Result<Config> parse(std::string_view text, std::string_view source) {
   std::string wakeup_at = std::string(source) + ": 'ringbuf.wakeup_kb'";
   std::string metrics_at = std::string(source) + ": 'metrics.address'";
 
+  std::string api_socket_at = std::string(source) + ": 'api.socket'";
+  std::string api_group_at = std::string(source) + ": 'api.allowed_group'";
+  std::string api_tcp_at = std::string(source) + ": 'api.tcp'";
+
   Result<void> r;
   try {
   r = walk(root, source, "",
@@ -201,6 +240,16 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                                                            {"sensitive_paths", pattern_list(c.sensitive_paths)},
                                                            {"decision_deadline_ms", uint_in(c.decision_deadline_ms, 10, 60000)},
                                                            {"bpf_lsm", bool_of(c.bpf_lsm)}})},
+                    {"api", nested("api", {{"socket", located(api_socket_at, string_or_empty(c.api.socket))},
+                                           {"allowed_group", located(api_group_at, string_or_empty(c.api.allowed_group))},
+                                           {"stream_queue", uint_in(c.api.stream_queue, 16, 1 << 20)},
+                                           {"max_message_kb", uint_in(c.api.max_message_kb, 64, 65536)},
+                                           {"tcp", located(api_tcp_at, nested("api.tcp", {
+                                               {"address", located(api_tcp_at, string_or_empty(c.api.tcp_address))},
+                                               {"tls_cert", string_or_empty(c.api.tls_cert)},
+                                               {"tls_key", string_or_empty(c.api.tls_key)},
+                                               {"tls_ca", string_or_empty(c.api.tls_ca)},
+                                               {"insecure", bool_of(c.api.insecure)}}))}})},
                     // --- operations (issue 7) ---
                     {"metrics", nested("metrics", {{"address", listen_address(c.metrics_address, metrics_at)},
                                                    {"allow_remote", bool_of(c.metrics_allow_remote)}})},
@@ -211,6 +260,7 @@ Result<Config> parse(std::string_view text, std::string_view source) {
     return fail(where(source, e.mark) + ": " + e.msg);
   }
   if (!r) return tl::unexpected(r.error());
+  if (auto a = check_api(c.api, api_socket_at, api_group_at, api_tcp_at); !a) return tl::unexpected(a.error());
   if (static_cast<uint64_t>(c.wakeup_kb) * 1024 >= static_cast<uint64_t>(c.ringbuf_size_mb) << 20)
     return fail(wakeup_at + " must be smaller than the ring buffer (" + std::to_string(c.ringbuf_size_mb) +
                 " MiB)");

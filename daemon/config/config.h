@@ -14,6 +14,23 @@ namespace rampart::config {
 
 extern const std::string_view kDefaultConfigYaml;
 
+// api: the gRPC control API (daemon/api/, proto/rampart/v1/).
+struct ApiConfig {
+  // Unix socket; "" turns it off. Mode 0600, or 0660 owned by allowed_group.
+  std::string socket = "/run/rampart/rampart.sock";
+  // Besides root, members of this group may use the API ("" = root only).
+  std::string allowed_group;
+  uint32_t allowed_gid = 0;  // resolved from allowed_group at parse time
+  // Optional TCP listener, "host:port". Needs tls_cert + tls_key + tls_ca
+  // (mTLS: clients must present a certificate the CA signed), unless
+  // insecure is true (plain TCP: anyone who can connect is trusted).
+  std::string tcp_address;
+  std::string tls_cert, tls_key, tls_ca;
+  bool insecure = false;
+  uint32_t stream_queue = 4096;  // events queued per StreamEvents subscriber
+  uint32_t max_message_kb = 4096;  // largest request accepted
+};
+
 struct Config {
   std::string output_path = "-";
   uint32_t ringbuf_size_mb = 16;
@@ -38,6 +55,7 @@ struct Config {
   // Use BPF LSM for exec, files, privilege and self-protection where the
   // kernel has it and the self-test passes.
   bool bpf_lsm = true;
+  ApiConfig api;
 
   // --- operations (issue 7): metrics endpoint and logs ---
   // Prometheus /metrics and /healthz over HTTP, "host:port"; "" turns it off.

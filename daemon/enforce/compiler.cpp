@@ -59,7 +59,9 @@ rp_port_set to_port_set(const std::vector<rp_port_range>& ranges) {
 Result<void> compile_network(const policy::Policy& p, uint32_t id, const std::vector<NetItem>& items, NetList list,
                              MapWriter& maps) {
   std::vector<NetEntry> entries;
-  for (const auto& [rule, action] : items) {
+  for (const auto& item : items) {
+    const policy::NetRule* rule = item.rule;
+    const uint32_t action = item.action;
     auto same = std::find_if(entries.begin(), entries.end(), [&](const NetEntry& e) {
       return e.family == rule->family && e.prefix_len == rule->prefix_len && e.addr == rule->addr;
     });

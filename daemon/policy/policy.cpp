@@ -25,6 +25,9 @@
 // of the document for top-level fields).
 #include "policy/policy.h"
 
+#include "shared/rp_abi.h"
+
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -621,6 +624,35 @@ std::optional<std::pair<SourcePos, int>> bad_utf8(std::string_view text, const s
   return std::nullopt;
 }
 
+// yaml-cpp 0.7's LoadAll never returns on some inputs (",#" is one, found by
+// the policy fuzzer): its parser keeps reporting a new empty document
+// without consuming input. So the documents are counted first, with a
+// bound, by a parse that builds nothing.
+constexpr size_t kMaxDocuments = RP_MAX_POLICIES;
+
+class CountingHandler : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// True when the text holds at most `limit` documents (exceptions propagate).
+bool within_document_limit(const std::string& text, size_t limit) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  CountingHandler handler;
+  for (size_t n = 0; n <= limit; ++n)
+    if (!parser.HandleNextDocument(handler)) return true;
+  return false;
+}
+
 // Collects documents from any number of sources, then checks what spans
 // them: unique names and unambiguous selectors.
 class Loader {
@@ -634,7 +666,14 @@ class Loader {
     }
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(std::string(text));
+      const std::string copy(text);
+      if (!within_document_limit(copy, kMaxDocuments)) {
+        errors_.push_back({SourcePos{source, 1, 1}, "more than " + std::to_string(kMaxDocuments) +
+                                                        " YAML documents in one file (or a document the YAML "
+                                                        "parser cannot get past)"});
+        return;
+      }
+      docs = YAML::LoadAll(copy);
     } catch (const YAML::Exception& e) {
       errors_.push_back(
           {SourcePos{source, std::max(e.mark.line, 0) + 1, std::max(e.mark.column, 0) + 1}, "invalid YAML: " + e.msg});

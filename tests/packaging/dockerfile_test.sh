@@ -24,17 +24,18 @@ check "a build stage and a runtime stage" test -n "$build_stage" -a -n "$runtime
 check "the build stage is Debian 12" grep -qE '^FROM debian:(12|bookworm)[ @]' <<<"$build_stage"
 check "the runtime stage is Debian 12 slim" grep -qE '^FROM debian:(12|bookworm)-slim[ @]' <<<"$runtime_stage"
 
-# The scripts CI runs, in order, and the build stage's: the same sequence.
-ci_steps=$(grep -oE 'bash scripts/[a-z-]+\.sh' "$SRC/.ci/run" | tr '\n' ' ')
+# The scripts CI runs to install and build (up to build.sh; then it
+# benchmarks, fuzzes and tests), and the build stage's: the same sequence.
+ci_steps=$(grep -oE 'bash scripts/[a-z-]+\.sh' "$SRC/.ci/run" | sed '/build\.sh/q' | tr '\n' ' ')
 build_steps=$(grep -oE 'bash scripts/[a-z-]+\.sh' <<<"$build_stage" | tr '\n' ' ')
 echo "     CI runs:          $ci_steps"
 echo "     build stage runs: $build_steps"
-check "CI and the build stage run the same scripts" test "$ci_steps" = "$build_steps"
+check "CI and the build stage run the same install and build scripts" test "$ci_steps" = "$build_steps"
 check "which install the dependencies and build" test "$build_steps" = "bash scripts/install-deps.sh bash scripts/build.sh "
 
 # The runtime stage's packages, from its apt-get install line(s).
-listed=$(sed -n 's/.*apt-get install[^a-z0-9]*\(-[^ ]* \)*//p' <<<"$runtime_stage" | tr ' \\&' '\n\n\n' |
-  grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u)
+listed=$(sed -e ':a' -e '/\\$/N; s/\\\n/ /; ta' <<<"$runtime_stage" | grep -o 'apt-get install[^&]*' |
+  sed 's/apt-get install//' | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u)
 echo "     runtime packages: $(tr '\n' ' ' <<<"$listed")"
 check "the runtime stage lists packages" test -n "$listed"
 # What apt pulls in with them (on this Debian 12 machine), and what every image has.

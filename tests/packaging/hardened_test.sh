@@ -6,13 +6,14 @@
 # and that filesystem view, events flow and enforcement works: an exec
 # outside allow.exec and a connect outside allow.network get EPERM.
 # Enforcement is scoped to a copy of bash and a scratch tmpfs.
-#   hardened_test.sh RAMPARTD
+#   hardened_test.sh RAMPARTD RAMPARTCTL
 . "$(dirname "$0")/lib.sh"
 need_kernel
 need_tool setpriv
 need_tool unshare
 need_tool curl
 rampartd=$1
+rampartctl=$2
 unit=${RAMPART_TEST_UNIT:-$SRC/packaging/systemd/rampart.service}  # override: experiments with other sets
 
 work=$(mktemp -d /tmp/rampart-hardened-XXXXXX)
@@ -113,6 +114,10 @@ url=$(grep -o 'http://[0-9.:]*/metrics' "$work/stderr.txt" | head -1)
 metrics=$(curl -sf "$url" || true)
 check "metrics: connect denied by the cgroup hook counted" \
   grep -q 'rampart_enforcement_total{mechanism="cgroup_sock_addr",action="denied"} [1-9]' <<<"$metrics"
+
+# The API socket in the unit's RuntimeDirectory (the default api.socket).
+check "rampartctl status answers over /run/rampart/rampart.sock" \
+  "$rampartctl" --socket /run/rampart/rampart.sock status
 
 # The same hardening keeps rampartd's writes to its own directories.
 check "under the hardening /usr and /etc are read-only" bash -c \

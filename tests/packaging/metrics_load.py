@@ -42,11 +42,14 @@ def total(samples, prefix):
 with open(os.path.join(work, "rampart.yaml"), "w") as f:
     f.write("ringbuf:\n  size_mb: 1\n  wakeup_kb: 1020\n  poll_interval_ms: 1000\n"
             "enforcement:\n  exec_mounts: []\n  sensitive_paths: []\n"
-            'metrics:\n  address: "127.0.0.1:0"\n')
+            'metrics:\n  address: "127.0.0.1:0"\n'
+            f'api:\n  socket: {os.path.join(work, "api.sock")}\n')
 events = os.path.join(work, "events.jsonl")
 stderr_path = os.path.join(work, "stderr.txt")
 proc = subprocess.Popen([rampartd, "--config", os.path.join(work, "rampart.yaml"), "--output", events],
                         stderr=open(stderr_path, "w"), stdout=subprocess.DEVNULL)
+import atexit
+atexit.register(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
 url = None
 for _ in range(300):
     m = re.search(r"metrics on (http://\S+/metrics)", open(stderr_path).read())

@@ -755,3 +755,10 @@ TEST_CASE("the example policies in config/policies load", "[unit]") {
     CHECK(p.pos.file.rfind(dir, 0) == 0);
   }
 }
+
+TEST_CASE("a text that yaml-cpp's LoadAll never gets past is rejected, not hung on (fuzzer finding)", "[unit]") {
+  // ",#" made YAML::LoadAll loop forever; found by tests/fuzz/policy_fuzz.cpp.
+  auto set = PolicySet::load_text(",#", "p.yaml");
+  REQUIRE_FALSE(set.has_value());
+  CHECK(set.error().what().find("p.yaml:1:1:") != std::string::npos);
+}

@@ -1,0 +1,40 @@
+// What the API asks of the daemon. Every method runs on the pipeline's loop
+// thread (the server posts it there and waits for the answer), so the
+// daemon's state is read and changed by that one thread only.
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <cstdint>
+#include <string>
+
+#include "rampart/v1/rampart.pb.h"
+
+namespace rampart::api {
+
+// Who is calling, for the audit trail.
+struct Peer {
+  std::string transport;  // "unix" or "tcp"
+  bool has_creds = false; // unix: SO_PEERCRED was read
+  uint32_t uid = 0, gid = 0, pid = 0;
+  std::string address;    // tcp: "ipv4:127.0.0.1:5000"; unix: the socket path
+  std::string identity;   // tcp with mTLS: the client certificate's subject CN
+  std::string describe() const;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual grpc::Status get_status(v1::GetStatusResponse* out) = 0;
+  virtual grpc::Status get_verdict(uint32_t pid, v1::Verdict* out) = 0;
+  virtual grpc::Status list_verdicts(v1::Level min_level, v1::ListVerdictsResponse* out) = 0;
+  virtual grpc::Status quarantine(const v1::ProcessRequest& req, const Peer& peer, v1::ProcessActionResponse* out) = 0;
+  virtual grpc::Status release(const v1::ProcessRequest& req, const Peer& peer, v1::ProcessActionResponse* out) = 0;
+  virtual grpc::Status list_policies(v1::ListPoliciesResponse* out) = 0;
+  virtual grpc::Status reload_policies(const v1::ReloadPoliciesRequest& req, const Peer& peer,
+                                       v1::ReloadPoliciesResponse* out) = 0;
+  // A peer the access check refused (logged and audited by the daemon).
+  virtual void peer_refused(const Peer& peer, const std::string& why) = 0;
+};
+
+}  // namespace rampart::api

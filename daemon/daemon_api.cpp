@@ -1,0 +1,355 @@
+// rampartd's side of the gRPC API (api::Backend): status, verdicts, manual
+// quarantine and release, policy listing, the stream hook and the audit
+// trail. Everything here runs on the pipeline's loop thread: the API server
+// posts each call there, so it reads and changes the daemon's state with no
+// lock. Policy reload is in daemon_reload.cpp.
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "daemon.h"
+#include "outputs/json_writer.h"
+
+namespace rampart {
+namespace {
+
+uint64_t boot_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+grpc::Status not_found(uint32_t pid) {
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      "no process with pid " + std::to_string(pid) + " (it may have exited)");
+}
+
+}  // namespace
+
+Result<void> Daemon::start_api() {
+  start_reload_triggers();  // SIGHUP, inotify (daemon_reload.cpp)
+  const auto& cfg = opts_.config.api;
+  if (cfg.socket.empty() && cfg.tcp_address.empty()) return {};
+  auto server = api::ApiServer::start(cfg, io_, *this, hub_, [this](const std::string& m) { log(m); });
+  if (!server) return fail("gRPC API: " + server.error().what());
+  api_ = std::move(*server);
+  if (!opts_.quiet) log("API on " + api_->describe());
+  return {};
+}
+
+void Daemon::after_event(const sources::EventView& ev, size_t json_begin) {
+  const rp_proc& p = ev.proc();
+  if (ev.type() == RP_EV_ENFORCE) {
+    auto action = ev.as<rp_enforce_event>().action;
+    if (action == RP_ACT_WOULD_DENY) ++would_deny_;
+    else ++denies_;
+  } else if (ev.type() == RP_EV_EXIT && !manual_quarantine_.empty()) {
+    manual_quarantine_.erase(p.tgid);
+  }
+  if (!hub_.active()) return;
+  const auto* info = table_.find(p.tgid);
+  std::string_view json(sink_->buffer());
+  json = json.substr(json_begin);
+  if (!json.empty() && json.back() == '\n') json.remove_suffix(1);
+  api::EventFacts facts;
+  facts.type = ev.type();
+  facts.boot_ns = ev.hdr->ts_ns;
+  facts.pid = p.pid;
+  facts.tgid = p.tgid;
+  facts.ppid = p.ppid;
+  facts.uid = p.uid;
+  facts.comm = sources::fixed_str(p.comm);
+  if (info) {
+    facts.exe = info->exe;
+    facts.container_id = info->container.id;
+  }
+  facts.json = json;
+  hub_.publish(
+      facts, [&]() -> std::string_view { return governing(p.tgid).name; },
+      [&]() -> uint8_t {
+        uint8_t level = 0;
+        if (trust_.tracked(p.tgid))
+          if (auto v = trust_.verdict(p.tgid, ev.hdr->ts_ns)) level = static_cast<uint8_t>(v->level);
+        if (manual_quarantine_.count(p.tgid)) level = std::max<uint8_t>(level, uint8_t(score::Level::kQuarantine));
+        return level;
+      });
+}
+
+void Daemon::audit(const std::string& action, uint32_t pid, const api::Peer& peer, const std::string& result,
+                   const std::string& detail) {
+  std::string& out = sink_->buffer();
+  outputs::JsonWriter w(out);
+  uint64_t now = boot_now();
+  char time_buf[40];
+  w.begin_object();
+  w.field("v", outputs::kSchemaVersion);
+  w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + boot_to_realtime_ns_));
+  w.field("boot_ns", now);
+  w.field("type", "audit").field("action", action);
+  if (pid) w.field("pid", pid);
+  w.field("result", result);
+  if (!detail.empty()) w.field("detail", detail);
+  w.key("peer").begin_object();
+  w.field("transport", peer.transport);
+  if (peer.has_creds) w.field("uid", peer.uid).field("gid", peer.gid).field("pid", peer.pid);
+  if (!peer.address.empty()) w.field("address", peer.address);
+  if (!peer.identity.empty()) w.field("identity", peer.identity);
+  w.end_object();
+  w.end_object();
+  out.push_back('\n');
+  sink_->flush();
+  log("audit: " + action + (pid ? " pid " + std::to_string(pid) : std::string()) + " by " + peer.describe() + ": " +
+      result + (detail.empty() ? "" : " (" + detail + ")"));
+}
+
+bool Daemon::known_process(uint32_t pid) {
+  const auto* info = table_.find(pid);
+  if (info && !info->exited) return true;
+  if (auto snap = proc_reader_.read(pid)) {
+    table_.seed({*snap});
+    return true;
+  }
+  return false;
+}
+
+void Daemon::peer_refused(const api::Peer& peer, const std::string& why) { audit("api_refused", 0, peer, "refused", why); }
+
+grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
+  const uint64_t now = boot_now();
+  out->set_version(RAMPART_VERSION);
+  out->set_abi_version(RP_ABI_VERSION);
+  out->set_pid(static_cast<uint32_t>(getpid()));
+  out->set_uptime_ns(now - started_ns_);
+  for (const auto& c : matrix_) {
+    auto* m = out->add_capabilities();
+    m->set_name(c.name);
+    m->set_available(c.available);
+    m->set_detail(c.detail);
+  }
+  auto mech = [out](const char* op, const std::string& how, const std::string& detail) {
+    auto* m = out->add_mechanisms();
+    m->set_operation(op);
+    m->set_mechanism(how);
+    m->set_detail(detail);
+  };
+  bool any_exec = false, any_files = false, any_priv = false;
+  for (const auto& p : policies_.policies()) {
+    any_exec = any_exec || p.allow.has_exec;
+    any_priv = any_priv || !p.allow.setuid || !p.allow.capset || !p.allow.ptrace;
+    for (const auto& d : p.deny) any_files = any_files || !d.file_read.empty() || !d.file_write.empty();
+  }
+  const bool net = programs_->network_enforcement();
+  mech("network", net ? "cgroup_sock_addr" : "none",
+       net ? "connect, sendmsg and bind refused with EPERM by cgroup hooks"
+           : "enforcement.network is off or cgroup v2 is missing");
+  mech("exec", perm_guard_ && any_exec ? "fanotify" : "none",
+       perm_guard_ && any_exec ? "FAN_OPEN_EXEC_PERM: a denied exec fails with EPERM"
+                               : "no policy restricts exec (allow.exec)");
+  mech("files", perm_guard_ && any_files ? "fanotify" : "none",
+       perm_guard_ && any_files ? "FAN_OPEN_PERM on the files deny rules name" : "no deny rule names files");
+  mech("privilege", "sigkill",
+       any_priv ? "bpf_send_signal(SIGKILL) at the syscall: the syscall itself may complete"
+                : "no policy forbids setuid, capset or ptrace");
+  mech("quarantine", net ? "cgroup_sock_addr" : "none",
+       net ? "a quarantined process's connect, sendmsg and bind fail with EPERM" : "needs the cgroup hooks");
+  for (const auto& a : programs_->attached()) out->add_attached_programs(a);
+  out->set_traced_syscalls(static_cast<uint32_t>(programs_->traced_syscall_count()));
+  auto stats = programs_->read_stats();
+  for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
+    auto* e = out->add_events();
+    e->set_type(sources::event_type_name(t));
+    if (stats) {
+      const auto& s = (*stats)[t].total;
+      e->set_emitted(s.emitted);
+      e->set_filtered(s.filtered);
+      e->set_dropped(s.dropped);
+      e->set_errors(s.errors);
+    }
+    e->set_delivered(delivered_[t]);
+  }
+  out->set_received(received_);
+  uint64_t decode_errors = 0;
+  for (auto n : decode_errors_) decode_errors += n;
+  out->set_decode_errors(decode_errors);
+  auto& levels = *out->mutable_verdicts_by_level();
+  for (int l = 0; l <= static_cast<int>(score::Level::kKill); ++l) levels[score::level_name(score::Level(l))] = 0;
+  for (const auto& v : trust_.list(score::Level::kObserve, now)) ++levels[score::level_name(v.level)];
+  out->set_rule_hits(rule_hits_);
+  out->set_verdicts_applied(verdicts_applied_);
+  out->set_kills(kills_);
+  out->set_denies(denies_);
+  out->set_would_deny(would_deny_);
+  out->set_policy_generation(policy_generation_);
+  out->set_policy_count(static_cast<uint32_t>(policies_.policies().size()));
+  out->set_policy_dir(policy_source_);
+  out->mutable_streams()->set_subscribers(static_cast<uint32_t>(hub_.subscribers()));
+  out->mutable_streams()->set_sent(hub_.sent());
+  out->mutable_streams()->set_missed(hub_.missed());
+  out->set_quarantined_manually(manual_quarantine_.size());
+  return grpc::Status::OK;
+}
+
+namespace {
+
+void fill_verdict(const score::Verdict& v, v1::Verdict* out) {
+  out->set_tracked(true);
+  out->set_score(v.score);
+  out->set_level(static_cast<v1::Level>(v.level));
+  for (const auto& e : v.evidence) {
+    auto* ev = out->add_evidence();
+    ev->set_ts_ns(e.ts_ns);
+    ev->set_rule_id(e.rule_id);
+    ev->set_weight(e.weight);
+    ev->set_event_type(e.event_type);
+    ev->set_detail(e.detail);
+  }
+  out->set_evidence_dropped(v.evidence_dropped);
+}
+
+}  // namespace
+
+grpc::Status Daemon::get_verdict(uint32_t pid, v1::Verdict* out) {
+  if (!known_process(pid)) return not_found(pid);
+  out->set_pid(pid);
+  out->set_score(100);
+  if (auto v = trust_.verdict(pid, boot_now())) fill_verdict(*v, out);
+  if (manual_quarantine_.count(pid)) {
+    out->set_manual_quarantine(true);
+    if (out->level() < v1::LEVEL_QUARANTINE) out->set_level(v1::LEVEL_QUARANTINE);
+  }
+  const policy::Policy& pol = governing(pid);
+  out->set_policy(pol.name);
+  out->set_policy_mode(policy::mode_name(pol.mode));
+  out->set_enforced(pol.mode == policy::Mode::kEnforce || out->manual_quarantine());
+  if (const auto* info = table_.find(pid)) {
+    out->set_exe(info->exe);
+    out->set_comm(info->comm);
+    out->set_uid(info->uid);
+    out->set_container_id(info->container.id);
+  }
+  for (const auto* a : table_.ancestors(pid)) {
+    auto* anc = out->add_ancestry();
+    anc->set_pid(a->tgid);
+    anc->set_exe(a->exe);
+    anc->set_comm(a->comm);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Daemon::list_verdicts(v1::Level min_level, v1::ListVerdictsResponse* out) {
+  if (min_level < v1::LEVEL_OBSERVE || min_level > v1::LEVEL_KILL)
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "min_level out of range");
+  const uint64_t now = boot_now();
+  std::unordered_set<uint32_t> listed;
+  for (const auto& v : trust_.list(static_cast<score::Level>(min_level), now)) {
+    auto* o = out->add_verdicts();
+    o->set_pid(v.tgid);
+    fill_verdict(v, o);
+    o->set_policy(v.policy.empty() ? governing(v.tgid).name : v.policy);
+    if (manual_quarantine_.count(v.tgid)) {
+      o->set_manual_quarantine(true);
+      if (o->level() < v1::LEVEL_QUARANTINE) o->set_level(v1::LEVEL_QUARANTINE);
+    }
+    if (const auto* info = table_.find(v.tgid)) {
+      o->set_exe(info->exe);
+      o->set_comm(info->comm);
+    }
+    listed.insert(v.tgid);
+  }
+  // Manual quarantines without a score of their own.
+  if (min_level <= v1::LEVEL_QUARANTINE)
+    for (uint32_t pid : manual_quarantine_) {
+      if (listed.count(pid)) continue;
+      auto* o = out->add_verdicts();
+      o->set_pid(pid);
+      o->set_score(100);
+      o->set_level(v1::LEVEL_QUARANTINE);
+      o->set_manual_quarantine(true);
+      o->set_policy(governing(pid).name);
+      if (const auto* info = table_.find(pid)) {
+        o->set_exe(info->exe);
+        o->set_comm(info->comm);
+      }
+    }
+  return grpc::Status::OK;
+}
+
+grpc::Status Daemon::quarantine(const v1::ProcessRequest& req, const api::Peer& peer,
+                                v1::ProcessActionResponse* out) {
+  const uint32_t pid = req.pid();
+  if (!known_process(pid)) {
+    audit("quarantine", pid, peer, "not_found", req.reason());
+    return not_found(pid);
+  }
+  rp_verdict kv{static_cast<uint32_t>(score::Level::kQuarantine), RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES};
+  if (auto r = programs_->set_verdict(pid, kv); !r) {
+    audit("quarantine", pid, peer, "failed", r.error().what());
+    return grpc::Status(grpc::StatusCode::INTERNAL, "writing the quarantine verdict for pid " + std::to_string(pid) +
+                                                        ": " + r.error().what());
+  }
+  ++verdicts_applied_;
+  manual_quarantine_.insert(pid);
+  audit("quarantine", pid, peer, "ok", req.reason());
+  out->set_pid(pid);
+  out->set_level(v1::LEVEL_QUARANTINE);
+  out->set_message(programs_->network_enforcement()
+                       ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM"
+                       : "quarantine recorded, but network enforcement is off (enforcement.network): nothing is "
+                         "refused");
+  return grpc::Status::OK;
+}
+
+grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& peer, v1::ProcessActionResponse* out) {
+  const uint32_t pid = req.pid();
+  if (!known_process(pid)) {
+    audit("release", pid, peer, "not_found", req.reason());
+    return not_found(pid);
+  }
+  const bool was_manual = manual_quarantine_.erase(pid) > 0;
+  const bool was_tracked = trust_.tracked(pid);
+  if (auto r = programs_->set_verdict(pid, rp_verdict{0, 0}); !r) {
+    audit("release", pid, peer, "failed", r.error().what());
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "clearing the verdict for pid " + std::to_string(pid) + ": " + r.error().what());
+  }
+  trust_.on_exit(pid);  // a release pardons: the score starts again at 100
+  audit("release", pid, peer, "ok", req.reason());
+  out->set_pid(pid);
+  out->set_level(v1::LEVEL_OBSERVE);
+  out->set_message(was_manual || was_tracked ? "released: verdict cleared and score reset to 100"
+                                             : "nothing to release: the process had no verdict");
+  return grpc::Status::OK;
+}
+
+grpc::Status Daemon::list_policies(v1::ListPoliciesResponse* out) {
+  out->set_generation(policy_generation_);
+  out->set_dir(policy_source_);
+  for (const auto& p : policies_.policies()) {
+    auto* o = out->add_policies();
+    o->set_name(p.name);
+    o->set_mode(policy::mode_name(p.mode));
+    o->set_description(p.description);
+    o->set_source(p.pos.str());
+    o->set_kernel_id(policy_kernel_id(p.name));
+    if (p.allow.has_exec) o->add_restricts("exec");
+    if (p.allow.has_file_read) o->add_restricts("files.read");
+    if (p.allow.has_file_write) o->add_restricts("files.write");
+    if (p.allow.has_connect) o->add_restricts("connect");
+    if (p.allow.has_listen) o->add_restricts("listen");
+    if (!p.allow.setuid) o->add_restricts("setuid");
+    if (!p.allow.capset) o->add_restricts("capset");
+    if (!p.allow.ptrace) o->add_restricts("ptrace");
+    o->set_deny_rules(static_cast<uint32_t>(p.deny.size()));
+    const auto& s = p.selector;
+    for (const auto& e : s.executables) o->add_selector("executable " + e.text);
+    for (const auto& c : s.cgroup_prefixes) o->add_selector("cgroup " + c);
+    for (const auto& c : s.container_ids) o->add_selector("container " + c.substr(0, 12));
+    for (const auto& c : s.pod_uids) o->add_selector("pod " + c);
+    for (auto u : s.uids) o->add_selector("uid " + std::to_string(u));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace rampart

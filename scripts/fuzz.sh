@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) into ./build-fuzz and
+# runs each for SECONDS (default 60) on a copy of its seed corpus in
+# tests/fuzz/corpus/<target>. A crash fails the run and leaves the input in
+# build-fuzz/findings/<target>/: fix it, then add the input to the corpus as
+# a regression case. Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+#        scripts/fuzz.sh --seeds   regenerate the decoder seeds after an ABI change
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--seeds" ]; then
+  mkdir -p build-fuzz
+  g++ -std=c++20 -Ibpf tests/fuzz/gen_decoder_seeds.cpp -o build-fuzz/gen_decoder_seeds
+  build-fuzz/gen_decoder_seeds tests/fuzz/corpus/decoder
+  exit 0
+fi
+SECONDS_EACH=${1:-60}
+shift || true
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(decoder policy config)
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DRAMPART_FUZZ=ON -DRAMPART_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target $(printf 'rampart_fuzz_%s ' "${TARGETS[@]}")
+status=0
+for t in "${TARGETS[@]}"; do
+  work=build-fuzz/corpus/$t findings=build-fuzz/findings/$t
+  rm -rf "$work" && mkdir -p "$work" "$findings"
+  cp tests/fuzz/corpus/$t/* "$work"/
+  echo "fuzz: $t for ${SECONDS_EACH}s"
+  if ! build-fuzz/rampart_fuzz_$t -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$findings/" -print_final_stats=1 "$work" 2> build-fuzz/$t.log; then
+    echo "fuzz: $t FOUND A CRASH; input in $findings/, log in build-fuzz/$t.log:"
+    tail -40 build-fuzz/$t.log
+    status=1
+  else
+    grep -E '^stat::(number_of_executed_units|new_units_added)' build-fuzz/$t.log | sed "s/^/fuzz: $t /"
+  fi
+done
+exit $status
