@@ -54,7 +54,7 @@ TEST_CASE("metrics: the daemon's own CPU time and memory are read") {
   CHECK(s.start_time_seconds > 1.6e9);
 }
 
-TEST_CASE("log: a level prefix sets the level; text keeps the message as it was") {
+TEST_CASE("log: a level prefix sets the level, and text keeps the message as it was") {
   using ops::LogLevel;
   CHECK(ops::split_level("warning: cannot mount x").first == LogLevel::kWarning);
   CHECK(ops::split_level("warning: cannot mount x").second == "cannot mount x");
@@ -101,7 +101,7 @@ TEST_CASE("metrics address: numeric host and port, loopback told apart") {
   CHECK_FALSE(ops::parse_listen_address("::1:80"));
 }
 
-TEST_CASE("config: metrics on loopback by default; remote only when allowed") {
+TEST_CASE("config: metrics on loopback by default, remote only when allowed") {
   auto d = config::defaults();
   CHECK(d.metrics_address == "127.0.0.1:9464");
   CHECK_FALSE(d.metrics_allow_remote);
