@@ -97,8 +97,6 @@ Result<void> Daemon::start() {
   if (!compiled) return fail("installing policies: " + compiled.error().what());
   compiled_ = std::move(*compiled);
   if (lsm_) {
-    for (const auto& [id, entries] : compiled_.paths)
-      if (auto r = lsm_->add_path_rules(policy_base_ + id, entries); !r) return fail("installing path rules: " + r.error().what());
     std::vector<enforce::PathRuleInput> sensitive;
     for (const auto& text : opts_.config.sensitive_paths)
       if (auto pat = policy::parse_path_pattern(text)) sensitive.push_back({*pat, RP_PR_SENSITIVE});

@@ -134,26 +134,46 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
     m->set_mechanism(how);
     m->set_detail(detail);
   };
-  bool any_exec = false, any_files = false, any_priv = false;
+  bool any_exec = false, any_files = false, any_priv = false, any_enforce = false;
   for (const auto& p : policies_.policies()) {
-    any_exec = any_exec || p.allow.has_exec;
-    any_priv = any_priv || !p.allow.setuid || !p.allow.capset || !p.allow.ptrace;
-    for (const auto& d : p.deny) any_files = any_files || !d.file_read.empty() || !d.file_write.empty();
+    const auto g = enforce::guard_rule(p);
+    any_exec = any_exec || g.has_exec_rules();
+    any_files = any_files || g.has_file_rules();
+    any_enforce = any_enforce || g.enforce;
+    any_priv = any_priv || !p.allow.setuid || !p.allow.capset || !p.allow.ptrace || !p.allow.module_load ||
+               !p.allow.bpf || !p.allow.mount || !p.allow.namespaces;
   }
   const bool net = programs_->network_enforcement();
   mech("network", net ? "cgroup_sock_addr" : "none",
        net ? "connect, sendmsg and bind refused with EPERM by cgroup hooks"
            : "enforcement.network is off or cgroup v2 is missing");
-  mech("exec", perm_guard_ && any_exec ? "fanotify" : "none",
-       perm_guard_ && any_exec ? "FAN_OPEN_EXEC_PERM: a denied exec fails with EPERM"
-                               : "no policy restricts exec (allow.exec)");
-  mech("files", perm_guard_ && any_files ? "fanotify" : "none",
-       perm_guard_ && any_files ? "FAN_OPEN_PERM on the files deny rules name" : "no deny rule names files");
-  mech("privilege", "sigkill",
-       any_priv ? "bpf_send_signal(SIGKILL) at the syscall: the syscall itself may complete"
-                : "no policy forbids setuid, capset or ptrace");
+  if (lsm_) {
+    mech("exec", "bpf_lsm", "bprm_check_security: a denied exec fails with EPERM");
+    mech("files", "bpf_lsm", "file_open: a denied open fails with EPERM, read and write told apart");
+    mech("privilege", "bpf_lsm",
+         "ptrace, module loading, mount and bpf() refused with EPERM in LSM hooks; setuid, capset, unshare, setns "
+         "and umount: bpf_send_signal(SIGKILL) at the syscall");
+    mech("self_protection", "bpf_lsm",
+         "no other process may signal or ptrace rampartd or open its maps and programs (its supervisor and pid 1 "
+         "may stop it)");
+  } else {
+    const bool guard = perm_guard_ != nullptr;
+    mech("exec", guard && (any_exec || any_enforce) ? "fanotify" : "none",
+         guard && (any_exec || any_enforce) ? "FAN_OPEN_EXEC_PERM: a denied exec fails with EPERM"
+                                            : "no policy restricts exec and none is in enforce mode");
+    mech("files", guard && any_files ? "fanotify" : "none",
+         guard && any_files ? "FAN_OPEN_PERM on marked paths (EPERM); elsewhere a violating open is killed after "
+                              "the fact"
+                            : "no policy restricts files");
+    mech("privilege", "sigkill",
+         any_priv ? "bpf_send_signal(SIGKILL) at the syscall: the syscall itself may complete"
+                  : "no policy forbids a privilege operation");
+    mech("self_protection", "none", "no BPF LSM: rampartd, its maps and programs are not protected from root");
+  }
   mech("quarantine", net ? "cgroup_sock_addr" : "none",
-       net ? "a quarantined process's connect, sendmsg and bind fail with EPERM" : "needs the cgroup hooks");
+       net ? "a quarantined process's connect, sendmsg and bind fail with EPERM; its execs and sensitive opens too "
+             "where exec and files are enforced"
+           : "needs the cgroup hooks");
   for (const auto& a : programs_->attached()) out->add_attached_programs(a);
   out->set_traced_syscalls(static_cast<uint32_t>(programs_->traced_syscall_count()));
   auto stats = programs_->read_stats();

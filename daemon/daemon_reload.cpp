@@ -147,11 +147,13 @@ Result<enforce::Compiled> Daemon::install_bank(const policy::PolicySet& set, uin
   BankWriter writer(*programs_, base);
   auto compiled = enforce::install(set, writer, enforce::stat_exe, lsm_ != nullptr);
   if (!compiled) return compiled;
-  // BPF LSM path rules, keyed by kernel id. Known gap: lsm_loader has no way
-  // to remove a recycled bank's old path rules yet (hosts with BPF LSM only).
-  if (lsm_ && base != policy_base_)
+  // BPF LSM path rules, keyed by kernel id: the bank's old rules go first.
+  if (lsm_) {
+    if (auto r = lsm_->remove_path_rules(base + 1, base + kBank); !r)
+      return fail("clearing path rules: " + r.error().what());
     for (const auto& [id, entries] : compiled->paths)
       if (auto r = lsm_->add_path_rules(base + id, entries); !r) return fail("installing path rules: " + r.error().what());
+  }
   if (kernel_names_.size() < 2 * kBank) kernel_names_.resize(2 * kBank);
   for (uint32_t i = 0; i < kBank; ++i) kernel_names_[base + i].clear();
   for (size_t i = 0; i < compiled->names.size(); ++i) kernel_names_[base + i] = compiled->names[i];

@@ -16,7 +16,9 @@ packages=(
   python3-grpcio python3-protobuf
   # operations (packaging/, daemon/ops/): sd_notify and the journal; the
   # packaging tests' tools: systemd-analyze, capsh, curl, dpkg-deb, YAML
-  libsystemd-dev systemd libcap2-bin curl dpkg-dev file python3-yaml
+  libsystemd-dev systemd libcap2-bin curl dpkg-dev python3-yaml
+  # VM tier (tests/vm): QEMU, the guest's /init, unpacking Debian kernels
+  qemu-system-x86 busybox-static kmod cpio file xz-utils zstd lz4
 )
 
 if [ "$(id -u)" -ne 0 ]; then

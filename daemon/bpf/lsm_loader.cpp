@@ -86,6 +86,22 @@ Result<void> LsmPrograms::add_path_rules(uint32_t policy_id, const std::vector<e
   return {};
 }
 
+Result<void> LsmPrograms::remove_path_rules(uint32_t lo, uint32_t hi) {
+  int fd = bpf_map__fd(skel_->maps.path_rules_map);
+  std::vector<rp_path_key> doomed;
+  rp_path_key key{}, next{};
+  const void* prev = nullptr;  // NULL: the first key
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (next.policy_id >= lo && next.policy_id <= hi) doomed.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (const auto& k : doomed)
+    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT)
+      return fail_errno("path_rules_map: removing a rule of policy " + std::to_string(k.policy_id));
+  return {};
+}
+
 namespace {
 
 Result<void> protect_id(int map_fd, uint64_t kind, int obj_fd, const char* name) {

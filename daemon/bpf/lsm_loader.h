@@ -32,6 +32,8 @@ class LsmPrograms {
   static constexpr uint32_t kPrivileges = RP_PRIV_PTRACE | RP_PRIV_MODULE | RP_PRIV_MOUNT | RP_PRIV_BPF;
 
   Result<void> add_path_rules(uint32_t policy_id, const std::vector<enforce::PathEntry>& entries);
+  // Removes every path rule of the policy ids lo..hi (a recycled reload bank).
+  Result<void> remove_path_rules(uint32_t lo, uint32_t hi);
   // Keeps every process but rampartd and its supervisor (`supervisor_tgid`,
   // e.g. systemd) away from rampartd: signals (pid 1 may always stop it),
   // ptrace, and fds to its maps and programs.
