@@ -1,5 +1,5 @@
 # Developer shortcuts; the README's two commands are ./run.sh and ./test.sh.
-.PHONY: all deps build run test unit bench clean
+.PHONY: all deps build run test unit bench package clean
 
 all: build
 
@@ -20,6 +20,10 @@ unit: build
 
 bench: build
 	./build/tests/rampart_bench
+
+# The Debian package: build/rampart_<version>_<arch>.deb (CPack).
+package: build
+	cmake --build build --target package
 
 clean:
 	rm -rf build

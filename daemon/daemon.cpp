@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "bpf/mounts.h"
+#include "ops/log.h"
 #include "bpf/probe.h"
 #include "policy/patterns.h"
 #include "outputs/json_writer.h"
@@ -35,7 +36,7 @@ Daemon::Daemon(DaemonOptions opts)
 
 Daemon::~Daemon() = default;
 
-void Daemon::log(const std::string& msg) const { std::cerr << "rampartd: " << msg << std::endl; }
+void Daemon::log(const std::string& msg) const { ops::log_line(msg); }
 
 void Daemon::update_clock_offset() { boot_to_realtime_ns_ = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME); }
 
@@ -151,8 +152,10 @@ int Daemon::run() {
   });
   source_->start();
   arm_housekeeping();
+  start_ops();  // metrics, READY=1, watchdog (daemon_ops.cpp)
   io_.run();
   if (api_) api_->stop();  // in-flight calls get UNAVAILABLE; streams end
+  stop_ops();
 
   // Whatever the kernel submitted before we stopped is still delivered.
   source_->drain();
@@ -494,6 +497,7 @@ void Daemon::handle(const sources::EventView& ev) {
   outputs::append_event_json(sink_->buffer(), ev, ctx);
   ++delivered_[ev.type()];
   after_event(ev, json_begin);  // API: counters, stream subscribers
+  count_for_metrics(ev, ctx);  // daemon_ops.cpp
   if (ev.type() == RP_EV_EXIT) {
     table_.on_exit(p.tgid, ev.as<rp_exit_event>().exit_code, ev.hdr->ts_ns);
     trust_.on_exit(p.tgid);

@@ -24,6 +24,10 @@
 #include "config/config.h"
 #include "enforce/compiler.h"
 #include "enforce/perm_guard.h"
+#include "ops/http_server.h"
+#include "ops/metrics.h"
+#include "ops/ringbuf_fill.h"
+#include "ops/systemd.h"
 #include "outputs/event_json.h"
 #include "outputs/sink.h"
 #include "pipeline/process_table.h"
@@ -169,6 +173,20 @@ class Daemon : public sources::RecordSink, public api::Backend {
   std::unique_ptr<boost::asio::steady_timer> debounce_;
   std::array<char, 4096> inotify_buf_{};
   void arm_inotify();
+  // --- operations (issue 7; daemon_ops.cpp): metrics endpoint, systemd ---
+  void start_ops();  // once started: /metrics and /healthz, READY=1, watchdog pings
+  void stop_ops();   // at shutdown: STOPPING=1, the endpoint closed
+  // Per event, after its JSON: verdict and enforcement counters (array bumps).
+  void count_for_metrics(const sources::EventView& ev, const outputs::EventContext& ctx);
+  ops::HttpResponse serve_http(const std::string& path);
+  std::string render_metrics();
+  std::unique_ptr<ops::HttpServer> http_;
+  std::unique_ptr<ops::Watchdog> watchdog_;
+  std::unique_ptr<ops::RingbufFill> ringbuf_fill_;
+  std::array<uint64_t, 5> verdicts_by_level_{};                 // by score::Level
+  std::array<std::array<uint64_t, 4>, 6> enforcement_by_mech_{};  // [RP_MECH_*][RP_ACT_*]
+  ops::Histogram verdict_latency_;                              // event ts → verdict (applied) time
+  uint64_t reloads_ok_ = 0, reloads_failed_ = 0;               // policy reloads (API, SIGHUP, inotify)
 };
 
 }  // namespace rampart

@@ -312,6 +312,7 @@ grpc::Status Daemon::reload_policies(const v1::ReloadPoliciesRequest& req, const
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "policy directory " + dir + " does not exist");
   }
   *out = reload(dir, req.text(), source);
+  ++(out->applied() ? reloads_ok_ : reloads_failed_);  // metrics (daemon_ops.cpp)
   std::string what = req.text().empty() ? dir : source;
   if (out->applied())
     audit("policy_reload", 0, peer, "applied",

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "daemon.h"
+#include "ops/log.h"
 #include "policy/policy.h"
 
 namespace {
@@ -36,6 +37,14 @@ options:
 
 exit codes: 0 clean shutdown, 1 start-up error, 2 usage or config error
 )";
+
+// Levels and format from the config's log: section (validated there).
+void ops_configure_log(const rampart::config::Config& cfg) {
+  rampart::ops::LogOptions lo;
+  lo.level = rampart::ops::log_level_from_name(cfg.log_level).value_or(rampart::ops::LogLevel::kInfo);
+  lo.format = cfg.log_format == "json" ? rampart::ops::LogFormat::kJson : rampart::ops::LogFormat::kText;
+  rampart::ops::configure_log(lo);
+}
 
 int usage_error(const std::string& msg) {
   std::cerr << "rampartd: " << msg << "\n(see rampartd --help)\n";
@@ -103,6 +112,7 @@ int main(int argc, char** argv) {
     cfg->policy_dir = *policy_dir;
     cfg->policy_dir_explicit = true;
   }
+  ops_configure_log(*cfg);
   if (check) {
     std::cout << "rampartd: config " << (config_path ? *config_path : "<embedded>") << " is valid\n";
     return 0;
@@ -112,7 +122,7 @@ int main(int argc, char** argv) {
     rampart::Daemon daemon({*cfg, quiet});
     return daemon.run();
   } catch (const std::exception& e) {
-    std::cerr << "rampartd: fatal: " << e.what() << "\n";
+    rampart::ops::log(rampart::ops::LogLevel::kError, std::string("fatal: ") + e.what());
     return 1;
   }
 }

@@ -14,6 +14,9 @@ packages=(
   catch2
   iproute2 procps util-linux python3 tar gzip
   python3-grpcio python3-protobuf
+  # operations (packaging/, daemon/ops/): sd_notify and the journal; the
+  # packaging tests' tools: systemd-analyze, capsh, curl, dpkg-deb, YAML
+  libsystemd-dev systemd libcap2-bin curl dpkg-dev python3-yaml
   # VM tier (tests/vm): QEMU, the guest's /init, unpacking Debian kernels
   qemu-system-x86 busybox-static kmod cpio file xz-utils zstd lz4
 )
@@ -32,10 +35,23 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The Kubernetes manifests' offline schema validator (tests/packaging/
+# k8s-validate): npm packages pinned by its package-lock.json, installed in
+# that folder only. Node.js from Debian where the machine has none.
+validator="$(cd "$(dirname "$0")/.." && pwd)/tests/packaging/k8s-validate"
+if [ ! -d "$validator/node_modules/kubernetes-models" ]; then
+  if ! command -v npm >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  echo "install-deps: npm ci in $validator"
+  (cd "$validator" && npm ci --no-audit --no-fund --loglevel=error)
+fi

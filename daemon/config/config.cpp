@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "ops/address.h"
 #include "policy/patterns.h"
 #include "sources/decoder.h"
 
@@ -123,6 +124,33 @@ Handler pattern_list(std::vector<std::string>& out) {
   };
 }
 
+// One of a fixed set of words.
+Handler one_of(std::string& out, std::vector<std::string> words) {
+  return [&out, words](const YAML::Node& n, const std::string& at) -> Result<void> {
+    std::string list;
+    for (const auto& w : words) {
+      if (n.IsScalar() && n.Scalar() == w) {
+        out = w;
+        return {};
+      }
+      list += (list.empty() ? "" : ", ") + w;
+    }
+    return fail(at + " must be one of: " + list + (n.IsScalar() ? ", got '" + n.Scalar() + "'" : ""));
+  };
+}
+
+// A listen address ("" = off), remembered with its place for the remote check.
+Handler listen_address(std::string& out, std::string& at_out) {
+  return [&out, &at_out](const YAML::Node& n, const std::string& at) -> Result<void> {
+    if (!n.IsScalar()) return fail(at + " must be \"host:port\" or \"\"");
+    at_out = at;
+    out = n.Scalar();
+    if (out.empty()) return {};
+    if (auto a = ops::parse_listen_address(out); !a) return fail(at + ": " + a.error().what());
+    return {};
+  };
+}
+
 Handler string_of(std::string& out) {
   return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
     if (!n.IsScalar() || n.Scalar().empty()) return fail(at + " must be a non-empty string");
@@ -198,6 +226,7 @@ Result<Config> parse(std::string_view text, std::string_view source) {
   // wakeup_kb is checked against size_mb after both are read; an error names
   // where wakeup_kb was set (it can only fail when it was).
   std::string wakeup_at = std::string(source) + ": 'ringbuf.wakeup_kb'";
+  std::string metrics_at = std::string(source) + ": 'metrics.address'";
 
   std::string api_socket_at = std::string(source) + ": 'api.socket'";
   std::string api_group_at = std::string(source) + ": 'api.allowed_group'";
@@ -232,6 +261,11 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                                                {"tls_key", string_or_empty(c.api.tls_key)},
                                                {"tls_ca", string_or_empty(c.api.tls_ca)},
                                                {"insecure", bool_of(c.api.insecure)}}))}})},
+                    // --- operations (issue 7) ---
+                    {"metrics", nested("metrics", {{"address", listen_address(c.metrics_address, metrics_at)},
+                                                   {"allow_remote", bool_of(c.metrics_allow_remote)}})},
+                    {"log", nested("log", {{"level", one_of(c.log_level, {"debug", "info", "warning", "error"})},
+                                           {"format", one_of(c.log_format, {"text", "json"})}})},
                 });
   } catch (const YAML::Exception& e) {
     return fail(where(source, e.mark) + ": " + e.msg);
@@ -241,6 +275,9 @@ Result<Config> parse(std::string_view text, std::string_view source) {
   if (static_cast<uint64_t>(c.wakeup_kb) * 1024 >= static_cast<uint64_t>(c.ringbuf_size_mb) << 20)
     return fail(wakeup_at + " must be smaller than the ring buffer (" + std::to_string(c.ringbuf_size_mb) +
                 " MiB)");
+  if (!c.metrics_address.empty() && !c.metrics_allow_remote && !ops::parse_listen_address(c.metrics_address)->loopback)
+    return fail(metrics_at + ": " + c.metrics_address +
+                " is not a loopback address; metrics are served to remote hosts only with metrics.allow_remote: true");
   return c;
 }
 

@@ -58,6 +58,14 @@ struct Config {
   // bpffs directory where enforcement is pinned, to outlive a crashed rampartd; "" for none.
   std::string pin_dir = "/sys/fs/bpf/rampart";
   ApiConfig api;
+
+  // --- operations (issue 7): metrics endpoint and logs ---
+  // Prometheus /metrics and /healthz over HTTP, "host:port"; "" turns it off.
+  std::string metrics_address = "127.0.0.1:9464";
+  // A non-loopback metrics address is refused unless this is true.
+  bool metrics_allow_remote = false;
+  std::string log_level = "info";   // debug, info, warning, error
+  std::string log_format = "text";  // text or json (stderr; the journal has its own fields)
 };
 
 // Parses and validates `text`; `source` names it in errors (a path, or

@@ -266,6 +266,8 @@ void syscall_event_json(JsonWriter& w, uint32_t type, const rp_syscall_event& e)
   }
 }
 
+}  // namespace
+
 const char* mechanism_name(uint8_t m) {
   switch (m) {
     case RP_MECH_CGROUP_SOCK:
@@ -282,6 +284,8 @@ const char* mechanism_name(uint8_t m) {
       return "unknown";
   }
 }
+
+namespace {
 
 void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& ctx) {
   w.field("op", e.op == RP_OP_SIGNAL ? "signal" : sources::event_type_name(e.op));

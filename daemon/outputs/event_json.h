@@ -35,6 +35,9 @@ struct EventContext {
 // Appends one event as a JSON object and a newline.
 void append_event_json(std::string& out, const sources::EventView& ev, const EventContext& ctx);
 
+// An enforce event's mechanism (RP_MECH_*) as written in the event: "fanotify", ...
+const char* mechanism_name(uint8_t m);
+
 // Formats a realtime timestamp as RFC 3339 UTC with nanoseconds, into buf.
 std::string_view format_rfc3339(char (&buf)[40], int64_t realtime_ns);
 

@@ -1,0 +1,212 @@
+// Operations for the daemon (issue 7): the Prometheus /metrics and /healthz
+// endpoint on the pipeline's loop, systemd readiness and watchdog pings,
+// and the counters the pipeline bumps for them. Everything here runs on the
+// loop thread, so it reads the daemon's state without locks; a scrape reads
+// the kernel's per-CPU stats map, the events path only bumps array slots.
+#include <time.h>
+
+#include "daemon.h"
+#include "ops/log.h"
+#include "outputs/event_json.h"
+
+namespace rampart {
+namespace {
+
+double boot_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+const char* action_label(size_t a) {
+  switch (a) {
+    case RP_ACT_DENIED:
+      return "denied";
+    case RP_ACT_WOULD_DENY:
+      return "would_deny";
+    case RP_ACT_KILLED:
+      return "killed";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+void Daemon::start_ops() {
+  ringbuf_fill_ = ops::RingbufFill::open(programs_->ringbuf_fd(), size_t{opts_.config.ringbuf_size_mb} << 20);
+  if (!opts_.config.metrics_address.empty()) {
+    auto server = ops::HttpServer::start(io_, opts_.config.metrics_address,
+                                         [this](const std::string& path) { return serve_http(path); });
+    if (server) {
+      http_ = std::move(*server);
+      log("metrics on http://" + http_->local_address() + "/metrics (health: /healthz)");
+    } else {
+      // Protection goes on without its metrics: a taken port must not stop it.
+      log("warning: metrics endpoint off: " + server.error().what());
+    }
+  }
+  watchdog_ = std::make_unique<ops::Watchdog>(io_);
+  auto interval = watchdog_->start();
+  if (interval.count())
+    log("systemd watchdog: pinging every " + std::to_string(interval.count() / 1000) + " ms from the pipeline loop");
+  if (ops::under_notify_socket())
+    ops::notify_ready("attached " + std::to_string(programs_->attached().size()) + " programs; " +
+                      std::to_string(policies_.policies().size()) + " policies");
+}
+
+void Daemon::stop_ops() {
+  ops::notify_stopping();
+  if (watchdog_) watchdog_->stop();
+  if (http_) http_->stop();
+}
+
+void Daemon::count_for_metrics(const sources::EventView& ev, const outputs::EventContext& ctx) {
+  if (ctx.verdict) {
+    ++verdicts_by_level_[static_cast<size_t>(ctx.verdict->level) % verdicts_by_level_.size()];
+    // The kernel's timestamp of the event to the verdict's map write, or to
+    // now when it was not written (audit mode, or no level change).
+    uint64_t end = ctx.verdict_applied_ns;
+    if (!end) {
+      timespec ts{};
+      clock_gettime(CLOCK_BOOTTIME, &ts);
+      end = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
+    }
+    if (end > ev.hdr->ts_ns) verdict_latency_.observe(static_cast<double>(end - ev.hdr->ts_ns) / 1e9);
+  }
+  if (ev.type() == RP_EV_ENFORCE) {
+    const auto& e = ev.as<rp_enforce_event>();
+    if (e.mechanism < enforcement_by_mech_.size() && e.action < enforcement_by_mech_[0].size())
+      ++enforcement_by_mech_[e.mechanism][e.action];
+  }
+}
+
+ops::HttpResponse Daemon::serve_http(const std::string& path) {
+  if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", render_metrics()};
+  // Served from the pipeline loop: an answer means the loop turns and the
+  // programs are attached; a stuck loop times the probe out.
+  if (path == "/healthz" || path == "/readyz") {
+    if (programs_ && source_) return {200, "text/plain; charset=utf-8", "ok\n"};
+    return {503, "text/plain; charset=utf-8", "not ready\n"};
+  }
+  if (path == "/") return {200, "text/plain; charset=utf-8", "rampartd: /metrics /healthz\n"};
+  return {404, "text/plain; charset=utf-8", "not found\n"};
+}
+
+std::string Daemon::render_metrics() {
+  ops::MetricsText m;
+  m.family("build_info", "gauge", "Version of rampartd and of its kernel event ABI.");
+  m.sample(uint64_t{1}, {{"version", RAMPART_VERSION}, {"abi", std::to_string(RP_ABI_VERSION)}});
+  m.family("uptime_seconds", "gauge", "Seconds since rampartd started its pipeline.");
+  m.sample(boot_seconds() - static_cast<double>(started_ns_) / 1e9);
+
+  // Events: what the kernel emitted, filtered out and dropped (ring buffer
+  // full), per type, and what rampartd delivered to its output.
+  auto stats = programs_->read_stats();
+  m.family("events_total", "counter", "Events delivered to the output, by type.");
+  for (uint32_t t = 1; t < RP_EV_MAX; ++t) m.sample(delivered_[t], {{"type", sources::event_type_name(t)}});
+  if (stats) {
+    struct Field {
+      const char* name;
+      const char* help;
+      __u64 rp_stats::*member;
+    };
+    for (auto f : {Field{"kernel_events_emitted_total", "Events the BPF programs submitted, by type.",
+                         &rp_stats::emitted},
+                   Field{"kernel_events_filtered_total", "Events the BPF programs skipped in the kernel, by type.",
+                         &rp_stats::filtered},
+                   Field{"kernel_events_dropped_total", "Events lost because the ring buffer was full, by type.",
+                         &rp_stats::dropped},
+                   Field{"kernel_errors_total", "BPF helper or map failures while building events, by type.",
+                         &rp_stats::errors}}) {
+      m.family(f.name, "counter", f.help);
+      for (uint32_t t = 1; t < RP_EV_MAX; ++t)
+        m.sample(uint64_t{(*stats)[t].total.*f.member}, {{"type", sources::event_type_name(t)}});
+    }
+  }
+  m.family("events_received_total", "counter", "Records read from the ring buffer.");
+  m.sample(received_);
+  m.family("decode_errors_total", "counter", "Kernel records rejected by the decoder, by reason.");
+  for (size_t i = 0; i < decode_errors_.size(); ++i)
+    m.sample(decode_errors_[i], {{"reason", sources::decode_error_name(static_cast<sources::DecodeError>(i))}});
+
+  // Verdicts and enforcement.
+  m.family("verdicts_total", "counter", "Trust verdicts (after rule hits), by the level they put the process at.");
+  for (size_t l = 0; l < verdicts_by_level_.size(); ++l)
+    m.sample(verdicts_by_level_[l], {{"level", score::level_name(static_cast<score::Level>(l))}});
+  m.family("verdicts_applied_total", "counter", "Verdicts written into the kernel's verdict map (enforce mode).");
+  m.sample(verdicts_applied_);
+  m.family("rule_hits_total", "counter", "Built-in rule and policy-violation hits.");
+  m.sample(rule_hits_);
+  m.family("kills_total", "counter", "Processes rampartd sent SIGKILL.");
+  m.sample(kills_);
+  m.family("enforcement_total", "counter",
+           "Enforce events by mechanism and action (denied: refused; would_deny: audit mode; killed).");
+  for (size_t mech = 1; mech < enforcement_by_mech_.size(); ++mech)
+    for (size_t a = 1; a < enforcement_by_mech_[mech].size(); ++a)
+      m.sample(enforcement_by_mech_[mech][a],
+               {{"mechanism", outputs::mechanism_name(static_cast<uint8_t>(mech))}, {"action", action_label(a)}});
+  m.family("verdict_latency_seconds", "histogram",
+           "From the event's kernel timestamp to its verdict (to the kernel map write when there was one).");
+  verdict_latency_.write(m);
+  if (perm_guard_) {
+    m.family("perm_guard_decisions_total", "counter", "fanotify permission events answered.");
+    m.sample(perm_guard_->decisions());
+    m.family("perm_guard_denials_total", "counter", "fanotify permission events answered with EPERM.");
+    m.sample(perm_guard_->denials());
+    m.family("perm_guard_deadline_expired_total", "counter",
+             "fanotify permission events allowed because the decision deadline passed.");
+    m.sample(perm_guard_->deadline_expired());
+    m.family("perm_guard_overflows_total", "counter", "fanotify queue overflows.");
+    m.sample(perm_guard_->overflows());
+  }
+
+  // Policies.
+  m.family("policies", "gauge", "Policies loaded (the built-in default not counted).");
+  m.sample(uint64_t{policies_.policies().size()});
+  m.family("policy_generation", "gauge", "Generation of the policy set in force: 1 at start, +1 per applied reload.");
+  m.sample(policy_generation_);
+  m.family("policy_reloads_total", "counter", "Policy reloads (API, SIGHUP, inotify), by result.");
+  m.sample(reloads_ok_, {{"result", "ok"}});
+  m.sample(reloads_failed_, {{"result", "failed"}});
+  m.family("policy_assign_errors_total", "counter", "Failed writes of a process's policy into the kernel.");
+  m.sample(policy_errors_);
+
+  // State sizes.
+  m.family("process_table_size", "gauge", "Processes in rampartd's process table.");
+  m.sample(uint64_t{table_.size()});
+  m.family("process_table_evictions_total", "counter", "Processes evicted from a full process table.");
+  m.sample(table_.evictions());
+  m.family("trust_tracked_processes", "gauge", "Processes with a trust score of their own.");
+  m.sample(uint64_t{trust_.size()});
+  if (ringbuf_fill_) {
+    m.family("ringbuf_used_bytes", "gauge", "Bytes in the ring buffer not yet consumed by rampartd.");
+    m.sample(ringbuf_fill_->used());
+    m.family("ringbuf_size_bytes", "gauge", "Size of the kernel-to-rampartd ring buffer.");
+    m.sample(uint64_t{ringbuf_fill_->size()});
+  }
+  m.family("output_bytes_written_total", "counter", "Bytes of JSON lines written.");
+  m.sample(sink_->bytes_written());
+  m.family("output_write_errors_total", "counter", "Failed writes of JSON lines.");
+  m.sample(sink_->write_errors());
+  if (watchdog_) {
+    m.family("watchdog_pings_total", "counter", "systemd watchdog pings sent from the pipeline loop.");
+    m.sample(watchdog_->pings());
+  }
+
+  // The daemon's own resources (the standard process_* names).
+  auto ps = ops::read_process_stats();
+  m.standard_family("process_cpu_seconds_total", "counter", "User and system CPU time of rampartd, in seconds.");
+  m.sample(ps.cpu_seconds);
+  m.standard_family("process_resident_memory_bytes", "gauge", "Resident memory of rampartd.");
+  m.sample(ps.resident_bytes);
+  m.standard_family("process_virtual_memory_bytes", "gauge", "Virtual memory of rampartd.");
+  m.sample(ps.virtual_bytes);
+  m.standard_family("process_open_fds", "gauge", "Open file descriptors of rampartd.");
+  m.sample(ps.open_fds);
+  m.standard_family("process_start_time_seconds", "gauge", "Start time of rampartd since the Unix epoch.");
+  m.sample(ps.start_time_seconds);
+  return m.text();
+}
+
+}  // namespace rampart
