@@ -16,17 +16,9 @@
 #include "bpf/probe.h"
 #include "policy/patterns.h"
 #include "outputs/json_writer.h"
+#include "util/clock.h"
 
 namespace rampart {
-namespace {
-
-int64_t clock_ns(clockid_t id) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 Daemon::Daemon(DaemonOptions opts)
     : opts_(std::move(opts)),
@@ -137,7 +129,7 @@ Result<void> Daemon::start() {
 
 int Daemon::run() {
   update_clock_offset();
-  started_ns_ = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
+  started_ns_ = boot_now_ns();
   last_stats_ns_ = started_ns_;
   if (auto r = start(); !r) {
     log("error: " + r.error().what());
@@ -173,7 +165,7 @@ void Daemon::arm_housekeeping() {
   housekeeping_.expires_after(std::chrono::seconds(1));
   housekeeping_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    uint64_t now = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
+    uint64_t now = boot_now_ns();
     table_.sweep(now);
     for (const auto& v : trust_.tick(now)) apply_verdict(v);  // decay relaxes verdicts
     update_clock_offset();  // follows settimeofday and NTP steps
@@ -383,13 +375,9 @@ const policy::DenyRule* Daemon::on_violation(const rp_enforce_event& e) {
 
 const policy::Policy& Daemon::governing(uint32_t tgid) const { return policy_by_id(programs_->policy_of(tgid)); }
 
-void Daemon::apply_verdict(const score::Verdict& v) {
-  // A manual quarantine (API) holds until Release, whatever the score says.
-  if (v.level < score::Level::kQuarantine && manual_quarantine_.count(v.tgid)) return;
-  const policy::Policy& p = governing(v.tgid);
-  if (p.mode != policy::Mode::kEnforce) return;  // audit and learn report, never act
-  rp_verdict kv{static_cast<uint32_t>(v.level), 0};
-  switch (v.level) {
+rp_verdict kernel_verdict(score::Level level) {
+  rp_verdict kv{static_cast<uint32_t>(level), 0};
+  switch (level) {
     case score::Level::kKill:
       kv.flags = RP_V_KILL | RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES;
       break;
@@ -402,12 +390,20 @@ void Daemon::apply_verdict(const score::Verdict& v) {
     default:
       break;  // observe, alert: nothing in the kernel (flags 0 clears)
   }
-  if (auto r = programs_->set_verdict(v.tgid, kv); !r) {
+  return kv;
+}
+
+void Daemon::apply_verdict(const score::Verdict& v) {
+  // A manual quarantine (API) holds until Release, whatever the score says.
+  if (v.level < score::Level::kQuarantine && manual_quarantine_.count(v.tgid)) return;
+  const policy::Policy& p = governing(v.tgid);
+  if (p.mode != policy::Mode::kEnforce) return;  // audit and learn report, never act
+  if (auto r = programs_->set_verdict(v.tgid, kernel_verdict(v.level)); !r) {
     log("warning: verdict for pid " + std::to_string(v.tgid) + ": " + r.error().what());
     return;
   }
   ++verdicts_applied_;
-  last_applied_ns_ = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
+  last_applied_ns_ = boot_now_ns();
   if (v.level == score::Level::kKill && ::kill(static_cast<pid_t>(v.tgid), SIGKILL) == 0) ++kills_;
 }
 
@@ -509,7 +505,7 @@ void Daemon::handle(const sources::EventView& ev) {
 void Daemon::write_stats(const char* reason) {
   std::string& out = sink_->buffer();
   outputs::JsonWriter w(out);
-  uint64_t now = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
+  uint64_t now = boot_now_ns();
   char time_buf[40];
   w.begin_object();
   w.field("v", outputs::kSchemaVersion);

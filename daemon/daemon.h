@@ -40,6 +40,9 @@
 
 namespace rampart {
 
+// What the kernel maps hold for a trust level: the level and what it refuses.
+rp_verdict kernel_verdict(score::Level level);
+
 struct DaemonOptions {
   config::Config config;
   bool quiet = false;  // no start-up banner on stderr

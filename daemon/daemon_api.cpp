@@ -11,15 +11,10 @@
 
 #include "daemon.h"
 #include "outputs/json_writer.h"
+#include "util/clock.h"
 
 namespace rampart {
 namespace {
-
-uint64_t boot_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 grpc::Status not_found(uint32_t pid) {
   return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -81,7 +76,7 @@ void Daemon::audit(const std::string& action, uint32_t pid, const api::Peer& pee
                    const std::string& detail) {
   std::string& out = sink_->buffer();
   outputs::JsonWriter w(out);
-  uint64_t now = boot_now();
+  uint64_t now = boot_now_ns();
   char time_buf[40];
   w.begin_object();
   w.field("v", outputs::kSchemaVersion);
@@ -117,7 +112,7 @@ bool Daemon::known_process(uint32_t pid) {
 void Daemon::peer_refused(const api::Peer& peer, const std::string& why) { audit("api_refused", 0, peer, "refused", why); }
 
 grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
-  const uint64_t now = boot_now();
+  const uint64_t now = boot_now_ns();
   out->set_version(RAMPART_VERSION);
   out->set_abi_version(RP_ABI_VERSION);
   out->set_pid(static_cast<uint32_t>(getpid()));
@@ -234,7 +229,7 @@ grpc::Status Daemon::get_verdict(uint32_t pid, v1::Verdict* out) {
   if (!known_process(pid)) return not_found(pid);
   out->set_pid(pid);
   out->set_score(100);
-  if (auto v = trust_.verdict(pid, boot_now())) fill_verdict(*v, out);
+  if (auto v = trust_.verdict(pid, boot_now_ns())) fill_verdict(*v, out);
   if (manual_quarantine_.count(pid)) {
     out->set_manual_quarantine(true);
     if (out->level() < v1::LEVEL_QUARANTINE) out->set_level(v1::LEVEL_QUARANTINE);
@@ -261,7 +256,7 @@ grpc::Status Daemon::get_verdict(uint32_t pid, v1::Verdict* out) {
 grpc::Status Daemon::list_verdicts(v1::Level min_level, v1::ListVerdictsResponse* out) {
   if (min_level < v1::LEVEL_OBSERVE || min_level > v1::LEVEL_KILL)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "min_level out of range");
-  const uint64_t now = boot_now();
+  const uint64_t now = boot_now_ns();
   std::unordered_set<uint32_t> listed;
   for (const auto& v : trust_.list(static_cast<score::Level>(min_level), now)) {
     auto* o = out->add_verdicts();
@@ -335,11 +330,38 @@ grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& pee
                         "clearing the verdict for pid " + std::to_string(pid) + ": " + r.error().what());
   }
   trust_.on_exit(pid);  // a release pardons: the score starts again at 100
-  audit("release", pid, peer, "ok", req.reason());
+  // Children forked while the verdict stood inherited it in the kernel. Each
+  // goes back to what its own score says; distrust that was only inherited
+  // is pardoned with the parent. A child quarantined by hand stays.
+  const uint64_t now = boot_now_ns();
+  uint32_t children = 0;
+  for (uint32_t child : table_.descendants(pid)) {
+    if (manual_quarantine_.count(child)) continue;
+    auto own = trust_.verdict(child, now);
+    if (own && std::all_of(own->evidence.begin(), own->evidence.end(),
+                           [](const score::Evidence& e) { return e.rule_id == "rampart.inherited"; })) {
+      trust_.on_exit(child);
+      own.reset();
+    }
+    const bool enforce = governing(child).mode == policy::Mode::kEnforce;
+    rp_verdict kv = own && enforce ? kernel_verdict(own->level) : rp_verdict{0, 0};
+    if (auto r = programs_->set_verdict(child, kv); !r) {
+      log("warning: release of pid " + std::to_string(pid) + ": child " + std::to_string(child) + ": " +
+          r.error().what());
+      continue;
+    }
+    ++children;
+  }
+  audit("release", pid, peer, "ok",
+        req.reason() + (children ? (req.reason().empty() ? "" : "; ") + std::to_string(children) +
+                                       " descendant(s) released"
+                                 : ""));
   out->set_pid(pid);
   out->set_level(v1::LEVEL_OBSERVE);
-  out->set_message(was_manual || was_tracked ? "released: verdict cleared and score reset to 100"
-                                             : "nothing to release: the process had no verdict");
+  std::string msg = was_manual || was_tracked ? "released: verdict cleared and score reset to 100"
+                                              : "nothing to release: the process had no verdict";
+  if (children) msg += "; " + std::to_string(children) + " descendant(s) set back to their own verdicts";
+  out->set_message(msg);
   return grpc::Status::OK;
 }
 

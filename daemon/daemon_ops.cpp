@@ -8,15 +8,12 @@
 #include "daemon.h"
 #include "ops/log.h"
 #include "outputs/event_json.h"
+#include "util/clock.h"
 
 namespace rampart {
 namespace {
 
-double boot_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
+double boot_seconds() { return static_cast<double>(boot_now_ns()) / 1e9; }
 
 const char* action_label(size_t a) {
   switch (a) {
@@ -67,11 +64,7 @@ void Daemon::count_for_metrics(const sources::EventView& ev, const outputs::Even
     // The kernel's timestamp of the event to the verdict's map write, or to
     // now when it was not written (audit mode, or no level change).
     uint64_t end = ctx.verdict_applied_ns;
-    if (!end) {
-      timespec ts{};
-      clock_gettime(CLOCK_BOOTTIME, &ts);
-      end = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-    }
+    if (!end) end = boot_now_ns();
     if (end > ev.hdr->ts_ns) verdict_latency_.observe(static_cast<double>(end - ev.hdr->ts_ns) / 1e9);
   }
   if (ev.type() == RP_EV_ENFORCE) {

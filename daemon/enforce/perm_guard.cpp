@@ -1,5 +1,6 @@
 // fanotify exec and file guard; see perm_guard.h.
 #include "enforce/perm_guard.h"
+#include "util/clock.h"
 
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -19,12 +20,6 @@ namespace {
 
 constexpr uint64_t kCacheTtlNs = 2'000'000'000;  // a renamed file is re-resolved within this
 constexpr size_t kCacheMax = 8192;
-
-uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // Reads a small /proc file in one go.
 std::string read_small(const std::string& path) {
@@ -87,7 +82,7 @@ void PermGuard::watchdog() {
   std::unique_lock<std::mutex> lock(stop_mu_);
   while (!stop_cv_.wait_for(lock, period, [this] { return stopping_; })) {
     int fd = current_fd_.load();
-    if (fd < 0 || now_ns() - current_since_ns_.load() < uint64_t{setup_.deadline_ms} * 1'000'000) continue;
+    if (fd < 0 || boot_now_ns() - current_since_ns_.load() < uint64_t{setup_.deadline_ms} * 1'000'000) continue;
     // Take the event from the guard thread; if it answered in between, the swap fails.
     if (!current_fd_.compare_exchange_strong(fd, -1)) continue;
     fanotify_response r{fd, FAN_ALLOW};
@@ -128,7 +123,7 @@ void PermGuard::report(uint32_t pid, uint32_t policy_id, bool exec, uint8_t acti
   rp_enforce_event ev{};
   ev.hdr.type = RP_EV_ENFORCE;
   ev.hdr.size = sizeof(ev);
-  ev.hdr.ts_ns = now_ns();
+  ev.hdr.ts_ns = boot_now_ns();
   ev.proc.pid = ev.proc.tgid = pid;
   ev.op = exec ? RP_EV_EXEC : RP_EV_OPEN;
   ev.policy_id = policy_id;
@@ -153,7 +148,7 @@ bool PermGuard::allow(uint32_t pid, int fd, bool exec) {
   struct stat st {};
   const bool cacheable = fstat(fd, &st) == 0;
   CacheKey key{policy_id, vflags, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), exec};
-  const uint64_t now = now_ns();
+  const uint64_t now = boot_now_ns();
   if (exec && cacheable) {
     auto f = follow_.find(pid);
     if (f != follow_.end()) {
@@ -249,7 +244,7 @@ void PermGuard::run() {
       }
       if (md->fd < 0) continue;
       if (md->mask & (FAN_OPEN_EXEC_PERM | FAN_OPEN_PERM)) {
-        current_since_ns_ = now_ns();
+        current_since_ns_ = boot_now_ns();
         current_fd_ = md->fd;
         const uint32_t pid = static_cast<uint32_t>(md->pid);
         const bool ok = pid == self || allow(pid, md->fd, (md->mask & FAN_OPEN_EXEC_PERM) != 0);

@@ -6,6 +6,7 @@
 #include "pipeline/process_table.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace rampart::pipeline {
 
@@ -114,6 +115,21 @@ std::vector<const ProcessInfo*> ProcessTable::ancestors(uint32_t tgid, size_t ma
     current = parent;
   }
   return chain;
+}
+
+std::vector<uint32_t> ProcessTable::descendants(uint32_t tgid) const {
+  std::unordered_multimap<uint32_t, uint32_t> children;  // ppid -> tgid
+  for (const auto& [pid, info] : entries_)
+    if (!info.exited && pid != info.ppid) children.emplace(info.ppid, pid);
+  std::vector<uint32_t> out;
+  std::unordered_set<uint32_t> seen{tgid};
+  for (size_t next = 0, parent = tgid;; parent = out[next++]) {
+    auto [begin, end] = children.equal_range(static_cast<uint32_t>(parent));
+    for (auto it = begin; it != end; ++it)
+      if (seen.insert(it->second).second) out.push_back(it->second);
+    if (next == out.size()) break;
+  }
+  return out;
 }
 
 void ProcessTable::sweep(uint64_t now_ns) {

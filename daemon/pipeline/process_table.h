@@ -94,6 +94,9 @@ class ProcessTable {
   // Lineage, nearest first: parent, grandparent, ... up to max_depth or pid 1
   // or the first unknown pid.
   std::vector<const ProcessInfo*> ancestors(uint32_t tgid, size_t max_depth = 16) const;
+  // Live descendants of tgid (children, grandchildren, ...), breadth first;
+  // tgid itself is not included. A loop of stale pids ends at the first repeat.
+  std::vector<uint32_t> descendants(uint32_t tgid) const;
 
   // Drops exited entries older than the grace period. Called periodically.
   void sweep(uint64_t now_ns);

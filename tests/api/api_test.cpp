@@ -44,6 +44,16 @@ struct Prober {
       close(b[0]);
       char c;
       while (read(a[0], &c, 1) == 1) {
+        if (c == 'f') {  // fork: the child serves the pipes from now on
+          pid_t k = fork();
+          if (k > 0) {
+            waitpid(k, nullptr, 0);
+            return 0;
+          }
+          int me = k == 0 ? getpid() : -errno;
+          if (write(b[1], &me, sizeof(me)) != sizeof(me) || k < 0) return 1;
+          continue;
+        }
         int s = socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
@@ -59,6 +69,12 @@ struct Prober {
     close(b[1]);
     cmd = a[1];
     res = b[0];
+  }
+  // Forks; the child answers from now on. Returns its pid.
+  pid_t fork_server() {
+    int child = -1;
+    if (write(cmd, "f", 1) != 1 || read(res, &child, sizeof(child)) != sizeof(child)) return -1;
+    return child;
   }
   int connect_errno() {
     int err = -1;
@@ -229,6 +245,33 @@ TEST_CASE("rampartctl quarantine makes a test process's next connect fail with E
   CHECK(audits == 2);
   CHECK(ctl(d.socket(), {"quarantine", "1"}).code == 2);  // refused: init
   CHECK(ctl(d.socket(), {"quarantine", "4000000000"}).code == 1);
+}
+
+TEST_CASE("release also frees the children a quarantined process forked, but not one quarantined by hand", "[api]") {
+  ApiDaemon d;
+  REQUIRE(d.ready());
+  Listener l;
+  Prober p(l.port());
+  REQUIRE(ctl(d.socket(), {"quarantine", std::to_string(p.pid)}).code == 0);
+  REQUIRE(p.connect_errno() == EPERM);
+  const pid_t child = p.fork_server();  // forked under quarantine: inherits it
+  REQUIRE(child > 0);
+  CHECK(p.connect_errno() == EPERM);
+
+  SECTION("the child goes free with its parent") {
+    auto r = ctl(d.socket(), {"release", std::to_string(p.pid)});
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("1 descendant") != std::string::npos);
+    CHECK(p.connect_errno() == 0);
+  }
+  SECTION("a child quarantined on its own account stays quarantined") {
+    REQUIRE(ctl(d.socket(), {"quarantine", std::to_string(child)}).code == 0);
+    REQUIRE(ctl(d.socket(), {"release", std::to_string(p.pid)}).code == 0);
+    CHECK(p.connect_errno() == EPERM);
+    REQUIRE(ctl(d.socket(), {"release", std::to_string(child)}).code == 0);
+    CHECK(p.connect_errno() == 0);
+  }
 }
 
 TEST_CASE("access control: a peer that is not root and not in api.allowed_group gets PERMISSION_DENIED, logged",

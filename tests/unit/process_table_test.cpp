@@ -214,6 +214,28 @@ TEST_CASE("exited processes stay for the grace period, then sweep drops them", "
   CHECK(table.evictions() == 0);
 }
 
+TEST_CASE("descendants lists live children, grandchildren and so on, not exited ones", "[unit]") {
+  ProcessTable table;
+  table.seed({snapshot(1, 0, "/sbin/init"), snapshot(50, 1, "/bin/bash"), snapshot(60, 50, "/bin/sleep"),
+              snapshot(61, 50, "/bin/bash"), snapshot(70, 61, "/bin/cat"), snapshot(80, 1, "/bin/other")});
+  auto sorted = [](std::vector<uint32_t> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  CHECK(sorted(table.descendants(50)) == std::vector<uint32_t>{60, 61, 70});
+  CHECK(table.descendants(61) == std::vector<uint32_t>{70});
+  CHECK(table.descendants(70).empty());
+  CHECK(table.descendants(12345).empty());
+  table.on_fork(70, 71, 5 * kSec, 5 * kSec);  // a child forked later is found too
+  CHECK(sorted(table.descendants(50)) == std::vector<uint32_t>{60, 61, 70, 71});
+  table.on_exit(60, 0, 6 * kSec);
+  CHECK(sorted(table.descendants(50)) == std::vector<uint32_t>{61, 70, 71});
+  SECTION("a cycle of stale pids ends at the first repeat") {
+    table.seed({snapshot(200, 202, "/a"), snapshot(201, 200, "/b"), snapshot(202, 201, "/c")});
+    CHECK(sorted(table.descendants(200)) == std::vector<uint32_t>{201, 202});
+  }
+}
+
 TEST_CASE("ancestors lists the parent chain nearest first", "[unit]") {
   ProcessTable table;
   table.seed({snapshot(1, 0, "/sbin/init"), snapshot(50, 1, "/usr/sbin/sshd"),
