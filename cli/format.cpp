@@ -63,7 +63,9 @@ void print_status(std::ostream& out, const v1::GetStatusResponse& s) {
   out << "rampartd " << s.version() << " (event ABI " << s.abi_version() << "), pid " << s.pid() << ", up "
       << duration(s.uptime_ns()) << "\n";
   out << "policies: " << s.policy_count() << " from " << s.policy_dir() << ", generation " << s.policy_generation()
-      << "\n\ncapability matrix:\n";
+      << "\n";
+  if (!s.api_listeners().empty()) out << "api: " << s.api_listeners() << "\n";
+  out << "\ncapability matrix:\n";
   Table caps({"CAPABILITY", "AVAILABLE", "DETAIL"});
   for (const auto& c : s.capabilities()) caps.row({c.name(), c.available() ? "yes" : "no", c.detail()});
   caps.print(out, "  ");

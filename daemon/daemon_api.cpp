@@ -199,6 +199,7 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
   out->set_policy_generation(policy_generation_);
   out->set_policy_count(static_cast<uint32_t>(policies_.policies().size()));
   out->set_policy_dir(policy_source_);
+  if (api_) out->set_api_listeners(api_->describe());
   out->mutable_streams()->set_subscribers(static_cast<uint32_t>(hub_.subscribers()));
   out->mutable_streams()->set_sent(hub_.sent());
   out->mutable_streams()->set_missed(hub_.missed());

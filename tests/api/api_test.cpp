@@ -342,6 +342,91 @@ TEST_CASE("rampartctl explains an unreachable daemon and bad requests", "[api]")
   CHECK(bad.code == 2);
 }
 
+namespace {
+
+// A CA, a server certificate for 127.0.0.1 and a client certificate it
+// signed, and a client certificate from another CA, made with openssl.
+struct Pki {
+  std::string dir;
+  Pki() {
+    char tmpl[] = "/tmp/rampart-pki-XXXXXX";
+    dir = mkdtemp(tmpl);
+    const std::string script = R"(set -e; cd ")" + dir + R"(";
+      gen() { openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$1" -keyout $1.key -out $1.pem 2>/dev/null; }
+      sign() { openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout $1.key -out $1.csr 2>/dev/null;
+               printf "subjectAltName=IP:127.0.0.1,DNS:localhost\n" > $1.ext;
+               openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial -days 2 -extfile $1.ext -out $1.pem 2>/dev/null; }
+      gen ca; gen rogue-ca; sign server ca; sign ops-laptop ca; sign intruder rogue-ca)";
+    ok = std::system(("bash -c '" + std::regex_replace(script, std::regex("'"), "'\\''") + "'").c_str()) == 0;
+  }
+  ~Pki() { std::filesystem::remove_all(dir); }
+  std::string operator()(const std::string& f) const { return dir + "/" + f; }
+  bool ok = false;
+};
+
+uint16_t free_port() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
+  close(s);
+  return ntohs(sa.sin_port);
+}
+
+}  // namespace
+
+TEST_CASE("TCP with mTLS: a client with a certificate from the CA is served and audited, others are not", "[api]") {
+  Pki pki;
+  REQUIRE(pki.ok);
+  const std::string addr = "127.0.0.1:" + std::to_string(free_port());
+  ApiDaemon d("  tcp:\n    address: \"" + addr + "\"\n    tls_cert: " + pki("server.pem") + "\n    tls_key: " +
+              pki("server.key") + "\n    tls_ca: " + pki("ca.pem") + "\n");
+  INFO(d.stderr_text());
+  REQUIRE(d.ready());
+  auto tcp = [&](const std::string& who, std::vector<std::string> args) {
+    std::vector<std::string> all{"--address", addr, "--tls-ca", pki("ca.pem")};
+    if (!who.empty()) all.insert(all.end(), {"--tls-cert", pki(who + ".pem"), "--tls-key", pki(who + ".key")});
+    all.insert(all.end(), args.begin(), args.end());
+    return ctl("/nonexistent.sock", all);
+  };
+  CtlResult st;
+  for (int i = 0; i < 50 && st.code != 0; ++i, std::this_thread::sleep_for(100ms)) st = tcp("ops-laptop", {"status"});
+  INFO(st.out << st.err);
+  REQUIRE(st.code == 0);
+  CHECK(st.out.find("mTLS") != std::string::npos);
+
+  Listener l;
+  Prober p(l.port());
+  REQUIRE(tcp("ops-laptop", {"quarantine", std::to_string(p.pid), "--reason", "over tcp"}).code == 0);
+  CHECK(p.connect_errno() == EPERM);
+
+  // No client certificate, or one the CA did not sign: the handshake fails,
+  // nothing is done.
+  auto anon = tcp("", {"release", std::to_string(p.pid)});
+  CHECK(anon.code == 3);
+  auto rogue = tcp("intruder", {"release", std::to_string(p.pid)});
+  CHECK(rogue.code == 3);
+  CHECK(p.connect_errno() == EPERM);
+  // Plain TCP to the TLS port gets nowhere either.
+  CHECK(ctl("/nonexistent.sock", {"--address", addr, "--insecure", "release", std::to_string(p.pid)}).code == 3);
+  CHECK(p.connect_errno() == EPERM);
+
+  REQUIRE(tcp("ops-laptop", {"release", std::to_string(p.pid)}).code == 0);
+  CHECK(p.connect_errno() == 0);
+  std::this_thread::sleep_for(50ms);
+  int audits = 0;
+  for (const auto& e : d.events()) {
+    if (e["type"] != "audit" || e["pid"] != p.pid) continue;
+    ++audits;
+    CHECK(e["peer"]["transport"] == "tcp");
+    CHECK(e["peer"]["identity"] == "ops-laptop");
+  }
+  CHECK(audits == 2);
+}
+
 TEST_CASE("a slow stream subscriber misses events and is told, while the pipeline keeps delivering", "[api]") {
   ApiDaemon d("  stream_queue: 64\n");
   REQUIRE(d.ready());
