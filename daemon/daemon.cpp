@@ -213,15 +213,19 @@ void Daemon::ensure_known(const rp_proc& p) {
 }
 
 void Daemon::resolve_cgroup(uint32_t tgid, uint64_t cgroup_id) {
-  const auto* info = table_.find(tgid);
-  if (info && info->cgroup_id == cgroup_id && !info->cgroup_path.empty()) return;
+  // The id → path cache is the authority: an entry copied at fork from a
+  // parent seeded out of /proc has a path, but not necessarily this id's.
   auto it = cgroup_paths_.find(cgroup_id);
   if (it == cgroup_paths_.end()) {
     auto path = proc_reader_.cgroup_path(tgid);
+    // Gone before /proc could be read: ask the cgroup filesystem by id.
+    if (path.empty()) path = pipeline::ProcReader::cgroup_path_by_id(cgroup_root_, cgroup_id);
     if (path.empty()) return;
     if (cgroup_paths_.size() > 65536) cgroup_paths_.clear();  // bound; refilled on demand
     it = cgroup_paths_.emplace(cgroup_id, std::move(path)).first;
   }
+  const auto* info = table_.find(tgid);
+  if (info && info->cgroup_id == cgroup_id && info->cgroup_path == it->second) return;
   table_.set_cgroup(tgid, cgroup_id, it->second);
 }
 
@@ -411,6 +415,13 @@ void Daemon::handle(const sources::EventView& ev) {
   const rp_proc& p = ev.proc();
   outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}, &kernel_names_};
   std::optional<std::string> replaced;
+  if (kubelet_) {
+    ctx.pods = &pods_;
+    // A pod the last list did not have: ask the kubelet again (rate-limited there).
+    if (const auto* info = table_.find(p.tgid); info && !info->container.pod_uid.empty() &&
+                                                !pods_.count(info->container.pod_uid))
+      kubelet_->refresh_soon();
+  }
 
   switch (ev.type()) {
     case RP_EV_EXEC: {

@@ -21,9 +21,11 @@
 #include "api/server.h"
 #include "bpf/loader.h"
 #include "bpf/lsm_loader.h"
+#include "bpf/mounts.h"
 #include "config/config.h"
 #include "enforce/compiler.h"
 #include "enforce/perm_guard.h"
+#include "k8s/kubelet.h"
 #include "ops/http_server.h"
 #include "ops/metrics.h"
 #include "ops/ringbuf_fill.h"
@@ -135,6 +137,7 @@ class Daemon : public sources::RecordSink, public api::Backend {
   std::unique_ptr<outputs::JsonlSink> sink_;
   pipeline::ProcessTable table_;
   pipeline::ProcReader proc_reader_;
+  std::string cgroup_root_ = bpf::find_mount("cgroup2");  // for cgroup paths by id
   std::unordered_map<uint64_t, std::string> cgroup_paths_;  // cgroup id → path
   policy::PolicySet policies_;
   enforce::Compiled compiled_;
@@ -184,6 +187,8 @@ class Daemon : public sources::RecordSink, public api::Backend {
   ops::HttpResponse serve_http(const std::string& path);
   std::string render_metrics();
   std::unique_ptr<ops::HttpServer> http_;
+  std::unique_ptr<k8s::KubeletPods> kubelet_;  // kubernetes.kubelet_url; hands lists to the loop
+  k8s::PodMap pods_;                            // the kubelet's last list, owned by the loop
   std::unique_ptr<ops::Watchdog> watchdog_;
   std::unique_ptr<ops::RingbufFill> ringbuf_fill_;
   std::array<uint64_t, 5> verdicts_by_level_{};                 // by score::Level

@@ -5,6 +5,8 @@
 // the kernel's per-CPU stats map, the events path only bumps array slots.
 #include <time.h>
 
+#include <boost/asio/post.hpp>
+
 #include "daemon.h"
 #include "ops/log.h"
 #include "outputs/event_json.h"
@@ -43,6 +45,16 @@ void Daemon::start_ops() {
       log("warning: metrics endpoint off: " + server.error().what());
     }
   }
+  if (const auto& c = opts_.config; !c.kubelet_url.empty()) {
+    k8s::KubeletConfig kc{c.kubelet_url, c.kubelet_token_file, c.kubelet_ca_file, c.kubelet_insecure_skip_tls_verify,
+                          c.kubelet_refresh_s};
+    kubelet_ = std::make_unique<k8s::KubeletPods>(
+        kc,
+        [this](k8s::PodMap pods) {
+          boost::asio::post(io_, [this, pods = std::move(pods)]() mutable { pods_ = std::move(pods); });
+        },
+        [this](const std::string& m) { boost::asio::post(io_, [this, m] { log(m); }); });
+  }
   watchdog_ = std::make_unique<ops::Watchdog>(io_);
   auto interval = watchdog_->start();
   if (interval.count())
@@ -56,6 +68,7 @@ void Daemon::stop_ops() {
   ops::notify_stopping();
   if (watchdog_) watchdog_->stop();
   if (http_) http_->stop();
+  kubelet_.reset();  // joins its thread
 }
 
 void Daemon::count_for_metrics(const sources::EventView& ev, const outputs::EventContext& ctx) {
@@ -116,6 +129,13 @@ std::string Daemon::render_metrics() {
       for (uint32_t t = 1; t < RP_EV_MAX; ++t)
         m.sample(uint64_t{(*stats)[t].total.*f.member}, {{"type", sources::event_type_name(t)}});
     }
+  }
+  if (kubelet_) {
+    m.family("kubelet_fetches_total", "counter", "Pod lists fetched from the kubelet, by result.");
+    m.sample(kubelet_->fetches_ok(), {{"result", "ok"}});
+    m.sample(kubelet_->fetches_failed(), {{"result", "error"}});
+    m.family("kubelet_pods", "gauge", "Pods in the kubelet's last list.");
+    m.sample(uint64_t{pods_.size()});
   }
   m.family("events_received_total", "counter", "Records read from the ring buffer.");
   m.sample(received_);

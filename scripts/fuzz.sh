@@ -16,23 +16,33 @@ fi
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(decoder policy config)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(decoder policy config pods)
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DRAMPART_FUZZ=ON -DRAMPART_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target $(printf 'rampart_fuzz_%s ' "${TARGETS[@]}")
-status=0
-for t in "${TARGETS[@]}"; do
-  work=build-fuzz/corpus/$t findings=build-fuzz/findings/$t
+# One target per CPU at a time: the wall time is SECONDS x targets / CPUs.
+fuzz_one() {
+  local t=$1 work=build-fuzz/corpus/$1 findings=build-fuzz/findings/$1
   rm -rf "$work" && mkdir -p "$work" "$findings"
   cp tests/fuzz/corpus/$t/* "$work"/
-  echo "fuzz: $t for ${SECONDS_EACH}s"
   if ! build-fuzz/rampart_fuzz_$t -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$findings/" -print_final_stats=1 "$work" 2> build-fuzz/$t.log; then
     echo "fuzz: $t FOUND A CRASH; input in $findings/, log in build-fuzz/$t.log:"
     tail -40 build-fuzz/$t.log
-    status=1
-  else
-    grep -E '^stat::(number_of_executed_units|new_units_added)' build-fuzz/$t.log | sed "s/^/fuzz: $t /"
+    return 1
+  fi
+  grep -E '^stat::(number_of_executed_units|new_units_added)' build-fuzz/$t.log | sed "s/^/fuzz: $t /"
+}
+status=0
+pids=()
+for t in "${TARGETS[@]}"; do
+  echo "fuzz: $t for ${SECONDS_EACH}s"
+  fuzz_one "$t" &
+  pids+=($!)
+  if [ ${#pids[@]} -ge "$(nproc)" ]; then
+    wait "${pids[0]}" || status=1
+    pids=("${pids[@]:1}")
   fi
 done
+for p in "${pids[@]}"; do wait "$p" || status=1; done
 exit $status

@@ -17,6 +17,8 @@ packages=(
   # operations (packaging/, daemon/ops/): sd_notify and the journal; the
   # packaging tests' tools: systemd-analyze, capsh, curl, dpkg-deb, YAML
   libsystemd-dev systemd libcap2-bin curl dpkg-dev python3-yaml
+  # the kubelet pod lookup (daemon/k8s) over HTTPS
+  libssl-dev
   # VM tier (tests/vm): QEMU, the guest's /init, unpacking Debian kernels
   qemu-system-x86 busybox-static kmod cpio file xz-utils zstd lz4
 )

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -12,6 +13,7 @@
 #include "ops/address.h"
 #include "policy/patterns.h"
 #include "sources/decoder.h"
+#include "k8s/pods.h"
 
 namespace rampart::config {
 namespace {
@@ -266,6 +268,29 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                                                    {"allow_remote", bool_of(c.metrics_allow_remote)}})},
                     {"log", nested("log", {{"level", one_of(c.log_level, {"debug", "info", "warning", "error"})},
                                            {"format", one_of(c.log_format, {"text", "json"})}})},
+                    {"kubernetes", nested("kubernetes", {
+                        {"kubelet_url", [&c](const YAML::Node& n, const std::string& at) -> Result<void> {
+                           if (!n.IsScalar()) return fail(at + " must be a URL or \"\"");
+                           c.kubelet_url = n.Scalar();
+                           if (c.kubelet_url.empty()) return {};
+                           // ${NAME} from the environment: the node's IP in a DaemonSet.
+                           for (size_t at_var; (at_var = c.kubelet_url.find("${")) != std::string::npos;) {
+                             size_t end = c.kubelet_url.find('}', at_var);
+                             if (end == std::string::npos) return fail(at + ": unclosed '${' in '" + n.Scalar() + "'");
+                             std::string name = c.kubelet_url.substr(at_var + 2, end - at_var - 2);
+                             const char* value = name.empty() ? nullptr : std::getenv(name.c_str());
+                             if (!value || !*value)
+                               return fail(at + ": '" + n.Scalar() + "' names ${" + name +
+                                           "}, which is not set in rampartd's environment");
+                             c.kubelet_url.replace(at_var, end - at_var + 1, value);
+                           }
+                           if (auto u = k8s::parse_url(c.kubelet_url); !u) return fail(at + ": " + u.error().what());
+                           return {};
+                         }},
+                        {"token_file", string_or_empty(c.kubelet_token_file)},
+                        {"ca_file", string_or_empty(c.kubelet_ca_file)},
+                        {"insecure_skip_tls_verify", bool_of(c.kubelet_insecure_skip_tls_verify)},
+                        {"refresh_seconds", uint_in(c.kubelet_refresh_s, 5, 86400)}})},
                 });
   } catch (const YAML::Exception& e) {
     return fail(where(source, e.mark) + ": " + e.msg);

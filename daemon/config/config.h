@@ -66,6 +66,13 @@ struct Config {
   bool metrics_allow_remote = false;
   std::string log_level = "info";   // debug, info, warning, error
   std::string log_format = "text";  // text or json (stderr; the journal has its own fields)
+  // Kubernetes pod name, namespace and labels from the kubelet's /pods, by
+  // the pod UID in the cgroup path; off while kubelet_url is "".
+  std::string kubelet_url;
+  std::string kubelet_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  std::string kubelet_ca_file;  // "" = the system's CAs
+  bool kubelet_insecure_skip_tls_verify = false;
+  uint32_t kubelet_refresh_s = 30;
 };
 
 // Parses and validates `text`; `source` names it in errors (a path, or

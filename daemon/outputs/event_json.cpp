@@ -51,7 +51,7 @@ void syscall_json(JsonWriter& w, uint32_t nr) {
   if (!name.empty()) w.field("syscall", name);
 }
 
-void proc_json(JsonWriter& w, const rp_proc& p, const pipeline::ProcessInfo* info) {
+void proc_json(JsonWriter& w, const rp_proc& p, const pipeline::ProcessInfo* info, const k8s::PodMap* pods) {
   w.key("proc").begin_object();
   w.field("pid", p.pid).field("tgid", p.tgid).field("ppid", p.ppid);
   w.field("uid", p.uid).field("gid", p.gid).field("euid", p.euid).field("egid", p.egid);
@@ -61,7 +61,18 @@ void proc_json(JsonWriter& w, const rp_proc& p, const pipeline::ProcessInfo* inf
   if (info) {
     if (!info->cgroup_path.empty()) w.field("cgroup", std::string_view(info->cgroup_path));
     if (!info->container.id.empty()) w.field("container_id", std::string_view(info->container.id));
-    if (!info->container.pod_uid.empty()) w.field("pod_uid", std::string_view(info->container.pod_uid));
+    if (!info->container.pod_uid.empty()) {
+      w.field("pod_uid", std::string_view(info->container.pod_uid));
+      if (pods)
+        if (auto it = pods->find(info->container.pod_uid); it != pods->end()) {
+          w.key("pod").begin_object();
+          w.field("name", std::string_view(it->second.name)).field("namespace", std::string_view(it->second.ns));
+          w.key("labels").begin_object();
+          for (const auto& [k, v] : it->second.labels) w.field(k, std::string_view(v));
+          w.end_object();
+          w.end_object();
+        }
+    }
   }
   w.end_object();
 }
@@ -375,7 +386,7 @@ void append_event_json(std::string& out, const EventView& ev, const EventContext
   w.field("boot_ns", h.ts_ns);
   w.field("type", sources::event_type_name(h.type));
   w.field("cpu", h.cpu);
-  proc_json(w, p, info);
+  proc_json(w, p, info, ctx.pods);
   flags_json(w, h.flags);
 
   switch (h.type) {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "k8s/pods.h"
 #include "pipeline/process_table.h"
 #include "score/rules.h"
 #include "score/trust.h"
@@ -30,6 +31,8 @@ struct EventContext {
   // Enforce events: the deny rule that matched, and whether rampartd killed the process for it.
   std::string_view deny_rule;
   bool killed_by_rule = false;
+  // Pod metadata by pod UID (kubernetes.kubelet_url); unset: only pod_uid.
+  const k8s::PodMap* pods = nullptr;
 };
 
 // Appends one event as a JSON object and a newline.

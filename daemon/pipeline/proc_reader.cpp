@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <memory>
 
 #include "pipeline/process_table.h"
@@ -195,6 +196,30 @@ std::optional<ProcSnapshot> ProcReader::read(uint32_t tgid) const {
   } catch (...) {
     return std::nullopt;  // allocation failure: skip the process
   }
+}
+
+std::string ProcReader::cgroup_path_by_id(const std::string& cgroup_root, uint64_t cgroup_id) {
+  if (cgroup_root.empty()) return {};
+  int mount_fd = ::open(cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (mount_fd < 0) return {};
+  struct {
+    file_handle fh;
+    uint64_t id;
+  } handle{};
+  handle.fh.handle_bytes = sizeof(uint64_t);
+  handle.fh.handle_type = 0xfe;  // FILEID_KERNFS: the cgroup id is the kernfs node id
+  std::memcpy(handle.fh.f_handle, &cgroup_id, sizeof(cgroup_id));
+  int fd = ::open_by_handle_at(mount_fd, &handle.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ::close(mount_fd);
+  if (fd < 0) return {};
+  char buf[4096];
+  ssize_t n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return {};
+  std::string_view path(buf, static_cast<size_t>(n));
+  if (!path.starts_with(cgroup_root)) return {};
+  path.remove_prefix(cgroup_root.size());
+  return path.empty() ? std::string("/") : std::string(path);
 }
 
 std::string ProcReader::cgroup_path(uint32_t tgid) const {

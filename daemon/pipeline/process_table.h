@@ -60,6 +60,11 @@ class ProcReader {
   std::optional<ProcSnapshot> read(uint32_t tgid) const;
   // The cgroup v2 path ("0::" line of /proc/PID/cgroup), "" if unreadable.
   std::string cgroup_path(uint32_t tgid) const;
+  // The cgroup v2 path of a cgroup id (the kernel's, as events carry it),
+  // through open_by_handle_at on the cgroup2 mount at `cgroup_root`: for a
+  // process that exited before /proc could be read. Needs
+  // CAP_DAC_READ_SEARCH; "" if the cgroup is gone or cannot be opened.
+  static std::string cgroup_path_by_id(const std::string& cgroup_root, uint64_t cgroup_id);
 
  private:
   std::string root_;

@@ -15,13 +15,16 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <optional>
 #include <regex>
 #include <set>
 #include <filesystem>
+#include <fstream>
 #include <grpcpp/grpcpp.h>
 #include <thread>
 
 #include "api/api_support.h"
+#include "bpf/mounts.h"
 #include "support/workload.h"
 
 using nlohmann::json;
@@ -425,6 +428,140 @@ TEST_CASE("TCP with mTLS: a client with a certificate from the CA is served and 
     CHECK(e["peer"]["identity"] == "ops-laptop");
   }
   CHECK(audits == 2);
+}
+
+namespace {
+
+std::string pod_list(const std::vector<std::tuple<std::string, std::string, std::string>>& pods) {
+  json items = json::array();
+  for (const auto& [uid, name, app] : pods)
+    items.push_back({{"metadata", {{"uid", uid}, {"name", name}, {"namespace", "shop"}, {"labels", {{"app", app}}}}}});
+  return json{{"kind", "PodList"}, {"apiVersion", "v1"}, {"items", items}}.dump();
+}
+
+// A process in a kubelet-style pod cgroup (under a scratch directory) that
+// runs /bin/true; returns its pid.
+pid_t exec_in_pod(const std::string& cgroup_dir) {
+  pid_t pid = spawn_child([&] {
+    std::ofstream(cgroup_dir + "/cgroup.procs") << "0" << std::flush;
+    execl("/bin/true", "true", nullptr);
+    return 127;
+  });
+  waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+std::optional<json> exec_event(const ApiDaemon& d, pid_t pid) {
+  for (const auto& e : d.events())
+    if (e["type"] == "exec" && e["proc"]["tgid"] == pid) return e;
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("pod name, namespace and labels from the kubelet's /pods over HTTPS with a bearer token, cached", "[api]") {
+  Pki pki;
+  REQUIRE(pki.ok);
+  const std::string uid_a = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", uid_b = "11111111-2222-3333-4444-555555555555";
+  const std::string hex(64, 'c');
+  std::string dir = pki.dir;
+  write_file(dir + "/pods.json", pod_list({{uid_a, "checkout-7d9f", "checkout"}}));
+  write_file(dir + "/token", "s3cret-token\n");
+  pid_t kubelet = spawn_child([&] {
+    execl("/usr/bin/python3", "python3", RAMPART_TEST_DIR "/api/fake_kubelet.py", (dir + "/pods.json").c_str(),
+          "s3cret-token", (dir + "/server.pem").c_str(), (dir + "/server.key").c_str(), (dir + "/port").c_str(),
+          nullptr);
+    return 127;
+  });
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  } reap{kubelet};
+  for (int i = 0; i < 100 && !std::filesystem::exists(dir + "/port"); ++i) std::this_thread::sleep_for(50ms);
+  const std::string port = slurp(dir + "/port");
+  REQUIRE(!port.empty());
+
+  // Pod cgroups as the systemd cgroup driver names them, under a scratch directory.
+  const std::string root = rampart::bpf::find_mount("cgroup2") + "/rampart-test-kubelet-" + std::to_string(getpid());
+  auto pod_cgroup = [&](const std::string& uid) {
+    std::string u = uid;
+    std::replace(u.begin(), u.end(), '-', '_');
+    std::string pod = root + "/kubepods-besteffort-pod" + u + ".slice";
+    std::string ctr = pod + "/cri-containerd-" + hex + ".scope";
+    std::filesystem::create_directories(ctr);
+    return ctr;
+  };
+  const std::string cg_a = pod_cgroup(uid_a), cg_b = pod_cgroup(uid_b);
+  struct Rm {
+    std::vector<std::string> dirs;
+    ~Rm() {
+      for (const auto& d : dirs) rmdir(d.c_str());
+    }
+  } rm{{cg_a, std::filesystem::path(cg_a).parent_path(), cg_b, std::filesystem::path(cg_b).parent_path(), root}};
+
+  ApiDaemon d("", "kubernetes:\n  kubelet_url: https://127.0.0.1:" + port + "/pods\n  token_file: " + dir +
+                      "/token\n  ca_file: " + dir + "/ca.pem\n  refresh_seconds: 300\n");
+  INFO(d.stderr_text());
+  REQUIRE(d.ready());
+  for (int i = 0; i < 100 && d.stderr_text().find("pods on this node") == std::string::npos; ++i)
+    std::this_thread::sleep_for(50ms);
+  REQUIRE(d.stderr_text().find("kubelet: 1 pods on this node") != std::string::npos);
+
+  const pid_t a = exec_in_pod(cg_a);
+  std::optional<json> ev;
+  for (int i = 0; i < 100 && !(ev = exec_event(d, a)); ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(ev);
+  INFO(ev->dump());
+  CHECK((*ev)["proc"]["pod_uid"] == uid_a);
+  CHECK((*ev)["proc"]["container_id"] == hex);
+  CHECK((*ev)["proc"]["pod"]["name"] == "checkout-7d9f");
+  CHECK((*ev)["proc"]["pod"]["namespace"] == "shop");
+  CHECK((*ev)["proc"]["pod"]["labels"]["app"] == "checkout");
+
+  // A pod that started after the last list: its first event has only the
+  // UID and asks for a refresh (at most one per 5 s); later events name it.
+  write_file(dir + "/pods.json", pod_list({{uid_a, "checkout-7d9f", "checkout"}, {uid_b, "payments-5c", "payments"}}));
+  const pid_t b1 = exec_in_pod(cg_b);
+  for (int i = 0; i < 100 && !exec_event(d, b1); ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(exec_event(d, b1));
+  CHECK((*exec_event(d, b1))["proc"]["pod_uid"] == uid_b);
+  std::optional<json> named;
+  for (int i = 0; i < 80 && !named; ++i) {
+    std::this_thread::sleep_for(200ms);
+    auto e = exec_event(d, exec_in_pod(cg_b));
+    if (e && (*e)["proc"].contains("pod")) named = e;
+  }
+  REQUIRE(named);
+  CHECK((*named)["proc"]["pod"]["name"] == "payments-5c");
+  CHECK((*named)["proc"]["pod"]["labels"]["app"] == "payments");
+}
+
+TEST_CASE("a kubelet that refuses the token: logged with the RBAC hint, events still flow", "[api]") {
+  Pki pki;
+  REQUIRE(pki.ok);
+  std::string dir = pki.dir;
+  write_file(dir + "/pods.json", pod_list({}));
+  write_file(dir + "/token", "wrong-token");
+  pid_t kubelet = spawn_child([&] {
+    execl("/usr/bin/python3", "python3", RAMPART_TEST_DIR "/api/fake_kubelet.py", (dir + "/pods.json").c_str(),
+          "right-token", (dir + "/server.pem").c_str(), (dir + "/server.key").c_str(), (dir + "/port").c_str(),
+          nullptr);
+    return 127;
+  });
+  for (int i = 0; i < 100 && !std::filesystem::exists(dir + "/port"); ++i) std::this_thread::sleep_for(50ms);
+  ApiDaemon d("", "kubernetes:\n  kubelet_url: https://127.0.0.1:" + slurp(dir + "/port") + "/pods\n  token_file: " +
+                      dir + "/token\n  ca_file: " + dir + "/ca.pem\n");
+  INFO(d.stderr_text());
+  REQUIRE(d.ready());
+  for (int i = 0; i < 100 && d.stderr_text().find("HTTP 401") == std::string::npos; ++i)
+    std::this_thread::sleep_for(50ms);
+  CHECK(d.stderr_text().find("HTTP 401 (the token needs get on nodes/proxy") != std::string::npos);
+  CHECK(ctl(d.socket(), {"status"}).code == 0);
+  kill(kubelet, SIGTERM);
+  waitpid(kubelet, nullptr, 0);
 }
 
 TEST_CASE("a slow stream subscriber misses events and is told, while the pipeline keeps delivering", "[api]") {

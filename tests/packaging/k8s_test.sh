@@ -13,6 +13,14 @@ val=$SRC/tests/packaging/k8s-validate
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 check "every manifest matches its Kubernetes schema" node "$val/validate.mjs" "$SRC"/packaging/kubernetes/*.yaml
+check "the opt-in kubelet lookup RBAC matches its schema" node "$val/validate.mjs" \
+  "$SRC"/packaging/kubernetes/optional/kubelet-lookup.yaml
+check "the opt-in RBAC grants only get on nodes/proxy" python3 -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+rules = [r for d in docs if d["kind"] == "ClusterRole" for r in d["rules"]]
+assert rules == [{"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}], rules
+' "$SRC"/packaging/kubernetes/optional/kubelet-lookup.yaml
 sed 's/^      hostPID: true/      hostPID: "yes"/' "$SRC/packaging/kubernetes/daemonset.yaml" >"$tmp/broken.yaml"
 check "the validator rejects a wrong type (hostPID: \"yes\")" bash -c "! node '$val/validate.mjs' '$tmp/broken.yaml'"
 check "the security-relevant fields" python3 "$SRC/tests/packaging/k8s_test.py" "$SRC" "$1"
