@@ -119,6 +119,7 @@ class ApiServer::Impl final : public v1::Rampart::Service {
   Result<void> start();
   void stop();
   std::string describe() const { return described_; }
+  grpc::Server* server() const { return server_.get(); }
 
   // --- rampart.v1.Rampart ---
   grpc::Status GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*, v1::GetStatusResponse* out) override {
@@ -519,5 +520,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const config::ApiConfig& cfg
 
 void ApiServer::stop() { impl_->stop(); }
 std::string ApiServer::describe() const { return impl_->describe(); }
+std::shared_ptr<grpc::Channel> ApiServer::in_process_channel() {
+  return impl_->server()->InProcessChannel(grpc::ChannelArguments{});
+}
 
 }  // namespace rampart::api

@@ -22,6 +22,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <functional>
+#include <grpcpp/channel.h>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,9 @@ class ApiServer {
   void stop();
   // "unix:/run/rampart/rampart.sock (root), tcp 127.0.0.1:50051 (mTLS)"
   std::string describe() const;
+  // A channel into the server without a socket (no peer check): for the
+  // fuzz target that feeds the handlers requests.
+  std::shared_ptr<grpc::Channel> in_process_channel();
 
   class Impl;
 
