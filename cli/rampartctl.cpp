@@ -68,7 +68,7 @@ levels: observe, alert, deny, quarantine, kill
 exit codes:
   0  success
   1  the daemon answered with an error (unknown pid, internal error, ...)
-  2  usage error
+  2  usage error, or a request rampartd found invalid (bad argument, too large)
   3  rampartd cannot be reached (not running, wrong socket or address)
   4  permission denied (not root and not in api.allowed_group; or TLS refused)
   5  invalid policy (validate or reload found errors; nothing was changed)
@@ -182,6 +182,10 @@ class Client {
         return kUnreachable;
       case grpc::StatusCode::INVALID_ARGUMENT:
         std::cerr << "rampartctl: " << what << ": " << msg << "\n";
+        return kUsage;
+      case grpc::StatusCode::RESOURCE_EXHAUSTED:
+        std::cerr << "rampartctl: " << what << ": " << msg
+                  << "\n  the request is larger than rampartd accepts (api.max_message_kb)\n";
         return kUsage;
       default:
         std::cerr << "rampartctl: " << what << ": " << msg << "\n";
@@ -324,7 +328,9 @@ int cmd_events(Client& c, const std::vector<std::string>& args) {
     if (follow) std::cout.flush();
   }
   std::cout.flush();
-  ctx.TryCancel();
+  // Cancel only a stream we stopped reading; one the server ended carries its status.
+  const bool stopped_early = g_interrupted || (!follow && seen >= count);
+  if (stopped_early) ctx.TryCancel();
   auto s = reader->Finish();
   active = nullptr;
   watcher.join();
@@ -335,7 +341,9 @@ int cmd_events(Client& c, const std::vector<std::string>& args) {
 
 int cmd_verdict(Client& c, const std::vector<std::string>& args) {
   uint32_t pid;
-  if (args.size() != 1 || !parse_u32(args[0], &pid) || pid == 0) return usage_error("verdict needs one PID");
+  if (args.size() != 1) return usage_error("verdict needs one PID");
+  if (!parse_u32(args[0], &pid) || pid == 0)
+    return usage_error("verdict: '" + args[0] + "' is not a process id (a number > 0)");
   grpc::ClientContext ctx;
   c.prepare(ctx);
   v1::GetVerdictRequest req;
@@ -376,6 +384,8 @@ int cmd_process(Client& c, const std::string& cmd, const std::vector<std::string
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--reason" && i + 1 < args.size()) req.set_reason(args[++i]);
     else if (pid == 0 && parse_u32(args[i], &pid) && pid > 0) req.set_pid(pid);
+    else if (pid == 0 && args[i][0] != '-')
+      return usage_error(cmd + ": '" + args[i] + "' is not a process id (a number > 0)");
     else return usage_error(cmd + ": unexpected argument '" + args[i] + "'");
   }
   if (pid == 0) return usage_error(cmd + " needs a PID");
