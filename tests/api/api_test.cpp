@@ -91,6 +91,15 @@ struct Prober {
   }
 };
 
+// The audit records about pid in the daemon's event output.
+std::vector<json> audits_of(const ApiDaemon& d, pid_t pid) {
+  std::this_thread::sleep_for(50ms);  // the audit line follows the answer
+  std::vector<json> out;
+  for (const auto& e : d.events())
+    if (e["type"] == "audit" && e["pid"] == pid) out.push_back(e);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("rampartctl status shows the capability matrix and the mechanism per operation", "[api]") {
@@ -235,17 +244,14 @@ TEST_CASE("rampartctl quarantine makes a test process's next connect fail with E
   CHECK(p.connect_errno() == 0);
 
   // Both are audited with the caller's credentials.
-  std::this_thread::sleep_for(50ms);
-  int audits = 0;
-  for (const auto& e : d.events()) {
-    if (e["type"] != "audit" || e["pid"] != p.pid) continue;
-    ++audits;
+  auto audits = audits_of(d, p.pid);
+  for (const auto& e : audits) {
     CHECK(e["result"] == "ok");
     CHECK(e["peer"]["transport"] == "unix");
     CHECK(e["peer"]["uid"] == 0);
     CHECK(e["peer"]["pid"] > 0);
   }
-  CHECK(audits == 2);
+  CHECK(audits.size() == 2);
   CHECK(ctl(d.socket(), {"quarantine", "1"}).code == 2);  // refused: init
   CHECK(ctl(d.socket(), {"quarantine", "4000000000"}).code == 1);
 }
@@ -419,15 +425,12 @@ TEST_CASE("TCP with mTLS: a client with a certificate from the CA is served and 
 
   REQUIRE(tcp("ops-laptop", {"release", std::to_string(p.pid)}).code == 0);
   CHECK(p.connect_errno() == 0);
-  std::this_thread::sleep_for(50ms);
-  int audits = 0;
-  for (const auto& e : d.events()) {
-    if (e["type"] != "audit" || e["pid"] != p.pid) continue;
-    ++audits;
+  auto audits = audits_of(d, p.pid);
+  for (const auto& e : audits) {
     CHECK(e["peer"]["transport"] == "tcp");
     CHECK(e["peer"]["identity"] == "ops-laptop");
   }
-  CHECK(audits == 2);
+  CHECK(audits.size() == 2);
 }
 
 namespace {
