@@ -24,6 +24,7 @@
 
 #include "format.h"
 #include "rampart/v1/rampart.grpc.pb.h"
+#include "util/file.h"
 
 namespace {
 
@@ -98,17 +99,6 @@ bool parse_u32(const std::string& s, uint32_t* out) {
   return true;
 }
 
-std::string read_file(const std::string& path, std::string* err) {
-  std::ifstream in(path);
-  if (!in) {
-    *err = std::strerror(errno);
-    return {};
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void print_json(const google::protobuf::Message& m) {
   std::string s;
   google::protobuf::util::JsonPrintOptions o;
@@ -135,12 +125,14 @@ class Client {
         if (opts_.tls_ca.empty())
           return usage_error("--address needs --tls-ca (and --tls-cert, --tls-key for mTLS), or --insecure");
         grpc::SslCredentialsOptions ssl;
-        std::string err;
-        ssl.pem_root_certs = read_file(opts_.tls_ca, &err);
-        if (!err.empty()) return usage_error("cannot read --tls-ca " + opts_.tls_ca + ": " + err);
-        if (!opts_.tls_cert.empty()) ssl.pem_cert_chain = read_file(opts_.tls_cert, &err);
-        if (!opts_.tls_key.empty()) ssl.pem_private_key = read_file(opts_.tls_key, &err);
-        if (!err.empty()) return usage_error("cannot read the client certificate or key: " + err);
+        for (auto [path, what, into] : {std::tuple{&opts_.tls_ca, "--tls-ca", &ssl.pem_root_certs},
+                                        std::tuple{&opts_.tls_cert, "--tls-cert", &ssl.pem_cert_chain},
+                                        std::tuple{&opts_.tls_key, "--tls-key", &ssl.pem_private_key}}) {
+          if (path->empty()) continue;
+          auto text = read_text_file(*path, what);
+          if (!text) return usage_error(text.error().what());
+          *into = std::move(*text);
+        }
         creds = grpc::SslCredentials(ssl);
       }
     } else {
@@ -413,11 +405,10 @@ int cmd_policy(Client& c, const std::vector<std::string>& args) {
     return kOk;
   }
   if (sub == "validate" && args.size() == 2) {
-    std::string err;
-    std::string text = read_file(args[1], &err);
-    if (!err.empty()) return usage_error("cannot read " + args[1] + ": " + err);
+    auto text = read_text_file(args[1]);
+    if (!text) return usage_error(text.error().what());
     v1::ValidatePolicyRequest req;
-    req.set_text(text);
+    req.set_text(*text);
     req.set_source(args[1]);
     grpc::ClientContext ctx;
     c.prepare(ctx);
@@ -439,9 +430,9 @@ int cmd_policy(Client& c, const std::vector<std::string>& args) {
   if (sub == "reload" && args.size() <= 3) {
     v1::ReloadPoliciesRequest req;
     if (args.size() == 3 && args[1] == "--file") {
-      std::string err;
-      req.set_text(read_file(args[2], &err));
-      if (!err.empty()) return usage_error("cannot read " + args[2] + ": " + err);
+      auto text = read_text_file(args[2]);
+      if (!text) return usage_error(text.error().what());
+      req.set_text(*text);
       if (req.text().empty()) return usage_error(args[2] + " is empty");
       req.set_source(args[2]);
     } else if (args.size() == 2) {

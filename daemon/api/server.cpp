@@ -30,22 +30,12 @@
 #include "policy/policy.h"
 #include "rampart/v1/rampart.grpc.pb.h"
 #include "sources/decoder.h"
+#include "util/file.h"
 
 namespace rampart::api {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string read_file(const std::string& path, std::string* err) {
-  std::ifstream in(path);
-  if (!in) {
-    *err = "cannot read " + path + ": " + std::strerror(errno);
-    return {};
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string proc_comm(uint32_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
@@ -382,13 +372,15 @@ Result<void> ApiServer::Impl::start() {
       creds = grpc::InsecureServerCredentials();
       tcp_desc = "tcp " + cfg_.tcp_address + " (INSECURE: plain TCP, no client authentication)";
     } else {
-      std::string err;
       grpc::SslServerCredentialsOptions opts(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-      opts.pem_root_certs = read_file(cfg_.tls_ca, &err);
       grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-      pair.private_key = read_file(cfg_.tls_key, &err);
-      pair.cert_chain = read_file(cfg_.tls_cert, &err);
-      if (!err.empty()) return fail("api.tcp TLS: " + err);
+      for (auto [path, what, into] : {std::tuple{&cfg_.tls_ca, "api.tcp.tls_ca", &opts.pem_root_certs},
+                                      std::tuple{&cfg_.tls_key, "api.tcp.tls_key", &pair.private_key},
+                                      std::tuple{&cfg_.tls_cert, "api.tcp.tls_cert", &pair.cert_chain}}) {
+        auto text = read_text_file(*path, what);
+        if (!text) return fail(text.error().what());
+        *into = std::move(*text);
+      }
       opts.pem_key_cert_pairs.push_back(pair);
       creds = grpc::SslServerCredentials(opts);
       tcp_desc = "tcp " + cfg_.tcp_address + " (mTLS)";

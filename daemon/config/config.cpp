@@ -14,6 +14,7 @@
 #include "policy/patterns.h"
 #include "sources/decoder.h"
 #include "k8s/pods.h"
+#include "util/file.h"
 
 namespace rampart::config {
 namespace {
@@ -307,11 +308,9 @@ Result<Config> parse(std::string_view text, std::string_view source) {
 }
 
 Result<Config> load_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return fail_errno("cannot read config " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  auto text = read_text_file(path, "config");
+  if (!text) return tl::unexpected(text.error());
+  return parse(*text, path);
 }
 
 Config defaults() {

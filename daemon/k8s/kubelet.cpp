@@ -1,5 +1,6 @@
 // The kubelet pod-list fetcher; see kubelet.h.
 #include "k8s/kubelet.h"
+#include "util/file.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,11 +26,9 @@ constexpr size_t kMaxBody = 64 << 20;
 
 Result<std::string> read_token(const std::string& path) {
   if (path.empty()) return std::string();
-  std::ifstream in(path);
-  if (!in) return fail_errno("kubernetes.token_file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string t = ss.str();
+  auto text = read_text_file(path, "kubernetes.token_file");
+  if (!text) return tl::unexpected(text.error());
+  std::string t = std::move(*text);
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
   return t;
 }
