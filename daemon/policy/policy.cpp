@@ -332,7 +332,7 @@ class DocParser {
 
   void parse_spec(const Field& f, Parsed& out) {
     Policy& p = out.policy;
-    auto m = fields(f, {"selector", "mode", "allow", "deny", "scoring"});
+    auto m = fields(f, {"selector", "mode", "overload", "allow", "deny", "scoring"});
     if (auto sel = required(f, m, "selector"); sel) parse_selector(*sel, out);
     if (auto mode = get(m, "mode"); mode) {
       if (auto s = text(*mode); s) {
@@ -344,6 +344,16 @@ class DocParser {
           p.mode = Mode::kLearn;
         else
           error(mode->mark(), "'spec.mode' must be one of audit, enforce, learn, got '" + *s + "'");
+      }
+    }
+    if (auto o = get(m, "overload"); o) {
+      if (auto s = text(*o); s) {
+        if (*s == "fail-open")
+          p.overload = Overload::kFailOpen;
+        else if (*s == "fail-closed")
+          p.overload = Overload::kFailClosed;
+        else
+          error(o->mark(), "'spec.overload' must be one of fail-open, fail-closed, got '" + *s + "'");
       }
     }
     if (auto a = get(m, "allow"); a) parse_allow(*a, p.allow);
@@ -773,6 +783,8 @@ const char* mode_name(Mode m) {
   }
   return "?";
 }
+
+const char* overload_name(Overload o) { return o == Overload::kFailClosed ? "fail-closed" : "fail-open"; }
 
 const char* action_name(Action a) {
   switch (a) {
