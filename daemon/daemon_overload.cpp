@@ -94,7 +94,7 @@ void Daemon::check_overload() {
     w.field("boot_ns", now);
     w.field("type", "overload").field("reason", loss_reason(l));
     w.key("proc").begin_object();
-    w.field("pid", l.tgid).field("comm", comm);
+    w.field("pid", l.tgid).field("tgid", l.tgid).field("comm", comm);
     if (info && !info->exe.empty()) w.field("exe", info->exe);
     w.field("cgroup_id", l.cgroup_id);
     w.end_object();
