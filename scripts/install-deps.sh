@@ -19,6 +19,8 @@ packages=(
   libsystemd-dev systemd libcap2-bin curl dpkg-dev python3-yaml
   # VM tier (tests/vm): QEMU, the guest's /init, unpacking Debian kernels
   qemu-system-x86 busybox-static kmod cpio file xz-utils zstd lz4
+  # soak test (tests/soak): the exec/fork/open/socket load mix
+  stress-ng
 )
 
 if [ "$(id -u)" -ne 0 ]; then
