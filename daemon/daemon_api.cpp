@@ -10,17 +10,12 @@
 #include <iostream>
 
 #include "daemon.h"
+#include "util/clock.h"
 #include "ops/metrics.h"
 #include "outputs/json_writer.h"
 
 namespace rampart {
 namespace {
-
-uint64_t boot_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 grpc::Status not_found(uint32_t pid) {
   return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -82,7 +77,7 @@ void Daemon::audit(const std::string& action, uint32_t pid, const api::Peer& pee
                    const std::string& detail) {
   std::string& out = sink_->buffer();
   outputs::JsonWriter w(out);
-  uint64_t now = boot_now();
+  uint64_t now = util::boot_ns();
   char time_buf[40];
   w.begin_object();
   w.field("v", outputs::kSchemaVersion);
@@ -118,7 +113,7 @@ bool Daemon::known_process(uint32_t pid) {
 void Daemon::peer_refused(const api::Peer& peer, const std::string& why) { audit("api_refused", 0, peer, "refused", why); }
 
 grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
-  const uint64_t now = boot_now();
+  const uint64_t now = util::boot_ns();
   out->set_version(RAMPART_VERSION);
   out->set_abi_version(RP_ABI_VERSION);
   out->set_pid(static_cast<uint32_t>(getpid()));
@@ -268,7 +263,7 @@ grpc::Status Daemon::get_verdict(uint32_t pid, v1::Verdict* out) {
   if (!known_process(pid)) return not_found(pid);
   out->set_pid(pid);
   out->set_score(100);
-  if (auto v = trust_.verdict(pid, boot_now())) fill_verdict(*v, out);
+  if (auto v = trust_.verdict(pid, util::boot_ns())) fill_verdict(*v, out);
   if (quarantine_held(pid)) {
     out->set_manual_quarantine(manual_quarantine_.count(pid) != 0);
     if (out->level() < v1::LEVEL_QUARANTINE) out->set_level(v1::LEVEL_QUARANTINE);
@@ -295,7 +290,7 @@ grpc::Status Daemon::get_verdict(uint32_t pid, v1::Verdict* out) {
 grpc::Status Daemon::list_verdicts(v1::Level min_level, v1::ListVerdictsResponse* out) {
   if (min_level < v1::LEVEL_OBSERVE || min_level > v1::LEVEL_KILL)
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "min_level out of range");
-  const uint64_t now = boot_now();
+  const uint64_t now = util::boot_ns();
   std::unordered_set<uint32_t> listed;
   for (const auto& v : trust_.list(static_cast<score::Level>(min_level), now)) {
     auto* o = out->add_verdicts();

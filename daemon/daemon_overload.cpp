@@ -14,18 +14,13 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "util/clock.h"
 #include "ops/log.h"
 #include "outputs/json_writer.h"
 #include "util/memory.h"
 
 namespace rampart {
 namespace {
-
-uint64_t boot_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 const char* loss_reason(const rp_loss& l) {
   if (l.dropped && l.rate_limited) return "ring_buffer_full+rate_limited";
@@ -54,7 +49,7 @@ void Daemon::check_overload() {
   // What was already in the ring buffer first: the process table then knows
   // the processes whose later events were lost.
   source_->drain();
-  const uint64_t now = boot_now_ns();
+  const uint64_t now = util::boot_ns();
   std::string summary;
   size_t listed = 0;
   for (const auto& l : losses) {

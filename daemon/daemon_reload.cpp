@@ -37,17 +37,12 @@
 
 #include "api/server.h"
 #include "daemon.h"
+#include "util/clock.h"
 
 namespace rampart {
 namespace {
 
 constexpr uint32_t kBank = (RP_MAX_POLICIES - 1) / 2;  // policies per bank
-
-uint64_t boot_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // The compiler's MapWriter with every policy id moved into one bank.
 class BankWriter : public enforce::MapWriter {
@@ -178,7 +173,7 @@ Result<enforce::Compiled> Daemon::install_bank(const policy::PolicySet& set, uin
 }
 
 v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::string& text, const std::string& source) {
-  const uint64_t t0 = boot_now();
+  const uint64_t t0 = util::boot_ns();
   v1::ReloadPoliciesResponse out;
   out.set_generation(policy_generation_);
 
@@ -187,7 +182,7 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
                                                   : policy::PolicySet::load_text(text, source);
   if (!loaded) {
     api::parse_policy_errors(loaded.error().what(), out.mutable_errors());
-    out.set_duration_ns(boot_now() - t0);
+    out.set_duration_ns(util::boot_ns() - t0);
     return out;
   }
   policy::PolicySet next = std::move(*loaded);
@@ -298,7 +293,7 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
   out.set_generation(policy_generation_);
   out.set_unchanged(unchanged);
   for (const auto& n : compiled_.notes) out.add_notes(n);
-  out.set_duration_ns(boot_now() - t0);
+  out.set_duration_ns(util::boot_ns() - t0);
   return out;
 }
 

@@ -223,6 +223,22 @@ class DocParser {
     return f.node.Scalar();
   }
 
+  // One of a fixed set of words, each standing for a value of E.
+  template <typename E>
+  void word(const Field& f, std::initializer_list<std::pair<std::string_view, E>> words, E& out) {
+    auto s = text(f);
+    if (!s) return;
+    std::string list;
+    for (const auto& [w, value] : words) {
+      if (*s == w) {
+        out = value;
+        return;
+      }
+      list += (list.empty() ? "" : ", ") + std::string(w);
+    }
+    error(f.mark(), "'" + f.path + "' must be one of " + list + ", got '" + *s + "'");
+  }
+
   // An unquoted integer in [lo, hi].
   std::optional<uint32_t> integer(const Field& f, uint32_t lo, uint32_t hi) {
     std::string range = " (" + std::to_string(lo) + "-" + std::to_string(hi) + ")";
@@ -334,28 +350,10 @@ class DocParser {
     Policy& p = out.policy;
     auto m = fields(f, {"selector", "mode", "overload", "allow", "deny", "scoring"});
     if (auto sel = required(f, m, "selector"); sel) parse_selector(*sel, out);
-    if (auto mode = get(m, "mode"); mode) {
-      if (auto s = text(*mode); s) {
-        if (*s == "audit")
-          p.mode = Mode::kAudit;
-        else if (*s == "enforce")
-          p.mode = Mode::kEnforce;
-        else if (*s == "learn")
-          p.mode = Mode::kLearn;
-        else
-          error(mode->mark(), "'spec.mode' must be one of audit, enforce, learn, got '" + *s + "'");
-      }
-    }
-    if (auto o = get(m, "overload"); o) {
-      if (auto s = text(*o); s) {
-        if (*s == "fail-open")
-          p.overload = Overload::kFailOpen;
-        else if (*s == "fail-closed")
-          p.overload = Overload::kFailClosed;
-        else
-          error(o->mark(), "'spec.overload' must be one of fail-open, fail-closed, got '" + *s + "'");
-      }
-    }
+    if (auto mode = get(m, "mode"); mode)
+      word(*mode, {{"audit", Mode::kAudit}, {"enforce", Mode::kEnforce}, {"learn", Mode::kLearn}}, p.mode);
+    if (auto o = get(m, "overload"); o)
+      word(*o, {{"fail-open", Overload::kFailOpen}, {"fail-closed", Overload::kFailClosed}}, p.overload);
     if (auto a = get(m, "allow"); a) parse_allow(*a, p.allow);
     if (auto d = get(m, "deny"); d) parse_deny(*d, p.deny);
     if (auto s = get(m, "scoring"); s) parse_scoring(*s, p.scoring);
