@@ -54,14 +54,14 @@ void Daemon::check_overload() {
   size_t listed = 0;
   for (const auto& l : losses) {
     if (l.tgid == 0) continue;
+    // Gone by now: its policy assignment went with it, so no policy is named.
+    const bool exited = ::kill(static_cast<pid_t>(l.tgid), 0) != 0 && errno == ESRCH;
     const policy::Policy& pol = governing(l.tgid);
     const bool fail_closed = pol.mode == policy::Mode::kEnforce && pol.overload == policy::Overload::kFailClosed;
-    std::string action = "alert";
-    if (fail_closed) {
+    std::string action = exited ? "exited" : "alert";
+    if (fail_closed && !exited) {
       if (quarantine_held(l.tgid)) {
         action = "already_quarantined";
-      } else if (::kill(static_cast<pid_t>(l.tgid), 0) != 0 && errno == ESRCH) {
-        action = "exited";
       } else {
         rp_verdict kv{static_cast<uint32_t>(score::Level::kQuarantine),
                       RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES};
@@ -99,8 +99,11 @@ void Daemon::check_overload() {
       if (l.types & (1u << t)) w.value(sources::event_type_name(t));
     w.end_array();
     w.field("first_boot_ns", l.first_ns).field("last_boot_ns", l.last_ns);
-    w.field("policy", pol.name).field("mode", policy::mode_name(pol.mode));
-    w.field("overload", policy::overload_name(pol.overload)).field("action", action);
+    if (!exited) {
+      w.field("policy", pol.name).field("mode", policy::mode_name(pol.mode));
+      w.field("overload", policy::overload_name(pol.overload));
+    }
+    w.field("action", action);
     w.end_object();
     out.push_back('\n');
 

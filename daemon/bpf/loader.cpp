@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "rampart_bpf.skel.h"
@@ -299,7 +300,14 @@ std::vector<rp_loss> Programs::drain_losses() const {
   }
   for (uint32_t k : keys) {
     rp_loss l{};
-    if (bpf_map_lookup_and_delete_elem(fd, &k, &l) == 0) out.push_back(l);
+    if (bpf_map_lookup_and_delete_elem(fd, &k, &l) == 0) {
+      out.push_back(l);
+    } else if (errno != ENOENT && bpf_map_lookup_elem(fd, &k, &l) == 0) {
+      // Kernels before 5.14 cannot lookup-and-delete a hash entry: a loss
+      // recorded between these two calls is not named (still counted).
+      bpf_map_delete_elem(fd, &k);
+      out.push_back(l);
+    }
   }
   return out;
 }

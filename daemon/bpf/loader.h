@@ -55,7 +55,8 @@ class Programs : public enforce::MapWriter {
   Result<std::array<TypeStats, RP_EV_MAX>> read_stats() const;
   // Reads and deletes every loss_map entry: the processes that lost events
   // since the previous call. Entries are taken one by one (lookup-and-delete),
-  // so a loss the kernel records meanwhile lands in a new entry, never lost.
+  // so a loss the kernel records meanwhile lands in a new entry and is named
+  // at the next call (before 5.14: lookup, then delete).
   std::vector<rp_loss> drain_losses() const;
   // "process_exec on tp_btf/sched_process_exec", ...
   const std::vector<std::string>& attached() const { return attached_; }

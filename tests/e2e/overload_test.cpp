@@ -122,11 +122,13 @@ void check_names_the_burst(const BurstOutcome& o, const std::string& overload, c
   bool acted = false;
   for (const auto& r : bash) {
     acted = acted || r["action"] == action;
+    CHECK(r["reason"].get<std::string>().find("ring_buffer_full") != std::string::npos);
+    dropped += r["dropped"].get<uint64_t>();
+    // Losses read after the process exited (its last events) name no policy.
+    if (r["action"] == "exited") continue;
     CHECK(r["policy"] == "e2e-policed");
     CHECK(r["mode"] == "enforce");
     CHECK(r["overload"] == overload);
-    CHECK(r["reason"].get<std::string>().find("ring_buffer_full") != std::string::npos);
-    dropped += r["dropped"].get<uint64_t>();
   }
   CHECK(dropped > 0);
   CHECK(acted);
@@ -153,7 +155,7 @@ TEST_CASE("overload: fail-open alerts on the same overflow and refuses nothing",
   check_names_the_burst(o, "fail-open", "alert");
   INFO("shell output: " << o.out);
   CHECK(o.out.find("connected") != std::string::npos);
-  for (const auto& r : o.records) CHECK(r["action"] == "alert");
+  for (const auto& r : o.records) CHECK((r["action"] == "alert" || r["action"] == "exited"));
 }
 
 TEST_CASE("rate limits: a noisy cgroup loses its excess, counted and named, and a quiet one loses nothing",
@@ -213,7 +215,7 @@ TEST_CASE("rate limits: a noisy cgroup loses its excess, counted and named, and 
     noisy_dropped += r["dropped"].get<uint64_t>();
     CHECK(r["reason"].get<std::string>().find("rate_limited") != std::string::npos);
     CHECK(r["lost_types"] == json::array({"open"}));
-    CHECK(r["action"] == "alert");
+    CHECK((r["action"] == "alert" || r["action"] == "exited"));
   }
   INFO("noisy: delivered " << noisy_delivered << ", rate-limited " << noisy_limited << ", dropped "
                            << noisy_dropped << "; quiet: delivered " << quiet_delivered);
