@@ -164,8 +164,10 @@ int Daemon::run() {
   if (api_) api_->stop();  // in-flight calls get UNAVAILABLE; streams end
   stop_ops();
 
-  // Whatever the kernel submitted before we stopped is still delivered.
+  // Whatever the kernel submitted before we stopped is still delivered, and
+  // the losses since the last check are still named.
   source_->drain();
+  check_overload();
   write_stats("exit");
   sink_->flush();
   perm_guard_.reset();  // closing its fd lets any exec still waiting through
@@ -398,7 +400,7 @@ const policy::DenyRule* Daemon::on_violation(const rp_enforce_event& e) {
 const policy::Policy& Daemon::governing(uint32_t tgid) const { return policy_by_id(programs_->policy_of(tgid)); }
 
 void Daemon::apply_verdict(const score::Verdict& v) {
-  // A manual quarantine (API) holds until Release, whatever the score says.
+  // A manual (API) or fail-closed quarantine holds until Release, whatever the score says.
   if (v.level < score::Level::kQuarantine && quarantine_held(v.tgid)) return;
   const policy::Policy& p = governing(v.tgid);
   if (p.mode != policy::Mode::kEnforce) return;  // audit and learn report, never act

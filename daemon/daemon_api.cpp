@@ -68,7 +68,7 @@ void Daemon::after_event(const sources::EventView& ev, size_t json_begin) {
         uint8_t level = 0;
         if (trust_.tracked(p.tgid))
           if (auto v = trust_.verdict(p.tgid, ev.hdr->ts_ns)) level = static_cast<uint8_t>(v->level);
-        if (manual_quarantine_.count(p.tgid)) level = std::max<uint8_t>(level, uint8_t(score::Level::kQuarantine));
+        if (quarantine_held(p.tgid)) level = std::max<uint8_t>(level, uint8_t(score::Level::kQuarantine));
         return level;
       });
 }
