@@ -43,6 +43,46 @@ struct {
 	__type(value, struct rp_stats);
 } stats_map SEC(".maps") __weak;
 
+/*
+ * Rate limits (0: off), as GCRA cells: an event passes while its bucket's
+ * theoretical arrival time is at most `burst` ahead of now, and each passing
+ * event moves it `interval` further. Set by rampartd from ratelimit.*.
+ */
+const volatile __u64 rp_rl_proc_interval_ns __weak = 0;
+const volatile __u64 rp_rl_proc_burst_ns __weak = 0;
+const volatile __u64 rp_rl_cgroup_interval_ns __weak = 0;
+const volatile __u64 rp_rl_cgroup_burst_ns __weak = 0;
+
+/* tgid -> theoretical arrival time. LRU: an evicted process starts with a full burst. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} rate_proc_map SEC(".maps") __weak;
+
+/* cgroup v2 id -> theoretical arrival time. LRU, as above. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} rate_cgroup_map SEC(".maps") __weak;
+
+/*
+ * tgid -> the events it lost (ring buffer full, or rate-limited) since
+ * rampartd last drained the entry; rampartd reads and deletes entries a few
+ * times a second and names the processes in an "overload" alert. LRU: when
+ * more processes lose events between two drains than it holds, the oldest
+ * entries go; the per-type totals in stats_map still count every loss.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct rp_loss);
+} loss_map SEC(".maps") __weak;
+
 /* Scratch space for building paths backwards; one slot per CPU. */
 #define RP_SCRATCH_HALF 1024
 #define RP_SCRATCH_MASK (RP_SCRATCH_HALF - 1)
@@ -56,7 +96,7 @@ struct {
 	__type(value, struct rp_scratch);
 } scratch_map SEC(".maps") __weak;
 
-enum rp_stat_kind { RP_STAT_EMITTED, RP_STAT_FILTERED, RP_STAT_DROPPED, RP_STAT_ERRORS };
+enum rp_stat_kind { RP_STAT_EMITTED, RP_STAT_FILTERED, RP_STAT_DROPPED, RP_STAT_ERRORS, RP_STAT_RATE_LIMITED };
 
 static __always_inline void rp_count(__u32 type, enum rp_stat_kind kind)
 {
@@ -77,7 +117,96 @@ static __always_inline void rp_count(__u32 type, enum rp_stat_kind kind)
 	case RP_STAT_ERRORS:
 		s->errors++;
 		break;
+	case RP_STAT_RATE_LIMITED:
+		s->rate_limited++;
+		break;
 	}
+}
+
+/* Template for a new loss_map entry (no stack: the handlers' frames are full). */
+static const struct rp_loss rp_zero_loss;
+
+/* Records, against the current process, an event of `type` that rampartd will not get. */
+static __always_inline void rp_note_loss(__u32 type, enum rp_stat_kind kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid;
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct rp_loss *l;
+
+	rp_count(type, kind);
+	l = bpf_map_lookup_elem(&loss_map, &tgid);
+	if (!l) {
+		bpf_map_update_elem(&loss_map, &tgid, &rp_zero_loss, BPF_NOEXIST);
+		l = bpf_map_lookup_elem(&loss_map, &tgid);
+		if (!l)
+			return;
+	}
+	if (kind == RP_STAT_DROPPED)
+		__sync_fetch_and_add(&l->dropped, 1);
+	else
+		__sync_fetch_and_add(&l->rate_limited, 1);
+	if (!l->first_ns)
+		l->first_ns = now;
+	l->last_ns = now;
+	l->tgid = tgid;
+	l->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	l->types |= 1u << (type & 31);
+	__builtin_memcpy(l->comm, task->comm, sizeof(l->comm));
+}
+
+/* One GCRA step on a bucket: 1 if the event passes (and is charged), 0 if over the rate. */
+static __always_inline int rp_gcra(__u64 *tat, __u64 now, __u64 interval, __u64 burst)
+{
+	__u64 t = *tat;
+
+	if (t < now)
+		t = now;
+	if (t - now > burst)
+		return 0;
+	/* Not atomic: two CPUs racing on one bucket may let one extra event through. */
+	*tat = t + interval;
+	return 1;
+}
+
+static __always_inline int rp_bucket_passes(void *map, const void *key, __u64 now, __u64 interval, __u64 burst)
+{
+	__u64 *tat = bpf_map_lookup_elem(map, key);
+
+	if (!tat) {
+		__u64 first = now + interval;
+
+		bpf_map_update_elem(map, key, &first, BPF_NOEXIST);
+		return 1;
+	}
+	return rp_gcra(tat, now, interval, burst);
+}
+
+/* Whether an event of `type` from the current task is over its process's or cgroup's rate. */
+static __always_inline int rp_over_rate(__u32 type)
+{
+	struct task_struct *task;
+	__u64 now;
+
+	if (!(RP_RATE_LIMITED_TYPES & (1u << (type & 31))))
+		return 0;
+	if (!rp_rl_proc_interval_ns && !rp_rl_cgroup_interval_ns)
+		return 0;
+	task = bpf_get_current_task_btf();
+	now = bpf_ktime_get_boot_ns();
+	if (rp_rl_proc_interval_ns) {
+		__u32 tgid = task->tgid;
+
+		if (!rp_bucket_passes(&rate_proc_map, &tgid, now, rp_rl_proc_interval_ns, rp_rl_proc_burst_ns))
+			return 1;
+	}
+	if (rp_rl_cgroup_interval_ns) {
+		__u64 cgid = task->cgroups->dfl_cgrp->kn->id;
+
+		if (!rp_bucket_passes(&rate_cgroup_map, &cgid, now, rp_rl_cgroup_interval_ns, rp_rl_cgroup_burst_ns))
+			return 1;
+	}
+	return 0;
 }
 
 static __always_inline int rp_is_self(void)
@@ -112,14 +241,21 @@ static __always_inline void rp_fill_proc(struct rp_proc *p)
 
 /*
  * Reserves a record of `size` bytes and fills its header and the task
- * identity. On a full ring buffer the drop is counted and NULL returned.
+ * identity. An event over its rate, or one the full ring buffer has no room
+ * for, is counted (per type, and against its process in loss_map) and NULL
+ * returned.
  */
 static __always_inline void *rp_reserve(__u32 type, __u32 size)
 {
-	struct rp_event_hdr *hdr = bpf_ringbuf_reserve(&events_map, size, 0);
+	struct rp_event_hdr *hdr;
 
+	if (rp_over_rate(type)) {
+		rp_note_loss(type, RP_STAT_RATE_LIMITED);
+		return NULL;
+	}
+	hdr = bpf_ringbuf_reserve(&events_map, size, 0);
 	if (!hdr) {
-		rp_count(type, RP_STAT_DROPPED);
+		rp_note_loss(type, RP_STAT_DROPPED);
 		return NULL;
 	}
 	hdr->type = type;

@@ -75,14 +75,28 @@ void print_status(std::ostream& out, const v1::GetStatusResponse& s) {
   mech.print(out, "  ");
   out << "\n" << s.attached_programs_size() << " programs attached, " << s.traced_syscalls() << " syscalls traced\n";
   out << "\nevents (types with any activity):\n";
-  Table ev({"TYPE", "EMITTED", "FILTERED", "DROPPED", "DELIVERED"});
+  Table ev({"TYPE", "EMITTED", "FILTERED", "DROPPED", "RATE-LIMITED", "DELIVERED"});
   for (const auto& e : s.events())
-    if (e.emitted() || e.filtered() || e.dropped() || e.delivered())
+    if (e.emitted() || e.filtered() || e.dropped() || e.rate_limited() || e.delivered())
       ev.row({e.type(), std::to_string(e.emitted()), std::to_string(e.filtered()), std::to_string(e.dropped()),
-              std::to_string(e.delivered())});
+              std::to_string(e.rate_limited()), std::to_string(e.delivered())});
   if (ev.empty()) out << "  none yet\n";
   else ev.print(out, "  ");
-  out << "\nreceived " << s.received() << ", decode errors " << s.decode_errors() << "\n";
+  out << "\nreceived " << s.received() << ", decode errors " << s.decode_errors() << ", synthesized "
+      << s.synthesized() << "\n";
+  const auto& o = s.overload();
+  out << "overload: " << o.dropped() << " dropped (ring buffer full, " << (o.ringbuf_bytes() >> 10) << " KiB; by cpu:";
+  for (int c = 0; c < o.dropped_per_cpu_size(); ++c) out << " cpu" << c << " " << o.dropped_per_cpu(c);
+  out << "), " << o.rate_limited() << " rate-limited (per process "
+      << (o.process_rate() ? std::to_string(o.process_rate()) + "/s" : "off") << ", per cgroup "
+      << (o.cgroup_rate() ? std::to_string(o.cgroup_rate()) + "/s" : "off") << "); " << o.alerts()
+      << " alerts, " << o.quarantined() << " fail-closed quarantines (" << o.quarantined_now() << " held now)\n";
+  out << "\nmemory: rss " << (s.resident_bytes() >> 10) << " KiB, " << s.open_fds() << " fds\n";
+  Table st({"STATE", "ENTRIES", "LIMIT", "APPROX KIB", "EVICTIONS"});
+  for (const auto& u : s.state())
+    st.row({u.name(), std::to_string(u.entries()), u.limit() ? std::to_string(u.limit()) : "-",
+            std::to_string((u.approx_bytes() + 1023) >> 10), std::to_string(u.evictions())});
+  st.print(out, "  ");
   out << "verdicts:";
   for (const char* l : {"observe", "alert", "deny", "quarantine", "kill"}) {
     auto it = s.verdicts_by_level().find(l);

@@ -24,7 +24,8 @@ Daemon::Daemon(DaemonOptions opts)
     : opts_(std::move(opts)),
       signals_(io_, SIGINT, SIGTERM),
       housekeeping_(io_),
-      table_(pipeline::ProcessTable::Limits{opts_.config.process_table_max, 5'000'000'000}) {}
+      table_(pipeline::ProcessTable::Limits{opts_.config.process_table_max, 5'000'000'000}),
+      trust_(score::TrustEngine::Limits{opts_.config.trust_max_processes, opts_.config.trust_max_evidence}) {}
 
 Daemon::~Daemon() = default;
 
@@ -57,7 +58,11 @@ Result<void> Daemon::start() {
 
   bpf::LoadOptions lo;
   lo.self_tgid = static_cast<uint32_t>(getpid());
-  lo.ringbuf_bytes = opts_.config.ringbuf_size_mb << 20;
+  lo.ringbuf_bytes = static_cast<uint32_t>(opts_.config.ringbuf_bytes());
+  lo.process_rate = opts_.config.rate_process_per_s;
+  lo.process_burst = opts_.config.rate_process_burst;
+  lo.cgroup_rate = opts_.config.rate_cgroup_per_s;
+  lo.cgroup_burst = opts_.config.rate_cgroup_burst;
   lo.wakeup_bytes = static_cast<uint64_t>(opts_.config.wakeup_kb) << 10;
   lo.excluded_events = opts_.config.excluded_events;
   lo.pin_dir = opts_.config.pin_dir;
@@ -140,17 +145,21 @@ int Daemon::run() {
     log(std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
     source_->stop();
     housekeeping_.cancel();
+    if (overload_timer_) overload_timer_->cancel();
     io_.stop();
   });
   source_->start();
   arm_housekeeping();
+  arm_overload_check();  // daemon_overload.cpp
   start_ops();  // metrics, READY=1, watchdog (daemon_ops.cpp)
   io_.run();
   if (api_) api_->stop();  // in-flight calls get UNAVAILABLE; streams end
   stop_ops();
 
-  // Whatever the kernel submitted before we stopped is still delivered.
+  // Whatever the kernel submitted before we stopped is still delivered, and
+  // the losses since the last check are still named.
   source_->drain();
+  check_overload();
   write_stats("exit");
   sink_->flush();
   perm_guard_.reset();  // closing its fd lets any exec still waiting through
@@ -221,7 +230,10 @@ void Daemon::resolve_cgroup(uint32_t tgid, uint64_t cgroup_id) {
     // Gone before /proc could be read: ask the cgroup filesystem by id.
     if (path.empty()) path = pipeline::ProcReader::cgroup_path_by_id(cgroup_root_, cgroup_id);
     if (path.empty()) return;
-    if (cgroup_paths_.size() > 65536) cgroup_paths_.clear();  // bound; refilled on demand
+    if (cgroup_paths_.size() > 65536) {  // bound; refilled on demand
+      cgroup_paths_.clear();
+      ++cgroup_path_resets_;
+    }
     it = cgroup_paths_.emplace(cgroup_id, std::move(path)).first;
   }
   const auto* info = table_.find(tgid);
@@ -296,6 +308,7 @@ Result<void> Daemon::start_perm_guard() {
   // Runs on the guard's thread: hand the record to the pipeline loop, nothing more.
   auto report = [this](const rp_enforce_event& ev) {
     boost::asio::post(io_, [this, ev] {
+      ++synthesized_;
       handle(sources::EventView{&ev.hdr});
       sink_->flush();
     });
@@ -340,7 +353,10 @@ void Daemon::check_open_after(const rp_file_event& e) {
   ev.action = rule.enforce ? RP_ACT_KILLED : RP_ACT_WOULD_DENY;
   std::memcpy(ev.path, e.path, sizeof(ev.path));
   if (rule.enforce && ::kill(static_cast<pid_t>(e.proc.tgid), SIGKILL) == 0) ++kills_;
-  boost::asio::post(io_, [this, ev] { handle(sources::EventView{&ev.hdr}); });
+  boost::asio::post(io_, [this, ev] {
+    ++synthesized_;
+    handle(sources::EventView{&ev.hdr});
+  });
 }
 
 void Daemon::apply_policy(uint32_t tgid) {
@@ -398,8 +414,8 @@ rp_verdict kernel_verdict(score::Level level) {
 }
 
 void Daemon::apply_verdict(const score::Verdict& v) {
-  // A manual quarantine (API) holds until Release, whatever the score says.
-  if (v.level < score::Level::kQuarantine && manual_quarantine_.count(v.tgid)) return;
+  // A manual (API) or fail-closed quarantine holds until Release, whatever the score says.
+  if (v.level < score::Level::kQuarantine && quarantine_held(v.tgid)) return;
   const policy::Policy& p = governing(v.tgid);
   if (p.mode != policy::Mode::kEnforce) return;  // audit and learn report, never act
   if (auto r = programs_->set_verdict(v.tgid, kernel_verdict(v.level)); !r) {
@@ -509,6 +525,7 @@ void Daemon::handle(const sources::EventView& ev) {
     table_.on_exit(p.tgid, ev.as<rp_exit_event>().exit_code, ev.hdr->ts_ns);
     trust_.on_exit(p.tgid);
     violation_seen_.erase(p.tgid);
+    overload_quarantine_.erase(p.tgid);
   }
   sink_->flush_if_large();
 }
@@ -531,6 +548,7 @@ void Daemon::write_stats(const char* reason) {
       const auto& s = (*stats)[t];
       w.field("emitted", s.total.emitted).field("filtered", s.total.filtered);
       w.field("dropped", s.total.dropped).field("errors", s.total.errors);
+      w.field("rate_limited", s.total.rate_limited);
       w.key("dropped_per_cpu").begin_array();
       for (auto d : s.dropped_per_cpu) w.value(d);
       w.end_array();
@@ -540,7 +558,17 @@ void Daemon::write_stats(const char* reason) {
   }
   w.end_object();
   if (!stats) w.field("kernel_stats_error", stats.error().what());
-  w.field("received", received_);
+  w.field("received", received_).field("synthesized", synthesized_);
+  w.key("overload").begin_object();
+  w.field("alerts", overload_alerts_).field("quarantined", overload_quarantines_);
+  w.field("quarantined_now", static_cast<uint64_t>(overload_quarantine_.size())).end_object();
+  w.key("state").begin_object();
+  for (const auto& u : state_use()) {
+    w.key(u.name).begin_object();
+    w.field("entries", u.entries).field("limit", u.limit).field("approx_bytes", u.bytes);
+    w.field("evictions", u.evictions).end_object();
+  }
+  w.end_object();
   w.key("decode_errors").begin_object();
   for (size_t i = 0; i < decode_errors_.size(); ++i)
     w.field(sources::decode_error_name(static_cast<sources::DecodeError>(i)), decode_errors_[i]);

@@ -195,6 +195,28 @@ class Daemon : public sources::RecordSink, public api::Backend {
   std::array<std::array<uint64_t, 4>, 6> enforcement_by_mech_{};  // [RP_MECH_*][RP_ACT_*]
   ops::Histogram verdict_latency_;                              // event ts → verdict (applied) time
   uint64_t reloads_ok_ = 0, reloads_failed_ = 0;               // policy reloads (API, SIGHUP, inotify)
+
+  // --- overload and bounded state (issue 8; daemon_overload.cpp) ---
+  // Every overload.check_interval_ms: drains the kernel's loss_map, writes an
+  // "overload" record (and a log line) naming each process that lost events,
+  // and quarantines those an enforce-mode, fail-closed policy governs.
+  void arm_overload_check();
+  void check_overload();
+  // Whether a verdict below quarantine must leave the kernel's verdict alone
+  // (manual or fail-closed quarantine holds until Release or exit).
+  bool quarantine_held(uint32_t tgid) const;
+  struct StateUse {
+    const char* name;
+    uint64_t entries, limit, bytes, evictions;
+    const char* eviction;
+  };
+  std::vector<StateUse> state_use() const;
+  std::unique_ptr<boost::asio::steady_timer> overload_timer_;
+  std::unordered_set<uint32_t> overload_quarantine_;  // tgids a fail-closed policy quarantined
+  uint64_t overload_alerts_ = 0, overload_quarantines_ = 0;
+  uint64_t last_overload_log_ns_ = 0, overload_log_suppressed_ = 0;
+  uint64_t synthesized_ = 0;  // enforce events made in userspace (not from the ring buffer)
+  uint64_t cgroup_path_resets_ = 0;
 };
 
 }  // namespace rampart

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "daemon.h"
+#include "ops/metrics.h"
 #include "outputs/json_writer.h"
 #include "util/clock.h"
 
@@ -67,7 +68,7 @@ void Daemon::after_event(const sources::EventView& ev, size_t json_begin) {
         uint8_t level = 0;
         if (trust_.tracked(p.tgid))
           if (auto v = trust_.verdict(p.tgid, ev.hdr->ts_ns)) level = static_cast<uint8_t>(v->level);
-        if (manual_quarantine_.count(p.tgid)) level = std::max<uint8_t>(level, uint8_t(score::Level::kQuarantine));
+        if (quarantine_held(p.tgid)) level = std::max<uint8_t>(level, uint8_t(score::Level::kQuarantine));
         return level;
       });
 }
@@ -181,6 +182,8 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
       e->set_filtered(s.filtered);
       e->set_dropped(s.dropped);
       e->set_errors(s.errors);
+      e->set_rate_limited(s.rate_limited);
+      for (auto d : (*stats)[t].dropped_per_cpu) e->add_dropped_per_cpu(d);
     }
     e->set_delivered(delivered_[t]);
   }
@@ -204,6 +207,37 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
   out->mutable_streams()->set_sent(hub_.sent());
   out->mutable_streams()->set_missed(hub_.missed());
   out->set_quarantined_manually(manual_quarantine_.size());
+  out->set_synthesized(synthesized_);
+  auto* o = out->mutable_overload();
+  if (stats) {
+    for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
+      const auto& ts = (*stats)[t];
+      o->set_dropped(o->dropped() + ts.total.dropped);
+      o->set_rate_limited(o->rate_limited() + ts.total.rate_limited);
+      if (o->dropped_per_cpu_size() < static_cast<int>(ts.dropped_per_cpu.size()))
+        o->mutable_dropped_per_cpu()->Resize(static_cast<int>(ts.dropped_per_cpu.size()), 0);
+      for (size_t c = 0; c < ts.dropped_per_cpu.size(); ++c)
+        o->set_dropped_per_cpu(static_cast<int>(c), o->dropped_per_cpu(static_cast<int>(c)) + ts.dropped_per_cpu[c]);
+    }
+  }
+  o->set_alerts(overload_alerts_);
+  o->set_quarantined(overload_quarantines_);
+  o->set_quarantined_now(overload_quarantine_.size());
+  o->set_process_rate(opts_.config.rate_process_per_s);
+  o->set_cgroup_rate(opts_.config.rate_cgroup_per_s);
+  o->set_ringbuf_bytes(opts_.config.ringbuf_bytes());
+  for (const auto& u : state_use()) {
+    auto* st = out->add_state();
+    st->set_name(u.name);
+    st->set_entries(u.entries);
+    st->set_limit(u.limit);
+    st->set_approx_bytes(u.bytes);
+    st->set_evictions(u.evictions);
+    st->set_eviction(u.eviction);
+  }
+  auto ps = ops::read_process_stats();
+  out->set_resident_bytes(ps.resident_bytes);
+  out->set_open_fds(ps.open_fds);
   return grpc::Status::OK;
 }
 
@@ -231,8 +265,8 @@ grpc::Status Daemon::get_verdict(uint32_t pid, v1::Verdict* out) {
   out->set_pid(pid);
   out->set_score(100);
   if (auto v = trust_.verdict(pid, boot_now_ns())) fill_verdict(*v, out);
-  if (manual_quarantine_.count(pid)) {
-    out->set_manual_quarantine(true);
+  if (quarantine_held(pid)) {
+    out->set_manual_quarantine(manual_quarantine_.count(pid) != 0);
     if (out->level() < v1::LEVEL_QUARANTINE) out->set_level(v1::LEVEL_QUARANTINE);
   }
   const policy::Policy& pol = governing(pid);
@@ -323,7 +357,7 @@ grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& pee
     audit("release", pid, peer, "not_found", req.reason());
     return not_found(pid);
   }
-  const bool was_manual = manual_quarantine_.erase(pid) > 0;
+  const bool was_manual = (manual_quarantine_.erase(pid) + overload_quarantine_.erase(pid)) > 0;
   const bool was_tracked = trust_.tracked(pid);
   if (auto r = programs_->set_verdict(pid, rp_verdict{0, 0}); !r) {
     audit("release", pid, peer, "failed", r.error().what());
@@ -337,7 +371,7 @@ grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& pee
   const uint64_t now = boot_now_ns();
   uint32_t children = 0;
   for (uint32_t child : table_.descendants(pid)) {
-    if (manual_quarantine_.count(child)) continue;
+    if (quarantine_held(child)) continue;  // held on its own account (API or fail-closed)
     auto own = trust_.verdict(child, now);
     if (own && std::all_of(own->evidence.begin(), own->evidence.end(),
                            [](const score::Evidence& e) { return e.rule_id == "rampart.inherited"; })) {

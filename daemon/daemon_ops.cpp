@@ -33,7 +33,7 @@ const char* action_label(size_t a) {
 }  // namespace
 
 void Daemon::start_ops() {
-  ringbuf_fill_ = ops::RingbufFill::open(programs_->ringbuf_fd(), size_t{opts_.config.ringbuf_size_mb} << 20);
+  ringbuf_fill_ = ops::RingbufFill::open(programs_->ringbuf_fd(), static_cast<size_t>(opts_.config.ringbuf_bytes()));
   if (!opts_.config.metrics_address.empty()) {
     auto server = ops::HttpServer::start(io_, opts_.config.metrics_address,
                                          [this](const std::string& path) { return serve_http(path); });
@@ -124,7 +124,10 @@ std::string Daemon::render_metrics() {
                    Field{"kernel_events_dropped_total", "Events lost because the ring buffer was full, by type.",
                          &rp_stats::dropped},
                    Field{"kernel_errors_total", "BPF helper or map failures while building events, by type.",
-                         &rp_stats::errors}}) {
+                         &rp_stats::errors},
+                   Field{"kernel_events_rate_limited_total",
+                         "Events not emitted because their process or cgroup was over its rate limit, by type.",
+                         &rp_stats::rate_limited}}) {
       m.family(f.name, "counter", f.help);
       for (uint32_t t = 1; t < RP_EV_MAX; ++t)
         m.sample(uint64_t{(*stats)[t].total.*f.member}, {{"type", sources::event_type_name(t)}});
@@ -137,8 +140,25 @@ std::string Daemon::render_metrics() {
     m.family("kubelet_pods", "gauge", "Pods in the kubelet's last list.");
     m.sample(uint64_t{pods_.size()});
   }
+  if (stats) {
+    std::vector<uint64_t> per_cpu;
+    for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
+      const auto& d = (*stats)[t].dropped_per_cpu;
+      if (per_cpu.size() < d.size()) per_cpu.resize(d.size());
+      for (size_t c = 0; c < d.size(); ++c) per_cpu[c] += d[c];
+    }
+    m.family("kernel_events_dropped_by_cpu_total", "counter", "Events lost because the ring buffer was full, by CPU.");
+    for (size_t c = 0; c < per_cpu.size(); ++c) m.sample(per_cpu[c], {{"cpu", std::to_string(c)}});
+  }
   m.family("events_received_total", "counter", "Records read from the ring buffer.");
   m.sample(received_);
+  m.family("events_synthesized_total", "counter",
+           "Enforce events rampartd made itself (fanotify answers, after-the-fact kills), not from the ring buffer.");
+  m.sample(synthesized_);
+  m.family("overload_alerts_total", "counter", "Overload records: a process lost events (ring buffer full or rate-limited).");
+  m.sample(overload_alerts_);
+  m.family("overload_quarantines_total", "counter", "Processes quarantined by a fail-closed policy after losing events.");
+  m.sample(overload_quarantines_);
   m.family("decode_errors_total", "counter", "Kernel records rejected by the decoder, by reason.");
   for (size_t i = 0; i < decode_errors_.size(); ++i)
     m.sample(decode_errors_[i], {{"reason", sources::decode_error_name(static_cast<sources::DecodeError>(i))}});
@@ -192,6 +212,15 @@ std::string Daemon::render_metrics() {
   m.sample(table_.evictions());
   m.family("trust_tracked_processes", "gauge", "Processes with a trust score of their own.");
   m.sample(uint64_t{trust_.size()});
+  const auto use = state_use();
+  m.family("state_entries", "gauge", "Entries in each bounded in-memory structure of rampartd.");
+  for (const auto& u : use) m.sample(u.entries, {{"structure", u.name}});
+  m.family("state_limit", "gauge", "The configured limit of each structure (0: bounded by another).");
+  for (const auto& u : use) m.sample(u.limit, {{"structure", u.name}});
+  m.family("state_bytes", "gauge", "Approximate heap bytes held by each structure.");
+  for (const auto& u : use) m.sample(u.bytes, {{"structure", u.name}});
+  m.family("state_evictions_total", "counter", "Entries evicted from each structure to keep it within its limit.");
+  for (const auto& u : use) m.sample(u.evictions, {{"structure", u.name}});
   if (ringbuf_fill_) {
     m.family("ringbuf_used_bytes", "gauge", "Bytes in the ring buffer not yet consumed by rampartd.");
     m.sample(ringbuf_fill_->used());

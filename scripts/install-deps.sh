@@ -21,6 +21,8 @@ packages=(
   libssl-dev
   # VM tier (tests/vm): QEMU, the guest's /init, unpacking Debian kernels
   qemu-system-x86 busybox-static kmod cpio file xz-utils zstd lz4
+  # soak test (tests/soak): the exec/fork/open/socket load mix
+  stress-ng
 )
 
 if [ "$(id -u)" -ne 0 ]; then

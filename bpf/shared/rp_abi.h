@@ -349,6 +349,32 @@ struct rp_stats {
 	__u64 filtered; /* seen but skipped in-kernel on purpose (threads, self, family) */
 	__u64 dropped;	/* lost: the ring buffer was full */
 	__u64 errors;	/* lost: a kernel read or map lookup failed */
+	__u64 rate_limited; /* lost: over its process's or cgroup's rate (RP_RATE_LIMITED_TYPES only) */
+};
+
+/*
+ * Overload. Only these high-volume types are rate-limited in the kernel;
+ * exec, fork, exit, enforce and the privilege and kernel-tampering events
+ * never are (they are rare, and the process table and enforcement need them).
+ * Bit n stands for event type n.
+ */
+#define RP_RATE_LIMITED_TYPES                                                                                      \
+	((1u << RP_EV_OPEN) | (1u << RP_EV_UNLINK) | (1u << RP_EV_RENAME) | (1u << RP_EV_CHMOD) | (1u << RP_EV_CHOWN) | \
+	 (1u << RP_EV_CONNECT) | (1u << RP_EV_ACCEPT) | (1u << RP_EV_BIND) | (1u << RP_EV_LISTEN))
+
+/*
+ * loss_map value, keyed by tgid: the events of one process that never reached
+ * rampartd since rampartd last drained the entry (it reads and deletes each).
+ */
+struct rp_loss {
+	__u64 dropped;	    /* the ring buffer was full */
+	__u64 rate_limited; /* over the process's or its cgroup's rate */
+	__u64 first_ns;	    /* boot clock of the first loss in this entry */
+	__u64 last_ns;
+	__u64 cgroup_id;
+	__u32 tgid;
+	__u32 types; /* bit n: events of type n were lost */
+	char comm[RP_COMM_LEN];
 };
 
 #endif /* RAMPART_RP_ABI_H */

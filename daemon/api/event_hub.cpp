@@ -31,6 +31,8 @@ bool Subscriber::push(const EventFacts& e) {
   q.container_id.assign(e.container_id);
   q.json.assign(e.json);
   q.missed_before = pending_missed_;
+  queued_bytes_.fetch_add(e.comm.size() + e.exe.size() + e.container_id.size() + e.json.size(),
+                          std::memory_order_relaxed);
   pending_missed_ = 0;
   tail_.store(tail + 1, std::memory_order_release);
   sent_.fetch_add(1, std::memory_order_relaxed);
@@ -41,9 +43,23 @@ size_t Subscriber::pop(std::vector<QueuedEvent>& out, size_t max) {
   uint64_t head = head_.load(std::memory_order_relaxed);
   const uint64_t tail = tail_.load(std::memory_order_acquire);
   size_t n = 0;
-  for (; head < tail && n < max; ++head, ++n) out.push_back(std::move(ring_[head & mask_]));
+  uint64_t bytes = 0;
+  for (; head < tail && n < max; ++head, ++n) {
+    QueuedEvent& q = ring_[head & mask_];
+    bytes += q.comm.size() + q.exe.size() + q.container_id.size() + q.json.size();
+    out.push_back(std::move(q));
+  }
+  queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
   head_.store(head, std::memory_order_release);
   return n;
+}
+
+size_t Subscriber::queued() const {
+  return static_cast<size_t>(tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire));
+}
+
+size_t Subscriber::approx_bytes() const {
+  return ring_.size() * sizeof(QueuedEvent) + queued_bytes_.load(std::memory_order_relaxed);
 }
 
 void EventHub::subscribe(std::shared_ptr<Subscriber> s) { subs_.push_back(std::move(s)); }
@@ -65,6 +81,24 @@ uint64_t EventHub::sent() const {
 uint64_t EventHub::missed() const {
   uint64_t n = missed_gone_;
   for (const auto& s : subs_) n += s->missed();
+  return n;
+}
+
+size_t EventHub::queued() const {
+  size_t n = 0;
+  for (const auto& s : subs_) n += s->queued();
+  return n;
+}
+
+size_t EventHub::capacity() const {
+  size_t n = 0;
+  for (const auto& s : subs_) n += s->capacity();
+  return n;
+}
+
+size_t EventHub::approx_bytes() const {
+  size_t n = subs_.capacity() * sizeof(subs_[0]);
+  for (const auto& s : subs_) n += sizeof(Subscriber) + s->approx_bytes();
   return n;
 }
 

@@ -61,6 +61,10 @@ class Subscriber {
   size_t pop(std::vector<QueuedEvent>& out, size_t max);
   uint64_t missed() const { return missed_.load(std::memory_order_relaxed); }
   uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
+  size_t capacity() const { return ring_.size(); }
+  size_t queued() const;
+  // Approximate bytes: the ring's slots plus the strings of the events queued now.
+  size_t approx_bytes() const;
 
  private:
   EventFilter filter_;
@@ -70,6 +74,7 @@ class Subscriber {
   alignas(64) std::atomic<uint64_t> tail_{0};  // next to push (producer)
   uint64_t pending_missed_ = 0;                // producer only
   std::atomic<uint64_t> missed_{0}, sent_{0};
+  std::atomic<uint64_t> queued_bytes_{0};  // string bytes of the events in the ring
 };
 
 class EventHub {
@@ -105,6 +110,10 @@ class EventHub {
   // Totals over subscribers, past and present.
   uint64_t sent() const;
   uint64_t missed() const;
+  // Over current subscribers: queued events, their slots, approximate bytes.
+  size_t queued() const;
+  size_t capacity() const;
+  size_t approx_bytes() const;
 
  private:
   static bool basic_match(const EventFilter& f, const EventFacts& e);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "rampart_bpf.skel.h"
@@ -79,6 +80,15 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
 
   p->skel_->rodata->rp_self_tgid = opts.self_tgid;
   p->skel_->rodata->rp_wakeup_bytes = opts.wakeup_bytes;
+  // GCRA cells: the interval between events at the rate, and the burst as time.
+  auto cell = [](uint32_t rate, uint32_t burst, volatile __u64& interval, volatile __u64& burst_ns) {
+    interval = rate ? 1'000'000'000ull / rate : 0;
+    burst_ns = rate ? interval * burst : 0;
+  };
+  cell(opts.process_rate, opts.process_burst, p->skel_->rodata->rp_rl_proc_interval_ns,
+       p->skel_->rodata->rp_rl_proc_burst_ns);
+  cell(opts.cgroup_rate, opts.cgroup_burst, p->skel_->rodata->rp_rl_cgroup_interval_ns,
+       p->skel_->rodata->rp_rl_cgroup_burst_ns);
   if (int err = bpf_map__set_max_entries(p->skel_->maps.events_map, opts.ringbuf_bytes); err)
     return fail("sizing ring buffer events_map to " + std::to_string(opts.ringbuf_bytes) + " bytes", -err);
 
@@ -269,7 +279,34 @@ Result<std::array<TypeStats, RP_EV_MAX>> Programs::read_stats() const {
       t.total.filtered += per_cpu[cpu].filtered;
       t.total.dropped += per_cpu[cpu].dropped;
       t.total.errors += per_cpu[cpu].errors;
+      t.total.rate_limited += per_cpu[cpu].rate_limited;
       t.dropped_per_cpu[cpu] = per_cpu[cpu].dropped;
+    }
+  }
+  return out;
+}
+
+std::vector<rp_loss> Programs::drain_losses() const {
+  std::vector<rp_loss> out;
+  int fd = bpf_map__fd(skel_->maps.loss_map);
+  uint32_t key = 0, next = 0;
+  // Keys are collected first: deleting while walking restarts get_next_key.
+  std::vector<uint32_t> keys;
+  bool first = true;
+  while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0 && keys.size() < 65536) {
+    keys.push_back(next);
+    key = next;
+    first = false;
+  }
+  for (uint32_t k : keys) {
+    rp_loss l{};
+    if (bpf_map_lookup_and_delete_elem(fd, &k, &l) == 0) {
+      out.push_back(l);
+    } else if (errno != ENOENT && bpf_map_lookup_elem(fd, &k, &l) == 0) {
+      // Kernels before 5.14 cannot lookup-and-delete a hash entry: a loss
+      // recorded between these two calls is not named (still counted).
+      bpf_map_delete_elem(fd, &k);
+      out.push_back(l);
     }
   }
   return out;

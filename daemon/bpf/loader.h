@@ -26,6 +26,10 @@ struct LoadOptions {
   uint32_t self_tgid = 0;              // filtered in the kernel
   uint32_t ringbuf_bytes = 16u << 20;  // power of two
   uint64_t wakeup_bytes = 256u << 10;
+  // Kernel rate limits, events per second and burst (events), per process
+  // and per cgroup; a rate of 0 turns that limit off.
+  uint32_t process_rate = 0, process_burst = 0;
+  uint32_t cgroup_rate = 0, cgroup_burst = 0;
   std::vector<uint32_t> excluded_events;  // RP_EV_* not to hook
   // cgroup v2 directory the network enforcement hooks attach to (the root
   // in production, a scratch cgroup in tests); "" leaves them out.
@@ -49,6 +53,11 @@ class Programs : public enforce::MapWriter {
   int ringbuf_fd() const;
   // Summed over CPUs, indexed by RP_EV_*.
   Result<std::array<TypeStats, RP_EV_MAX>> read_stats() const;
+  // Reads and deletes every loss_map entry: the processes that lost events
+  // since the previous call. Entries are taken one by one (lookup-and-delete),
+  // so a loss the kernel records meanwhile lands in a new entry and is named
+  // at the next call (before 5.14: lookup, then delete).
+  std::vector<rp_loss> drain_losses() const;
   // "process_exec on tp_btf/sched_process_exec", ...
   const std::vector<std::string>& attached() const { return attached_; }
   size_t traced_syscall_count() const { return traced_syscalls_; }

@@ -229,6 +229,7 @@ Result<Config> parse(std::string_view text, std::string_view source) {
   // wakeup_kb is checked against size_mb after both are read; an error names
   // where wakeup_kb was set (it can only fail when it was).
   std::string wakeup_at = std::string(source) + ": 'ringbuf.wakeup_kb'";
+  std::string size_mb_at, size_kb_at;  // set when the text sets them
   std::string metrics_at = std::string(source) + ": 'metrics.address'";
 
   std::string api_socket_at = std::string(source) + ": 'api.socket'";
@@ -240,11 +241,19 @@ Result<Config> parse(std::string_view text, std::string_view source) {
   r = walk(root, source, "",
                 {
                     {"output", nested("output", {{"path", string_of(c.output_path)}})},
-                    {"ringbuf", nested("ringbuf", {{"size_mb", pow2_in(c.ringbuf_size_mb, 1, 1024)},
+                    {"ringbuf", nested("ringbuf", {{"size_mb", located(size_mb_at, pow2_in(c.ringbuf_size_mb, 1, 1024))},
+                                                   {"size_kb", located(size_kb_at, pow2_in(c.ringbuf_size_kb, 4, 1024 * 1024))},
                                                    {"wakeup_kb", located(wakeup_at, uint_in(c.wakeup_kb, 4, 1024 * 1024))},
                                                    {"poll_interval_ms", uint_in(c.poll_interval_ms, 1, 1000)}})},
                     {"events", nested("events", {{"exclude", excluded}})},
                     {"process_table", nested("process_table", {{"max_entries", uint_in(c.process_table_max, 64, 4194304)}})},
+                    {"trust", nested("trust", {{"max_processes", uint_in(c.trust_max_processes, 64, 4194304)},
+                                               {"max_evidence", uint_in(c.trust_max_evidence, 1, 1024)}})},
+                    {"ratelimit", nested("ratelimit", {{"process_per_s", uint_in(c.rate_process_per_s, 0, 100000000)},
+                                                       {"process_burst", uint_in(c.rate_process_burst, 1, 100000000)},
+                                                       {"cgroup_per_s", uint_in(c.rate_cgroup_per_s, 0, 100000000)},
+                                                       {"cgroup_burst", uint_in(c.rate_cgroup_burst, 1, 100000000)}})},
+                    {"overload", nested("overload", {{"check_interval_ms", uint_in(c.overload_check_ms, 10, 10000)}})},
                     {"stats", nested("stats", {{"interval_s", uint_in(c.stats_interval_s, 0, 86400)}})},
                     {"policy", nested("policy", {{"dir", string_of(c.policy_dir)}})},
                     {"enforcement", nested("enforcement", {{"network", bool_of(c.enforce_network)},
@@ -298,9 +307,11 @@ Result<Config> parse(std::string_view text, std::string_view source) {
   }
   if (!r) return tl::unexpected(r.error());
   if (auto a = check_api(c.api, api_socket_at, api_group_at, api_tcp_at); !a) return tl::unexpected(a.error());
-  if (static_cast<uint64_t>(c.wakeup_kb) * 1024 >= static_cast<uint64_t>(c.ringbuf_size_mb) << 20)
-    return fail(wakeup_at + " must be smaller than the ring buffer (" + std::to_string(c.ringbuf_size_mb) +
-                " MiB)");
+  if (!size_mb_at.empty() && !size_kb_at.empty())
+    return fail(size_kb_at + ": set either ringbuf.size_kb or ringbuf.size_mb, not both");
+  if (static_cast<uint64_t>(c.wakeup_kb) * 1024 >= c.ringbuf_bytes())
+    return fail(wakeup_at + " must be smaller than the ring buffer (" + std::to_string(c.ringbuf_bytes() >> 10) +
+                " KiB)");
   if (!c.metrics_address.empty() && !c.metrics_allow_remote && !ops::parse_listen_address(c.metrics_address)->loopback)
     return fail(metrics_at + ": " + c.metrics_address +
                 " is not a loopback address; metrics are served to remote hosts only with metrics.allow_remote: true");

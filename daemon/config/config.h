@@ -34,10 +34,25 @@ struct ApiConfig {
 struct Config {
   std::string output_path = "-";
   uint32_t ringbuf_size_mb = 16;
+  uint32_t ringbuf_size_kb = 0;  // when set (tests, tiny hosts), it replaces size_mb
+  uint64_t ringbuf_bytes() const {
+    return ringbuf_size_kb ? uint64_t{ringbuf_size_kb} << 10 : uint64_t{ringbuf_size_mb} << 20;
+  }
   uint32_t wakeup_kb = 256;
   uint32_t poll_interval_ms = 5;
   std::vector<uint32_t> excluded_events;  // RP_EV_* values
   uint32_t process_table_max = 65536;
+  // Trust scores: processes with a score of their own, and evidence kept per process.
+  uint32_t trust_max_processes = 65536;
+  uint32_t trust_max_evidence = 32;
+
+  // --- overload (issue 8) ---
+  // Kernel rate limits for the high-volume event types (RP_RATE_LIMITED_TYPES):
+  // events per second and burst, per process and per cgroup; a rate of 0 is off.
+  uint32_t rate_process_per_s = 500000, rate_process_burst = 1000000;
+  uint32_t rate_cgroup_per_s = 1000000, rate_cgroup_burst = 2000000;
+  // How often rampartd reads the kernel's per-process loss records (overload alerts).
+  uint32_t overload_check_ms = 250;
   uint32_t stats_interval_s = 0;
   std::string policy_dir = "/etc/rampart/policies";
   bool policy_dir_explicit = false;  // set by --policy-dir: then a missing dir is an error

@@ -189,9 +189,13 @@ std::optional<ProcSnapshot> ProcReader::read(uint32_t tgid) const {
     if (read_file(dir + "/cmdline", content)) snap.args = split_cmdline(content);
     if (read_file(dir + "/cgroup", content)) snap.cgroup_path = cgroup_v2_path(content);
 
-    // Gone while we read: the optional fields may be empty for that reason
-    // rather than because the process has none.
-    if (::access(dir.c_str(), F_OK) != 0) return std::nullopt;
+    // Gone while we read (ENOENT, ESRCH): the optional fields may be empty
+    // for that reason rather than because the process has none. Gone and its
+    // pid reused by another process: stat now shows another start time, and
+    // the fields read so far may mix the two.
+    ProcSnapshot again;
+    if (!read_file(dir + "/stat", content) || !parse_stat(content, again) || again.start_ns != snap.start_ns)
+      return std::nullopt;
     return snap;
   } catch (...) {
     return std::nullopt;  // allocation failure: skip the process

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "util/memory.h"
+
 namespace rampart::pipeline {
 
 void ProcessTable::seed(const std::vector<ProcSnapshot>& snapshots) {
@@ -189,6 +191,19 @@ void ProcessTable::evict_if_full() {
     from.erase(victim);
     ++evictions_;
   }
+}
+
+size_t ProcessTable::approx_bytes() const {
+  // Per entry: the map node, its LRU list node and its lru_pos_ node.
+  constexpr size_t kPerEntry = sizeof(ProcessInfo) + sizeof(uint32_t) + 3 * util::kNodeOverhead +
+                               sizeof(std::list<uint32_t>::iterator) + 2 * sizeof(uint32_t);
+  size_t n = entries_.bucket_count() * sizeof(void*) + lru_pos_.bucket_count() * sizeof(void*);
+  for (const auto& [tgid, p] : entries_) {
+    n += kPerEntry + util::heap_bytes(p.comm) + util::heap_bytes(p.exe) + util::heap_bytes(p.args) +
+         util::heap_bytes(p.cgroup_path) + util::heap_bytes(p.container.id) + util::heap_bytes(p.container.pod_uid) +
+         util::heap_bytes(p.container.runtime);
+  }
+  return n;
 }
 
 }  // namespace rampart::pipeline

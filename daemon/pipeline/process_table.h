@@ -107,7 +107,10 @@ class ProcessTable {
   void sweep(uint64_t now_ns);
 
   size_t size() const { return entries_.size(); }
+  size_t limit() const { return limits_.max_entries; }
   uint64_t evictions() const { return evictions_; }
+  // Approximate heap bytes held by the table (entries, strings, LRU lists).
+  size_t approx_bytes() const;
 
  private:
   ProcessInfo& upsert(uint32_t tgid);

@@ -223,6 +223,22 @@ class DocParser {
     return f.node.Scalar();
   }
 
+  // One of a fixed set of words, each standing for a value of E.
+  template <typename E>
+  void word(const Field& f, std::initializer_list<std::pair<std::string_view, E>> words, E& out) {
+    auto s = text(f);
+    if (!s) return;
+    std::string list;
+    for (const auto& [w, value] : words) {
+      if (*s == w) {
+        out = value;
+        return;
+      }
+      list += (list.empty() ? "" : ", ") + std::string(w);
+    }
+    error(f.mark(), "'" + f.path + "' must be one of " + list + ", got '" + *s + "'");
+  }
+
   // An unquoted integer in [lo, hi].
   std::optional<uint32_t> integer(const Field& f, uint32_t lo, uint32_t hi) {
     std::string range = " (" + std::to_string(lo) + "-" + std::to_string(hi) + ")";
@@ -332,20 +348,12 @@ class DocParser {
 
   void parse_spec(const Field& f, Parsed& out) {
     Policy& p = out.policy;
-    auto m = fields(f, {"selector", "mode", "allow", "deny", "scoring"});
+    auto m = fields(f, {"selector", "mode", "overload", "allow", "deny", "scoring"});
     if (auto sel = required(f, m, "selector"); sel) parse_selector(*sel, out);
-    if (auto mode = get(m, "mode"); mode) {
-      if (auto s = text(*mode); s) {
-        if (*s == "audit")
-          p.mode = Mode::kAudit;
-        else if (*s == "enforce")
-          p.mode = Mode::kEnforce;
-        else if (*s == "learn")
-          p.mode = Mode::kLearn;
-        else
-          error(mode->mark(), "'spec.mode' must be one of audit, enforce, learn, got '" + *s + "'");
-      }
-    }
+    if (auto mode = get(m, "mode"); mode)
+      word(*mode, {{"audit", Mode::kAudit}, {"enforce", Mode::kEnforce}, {"learn", Mode::kLearn}}, p.mode);
+    if (auto o = get(m, "overload"); o)
+      word(*o, {{"fail-open", Overload::kFailOpen}, {"fail-closed", Overload::kFailClosed}}, p.overload);
     if (auto a = get(m, "allow"); a) parse_allow(*a, p.allow);
     if (auto d = get(m, "deny"); d) parse_deny(*d, p.deny);
     if (auto s = get(m, "scoring"); s) parse_scoring(*s, p.scoring);
@@ -773,6 +781,8 @@ const char* mode_name(Mode m) {
   }
   return "?";
 }
+
+const char* overload_name(Overload o) { return o == Overload::kFailClosed ? "fail-closed" : "fail-open"; }
 
 const char* action_name(Action a) {
   switch (a) {

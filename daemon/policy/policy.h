@@ -87,6 +87,12 @@ struct Allow {
   bool bpf_expected = false;  // privilege.bpf: true was written: bpf() is part of this workload's job
 };
 
+// What happens to a process whose events the kernel could not deliver (ring
+// buffer full, or over its rate): fail-open alerts; fail-closed also
+// quarantines it, when the policy is in enforce mode.
+enum class Overload : uint8_t { kFailOpen, kFailClosed };
+const char* overload_name(Overload o);
+
 enum class Action : uint8_t { kDeny, kKill, kAlert };
 const char* action_name(Action a);
 
@@ -126,6 +132,7 @@ struct Policy {
   std::string description;  // metadata.description
   Selector selector;
   Mode mode = Mode::kAudit;
+  Overload overload = Overload::kFailOpen;
   Allow allow;
   std::vector<DenyRule> deny;
   Scoring scoring;

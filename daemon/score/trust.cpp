@@ -10,6 +10,8 @@
 #include <limits>
 #include <utility>
 
+#include "util/memory.h"
+
 namespace rampart::score {
 
 const char* level_name(Level l) {
@@ -87,9 +89,12 @@ Verdict TrustEngine::report(uint32_t tgid, Proc& p) {
 
 void TrustEngine::add_evidence(Proc& p, Evidence ev) {
   p.evidence.push_back(std::move(ev));
+  ++evidence_entries_;
   while (p.evidence.size() > limits_.max_evidence) {
     p.evidence.pop_front();
     ++p.evidence_dropped;
+    ++evidence_dropped_;
+    --evidence_entries_;
   }
 }
 
@@ -196,6 +201,7 @@ void TrustEngine::on_exit(uint32_t tgid) {
   auto it = procs_.find(tgid);
   if (it == procs_.end()) return;
   unindex(tgid, it->second);
+  evidence_entries_ -= it->second.evidence.size();
   procs_.erase(it);
 }
 
@@ -235,6 +241,19 @@ std::vector<Verdict> TrustEngine::tick(uint64_t now_ns) {
   }
   std::sort(changed.begin(), changed.end(), [](const Verdict& a, const Verdict& b) { return a.tgid < b.tgid; });
   return changed;
+}
+
+size_t TrustEngine::approx_bytes() const {
+  constexpr size_t kPerProc = sizeof(Proc) + sizeof(uint32_t) + util::kNodeOverhead +  // procs_ node
+                              sizeof(IndexKey) + 4 * sizeof(void*);                    // index_ node
+  size_t n = procs_.bucket_count() * sizeof(void*);
+  for (const auto& [tgid, p] : procs_) {
+    n += kPerProc + util::heap_bytes(p.policy);
+    for (const auto& e : p.evidence)
+      n += sizeof(Evidence) + util::heap_bytes(e.rule_id) + util::heap_bytes(e.event_type) +
+           util::heap_bytes(e.detail);
+  }
+  return n;
 }
 
 }  // namespace rampart::score

@@ -107,6 +107,12 @@ class TrustEngine {
   // Whether tgid has a score of its own (a rule hit, or inherited distrust).
   bool tracked(uint32_t tgid) const { return procs_.count(tgid) != 0; }
   uint64_t evictions() const { return evictions_; }
+  size_t limit() const { return limits_.max_processes; }
+  // Evidence entries dropped because a process had max_evidence already (all processes, ever).
+  uint64_t evidence_dropped() const { return evidence_dropped_; }
+  size_t evidence_entries() const { return evidence_entries_; }
+  // Approximate heap bytes: process entries, the score index and every evidence chain.
+  size_t approx_bytes() const;
 
  private:
   // The score is kept exactly, in units of 1/60e9 point: decay at D points
@@ -147,6 +153,8 @@ class TrustEngine {
   std::unordered_map<uint32_t, Proc> procs_;
   std::set<IndexKey> index_;
   uint64_t evictions_ = 0;
+  uint64_t evidence_dropped_ = 0;
+  size_t evidence_entries_ = 0;  // kept now, over all processes
 };
 
 }  // namespace rampart::score

@@ -47,10 +47,10 @@ sources::EventView Record::view() const {
   return *v;
 }
 
-ScratchCgroup::ScratchCgroup() {
+ScratchCgroup::ScratchCgroup(const std::string& name) {
   std::string root = bpf::find_mount("cgroup2");
   if (root.empty()) throw std::runtime_error("cgroup v2 is not mounted");
-  path_ = root + "/rampart-test-" + std::to_string(getpid());
+  path_ = root + "/rampart-test-" + std::to_string(getpid()) + (name.empty() ? "" : "-" + name);
   if (mkdir(path_.c_str(), 0755) != 0 && errno != EEXIST)
     throw std::runtime_error("mkdir " + path_ + ": " + std::strerror(errno));
 }
@@ -60,10 +60,13 @@ ScratchCgroup::~ScratchCgroup() {
   for (int i = 0; i < 50 && rmdir(path_.c_str()) != 0 && errno == EBUSY; ++i) usleep(10000);
 }
 
-bool ScratchCgroup::enter() const {
+bool ScratchCgroup::enter() const { return add(0); }
+
+bool ScratchCgroup::add(pid_t pid) const {
   int fd = open((path_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  bool ok = write(fd, "0", 1) == 1;
+  const std::string text = std::to_string(pid);  // 0: the writer itself
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   close(fd);
   return ok;
 }

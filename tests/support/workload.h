@@ -58,11 +58,14 @@ class Record {
 // end. Enforcement in tests attaches here, never to the machine's root cgroup.
 class ScratchCgroup {
  public:
-  ScratchCgroup();
+  // `name` tells apart several scratch cgroups of one test process.
+  explicit ScratchCgroup(const std::string& name = "");
   ~ScratchCgroup();
   const std::string& path() const { return path_; }
   // Moves the calling process into it (for use in a child).
   bool enter() const;
+  // Moves another process into it.
+  bool add(pid_t pid) const;
 
  private:
   std::string path_;

@@ -45,7 +45,7 @@ constexpr size_t kFileSize = 384;
 constexpr size_t kRenameSize = 616;
 constexpr size_t kNetSize = 152;
 constexpr size_t kSyscallSize = 424;
-constexpr size_t kStatsSize = 32;
+constexpr size_t kStatsSize = 40;
 constexpr size_t kEnforceSize = 376;
 
 // Array lengths are ABI too.
@@ -190,6 +190,22 @@ RP_FIELD(rp_stats, emitted, __u64, 0);
 RP_FIELD(rp_stats, filtered, __u64, 8);
 RP_FIELD(rp_stats, dropped, __u64, 16);
 RP_FIELD(rp_stats, errors, __u64, 24);
+RP_FIELD(rp_stats, rate_limited, __u64, 32);
+
+// ---- rp_loss (loss_map value) ----
+static_assert(kPlain<rp_loss> && sizeof(rp_loss) == 64);
+RP_FIELD(rp_loss, dropped, __u64, 0);
+RP_FIELD(rp_loss, rate_limited, __u64, 8);
+RP_FIELD(rp_loss, first_ns, __u64, 16);
+RP_FIELD(rp_loss, last_ns, __u64, 24);
+RP_FIELD(rp_loss, cgroup_id, __u64, 32);
+RP_FIELD(rp_loss, tgid, __u32, 40);
+RP_FIELD(rp_loss, types, __u32, 44);
+static_assert(offsetof(rp_loss, comm) == 48);
+// Every rate-limited type fits the 32-bit masks, and none of the types that must never be limited is in it.
+static_assert(RP_EV_MAX <= 32);
+static_assert((RP_RATE_LIMITED_TYPES & ((1u << RP_EV_EXEC) | (1u << RP_EV_FORK) | (1u << RP_EV_EXIT) |
+                                        (1u << RP_EV_ENFORCE))) == 0);
 
 #undef RP_RECORD
 #undef RP_FIELD

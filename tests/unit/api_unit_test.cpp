@@ -134,3 +134,24 @@ TEST_CASE("policy loader errors become structured errors with line and column", 
   CHECK(errors[0].message() == "'spec.allow': bad");
   CHECK(errors[1].line() == 0);
 }
+
+TEST_CASE("stream queues report their size and bytes, and a full one keeps its oldest events", "[api]") {
+  api::EventHub hub;
+  CHECK(hub.approx_bytes() == 0);
+  auto sub = std::make_shared<api::Subscriber>(api::EventFilter{}, 16);
+  hub.subscribe(sub);
+  const size_t empty = hub.approx_bytes();
+  CHECK(empty >= 16 * sizeof(api::QueuedEvent));
+  CHECK(hub.capacity() == 16);
+  const std::string json(1000, 'x');
+  for (uint32_t i = 0; i < 20; ++i) hub.publish(ev(RP_EV_EXEC, i, json), no_policy, no_level);
+  CHECK(hub.queued() == 16);
+  CHECK(hub.approx_bytes() == empty + 16 * json.size());
+  std::vector<api::QueuedEvent> out;
+  REQUIRE(sub->pop(out, 4) == 4);
+  CHECK(out.front().tgid == 0);  // the queue drops new events when full, not the queued ones
+  CHECK(hub.queued() == 12);
+  CHECK(hub.approx_bytes() == empty + 12 * json.size());
+  sub->pop(out, 100);
+  CHECK(hub.approx_bytes() == empty);
+}

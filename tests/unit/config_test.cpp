@@ -31,6 +31,15 @@ void check_defaults(const Config& c) {
   CHECK(c.excluded_events.empty());
   CHECK(c.process_table_max == 65536);
   CHECK(c.stats_interval_s == 0);
+  CHECK(c.ringbuf_size_kb == 0);
+  CHECK(c.ringbuf_bytes() == 16u << 20);
+  CHECK(c.trust_max_processes == 65536);
+  CHECK(c.trust_max_evidence == 32);
+  CHECK(c.rate_process_per_s == 500000);
+  CHECK(c.rate_process_burst == 1000000);
+  CHECK(c.rate_cgroup_per_s == 1000000);
+  CHECK(c.rate_cgroup_burst == 2000000);
+  CHECK(c.overload_check_ms == 250);
 }
 
 // The error message for `text`, which must fail to parse.
@@ -296,4 +305,37 @@ TEST_CASE("enforcement: file mounts, sensitive paths and the decision deadline",
   CHECK_THAT(msg, Catch::Contains("between 10 and 60000"));
   msg = error_for("enforcement:\n  file_mounts: [srv]\n");
   CHECK_THAT(msg, Catch::Contains("enforcement.file_mounts"));
+}
+
+TEST_CASE("ringbuf.size_kb sets a small ring buffer, exclusive with size_mb", "[unit]") {
+  auto r = parse("ringbuf:\n  size_kb: 8\n  wakeup_kb: 4\n", "test.yaml");
+  REQUIRE(r.has_value());
+  CHECK(r->ringbuf_bytes() == 8192);
+  auto msg = error_for("ringbuf:\n  size_mb: 1\n  size_kb: 64\n  wakeup_kb: 4\n");
+  CHECK_THAT(msg, Catch::Contains("test.yaml:3:12:"));
+  CHECK_THAT(msg, Catch::Contains("not both"));
+  CHECK_THAT(error_for("ringbuf:\n  size_kb: 12\n  wakeup_kb: 4\n"), Catch::Contains("power of two"));
+  CHECK_THAT(error_for("ringbuf:\n  size_kb: 2\n"), Catch::Contains("between 4 and"));
+  // The default wakeup threshold (256 KiB) does not fit a 64 KiB buffer.
+  CHECK_THAT(error_for("ringbuf:\n  size_kb: 64\n"), Catch::Contains("ringbuf.wakeup_kb"));
+}
+
+TEST_CASE("ratelimit, trust and overload keys parse and are range-checked", "[unit]") {
+  auto r = parse("ratelimit:\n  process_per_s: 0\n  process_burst: 10\n  cgroup_per_s: 2000\n  cgroup_burst: 500\n"
+                 "trust:\n  max_processes: 128\n  max_evidence: 4\n"
+                 "overload:\n  check_interval_ms: 50\n",
+                 "test.yaml");
+  REQUIRE(r.has_value());
+  CHECK(r->rate_process_per_s == 0);
+  CHECK(r->rate_process_burst == 10);
+  CHECK(r->rate_cgroup_per_s == 2000);
+  CHECK(r->rate_cgroup_burst == 500);
+  CHECK(r->trust_max_processes == 128);
+  CHECK(r->trust_max_evidence == 4);
+  CHECK(r->overload_check_ms == 50);
+  CHECK_THAT(error_for("ratelimit:\n  process_burst: 0\n"), Catch::Contains("test.yaml:2:18:"));
+  CHECK_THAT(error_for("ratelimit:\n  cgroup_per_s: fast\n"), Catch::Contains("ratelimit.cgroup_per_s"));
+  CHECK_THAT(error_for("ratelimit:\n  per_s: 5\n"), Catch::Contains("unknown key 'ratelimit.per_s'"));
+  CHECK_THAT(error_for("trust:\n  max_evidence: 0\n"), Catch::Contains("trust.max_evidence"));
+  CHECK_THAT(error_for("overload:\n  check_interval_ms: 5\n"), Catch::Contains("between 10 and 10000"));
 }

@@ -762,3 +762,21 @@ TEST_CASE("a text that yaml-cpp's LoadAll never gets past is rejected, not hung 
   REQUIRE_FALSE(set.has_value());
   CHECK(set.error().what().find("p.yaml:1:1:") != std::string::npos);
 }
+
+TEST_CASE("spec.overload: fail-open by default, fail-closed when written, anything else named at its place",
+          "[unit]") {
+  auto open = PolicySet::load_text(doc("x", "  mode: enforce\n"), "p.yaml");
+  REQUIRE(open.has_value());
+  CHECK(open->policies()[0].overload == Overload::kFailOpen);
+  CHECK(PolicySet::default_policy().overload == Overload::kFailOpen);
+  auto closed = PolicySet::load_text(doc("x", "  mode: enforce\n  overload: fail-closed\n"), "p.yaml");
+  REQUIRE(closed.has_value());
+  CHECK(closed->policies()[0].overload == Overload::kFailClosed);
+  CHECK(std::string(overload_name(Overload::kFailClosed)) == "fail-closed");
+  auto explicit_open = PolicySet::load_text(doc("x", "  overload: fail-open\n"), "p.yaml");
+  REQUIRE(explicit_open.has_value());
+  CHECK(explicit_open->policies()[0].overload == Overload::kFailOpen);
+  CHECK_ERROR(doc("x", "  overload: closed\n"), "p.yaml:8:13",
+              "'spec.overload' must be one of fail-open, fail-closed, got 'closed'");
+  CHECK_ERROR(doc("x", "  overload: [fail-open]\n"), "p.yaml:8:13", "overload");
+}

@@ -5,9 +5,13 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -413,4 +417,59 @@ TEST_CASE("ProcReader reads the test process itself from the real /proc", "[unit
   std::vector<ProcSnapshot> all = reader.read_all();
   CHECK(std::any_of(all.begin(), all.end(),
                     [](const ProcSnapshot& s) { return s.tgid == uint32_t(::getpid()); }));
+}
+
+TEST_CASE("the table's approximate bytes follow its entries", "[unit]") {
+  ProcessTable table(ProcessTable::Limits{8, 5 * kSec});
+  const size_t empty = table.approx_bytes();
+  table.seed({snapshot(1, 0, "/a")});
+  const size_t one = table.approx_bytes();
+  CHECK(one > empty + sizeof(ProcessInfo));
+  ProcessTable longer(ProcessTable::Limits{8, 5 * kSec});
+  longer.seed({snapshot(1, 0, "/a")});
+  table.on_exec(1, 0, 1, 0, 0, "x", "/a", {}, 1, kSec);
+  longer.on_exec(1, 0, 1, 0, 0, "x", "/a/very/long/path/to/an/executable/so/that/it/is/on/the/heap", {}, 1, kSec);
+  CHECK(longer.approx_bytes() > table.approx_bytes());
+  CHECK(table.limit() == 8);
+  for (uint32_t t = 2; t < 40; ++t) table.on_fork(1, t, t * kSec, t * kSec);
+  CHECK(table.size() == 8);  // bounded: the memory is too
+  const size_t full = table.approx_bytes();
+  for (uint32_t t = 40; t < 400; ++t) table.on_fork(1, t, t * kSec, t * kSec);
+  CHECK(table.approx_bytes() <= full + 64 * sizeof(void*));  // only the hash buckets may differ
+}
+
+TEST_CASE("ProcReader survives processes that exit while it reads /proc", "[unit]") {
+  // Children that live for microseconds, forked for as long as the reader
+  // scans: each read either gets a whole snapshot or skips the process.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> spawned{0};
+  std::thread storm([&] {
+    while (!stop.load()) {
+      pid_t pid = ::fork();
+      if (pid == 0) ::_exit(0);
+      if (pid > 0) {
+        ::waitpid(pid, nullptr, 0);
+        ++spawned;
+      }
+    }
+  });
+  ProcReader reader;
+  size_t scans = 0, seen = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < until) {
+    for (const auto& s : reader.read_all()) {
+      ++seen;
+      CHECK(s.tgid != 0);
+      CHECK(s.start_ns > 0);
+    }
+    // A pid that just exited reads as absent, never as an error.
+    for (uint32_t pid = 1; pid < 64; ++pid) (void)reader.read(pid);
+    ++scans;
+  }
+  stop = true;
+  storm.join();
+  INFO("scans " << scans << ", snapshots " << seen << ", children " << spawned.load());
+  CHECK(scans > 0);
+  CHECK(spawned.load() > 100);
+  CHECK(reader.read(static_cast<uint32_t>(::getpid())).has_value());
 }

@@ -364,3 +364,20 @@ TEST_CASE("score list filters by minimum level and sorts most suspicious first",
   CHECK(later[0].score == 15);
   CHECK(later[0].level == Level::kQuarantine);
 }
+
+TEST_CASE("score evidence is bounded per process and counted, and the memory follows", "[unit]") {
+  TrustEngine e(TrustEngine::Limits{4, 3});
+  Scoring s = no_decay();
+  const size_t empty = e.approx_bytes();
+  for (int i = 0; i < 5; ++i) e.hit(1, kT0 + i, ev("rule-" + std::to_string(i), 1), s);
+  CHECK(e.evidence_entries() == 3);
+  CHECK(e.evidence_dropped() == 2);
+  CHECK(e.limit() == 4);
+  const size_t one = e.approx_bytes();
+  CHECK(one > empty);
+  e.hit(2, kT0, ev("r", 1), s);
+  CHECK(e.evidence_entries() == 4);
+  e.on_exit(1);
+  CHECK(e.evidence_entries() == 1);
+  CHECK(e.approx_bytes() < one);
+}

@@ -1,0 +1,155 @@
+// Overload and bounded state (issue 8). When the kernel could not deliver a
+// process's events (the ring buffer was full, or the process or its cgroup
+// went over its rate limit), the BPF programs count the loss per type and
+// per CPU in stats_map and record the process in loss_map. Here, on the
+// pipeline's loop, rampartd drains loss_map every overload.check_interval_ms,
+// writes one {"type":"overload"} record per process that lost events (its
+// pid, comm, exe, counts and the types lost), logs a summary at most once a
+// second, and applies the governing policy's `overload:` choice: fail-open
+// alerts only; fail-closed, for an enforce-mode policy, quarantines the
+// process in the kernel (no connect, bind, sendmsg; no exec, no sensitive
+// files), because rampartd can no longer vouch for what it did. That
+// quarantine holds like a manual one, until Release or exit.
+#include <signal.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "util/clock.h"
+#include "ops/log.h"
+#include "outputs/json_writer.h"
+#include "util/memory.h"
+
+namespace rampart {
+namespace {
+
+const char* loss_reason(const rp_loss& l) {
+  if (l.dropped && l.rate_limited) return "ring_buffer_full+rate_limited";
+  return l.dropped ? "ring_buffer_full" : "rate_limited";
+}
+
+}  // namespace
+
+void Daemon::arm_overload_check() {
+  if (!overload_timer_) overload_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+  overload_timer_->expires_after(std::chrono::milliseconds(opts_.config.overload_check_ms));
+  overload_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    check_overload();
+    arm_overload_check();
+  });
+}
+
+bool Daemon::quarantine_held(uint32_t tgid) const {
+  return manual_quarantine_.count(tgid) != 0 || overload_quarantine_.count(tgid) != 0;
+}
+
+void Daemon::check_overload() {
+  auto losses = programs_->drain_losses();
+  if (losses.empty()) return;
+  // What was already in the ring buffer first: the process table then knows
+  // the processes whose later events were lost.
+  source_->drain();
+  const uint64_t now = boot_now_ns();
+  std::string summary;
+  size_t listed = 0;
+  for (const auto& l : losses) {
+    if (l.tgid == 0) continue;
+    // Gone by now: its policy assignment went with it, so no policy is named.
+    const bool exited = ::kill(static_cast<pid_t>(l.tgid), 0) != 0 && errno == ESRCH;
+    const policy::Policy& pol = governing(l.tgid);
+    const bool fail_closed = pol.mode == policy::Mode::kEnforce && pol.overload == policy::Overload::kFailClosed;
+    std::string action = exited ? "exited" : "alert";
+    if (fail_closed && !exited) {
+      if (quarantine_held(l.tgid)) {
+        action = "already_quarantined";
+      } else {
+        rp_verdict kv{static_cast<uint32_t>(score::Level::kQuarantine),
+                      RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES};
+        if (auto r = programs_->set_verdict(l.tgid, kv); r) {
+          overload_quarantine_.insert(l.tgid);
+          ++overload_quarantines_;
+          ++verdicts_applied_;
+          action = "quarantined";
+        } else {
+          action = "quarantine_failed";
+          log("warning: fail-closed quarantine of pid " + std::to_string(l.tgid) + ": " + r.error().what());
+        }
+      }
+    }
+    ++overload_alerts_;
+
+    const auto* info = table_.find(l.tgid);
+    const std::string_view comm = sources::fixed_str(l.comm);
+    std::string& out = sink_->buffer();
+    outputs::JsonWriter w(out);
+    char time_buf[40];
+    w.begin_object();
+    w.field("v", outputs::kSchemaVersion);
+    w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + boot_to_realtime_ns_));
+    w.field("boot_ns", now);
+    w.field("type", "overload").field("reason", loss_reason(l));
+    w.key("proc").begin_object();
+    w.field("pid", l.tgid).field("tgid", l.tgid).field("comm", comm);
+    if (info && !info->exe.empty()) w.field("exe", info->exe);
+    w.field("cgroup_id", l.cgroup_id);
+    w.end_object();
+    w.field("dropped", l.dropped).field("rate_limited", l.rate_limited);
+    w.key("lost_types").begin_array();
+    for (uint32_t t = 1; t < RP_EV_MAX; ++t)
+      if (l.types & (1u << t)) w.value(sources::event_type_name(t));
+    w.end_array();
+    w.field("first_boot_ns", l.first_ns).field("last_boot_ns", l.last_ns);
+    if (!exited) {
+      w.field("policy", pol.name).field("mode", policy::mode_name(pol.mode));
+      w.field("overload", policy::overload_name(pol.overload));
+    }
+    w.field("action", action);
+    w.end_object();
+    out.push_back('\n');
+
+    if (listed < 8 || action == "quarantined") {
+      summary += (summary.empty() ? "" : "; ") + std::string("pid ") + std::to_string(l.tgid) + " (" +
+                 std::string(comm) + ") " + std::to_string(l.dropped) + " dropped, " +
+                 std::to_string(l.rate_limited) + " rate-limited" + (action == "alert" ? "" : ", " + action);
+      ++listed;
+    }
+  }
+  sink_->flush();
+  if (listed < losses.size()) summary += "; and " + std::to_string(losses.size() - listed) + " more";
+  // A host in sustained overload must not also flood the log: one line a second.
+  if (now - last_overload_log_ns_ >= 1'000'000'000 || summary.find("quarantined") != std::string::npos) {
+    log("overload: events lost by " + std::to_string(losses.size()) + " processes: " + summary +
+        (overload_log_suppressed_ ? " (" + std::to_string(overload_log_suppressed_) + " earlier reports not logged)"
+                                  : ""));
+    last_overload_log_ns_ = now;
+    overload_log_suppressed_ = 0;
+  } else {
+    ++overload_log_suppressed_;
+  }
+}
+
+std::vector<Daemon::StateUse> Daemon::state_use() const {
+  size_t cgroup_bytes = cgroup_paths_.bucket_count() * sizeof(void*);
+  for (const auto& [id, path] : cgroup_paths_)
+    cgroup_bytes += sizeof(id) + sizeof(path) + util::kNodeOverhead + util::heap_bytes(path);
+  size_t seen = 0;
+  for (const auto& [tgid, v] : violation_seen_) seen += v.size();
+  return {
+      {"process_table", table_.size(), table_.limit(), table_.approx_bytes(), table_.evictions(),
+       "exited processes first (after a 5 s grace), then least recently seen"},
+      {"trust_scores", trust_.size(), trust_.limit(), trust_.approx_bytes(), trust_.evictions(),
+       "forgotten at exit; when full, a process at baseline score, least recently touched first"},
+      {"evidence", trust_.evidence_entries(), uint64_t{trust_.limit()} * opts_.config.trust_max_evidence, 0,
+       trust_.evidence_dropped(), "per process, the oldest first (bytes are counted in trust_scores)"},
+      {"stream_queues", hub_.queued(), hub_.capacity(), hub_.approx_bytes(), hub_.missed(),
+       "per subscriber: a new event finding the queue full is not queued, and the gap is told to the client"},
+      {"cgroup_paths", cgroup_paths_.size(), 65536, cgroup_bytes, cgroup_path_resets_,
+       "cleared when full, refilled on demand"},
+      {"violation_history", seen, 0, seen * (sizeof(void*) + sizeof(uint64_t)), 0,
+       "64 per process, the oldest first; forgotten at exit"},
+      {"fail_closed_quarantine", overload_quarantine_.size(), 0,
+       overload_quarantine_.size() * (sizeof(uint32_t) + util::kNodeOverhead), 0, "forgotten at exit or Release"},
+  };
+}
+
+}  // namespace rampart
