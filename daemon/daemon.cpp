@@ -57,6 +57,7 @@ Result<void> Daemon::start() {
   if (!opts_.quiet) std::cerr << "rampartd: capability matrix\n" << bpf::format_matrix(caps) << std::flush;
 
   // Policies are validated before anything is loaded: an invalid one stops us here.
+  load_profiles();  // learned profiles first: their stages decide what a learn policy installs
   if (auto r = load_policies(); !r) return r;
 
   auto sink = outputs::JsonlSink::open(opts_.config.output_path);
@@ -156,6 +157,7 @@ int Daemon::run() {
   io_.run();
   if (api_) api_->stop();  // in-flight calls get UNAVAILABLE; streams end
   stop_ops();
+  save_profiles(false);  // daemon_learn.cpp
 
   // Whatever the kernel submitted before we stopped is still delivered.
   source_->drain();
@@ -176,6 +178,7 @@ void Daemon::arm_housekeeping() {
     uint64_t now = static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME));
     table_.sweep(now);
     for (const auto& v : trust_.tick(now)) apply_verdict(v);  // decay relaxes verdicts
+    tick_profiles();  // daemon_learn.cpp: promotion, end of shadow, flushes
     update_clock_offset();  // follows settimeofday and NTP steps
     uint32_t interval = opts_.config.stats_interval_s;
     if (interval && now - last_stats_ns_ >= uint64_t{interval} * 1'000'000'000) {
@@ -243,6 +246,7 @@ Result<void> Daemon::load_policies() {
   auto set = policy::PolicySet::load_dir(dir);
   if (!set) return fail("invalid policy, refusing to start:\n" + set.error().what());
   policies_ = std::move(*set);
+  learn_sources_ = overlay_profiles(policies_);  // daemon_learn.cpp
   violations_ = score::Violations(policies_);
   return {};
 }
@@ -457,6 +461,7 @@ void Daemon::handle(const sources::EventView& ev) {
   if (ev.type() == RP_EV_ENFORCE) {
     const auto& e = ev.as<rp_enforce_event>();
     const policy::DenyRule* deny = on_violation(e);
+    count_shadow(rebased(e), deny);  // daemon_learn.cpp
     if (deny) {
       ctx.deny_rule = deny->id;
       // A cgroup hook or fanotify refused it; a kill rule also ends the process.
@@ -470,6 +475,7 @@ void Daemon::handle(const sources::EventView& ev) {
     score::RuleContext rc{table_, false, &connects_};
     if (ev.type() == RP_EV_BPF) rc.bpf_expected = pol_of().allow.bpf_expected;
     score::evaluate(ev, rc, hits_);
+    learn_from(ev);  // daemon_learn.cpp: a profile learns, or scores what is new to it
   }
   if (!hits_.empty()) {
     last_applied_ns_ = 0;
@@ -502,6 +508,7 @@ void Daemon::handle(const sources::EventView& ev) {
     table_.on_exit(p.tgid, ev.as<rp_exit_event>().exit_code, ev.hdr->ts_ns);
     trust_.on_exit(p.tgid);
     violation_seen_.erase(p.tgid);
+    anomaly_seen_.erase(p.tgid);
   }
   sink_->flush_if_large();
 }

@@ -22,6 +22,8 @@
 #include "bpf/loader.h"
 #include "bpf/lsm_loader.h"
 #include "config/config.h"
+#include "learn/profile.h"
+#include "learn/store.h"
 #include "enforce/compiler.h"
 #include "enforce/perm_guard.h"
 #include "ops/http_server.h"
@@ -67,6 +69,13 @@ class Daemon : public sources::RecordSink, public api::Backend {
   grpc::Status reload_policies(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
                                v1::ReloadPoliciesResponse* out) override;
   void peer_refused(const api::Peer& peer, const std::string& why) override;
+  grpc::Status list_profiles(const std::string& name, v1::ListProfilesResponse* out) override;
+  grpc::Status get_profile(const std::string& name, v1::GetProfileResponse* out) override;
+  grpc::Status export_profile(const std::string& name, v1::ExportProfileResponse* out) override;
+  grpc::Status promote_profile(const v1::ProfileActionRequest& req, const api::Peer& peer,
+                               v1::ProfileActionResponse* out) override;
+  grpc::Status rollback_profile(const v1::ProfileActionRequest& req, const api::Peer& peer,
+                                v1::ProfileActionResponse* out) override;
 
  private:
   // --- API and reload (daemon_api.cpp, daemon_reload.cpp) ---
@@ -173,6 +182,32 @@ class Daemon : public sources::RecordSink, public api::Backend {
   std::unique_ptr<boost::asio::steady_timer> debounce_;
   std::array<char, 4096> inotify_buf_{};
   void arm_inotify();
+  // --- learned profiles (issue 6; daemon_learn.cpp) ---
+  struct LearnState {
+    learn::Profile profile;
+    bool dirty = false;                             // changed since last written
+    std::map<std::string, uint64_t> would_deny;     // shadow: would-deny enforce events per rule
+    std::map<std::string, uint64_t> anomalies;      // behaviour outside the profile, per rule id
+  };
+  std::string profile_dir() const;  // "" when learning.state_dir is ""
+  void load_profiles();             // at start, before the policies
+  // Puts in each learn policy's place what its profile's stage calls for;
+  // returns the learn policies as written (for export).
+  std::map<std::string, policy::Policy> overlay_profiles(policy::PolicySet& set);
+  // Records (learning) or scores (anomalies into hits_) the event's behaviour.
+  void learn_from(const sources::EventView& ev);
+  void count_shadow(const rp_enforce_event& e, const policy::DenyRule* deny);
+  learn::Limits learn_limits() const;
+  void save_profiles(bool all);
+  Result<void> set_stage(const std::string& name, learn::Stage stage);  // installs through reload()
+  void tick_profiles();  // housekeeping: auto-promotion, end of shadow, flushes
+  void fill_profile_summary(const LearnState& st, v1::ProfileSummary* out) const;
+  std::map<std::string, LearnState> profiles_;
+  std::map<std::string, policy::Policy> learn_sources_;  // loaded learn policies, as written
+  std::vector<learn::Rejected> rejected_profiles_;
+  std::unordered_map<uint32_t, std::unordered_set<std::string>> anomaly_seen_;  // tgid → anomalies it paid for
+  uint64_t profile_save_errors_ = 0;
+  int64_t last_profile_flush_ = 0;
   // --- operations (issue 7; daemon_ops.cpp): metrics endpoint, systemd ---
   void start_ops();  // once started: /metrics and /healthz, READY=1, watchdog pings
   void stop_ops();   // at shutdown: STOPPING=1, the endpoint closed
