@@ -387,6 +387,22 @@ const policy::DenyRule* Daemon::on_violation(const rp_enforce_event& e) {
 
 const policy::Policy& Daemon::governing(uint32_t tgid) const { return policy_by_id(programs_->policy_of(tgid)); }
 
+const policy::Policy& Daemon::governing(const sources::EventView& ev) const {
+  const rp_proc& p = ev.proc();
+  // An open says which policy its opener had.
+  if (ev.type() == RP_EV_OPEN && ev.as<rp_file_event>().policy_id)
+    return policy_by_id(ev.as<rp_file_event>().policy_id);
+  const policy::Policy& pol = governing(p.tgid);
+  if (!pol.builtin || ev.type() != RP_EV_EXEC) return pol;
+  // A process that exited before its exec was read has left the kernel's
+  // map: it was under its own policy if one selects it, else its parent's.
+  const auto* info = table_.find(p.tgid);
+  if (!info) return pol;
+  const policy::Policy& own =
+      policies_.select({info->exe, info->cgroup_path, info->container.id, info->container.pod_uid, info->uid});
+  return own.builtin ? governing(p.ppid) : own;
+}
+
 void Daemon::apply_verdict(const score::Verdict& v) {
   // A manual quarantine (API) holds until Release, whatever the score says.
   if (v.level < score::Level::kQuarantine && manual_quarantine_.count(v.tgid)) return;
@@ -455,13 +471,13 @@ void Daemon::handle(const sources::EventView& ev) {
   std::optional<score::Verdict> verdict;
   const policy::Policy* governed = nullptr;  // looked up (a map syscall) only when needed
   auto pol_of = [&]() -> const policy::Policy& {
-    if (!governed) governed = &governing(p.tgid);
+    if (!governed) governed = &governing(ev);
     return *governed;
   };
   if (ev.type() == RP_EV_ENFORCE) {
     const auto& e = ev.as<rp_enforce_event>();
     const policy::DenyRule* deny = on_violation(e);
-    count_shadow(rebased(e), deny);  // daemon_learn.cpp
+    count_shadow(e, deny);  // daemon_learn.cpp
     if (deny) {
       ctx.deny_rule = deny->id;
       // A cgroup hook or fanotify refused it; a kill rule also ends the process.
@@ -475,7 +491,7 @@ void Daemon::handle(const sources::EventView& ev) {
     score::RuleContext rc{table_, false, &connects_};
     if (ev.type() == RP_EV_BPF) rc.bpf_expected = pol_of().allow.bpf_expected;
     score::evaluate(ev, rc, hits_);
-    learn_from(ev);  // daemon_learn.cpp: a profile learns, or scores what is new to it
+    learn_from(ev, pol_of);  // daemon_learn.cpp: a profile learns, or scores what is new to it
   }
   if (!hits_.empty()) {
     last_applied_ns_ = 0;

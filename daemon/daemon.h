@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -119,6 +120,9 @@ class Daemon : public sources::RecordSink, public api::Backend {
   void apply_policy(uint32_t tgid);
   // The policy that governs a process: the kernel's assignment, else the default.
   const policy::Policy& governing(uint32_t tgid) const;
+  // The policy an event happened under: as the open recorded it, or for an
+  // exec whose process is already gone, as it would have been.
+  const policy::Policy& governing(const sources::EventView& ev) const;
   const policy::Policy& policy_by_id(uint32_t id) const;
   // Mirrors a verdict whose level changed into the kernel (enforce mode only).
   void apply_verdict(const score::Verdict& v);
@@ -195,7 +199,7 @@ class Daemon : public sources::RecordSink, public api::Backend {
   // returns the learn policies as written (for export).
   std::map<std::string, policy::Policy> overlay_profiles(policy::PolicySet& set);
   // Records (learning) or scores (anomalies into hits_) the event's behaviour.
-  void learn_from(const sources::EventView& ev);
+  void learn_from(const sources::EventView& ev, const std::function<const policy::Policy&()>& policy);
   void count_shadow(const rp_enforce_event& e, const policy::DenyRule* deny);
   learn::Limits learn_limits() const;
   void save_profiles(bool all);

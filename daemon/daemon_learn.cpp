@@ -105,12 +105,12 @@ std::map<std::string, policy::Policy> Daemon::overlay_profiles(policy::PolicySet
   return sources;
 }
 
-void Daemon::learn_from(const sources::EventView& ev) {
+void Daemon::learn_from(const sources::EventView& ev, const std::function<const policy::Policy&()>& policy) {
   if (profiles_.empty() || !learnable(ev.type())) return;
   const rp_proc& p = ev.proc();
-  // An open carries its opener's policy; anything else costs a map lookup.
-  const policy::Policy& pol = ev.type() == RP_EV_OPEN ? policy_by_id(ev.as<rp_file_event>().policy_id)
-                                                      : governing(p.tgid);
+  // An open without a policy id has none; anything else costs a map lookup.
+  if (ev.type() == RP_EV_OPEN && ev.as<rp_file_event>().policy_id == 0) return;
+  const policy::Policy& pol = policy();
   if (pol.builtin) return;
   auto it = profiles_.find(pol.name);
   if (it == profiles_.end()) return;
@@ -135,7 +135,7 @@ void Daemon::learn_from(const sources::EventView& ev) {
 
 void Daemon::count_shadow(const rp_enforce_event& e, const policy::DenyRule* deny) {
   if (profiles_.empty() || e.action != RP_ACT_WOULD_DENY || e.reason == RP_REASON_VERDICT) return;
-  const policy::Policy& pol = policy_by_id(e.policy_id);
+  const policy::Policy& pol = policy_by_id(e.policy_id);  // a kernel id, as the event has it
   auto it = profiles_.find(pol.name);
   if (it == profiles_.end() || it->second.profile.stage != learn::Stage::kShadow) return;
   ++it->second.would_deny[deny ? deny->id : std::string("allow.") + sources::event_type_name(e.op)];
@@ -176,6 +176,12 @@ Result<void> Daemon::set_stage(const std::string& name, learn::Stage stage) {
     return fail("installing the policy for stage " + std::string(learn::stage_name(stage)) + ": " + why);
   }
   ++reloads_ok_;
+  if (stage == learn::Stage::kAudit) {
+    // Audit acts on nothing: verdicts the enforced profile put in the kernel go.
+    for (const auto& v : trust_.list(score::Level::kObserve, 0))
+      if (governing(v.tgid).name == name && !manual_quarantine_.count(v.tgid))
+        (void)programs_->set_verdict(v.tgid, rp_verdict{0, 0});
+  }
   st.dirty = true;
   save_profiles(false);
   log("profile '" + name + "': " + learn::stage_name(before.stage) + " -> " + learn::stage_name(stage));
