@@ -204,7 +204,9 @@ std::string to_json(const Profile& p) {
     items[kKindNames[k]] = std::move(list);
   }
   j["items"] = std::move(items);
-  return j.dump(1) + "\n";
+  // A path is bytes, JSON is UTF-8: invalid sequences are written as U+FFFD
+  // (the item then reads back under that name) rather than failing the write.
+  return j.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 namespace {
@@ -259,7 +261,7 @@ Result<void> check_key(Kind kind, const std::string& key, const std::string& at)
       return {};
     }
     case Kind::kListen: {
-      if (key.empty() || key.size() > 5 || key.find_first_not_of("0123456789") != std::string::npos ||
+      if (key.empty() || key.size() > 5 || key[0] == '0' || key.find_first_not_of("0123456789") != std::string::npos ||
           std::stoul(key) == 0 || std::stoul(key) > 65535)
         return fail(at + ": '" + key + "' is not a port (1-65535)");
       return {};

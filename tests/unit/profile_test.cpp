@@ -171,6 +171,11 @@ TEST_CASE("profile: the file format round-trips", "[unit]") {
   CHECK(learn::to_json(*back) == learn::to_json(p));
   CHECK(back->stage == learn::Stage::kShadow);
   CHECK(back->of(Kind::kExec).at("/opt/web/bin/server").parents.size() == 1);
+  // A path that is not UTF-8 is still written (as U+FFFD), never an exception.
+  p.record({Kind::kRead, "/data/caf\xe9", ""}, kT0, {});
+  auto odd = learn::parse_profile(learn::to_json(p));
+  REQUIRE(odd);
+  CHECK(odd->of(Kind::kRead).count("/data/caf\xef\xbf\xbd"));
 }
 
 TEST_CASE("profile: the loader rejects what is not a valid profile, saying why", "[unit]") {
@@ -199,6 +204,7 @@ TEST_CASE("profile: the loader rejects what is not a valid profile, saying why",
   rejects(with("\"/opt/web/conf/app.conf\"", "\"opt/web/conf/app.conf\""), "is not an absolute path");
   rejects(with("\"127.0.0.1:5432\"", "\"127.0.0.1:99999\""), "is not a peer");
   rejects(with("\"8080\"", "\"0\""), "is not a port");
+  rejects(with("\"8080\"", "\"08080\""), "is not a port");
   rejects(with("\"setuid\"", "\"fly\""), "unknown privilege operation");
   rejects(with("\"count\": 1", "\"count\": -1"), "count: out of range");
   rejects(with("\"count\": 1", "\"count\": 0"), "count: out of range");
