@@ -68,8 +68,11 @@ std::string ask(uint16_t port, const std::string& line) {
 // directories, a loopback backend, and rampartd with a learn policy for it.
 class LearnSetup {
  public:
-  LearnSetup()
-      : fs_("/run/rampart-learn-XXXXXX"),
+  // learning: more keys of the config's learning section (state_dir and
+  // flush_interval_s are set here).
+  explicit LearnSetup(std::string learning = "  stability_window_s: 1\n  shadow_period_s: 3600\n")
+      : learning_(std::move(learning)),
+        fs_("/run/rampart-learn-XXXXXX"),
         base_(fs_.path + "/app"),
         port_(free_port()),
         daemon_("", config()) {
@@ -91,7 +94,7 @@ class LearnSetup {
   std::string config() const {
     return "enforcement:\n  exec_mounts: [\"" + fs_.path + "\"]\n  file_mounts: [\"" + fs_.path +
            "\"]\n  sensitive_paths: []\n  pin_dir: \"\"\nmetrics:\n  address: \"\"\n"
-           "learning:\n  state_dir: " + fs_.dir + "/state\n  stability_window_s: 1\n  shadow_period_s: 3600\n  flush_interval_s: 1\n";
+           "learning:\n  state_dir: " + fs_.dir + "/state\n  flush_interval_s: 1\n" + learning_;
   }
 
   void start_workload() {
@@ -130,6 +133,7 @@ class LearnSetup {
     return std::vector<json>(all.begin() + static_cast<long>(std::min(skip, all.size())), all.end());
   }
 
+  std::string learning_;
   ScratchTmpfs fs_;
   std::string base_, exe_;
   uint16_t port_;
@@ -306,4 +310,23 @@ TEST_CASE("learn: a profile survives a restart, and a corrupt profile file is se
   CHECK(j["rejected"][0]["reason"] == "not valid JSON");
   CHECK(j["profiles"].size() == 1);
   CHECK(s.ctl({"status"}).code == 0);  // and the daemon goes on
+}
+
+TEST_CASE("learn: with auto_promote, a stable profile goes to shadow and then to enforce by itself", "[e2e]") {
+  LearnSetup s("  stability_window_s: 1\n  shadow_period_s: 2\n  auto_promote: true\n");
+  REQUIRE(s.daemon_.ready());
+  s.start_workload();
+  CHECK(s.serve(20) == 20);
+  std::string stages;
+  for (int i = 0; i < 100 && s.status()["stage"] != "enforce"; ++i) {
+    std::string st = s.status()["stage"];
+    if (stages.empty() || stages.substr(stages.rfind(' ') + 1) != st) stages += " " + st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(stages == " learning shadow");
+  CHECK(s.status()["stage"] == "enforce");
+  // Enforced: the running server keeps working, and a new peer is refused.
+  CHECK(s.serve(20) == 20);
+  CHECK(ask(s.port_, "PEER " + std::to_string(free_port())) == "peer " + std::to_string(EPERM));
+  CHECK(s.daemon_.stderr_text().find("profile 'server': shadow -> enforce") != std::string::npos);
 }
