@@ -190,7 +190,6 @@ class Daemon : public sources::RecordSink, public api::Backend {
   struct LearnState {
     learn::Profile profile;
     bool dirty = false;                             // changed since last written
-    std::map<std::string, uint64_t> would_deny;     // shadow: would-deny enforce events per rule
     std::map<std::string, uint64_t> anomalies;      // behaviour outside the profile, per rule id
   };
   std::string profile_dir() const;  // "" when learning.state_dir is ""

@@ -117,10 +117,11 @@ void Daemon::learn_from(const sources::EventView& ev, const std::function<const 
   LearnState& st = it->second;
   const int64_t now = unix_now();
   for (auto& o : learn::observe(ev, table_)) {
-    if (st.profile.stage == learn::Stage::kLearning) {
-      if (pol.mode != policy::Mode::kLearn) continue;  // the policy left learn mode: recording stops
+    // A learning profile records while its policy is in learn mode; under any
+    // other mode (audit with a profile, say), it scores instead.
+    if (st.profile.stage == learn::Stage::kLearning && pol.mode == policy::Mode::kLearn) {
       st.profile.record(o, now, learn_limits());
-      st.dirty = true;
+      st.dirty = true;  // counts and last-seen times change even when nothing is new
       continue;
     }
     if (st.profile.covers(o)) continue;
@@ -138,7 +139,8 @@ void Daemon::count_shadow(const rp_enforce_event& e, const policy::DenyRule* den
   const policy::Policy& pol = policy_by_id(e.policy_id);  // a kernel id, as the event has it
   auto it = profiles_.find(pol.name);
   if (it == profiles_.end() || it->second.profile.stage != learn::Stage::kShadow) return;
-  ++it->second.would_deny[deny ? deny->id : std::string("allow.") + sources::event_type_name(e.op)];
+  ++it->second.profile.would_deny[deny ? deny->id : std::string("allow.") + sources::event_type_name(e.op)];
+  it->second.dirty = true;
 }
 
 learn::Limits Daemon::learn_limits() const {
@@ -165,7 +167,7 @@ Result<void> Daemon::set_stage(const std::string& name, learn::Stage stage) {
   st.profile.stage_since = now;
   if (stage == learn::Stage::kShadow) {
     st.profile.shadow_until = now + opts_.config.learning.shadow_period_s;
-    st.would_deny.clear();
+    st.profile.would_deny.clear();
   }
   // The generated policy goes in like any policy change: parsed, compiled
   // into the other bank, every process flipped at once.
@@ -226,7 +228,7 @@ void Daemon::fill_profile_summary(const LearnState& st, v1::ProfileSummary* out)
   out->set_stable(p.stable(unix_now(), window));
   out->set_stable_at(p.last_new + window);
   out->set_policy_loaded(learn_sources_.count(p.name) > 0);
-  for (const auto& [rule, n] : st.would_deny) (*out->mutable_would_deny())[rule] = n;
+  for (const auto& [rule, n] : p.would_deny) (*out->mutable_would_deny())[rule] = n;
   for (const auto& [rule, n] : st.anomalies) (*out->mutable_anomalies())[rule] = n;
   if (!profile_dir().empty()) out->set_file(learn::profile_path(profile_dir(), p.name));
 }

@@ -193,6 +193,7 @@ std::string to_json(const Profile& p) {
   j["stage_since"] = p.stage_since;
   j["shadow_until"] = p.shadow_until;
   j["dropped_items"] = p.dropped_items;
+  j["would_deny"] = p.would_deny;
   json items = json::object();
   for (size_t k = 0; k < kKinds; ++k) {
     json list = json::array();
@@ -282,7 +283,7 @@ Result<Profile> parse_profile(std::string_view text) {
   if (j.is_discarded()) return fail("not valid JSON");
   Reader r;
   if (auto k = r.keys(j, "profile", {"version", "name", "stage", "created", "last_new", "stage_since", "shadow_until",
-                                     "dropped_items", "items"});
+                                     "dropped_items", "would_deny", "items"});
       !k)
     return tl::unexpected(k.error());
   Profile p;
@@ -312,6 +313,16 @@ Result<Profile> parse_profile(std::string_view text) {
   auto dropped = r.integer<uint64_t>(j, "profile", "dropped_items", 0, UINT64_MAX);
   if (!dropped) return tl::unexpected(dropped.error());
   p.dropped_items = *dropped;
+  const json& counts = j.at("would_deny");
+  if (!counts.is_object()) return fail("profile.would_deny: must be an object");
+  for (const auto& [rule, n] : counts.items()) {
+    const std::string at = "profile.would_deny." + rule;
+    if (rule.empty() || rule.size() > 128 ||
+        rule.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") != std::string::npos)
+      return fail(at + ": not a rule id");
+    if (!n.is_number_unsigned()) return fail(at + ": must be a count");
+    p.would_deny[rule] = n.get<uint64_t>();
+  }
 
   const json& items = j.at("items");
   if (auto k = r.keys(items, "profile.items", {"exec", "read", "write", "connect", "listen", "privilege"}); !k)

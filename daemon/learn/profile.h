@@ -76,6 +76,9 @@ struct Profile {
   int64_t shadow_until = 0;  // shadow: when enforcement starts
   uint64_t dropped_items = 0;
   std::array<std::map<std::string, Item>, kKinds> items;
+  // Shadow: would-deny verdicts per rule ("allow.connect", a deny rule's id)
+  // since the shadow period began; kept in the file, so a restart goes on counting.
+  std::map<std::string, uint64_t> would_deny;
 
   std::map<std::string, Item>& of(Kind k) { return items[static_cast<size_t>(k)]; }
   const std::map<std::string, Item>& of(Kind k) const { return items[static_cast<size_t>(k)]; }

@@ -274,6 +274,13 @@ TEST_CASE("learn: in the shadow period, would-deny counts equal the deviations i
   CHECK(num(st["anomalies"]["rampart.profile.new_exec"]) == 1);
   auto text = s.ctl({"profile", "status", "server"});
   CHECK(text.out.find("allow.connect  " + std::to_string(kPeers)) != std::string::npos);
+  // The counts are part of the profile: a restart goes on from them.
+  s.stop_workload();
+  s.daemon_.stop();
+  REQUIRE(s.daemon_.start());
+  auto again = s.status();
+  CHECK(again["stage"] == "shadow");
+  CHECK(again["would_deny"] == st["would_deny"]);
 }
 
 TEST_CASE("learn: a profile survives a restart, and a corrupt profile file is set aside", "[e2e]") {

@@ -166,10 +166,12 @@ TEST_CASE("profile: the file format round-trips", "[unit]") {
   p.stage = learn::Stage::kShadow;
   p.shadow_until = kT0 + 3600;
   p.dropped_items = 3;
+  p.would_deny = {{"allow.connect", 3}, {"no-shadow", 1}};
   auto back = learn::parse_profile(learn::to_json(p));
   REQUIRE(back);
   CHECK(learn::to_json(*back) == learn::to_json(p));
   CHECK(back->stage == learn::Stage::kShadow);
+  CHECK(back->would_deny.at("allow.connect") == 3);
   CHECK(back->of(Kind::kExec).at("/opt/web/bin/server").parents.size() == 1);
   // A path that is not UTF-8 is still written (as U+FFFD), never an exception.
   p.record({Kind::kRead, "/data/caf\xe9", ""}, kT0, {});
@@ -204,6 +206,7 @@ TEST_CASE("profile: the loader rejects what is not a valid profile, saying why",
   rejects(with("\"/opt/web/conf/app.conf\"", "\"opt/web/conf/app.conf\""), "is not an absolute path");
   rejects(with("\"127.0.0.1:5432\"", "\"127.0.0.1:99999\""), "is not a peer");
   rejects(with("\"8080\"", "\"0\""), "is not a port");
+  rejects(with("\"would_deny\": {}", "\"would_deny\": {\"allow.connect\": -3}"), "must be a count");
   rejects(with("\"8080\"", "\"08080\""), "is not a port");
   rejects(with("\"setuid\"", "\"fly\""), "unknown privilege operation");
   rejects(with("\"count\": 1", "\"count\": -1"), "count: out of range");
