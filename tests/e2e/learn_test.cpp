@@ -284,7 +284,7 @@ TEST_CASE("learn: in the shadow period, would-deny counts equal the deviations i
 }
 
 TEST_CASE("learn: a profile survives a restart, and a corrupt profile file is set aside", "[e2e]") {
-  LearnSetup s;
+  LearnSetup s("  stability_window_s: 3600\n");
   REQUIRE(s.daemon_.ready());
   s.start_workload();
   CHECK(s.serve(50) == 50);
@@ -317,6 +317,16 @@ TEST_CASE("learn: a profile survives a restart, and a corrupt profile file is se
   CHECK(j["rejected"][0]["reason"] == "not valid JSON");
   CHECK(j["profiles"].size() == 1);
   CHECK(s.ctl({"status"}).code == 0);  // and the daemon goes on
+
+  // Not stable yet (the window is an hour): promotion is refused, and says why.
+  auto early = s.ctl({"profile", "promote", "server"});
+  CHECK(early.code == 1);
+  CHECK(early.err.find("is not stable") != std::string::npos);
+  CHECK(s.status()["stage"] == "learning");
+  auto unknown = s.ctl({"profile", "show", "nosuch"});
+  CHECK(unknown.code == 1);
+  CHECK(unknown.err.find("no profile named 'nosuch'") != std::string::npos);
+  CHECK(s.ctl({"profile", "bogus"}).code == 2);
 }
 
 TEST_CASE("learn: with auto_promote, a stable profile goes to shadow and then to enforce by itself", "[e2e]") {
