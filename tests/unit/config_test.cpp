@@ -31,6 +31,13 @@ void check_defaults(const Config& c) {
   CHECK(c.excluded_events.empty());
   CHECK(c.process_table_max == 65536);
   CHECK(c.stats_interval_s == 0);
+  CHECK(c.learning.state_dir == "/var/lib/rampart");
+  CHECK(c.learning.collapse_threshold == 8);
+  CHECK(c.learning.max_items == 4096);
+  CHECK(c.learning.stability_window_s == 86400);
+  CHECK_FALSE(c.learning.auto_promote);
+  CHECK(c.learning.shadow_period_s == 86400);
+  CHECK(c.learning.flush_interval_s == 10);
 }
 
 // The error message for `text`, which must fail to parse.
@@ -296,4 +303,24 @@ TEST_CASE("enforcement: file mounts, sensitive paths and the decision deadline",
   CHECK_THAT(msg, Catch::Contains("between 10 and 60000"));
   msg = error_for("enforcement:\n  file_mounts: [srv]\n");
   CHECK_THAT(msg, Catch::Contains("enforcement.file_mounts"));
+}
+
+TEST_CASE("learning: profile storage, collapse, bound and promotion", "[unit]") {
+  auto c = parse("learning:\n  state_dir: /srv/state\n  collapse_threshold: 3\n  max_items: 100\n"
+                 "  stability_window_s: 60\n  auto_promote: true\n  shadow_period_s: 0\n  flush_interval_s: 2\n",
+                 "test.yaml");
+  REQUIRE(c);
+  CHECK(c->learning.state_dir == "/srv/state");
+  CHECK(c->learning.collapse_threshold == 3);
+  CHECK(c->learning.max_items == 100);
+  CHECK(c->learning.stability_window_s == 60);
+  CHECK(c->learning.auto_promote);
+  CHECK(c->learning.shadow_period_s == 0);
+  CHECK(c->learning.flush_interval_s == 2);
+  CHECK(parse("learning:\n  state_dir: \"\"\n", "test.yaml")->learning.state_dir.empty());
+  CHECK(error_for("learning:\n  state_dir: relative\n") ==
+        "test.yaml:2:14: 'learning.state_dir' must be an absolute directory, or \"\" for none");
+  CHECK(error_for("learning:\n  max_items: 8\n").find("'learning.max_items' must be between 16") !=
+        std::string::npos);
+  CHECK(error_for("learning:\n  window: 1\n").find("unknown key 'learning.window'") != std::string::npos);
 }
