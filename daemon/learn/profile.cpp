@@ -72,6 +72,24 @@ const score::Rule& rule_by_id(std::string_view id) {
   return anomaly_rules().front();
 }
 
+// Paths that name a process, a thread or a terminal by number differ from
+// one run of the workload to the next: every all-digit component under /proc
+// and /dev/pts becomes '*' ("/proc/4242/task/4243/stat" is learned as
+// "/proc/*/task/*/stat", "/dev/pts/3" as "/dev/pts/*").
+std::string stable_path(const std::string& path) {
+  if (!path.starts_with("/proc/") && !path.starts_with("/dev/pts/")) return path;
+  std::string out;
+  for (size_t at = 1; at <= path.size();) {
+    size_t end = std::min(path.find('/', at), path.size());
+    std::string_view c(path.data() + at, end - at);
+    const bool number = !c.empty() && c.find_first_not_of("0123456789") == std::string_view::npos;
+    out += "/";
+    out += number ? std::string_view("*") : c;
+    at = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* kind_name(Kind k) { return kKindNames[static_cast<size_t>(k)]; }
@@ -98,7 +116,7 @@ std::vector<Observation> observe(const sources::EventView& ev, const pipeline::P
     }
     case RP_EV_OPEN: {
       const auto& e = ev.as<rp_file_event>();
-      std::string path(sources::fixed_str(e.path));
+      std::string path = stable_path(std::string(sources::fixed_str(e.path)));
       if (e.result < 0 || path.empty() || path[0] != '/' || (e.hdr.flags & RP_F_PATH_TRUNCATED)) break;
       auto access = enforce::access_from_flags(e.flags);
       if (access.read) out.push_back({Kind::kRead, path, {}});

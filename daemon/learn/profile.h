@@ -52,7 +52,8 @@ struct Observation {
 
 // The behaviours in one event (none for most types). Failed opens, binds and
 // privilege calls are not behaviour the workload needs; connects count even
-// when refused by the peer.
+// when refused by the peer. Numbered /proc/PID and /dev/pts/N components
+// become '*', so that the next run of the workload matches them.
 std::vector<Observation> observe(const sources::EventView& ev, const pipeline::ProcessTable& table);
 
 struct Item {

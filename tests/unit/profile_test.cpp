@@ -146,6 +146,15 @@ TEST_CASE("profile: events become observations", "[unit]") {
   REQUIRE(obs.size() == 2);
   CHECK(obs[0].kind == Kind::kRead);
   CHECK(obs[1].kind == Kind::kWrite);
+  std::strcpy(open.path, "/proc/4242/task/4243/stat");
+  open.flags = O_RDONLY;
+  obs = learn::observe(sources::EventView{&open.hdr}, table);
+  REQUIRE(obs.size() == 1);
+  CHECK(obs[0].key == "/proc/*/task/*/stat");
+  std::strcpy(open.path, "/dev/pts/7");
+  CHECK(learn::observe(sources::EventView{&open.hdr}, table)[0].key == "/dev/pts/*");
+  std::strcpy(open.path, "/proc/sys/kernel/pid_max");
+  CHECK(learn::observe(sources::EventView{&open.hdr}, table)[0].key == "/proc/sys/kernel/pid_max");
   open.result = -2;  // ENOENT: nothing was opened
   CHECK(learn::observe(sources::EventView{&open.hdr}, table).empty());
 
