@@ -124,7 +124,8 @@ void Daemon::learn_from(const sources::EventView& ev, const std::function<const 
       st.dirty = true;  // counts and last-seen times change even when nothing is new
       continue;
     }
-    if (st.profile.covers(o)) continue;
+    // An empty profile has learned nothing to deviate from.
+    if (st.profile.size() == 0 || st.profile.covers(o)) continue;
     const score::Rule& rule = learn::anomaly_rule(st.profile, o);
     // A process pays once for each new behaviour, not once per repetition.
     auto& seen = anomaly_seen_[p.tgid];
