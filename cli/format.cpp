@@ -166,6 +166,71 @@ void print_policies(std::ostream& out, const v1::ListPoliciesResponse& r) {
   t.print(out);
 }
 
+namespace {
+
+std::string unix_time(int64_t s) {
+  if (s <= 0) return "-";
+  char buf[32];
+  std::time_t t = static_cast<std::time_t>(s);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void print_counts(std::ostream& out, const char* what, const google::protobuf::Map<std::string, uint64_t>& m) {
+  std::map<std::string, uint64_t> sorted(m.begin(), m.end());
+  out << "  " << what << ":" << (sorted.empty() ? " none" : "") << "\n";
+  for (const auto& [rule, n] : sorted) out << "    " << rule << "  " << n << "\n";
+}
+
+}  // namespace
+
+void print_profiles(std::ostream& out, const v1::ListProfilesResponse& r, bool with_counts) {
+  out << r.profiles_size() << " profiles in " << (r.state_dir().empty() ? "memory" : r.state_dir()) << "\n";
+  if (r.profiles_size()) {
+    Table t({"NAME", "STAGE", "ITEMS", "DROPPED", "LAST NEW", "STABLE", "POLICY"});
+    for (const auto& p : r.profiles())
+      t.row({p.name(), p.stage() + (p.stage() == "shadow" ? " until " + unix_time(p.shadow_until()) : ""),
+             std::to_string(p.items()), std::to_string(p.dropped_items()), unix_time(p.last_new()),
+             p.stable() ? "yes" : "at " + unix_time(p.stable_at()), p.policy_loaded() ? "loaded" : "not loaded"});
+    t.print(out);
+  }
+  if (with_counts)
+    for (const auto& p : r.profiles()) {
+      out << p.name() << " (" << p.stage() << "):\n";
+      print_counts(out, "would deny (shadow)", p.would_deny());
+      print_counts(out, "anomalies", p.anomalies());
+    }
+  for (const auto& x : r.rejected())
+    out << "rejected: " << x.path() << ": " << x.reason() << " ("
+        << (x.moved_to().empty() ? "could not be moved aside" : "moved to " + x.moved_to()) << ")\n";
+}
+
+void print_profile(std::ostream& out, const v1::GetProfileResponse& r) {
+  const auto& p = r.summary();
+  out << "profile " << p.name() << ": " << p.stage() << ", " << p.items() << " items (" << p.dropped_items()
+      << " dropped), created " << unix_time(p.created()) << ", last new " << unix_time(p.last_new()) << "\n";
+  auto j = nlohmann::json::parse(r.json(), nullptr, false);
+  if (j.is_discarded() || !j.contains("items")) return;
+  for (const auto& [kind, list] : j["items"].items()) {
+    if (list.empty()) continue;
+    out << kind << ":\n";
+    Table t({"COUNT", "FIRST SEEN", "LAST SEEN", "ITEM"});
+    for (const auto& it : list) {
+      std::string item = it.value("key", "");
+      if (it.contains("parents") && !it["parents"].empty()) {
+        item += "  (parents:";
+        for (const auto& pa : it["parents"]) item += " " + pa.get<std::string>();
+        item += ")";
+      }
+      t.row({std::to_string(it.value("count", uint64_t{0})), unix_time(it.value("first_seen", int64_t{0})),
+             unix_time(it.value("last_seen", int64_t{0})), item});
+    }
+    t.print(out, "  ");
+  }
+}
+
 void print_errors(std::ostream& out, const google::protobuf::RepeatedPtrField<v1::PolicyError>& errors) {
   for (const auto& e : errors) {
     if (e.line()) out << e.file() << ":" << e.line() << ":" << e.column() << ": ";

@@ -36,6 +36,9 @@ void print_verdicts(std::ostream& out, const v1::ListVerdictsResponse& r);
 void print_policies(std::ostream& out, const v1::ListPoliciesResponse& r);
 void print_errors(std::ostream& out, const google::protobuf::RepeatedPtrField<v1::PolicyError>& errors);
 void print_reload(std::ostream& out, const v1::ReloadPoliciesResponse& r);
+// Learned profiles; with_counts: also the shadow would-deny and anomaly counts per rule.
+void print_profiles(std::ostream& out, const v1::ListProfilesResponse& r, bool with_counts);
+void print_profile(std::ostream& out, const v1::GetProfileResponse& r);
 // One line per event: time, type, pid, comm, and what it was about.
 void print_event_line(std::ostream& out, const v1::Event& e);
 

@@ -52,6 +52,16 @@ commands:
   policy reload [DIR]           load the policy directory (default: the
                                 configured one) atomically; --file F loads one
                                 file's text as the whole set
+  profile list                  learned profiles: stage, items, stability;
+                                corrupt profile files that were set aside
+  profile show NAME             one profile, every item with its counts
+  profile export NAME           the profile as a policy (YAML, mode enforce)
+  profile promote NAME [--force] [--reason R]
+                                learning -> shadow (needs a stable profile, or
+                                --force); shadow -> enforce
+  profile rollback NAME [--reason R]
+                                back to audit (the profile still scores)
+  profile status [NAME]         stage and shadow would-deny counts per rule
   quarantine PID [--reason R]   cut a process's network in the kernel
   release PID [--reason R]      lift its verdict and reset its score
 
@@ -461,6 +471,59 @@ int cmd_policy(Client& c, const std::vector<std::string>& args) {
   return usage_error("policy needs list, validate FILE or reload [DIR]");
 }
 
+int cmd_profile(Client& c, const std::vector<std::string>& args) {
+  const char* kUsage = "profile needs list, show NAME, export NAME, promote NAME, rollback NAME or status [NAME]";
+  if (args.empty()) return usage_error(kUsage);
+  const std::string& sub = args[0];
+  grpc::ClientContext ctx;
+  c.prepare(ctx);
+  if ((sub == "list" && args.size() == 1) || (sub == "status" && args.size() <= 2)) {
+    v1::ProfileRequest req;
+    if (args.size() == 2) req.set_name(args[1]);
+    v1::ListProfilesResponse r;
+    auto s = c.stub().ProfileStatus(&ctx, req, &r);
+    if (!s.ok()) return c.failed("profile " + sub, s);
+    if (c.json()) print_json(r);
+    else cli::print_profiles(std::cout, r, sub == "status");
+    return kOk;
+  }
+  if ((sub == "show" || sub == "export") && args.size() == 2) {
+    v1::ProfileRequest req;
+    req.set_name(args[1]);
+    if (sub == "export") {
+      v1::ExportProfileResponse r;
+      auto s = c.stub().ExportProfile(&ctx, req, &r);
+      if (!s.ok()) return c.failed("profile export " + args[1], s);
+      if (c.json()) print_json(r);
+      else std::cout << r.yaml();
+      return kOk;
+    }
+    v1::GetProfileResponse r;
+    auto s = c.stub().GetProfile(&ctx, req, &r);
+    if (!s.ok()) return c.failed("profile show " + args[1], s);
+    if (c.json()) print_json(r);
+    else cli::print_profile(std::cout, r);
+    return kOk;
+  }
+  if ((sub == "promote" || sub == "rollback") && args.size() >= 2) {
+    v1::ProfileActionRequest req;
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "--force" && sub == "promote") req.set_force(true);
+      else if (args[i] == "--reason" && i + 1 < args.size()) req.set_reason(args[++i]);
+      else if (req.name().empty() && args[i][0] != '-') req.set_name(args[i]);
+      else return usage_error("profile " + sub + ": unexpected argument '" + args[i] + "'");
+    }
+    if (req.name().empty()) return usage_error("profile " + sub + " needs a NAME");
+    v1::ProfileActionResponse r;
+    auto s = sub == "promote" ? c.stub().PromoteProfile(&ctx, req, &r) : c.stub().RollbackProfile(&ctx, req, &r);
+    if (!s.ok()) return c.failed("profile " + sub + " " + req.name(), s);
+    if (c.json()) print_json(r);
+    else std::cout << "profile " << r.name() << ": " << r.message() << "\n";
+    return kOk;
+  }
+  return usage_error(kUsage);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -514,7 +577,7 @@ int main(int argc, char** argv) {
   if (rest.empty()) return usage_error("no command given");
   const std::string cmd = rest[0];
   std::vector<std::string> args(rest.begin() + 1, rest.end());
-  static const char* kCommands[] = {"status", "events", "verdict", "verdicts", "policy", "quarantine", "release"};
+  static const char* kCommands[] = {"status", "events", "verdict", "verdicts", "policy", "profile", "quarantine", "release"};
   if (std::find(std::begin(kCommands), std::end(kCommands), cmd) == std::end(kCommands))
     return usage_error("unknown command '" + cmd + "'");
 
@@ -525,5 +588,6 @@ int main(int argc, char** argv) {
   if (cmd == "verdict") return cmd_verdict(c, args);
   if (cmd == "verdicts") return cmd_verdicts(c, args);
   if (cmd == "policy") return cmd_policy(c, args);
+  if (cmd == "profile") return cmd_profile(c, args);
   return cmd_process(c, cmd, args);
 }

@@ -50,6 +50,7 @@ Result<void> Daemon::start() {
   if (!opts_.quiet) std::cerr << "rampartd: capability matrix\n" << bpf::format_matrix(caps) << std::flush;
 
   // Policies are validated before anything is loaded: an invalid one stops us here.
+  load_profiles();  // learned profiles first: their stages decide what a learn policy installs
   if (auto r = load_policies(); !r) return r;
 
   auto sink = outputs::JsonlSink::open(opts_.config.output_path);
@@ -155,6 +156,7 @@ int Daemon::run() {
   io_.run();
   if (api_) api_->stop();  // in-flight calls get UNAVAILABLE; streams end
   stop_ops();
+  save_profiles(false);  // daemon_learn.cpp
 
   // Whatever the kernel submitted before we stopped is still delivered, and
   // the losses since the last check are still named.
@@ -177,6 +179,7 @@ void Daemon::arm_housekeeping() {
     uint64_t now = boot_now_ns();
     table_.sweep(now);
     for (const auto& v : trust_.tick(now)) apply_verdict(v);  // decay relaxes verdicts
+    tick_profiles();  // daemon_learn.cpp: promotion, end of shadow, flushes
     update_clock_offset();  // follows settimeofday and NTP steps
     uint32_t interval = opts_.config.stats_interval_s;
     if (interval && now - last_stats_ns_ >= uint64_t{interval} * 1'000'000'000) {
@@ -251,6 +254,7 @@ Result<void> Daemon::load_policies() {
   auto set = policy::PolicySet::load_dir(dir);
   if (!set) return fail("invalid policy, refusing to start:\n" + set.error().what());
   policies_ = std::move(*set);
+  learn_sources_ = overlay_profiles(policies_);  // daemon_learn.cpp
   violations_ = score::Violations(policies_);
   return {};
 }
@@ -395,6 +399,22 @@ const policy::DenyRule* Daemon::on_violation(const rp_enforce_event& e) {
 
 const policy::Policy& Daemon::governing(uint32_t tgid) const { return policy_by_id(programs_->policy_of(tgid)); }
 
+const policy::Policy& Daemon::governing(const sources::EventView& ev) const {
+  const rp_proc& p = ev.proc();
+  // An open says which policy its opener had.
+  if (ev.type() == RP_EV_OPEN && ev.as<rp_file_event>().policy_id)
+    return policy_by_id(ev.as<rp_file_event>().policy_id);
+  const policy::Policy& pol = governing(p.tgid);
+  if (!pol.builtin || ev.type() != RP_EV_EXEC) return pol;
+  // A process that exited before its exec was read has left the kernel's
+  // map: it was under its own policy if one selects it, else its parent's.
+  const auto* info = table_.find(p.tgid);
+  if (!info) return pol;
+  const policy::Policy& own =
+      policies_.select({info->exe, info->cgroup_path, info->container.id, info->container.pod_uid, info->uid});
+  return own.builtin ? governing(p.ppid) : own;
+}
+
 rp_verdict kernel_verdict(score::Level level) {
   rp_verdict kv{static_cast<uint32_t>(level), 0};
   switch (level) {
@@ -474,12 +494,13 @@ void Daemon::handle(const sources::EventView& ev) {
   std::optional<score::Verdict> verdict;
   const policy::Policy* governed = nullptr;  // looked up (a map syscall) only when needed
   auto pol_of = [&]() -> const policy::Policy& {
-    if (!governed) governed = &governing(p.tgid);
+    if (!governed) governed = &governing(ev);
     return *governed;
   };
   if (ev.type() == RP_EV_ENFORCE) {
     const auto& e = ev.as<rp_enforce_event>();
     const policy::DenyRule* deny = on_violation(e);
+    count_shadow(e, deny);  // daemon_learn.cpp
     if (deny) {
       ctx.deny_rule = deny->id;
       // A cgroup hook or fanotify refused it; a kill rule also ends the process.
@@ -493,6 +514,7 @@ void Daemon::handle(const sources::EventView& ev) {
     score::RuleContext rc{table_, false, &connects_};
     if (ev.type() == RP_EV_BPF) rc.bpf_expected = pol_of().allow.bpf_expected;
     score::evaluate(ev, rc, hits_);
+    learn_from(ev, pol_of);  // daemon_learn.cpp: a profile learns, or scores what is new to it
   }
   if (!hits_.empty()) {
     last_applied_ns_ = 0;
@@ -526,6 +548,7 @@ void Daemon::handle(const sources::EventView& ev) {
     trust_.on_exit(p.tgid);
     violation_seen_.erase(p.tgid);
     overload_quarantine_.erase(p.tgid);
+    anomaly_seen_.erase(p.tgid);
   }
   sink_->flush_if_large();
 }

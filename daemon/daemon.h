@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,8 @@
 #include "bpf/lsm_loader.h"
 #include "bpf/mounts.h"
 #include "config/config.h"
+#include "learn/profile.h"
+#include "learn/store.h"
 #include "enforce/compiler.h"
 #include "enforce/perm_guard.h"
 #include "k8s/kubelet.h"
@@ -72,6 +75,13 @@ class Daemon : public sources::RecordSink, public api::Backend {
   grpc::Status reload_policies(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
                                v1::ReloadPoliciesResponse* out) override;
   void peer_refused(const api::Peer& peer, const std::string& why) override;
+  grpc::Status list_profiles(const std::string& name, v1::ListProfilesResponse* out) override;
+  grpc::Status get_profile(const std::string& name, v1::GetProfileResponse* out) override;
+  grpc::Status export_profile(const std::string& name, v1::ExportProfileResponse* out) override;
+  grpc::Status promote_profile(const v1::ProfileActionRequest& req, const api::Peer& peer,
+                               v1::ProfileActionResponse* out) override;
+  grpc::Status rollback_profile(const v1::ProfileActionRequest& req, const api::Peer& peer,
+                                v1::ProfileActionResponse* out) override;
 
  private:
   // --- API and reload (daemon_api.cpp, daemon_reload.cpp) ---
@@ -115,6 +125,9 @@ class Daemon : public sources::RecordSink, public api::Backend {
   void apply_policy(uint32_t tgid);
   // The policy that governs a process: the kernel's assignment, else the default.
   const policy::Policy& governing(uint32_t tgid) const;
+  // The policy an event happened under: as the open recorded it, or for an
+  // exec whose process is already gone, as it would have been.
+  const policy::Policy& governing(const sources::EventView& ev) const;
   const policy::Policy& policy_by_id(uint32_t id) const;
   // Mirrors a verdict whose level changed into the kernel (enforce mode only).
   void apply_verdict(const score::Verdict& v);
@@ -179,6 +192,31 @@ class Daemon : public sources::RecordSink, public api::Backend {
   std::unique_ptr<boost::asio::steady_timer> debounce_;
   std::array<char, 4096> inotify_buf_{};
   void arm_inotify();
+  // --- learned profiles (issue 6; daemon_learn.cpp) ---
+  struct LearnState {
+    learn::Profile profile;
+    bool dirty = false;                             // changed since last written
+    std::map<std::string, uint64_t> anomalies;      // behaviour outside the profile, per rule id
+  };
+  std::string profile_dir() const;  // "" when learning.state_dir is ""
+  void load_profiles();             // at start, before the policies
+  // Puts in each learn policy's place what its profile's stage calls for;
+  // returns the learn policies as written (for export).
+  std::map<std::string, policy::Policy> overlay_profiles(policy::PolicySet& set);
+  // Records (learning) or scores (anomalies into hits_) the event's behaviour.
+  void learn_from(const sources::EventView& ev, const std::function<const policy::Policy&()>& policy);
+  void count_shadow(const rp_enforce_event& e, const policy::DenyRule* deny);
+  learn::Limits learn_limits() const;
+  void save_profiles(bool all);
+  Result<void> set_stage(const std::string& name, learn::Stage stage);  // installs through reload()
+  void tick_profiles();  // housekeeping: auto-promotion, end of shadow, flushes
+  void fill_profile_summary(const LearnState& st, v1::ProfileSummary* out) const;
+  std::map<std::string, LearnState> profiles_;
+  std::map<std::string, policy::Policy> learn_sources_;  // loaded learn policies, as written
+  std::vector<learn::Rejected> rejected_profiles_;
+  std::unordered_map<uint32_t, std::unordered_set<std::string>> anomaly_seen_;  // tgid → anomalies it paid for
+  uint64_t profile_save_errors_ = 0;
+  int64_t last_profile_flush_ = 0;
   // --- operations (issue 7; daemon_ops.cpp): metrics endpoint, systemd ---
   void start_ops();  // once started: /metrics and /healthz, READY=1, watchdog pings
   void stop_ops();   // at shutdown: STOPPING=1, the endpoint closed

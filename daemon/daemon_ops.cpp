@@ -202,6 +202,12 @@ std::string Daemon::render_metrics() {
   m.family("policy_reloads_total", "counter", "Policy reloads (API, SIGHUP, inotify), by result.");
   m.sample(reloads_ok_, {{"result", "ok"}});
   m.sample(reloads_failed_, {{"result", "failed"}});
+  m.family("profiles", "gauge", "Learned profiles, by stage.");
+  std::map<std::string, uint64_t> by_stage{{"learning", 0}, {"shadow", 0}, {"enforce", 0}, {"audit", 0}};
+  for (const auto& [_, st] : profiles_) ++by_stage[learn::stage_name(st.profile.stage)];
+  for (const auto& [stage, n] : by_stage) m.sample(n, {{"stage", stage}});
+  m.family("profiles_rejected_total", "counter", "Profile files rejected as corrupt and set aside.");
+  m.sample(static_cast<uint64_t>(rejected_profiles_.size()));
   m.family("policy_assign_errors_total", "counter", "Failed writes of a process's policy into the kernel.");
   m.sample(policy_errors_);
 

@@ -186,6 +186,7 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
     return out;
   }
   policy::PolicySet next = std::move(*loaded);
+  auto learn_sources = overlay_profiles(next);  // learned profiles in their policies' places (daemon_learn.cpp)
   if (next.policies().size() > kBank) {
     auto* e = out.add_errors();
     e->set_message("too many policies: " + std::to_string(next.policies().size()) + " (at most " +
@@ -237,7 +238,9 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
   compiled_ = std::move(*compiled);
   policy_base_ = new_base;
   violations_ = score::Violations(policies_);
+  auto old_learn_sources = std::exchange(learn_sources_, std::move(learn_sources));
   if (auto r = start_perm_guard(); !r) {
+    learn_sources_ = std::move(old_learn_sources);
     perm_guard_.reset();
     policies_ = std::move(old_set);
     compiled_ = std::move(old_compiled);

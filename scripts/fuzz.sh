@@ -16,7 +16,7 @@ fi
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(decoder policy config pods api)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(decoder policy config pods api profile)
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DRAMPART_FUZZ=ON -DRAMPART_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target $(printf 'rampart_fuzz_%s ' "${TARGETS[@]}")

@@ -33,6 +33,13 @@ class Backend {
   virtual grpc::Status list_policies(v1::ListPoliciesResponse* out) = 0;
   virtual grpc::Status reload_policies(const v1::ReloadPoliciesRequest& req, const Peer& peer,
                                        v1::ReloadPoliciesResponse* out) = 0;
+  virtual grpc::Status list_profiles(const std::string& name, v1::ListProfilesResponse* out) = 0;
+  virtual grpc::Status get_profile(const std::string& name, v1::GetProfileResponse* out) = 0;
+  virtual grpc::Status export_profile(const std::string& name, v1::ExportProfileResponse* out) = 0;
+  virtual grpc::Status promote_profile(const v1::ProfileActionRequest& req, const Peer& peer,
+                                       v1::ProfileActionResponse* out) = 0;
+  virtual grpc::Status rollback_profile(const v1::ProfileActionRequest& req, const Peer& peer,
+                                        v1::ProfileActionResponse* out) = 0;
   // A peer the access check refused (logged and audited by the daemon).
   virtual void peer_refused(const Peer& peer, const std::string& why) = 0;
 };

@@ -178,6 +178,40 @@ class ApiServer::Impl final : public v1::Rampart::Service {
   grpc::Status StreamEvents(grpc::ServerContext* ctx, const v1::StreamEventsRequest* req,
                             grpc::ServerWriter<v1::StreamEventsResponse>* writer) override;
 
+  // --- learned profiles ---
+  grpc::Status ListProfiles(grpc::ServerContext*, const v1::ListProfilesRequest*,
+                            v1::ListProfilesResponse* out) override {
+    return on_loop<v1::ListProfilesResponse>(out, [this](auto* r) { return backend_.list_profiles("", r); });
+  }
+  grpc::Status ProfileStatus(grpc::ServerContext*, const v1::ProfileRequest* req,
+                             v1::ListProfilesResponse* out) override {
+    return on_loop<v1::ListProfilesResponse>(out,
+                                             [this, n = req->name()](auto* r) { return backend_.list_profiles(n, r); });
+  }
+  grpc::Status GetProfile(grpc::ServerContext*, const v1::ProfileRequest* req, v1::GetProfileResponse* out) override {
+    if (req->name().empty()) return invalid("name is required (the learn policy's name)");
+    return on_loop<v1::GetProfileResponse>(out,
+                                           [this, n = req->name()](auto* r) { return backend_.get_profile(n, r); });
+  }
+  grpc::Status ExportProfile(grpc::ServerContext*, const v1::ProfileRequest* req,
+                             v1::ExportProfileResponse* out) override {
+    if (req->name().empty()) return invalid("name is required (the learn policy's name)");
+    return on_loop<v1::ExportProfileResponse>(
+        out, [this, n = req->name()](auto* r) { return backend_.export_profile(n, r); });
+  }
+  grpc::Status PromoteProfile(grpc::ServerContext* ctx, const v1::ProfileActionRequest* req,
+                              v1::ProfileActionResponse* out) override {
+    if (req->name().empty()) return invalid("name is required (the learn policy's name)");
+    return on_loop<v1::ProfileActionResponse>(
+        out, [this, r = *req, p = peer_of(ctx)](auto* o) { return backend_.promote_profile(r, p, o); });
+  }
+  grpc::Status RollbackProfile(grpc::ServerContext* ctx, const v1::ProfileActionRequest* req,
+                               v1::ProfileActionResponse* out) override {
+    if (req->name().empty()) return invalid("name is required (the learn policy's name)");
+    return on_loop<v1::ProfileActionResponse>(
+        out, [this, r = *req, p = peer_of(ctx)](auto* o) { return backend_.rollback_profile(r, p, o); });
+  }
+
  private:
   static grpc::Status invalid(std::string msg) { return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg); }
   static grpc::Status unavailable() {

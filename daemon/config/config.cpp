@@ -103,11 +103,11 @@ Handler path_list(std::vector<std::string>& out) {
   };
 }
 
-// An absolute directory, or "" for none.
-Handler pin_dir_of(std::string& out) {
-  return [&out](const YAML::Node& n, const std::string& at) -> Result<void> {
+// An absolute directory (`what` says which kind), or "" for none.
+Handler dir_or_none(std::string& out, const char* what) {
+  return [&out, what](const YAML::Node& n, const std::string& at) -> Result<void> {
     if (!n.IsScalar() || (!n.Scalar().empty() && n.Scalar()[0] != '/'))
-      return fail(at + " must be an absolute directory on bpffs, or \"\" for none");
+      return fail(at + " must be an absolute directory" + what + ", or \"\" for none");
     out = n.Scalar();
     return {};
   };
@@ -262,7 +262,7 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                                                            {"sensitive_paths", pattern_list(c.sensitive_paths)},
                                                            {"decision_deadline_ms", uint_in(c.decision_deadline_ms, 10, 60000)},
                                                            {"bpf_lsm", bool_of(c.bpf_lsm)},
-                                                           {"pin_dir", pin_dir_of(c.pin_dir)}})},
+                                                           {"pin_dir", dir_or_none(c.pin_dir, " on bpffs")}})},
                     {"api", nested("api", {{"socket", located(api_socket_at, string_or_empty(c.api.socket))},
                                            {"allowed_group", located(api_group_at, string_or_empty(c.api.allowed_group))},
                                            {"stream_queue", uint_in(c.api.stream_queue, 16, 1 << 20)},
@@ -273,6 +273,13 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                                                {"tls_key", string_or_empty(c.api.tls_key)},
                                                {"tls_ca", string_or_empty(c.api.tls_ca)},
                                                {"insecure", bool_of(c.api.insecure)}}))}})},
+                    {"learning", nested("learning", {{"state_dir", dir_or_none(c.learning.state_dir, "")},
+                                                     {"collapse_threshold", uint_in(c.learning.collapse_threshold, 1, 65536)},
+                                                     {"max_items", uint_in(c.learning.max_items, 16, 1 << 20)},
+                                                     {"stability_window_s", uint_in(c.learning.stability_window_s, 0, 365 * 86400)},
+                                                     {"auto_promote", bool_of(c.learning.auto_promote)},
+                                                     {"shadow_period_s", uint_in(c.learning.shadow_period_s, 0, 365 * 86400)},
+                                                     {"flush_interval_s", uint_in(c.learning.flush_interval_s, 1, 3600)}})},
                     // --- operations (issue 7) ---
                     {"metrics", nested("metrics", {{"address", listen_address(c.metrics_address, metrics_at)},
                                                    {"allow_remote", bool_of(c.metrics_allow_remote)}})},

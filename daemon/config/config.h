@@ -31,6 +31,17 @@ struct ApiConfig {
   uint32_t max_message_kb = 4096;  // largest request accepted
 };
 
+// learning: profiles learned by policies in mode learn (daemon/learn/).
+struct LearningConfig {
+  std::string state_dir = "/var/lib/rampart";  // profiles go to STATE_DIR/profiles/NAME.json
+  uint32_t collapse_threshold = 8;  // more distinct names in one directory: one "dir/*" item
+  uint32_t max_items = 4096;        // per profile; past it new items are dropped and counted
+  uint32_t stability_window_s = 86400;  // no new behaviour for this long: the profile may be promoted
+  bool auto_promote = false;        // promote (to shadow) as soon as the window has passed
+  uint32_t shadow_period_s = 86400; // shadow (would-deny counted) before enforcement
+  uint32_t flush_interval_s = 10;   // changed profiles are written at most this often (and at exit)
+};
+
 struct Config {
   std::string output_path = "-";
   uint32_t ringbuf_size_mb = 16;
@@ -73,6 +84,7 @@ struct Config {
   // bpffs directory where enforcement is pinned, to outlive a crashed rampartd; "" for none.
   std::string pin_dir = "/sys/fs/bpf/rampart";
   ApiConfig api;
+  LearningConfig learning;
 
   // --- operations (issue 7): metrics endpoint and logs ---
   // Prometheus /metrics and /healthz over HTTP, "host:port"; "" turns it off.

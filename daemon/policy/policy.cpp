@@ -870,6 +870,15 @@ const Policy& PolicySet::select(const Subject& s) const {
   return best ? *best : default_;
 }
 
+bool PolicySet::replace(Policy p) {
+  for (Policy& q : policies_) {
+    if (q.name != p.name) continue;
+    q = std::move(p);
+    return true;
+  }
+  return false;
+}
+
 std::string format_errors(const std::vector<std::string>& errors) {
   std::string out;
   for (const std::string& e : errors) {

@@ -165,6 +165,9 @@ class PolicySet {
   const Policy& select(const Subject& s) const;
   const std::vector<Policy>& policies() const { return policies_; }
   const Policy& fallback() const { return default_; }
+  // Replaces the policy of the same name (a learned profile's generated
+  // policy in its learn policy's place). False when there is none.
+  bool replace(Policy p);
 
  private:
   std::vector<Policy> policies_;

@@ -53,10 +53,15 @@ ApiDaemon::ApiDaemon(const std::string& extra_api_config, const std::string& ext
   std::filesystem::create_directory(dir_ + "/policies");
   std::ofstream(dir_ + "/rampart.yaml") << "api:\n  socket: " << socket() << "\n"
                                         << extra_api_config << extra_config;
+  start();
+}
+
+bool ApiDaemon::start() {
   // Everything the child needs is built before fork: gRPC threads of earlier
   // tests may hold the allocator's lock at that moment.
   const std::string err = dir_ + "/stderr.txt", cfg = dir_ + "/rampart.yaml", pol = dir_ + "/policies",
                     events = dir_ + "/events.jsonl";
+  std::filesystem::remove(err);  // ready must not read a previous run's
   pid_ = fork();
   if (pid_ == 0) {
     int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -65,6 +70,7 @@ ApiDaemon::ApiDaemon(const std::string& extra_api_config, const std::string& ext
           events.c_str(), nullptr);
     _exit(127);
   }
+  ready_ = false;
   for (int i = 0; i < 1500; ++i) {
     if (stderr_text().find("attached ") != std::string::npos) {
       ready_ = true;
@@ -77,6 +83,7 @@ ApiDaemon::ApiDaemon(const std::string& extra_api_config, const std::string& ext
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  return ready_;
 }
 
 ApiDaemon::~ApiDaemon() {

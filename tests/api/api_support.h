@@ -40,6 +40,8 @@ class ApiDaemon {
   std::vector<nlohmann::json> events() const;
   std::unique_ptr<v1::Rampart::Stub> stub() const;
   void stop();
+  // Starts it (again, after stop()) on the same directory; stderr.txt starts over.
+  bool start();
   pid_t pid() const { return pid_; }
 
  private:

@@ -44,6 +44,25 @@ struct Backend final : api::Backend {
     return r.text().empty() && r.dir().empty() ? grpc::Status::OK
                                                : grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "fuzz");
   }
+  // Profiles: the daemon answers NOT_FOUND for a name that is no learn policy.
+  grpc::Status list_profiles(const std::string& name, v1::ListProfilesResponse*) override {
+    return name.empty() ? grpc::Status::OK : grpc::Status(grpc::StatusCode::NOT_FOUND, "no profile " + name);
+  }
+  grpc::Status get_profile(const std::string& name, v1::GetProfileResponse*) override { return no_profile(name); }
+  grpc::Status export_profile(const std::string& name, v1::ExportProfileResponse*) override {
+    return no_profile(name);
+  }
+  grpc::Status promote_profile(const v1::ProfileActionRequest& r, const api::Peer&,
+                               v1::ProfileActionResponse*) override {
+    return no_profile(r.name());
+  }
+  grpc::Status rollback_profile(const v1::ProfileActionRequest& r, const api::Peer&,
+                                v1::ProfileActionResponse*) override {
+    return no_profile(r.name());
+  }
+  static grpc::Status no_profile(const std::string& name) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no profile " + name);
+  }
   void peer_refused(const api::Peer&, const std::string&) override {}
   template <typename T>
   static grpc::Status unknown(uint32_t pid, T*) {
@@ -93,7 +112,7 @@ void expect(const grpc::Status& s, std::initializer_list<grpc::StatusCode> allow
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   World& w = world();
-  const uint8_t method = data[0] % 9;
+  const uint8_t method = data[0] % 15;
   ++data;
   --size;
   grpc::ClientContext ctx;
@@ -149,6 +168,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       while (reader->Read(&msg)) {
       }
       expect(reader->Finish(), {C::INVALID_ARGUMENT, C::DEADLINE_EXCEEDED, C::OK});
+      break;
+    }
+    case 9: {
+      v1::ListProfilesResponse out;
+      expect(w.stub->ListProfiles(&ctx, parse<v1::ListProfilesRequest>(data, size), &out), {C::OK});
+      break;
+    }
+    case 10: {
+      v1::ListProfilesResponse out;
+      expect(w.stub->ProfileStatus(&ctx, parse<v1::ProfileRequest>(data, size), &out), {C::OK, C::NOT_FOUND});
+      break;
+    }
+    case 11: {
+      v1::GetProfileResponse out;
+      expect(w.stub->GetProfile(&ctx, parse<v1::ProfileRequest>(data, size), &out),
+             {C::INVALID_ARGUMENT, C::NOT_FOUND});
+      break;
+    }
+    case 12: {
+      v1::ExportProfileResponse out;
+      expect(w.stub->ExportProfile(&ctx, parse<v1::ProfileRequest>(data, size), &out),
+             {C::INVALID_ARGUMENT, C::NOT_FOUND});
+      break;
+    }
+    case 13:
+    case 14: {
+      v1::ProfileActionResponse out;
+      auto req = parse<v1::ProfileActionRequest>(data, size);
+      auto s = method == 13 ? w.stub->PromoteProfile(&ctx, req, &out) : w.stub->RollbackProfile(&ctx, req, &out);
+      expect(s, {C::INVALID_ARGUMENT, C::NOT_FOUND});
       break;
     }
   }

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/scratch_tmpfs.h"
 #include "support/workload.h"
 
 namespace rampart::testing {
@@ -172,31 +173,6 @@ inline std::string connect_script(uint16_t a, uint16_t b) {
          "; exec 4<>/dev/tcp/127.0.0.1/" + std::to_string(b) + " && echo connected-" + std::to_string(b);
 }
 
-
-// A tmpfs the test mounts (and unmounts): the only filesystem whose execs
-// rampartd is told to check, so the machine's own execs are never held.
-struct ScratchTmpfs {
-  std::string dir, path;
-  ScratchTmpfs() {
-    char tmpl[] = "/tmp/rampart-exec-XXXXXX";
-    dir = mkdtemp(tmpl);
-    chmod(dir.c_str(), 0755);
-    path = dir + "/fs";
-    std::filesystem::create_directory(path);
-    REQUIRE(mount("rampart-test", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") == 0);
-  }
-  ~ScratchTmpfs() {
-    umount2(path.c_str(), MNT_DETACH);
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string install(const std::string& from, const std::string& name) const {
-    std::string to = path + "/" + name;
-    std::filesystem::copy_file(from, to);
-    chmod(to.c_str(), 0755);
-    return to;
-  }
-};
 
 inline std::string exec_policy(const ScratchTmpfs& fs) { return "  allow:\n    exec: [\"" + fs.path + "/allowed-*\"]\n"; }
 inline std::string exec_config(const ScratchTmpfs& fs) {

@@ -40,6 +40,13 @@ void check_defaults(const Config& c) {
   CHECK(c.rate_cgroup_per_s == 1000000);
   CHECK(c.rate_cgroup_burst == 2000000);
   CHECK(c.overload_check_ms == 250);
+  CHECK(c.learning.state_dir == "/var/lib/rampart");
+  CHECK(c.learning.collapse_threshold == 8);
+  CHECK(c.learning.max_items == 4096);
+  CHECK(c.learning.stability_window_s == 86400);
+  CHECK_FALSE(c.learning.auto_promote);
+  CHECK(c.learning.shadow_period_s == 86400);
+  CHECK(c.learning.flush_interval_s == 10);
 }
 
 // The error message for `text`, which must fail to parse.
@@ -338,4 +345,24 @@ TEST_CASE("ratelimit, trust and overload keys parse and are range-checked", "[un
   CHECK_THAT(error_for("ratelimit:\n  per_s: 5\n"), Catch::Contains("unknown key 'ratelimit.per_s'"));
   CHECK_THAT(error_for("trust:\n  max_evidence: 0\n"), Catch::Contains("trust.max_evidence"));
   CHECK_THAT(error_for("overload:\n  check_interval_ms: 5\n"), Catch::Contains("between 10 and 10000"));
+}
+
+TEST_CASE("learning: profile storage, collapse, bound and promotion", "[unit]") {
+  auto c = parse("learning:\n  state_dir: /srv/state\n  collapse_threshold: 3\n  max_items: 100\n"
+                 "  stability_window_s: 60\n  auto_promote: true\n  shadow_period_s: 0\n  flush_interval_s: 2\n",
+                 "test.yaml");
+  REQUIRE(c);
+  CHECK(c->learning.state_dir == "/srv/state");
+  CHECK(c->learning.collapse_threshold == 3);
+  CHECK(c->learning.max_items == 100);
+  CHECK(c->learning.stability_window_s == 60);
+  CHECK(c->learning.auto_promote);
+  CHECK(c->learning.shadow_period_s == 0);
+  CHECK(c->learning.flush_interval_s == 2);
+  CHECK(parse("learning:\n  state_dir: \"\"\n", "test.yaml")->learning.state_dir.empty());
+  CHECK(error_for("learning:\n  state_dir: relative\n") ==
+        "test.yaml:2:14: 'learning.state_dir' must be an absolute directory, or \"\" for none");
+  CHECK(error_for("learning:\n  max_items: 8\n").find("'learning.max_items' must be between 16") !=
+        std::string::npos);
+  CHECK(error_for("learning:\n  window: 1\n").find("unknown key 'learning.window'") != std::string::npos);
 }
