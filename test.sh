@@ -8,4 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/install-deps.sh
 bash scripts/build.sh
-ctest --test-dir build --output-on-failure --timeout 300 "$@"
+# RAMPART_SANITIZE=ON: the same suite on the ASan + UBSan build (build-asan).
+dir=build
+if [ "${RAMPART_SANITIZE:-OFF}" = ON ]; then
+  dir=build-asan
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  export RAMPART_TEST_TIMEOUT_SCALE=${RAMPART_TEST_TIMEOUT_SCALE:-2}
+fi
+ctest --test-dir "$dir" --output-on-failure --timeout 600 "$@"
