@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "bpf/map_sweep.h"
 #include "rampart_lsm.skel.h"
 
 namespace rampart::bpf {
@@ -92,19 +93,8 @@ Result<void> LsmPrograms::add_path_rules(uint32_t policy_id, const std::vector<e
 }
 
 Result<void> LsmPrograms::remove_path_rules(uint32_t lo, uint32_t hi) {
-  int fd = bpf_map__fd(skel_->maps.path_rules_map);
-  std::vector<rp_path_key> doomed;
-  rp_path_key key{}, next{};
-  const void* prev = nullptr;  // NULL: the first key
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (next.policy_id >= lo && next.policy_id <= hi) doomed.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  for (const auto& k : doomed)
-    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT)
-      return fail_errno("path_rules_map: removing a rule of policy " + std::to_string(k.policy_id));
-  return {};
+  return delete_where<rp_path_key>(skel_->maps.path_rules_map, lo, hi,
+                                   [](int, const rp_path_key& k) { return k.policy_id; });
 }
 
 namespace {

@@ -7,29 +7,11 @@
 #include <vector>
 
 #include "bpf/loader.h"
+#include "bpf/map_sweep.h"
 #include "rampart_bpf.skel.h"
 
 namespace rampart::bpf {
 namespace {
-
-// Deletes every entry of `map` whose key (Key) or value (uint32 id) names an id in [lo, hi].
-template <typename Key, typename IdOf>
-Result<void> delete_where(struct bpf_map* map, uint32_t lo, uint32_t hi, IdOf id_of) {
-  int fd = bpf_map__fd(map);
-  std::vector<Key> doomed;
-  Key key{}, next{};
-  const void* prev = nullptr;
-  for (int guard = 0; guard < (1 << 18) && bpf_map_get_next_key(fd, prev, &next) == 0; ++guard) {
-    uint32_t id = id_of(fd, next);
-    if (id >= lo && id <= hi) doomed.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  for (const auto& k : doomed)
-    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT)
-      return fail_errno(std::string("deleting from ") + bpf_map__name(map));
-  return {};
-}
 
 template <typename Key>
 uint32_t value_id(int fd, const Key& k) {
