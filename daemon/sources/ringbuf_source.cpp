@@ -2,6 +2,7 @@
 #include "sources/ringbuf_source.h"
 
 #include <bpf/libbpf.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -37,13 +38,23 @@ int RingbufSource::on_sample(void* ctx, void* data, size_t len) {
   auto* self = static_cast<RingbufSource*>(ctx);
   ++self->records_;
   self->sink_.on_record(data, len);
-  return 0;
+  // A negative return stops libbpf after this record (which it has consumed).
+  return ++self->batch_ >= self->budget_ ? -EAGAIN : 0;
 }
 
-size_t RingbufSource::drain() {
-  int n = ring_buffer__consume(rb_);
+size_t RingbufSource::drain(size_t budget) {
+  batch_ = 0;
+  budget_ = budget;
+  const int n = ring_buffer__consume(rb_);
   sink_.on_batch_end();
-  return n > 0 ? static_cast<size_t>(n) : 0;
+  if (n == -EAGAIN && running_ && !continuation_posted_) {
+    continuation_posted_ = true;
+    boost::asio::post(timer_.get_executor(), [this] {
+      continuation_posted_ = false;
+      if (running_) drain(kBatchBudget);
+    });
+  }
+  return batch_;
 }
 
 void RingbufSource::start() {
@@ -62,7 +73,7 @@ void RingbufSource::stop() {
 void RingbufSource::arm_wait() {
   epoll_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
     if (ec || !running_) return;
-    drain();
+    drain(kBatchBudget);
     arm_wait();
   });
 }
@@ -71,7 +82,7 @@ void RingbufSource::arm_timer() {
   timer_.expires_after(poll_);
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || !running_) return;
-    drain();
+    drain(kBatchBudget);
     arm_timer();
   });
 }

@@ -35,8 +35,12 @@ class RingbufSource {
 
   void start();
   void stop();
-  // Consumes everything available now; returns the record count.
-  size_t drain();
+  // Consumes what is available now, up to `budget` records; returns the
+  // record count. The loop's own drains use kBatchBudget and come back for
+  // the rest after the handlers already queued (API calls, timers) have
+  // run, so a producer faster than the pipeline cannot starve them.
+  static constexpr size_t kBatchBudget = 8192;
+  size_t drain(size_t budget = SIZE_MAX);
   uint64_t records() const { return records_; }
 
  private:
@@ -51,7 +55,9 @@ class RingbufSource {
   std::chrono::milliseconds poll_;
   RecordSink& sink_;
   uint64_t records_ = 0;
+  size_t batch_ = 0, budget_ = SIZE_MAX;  // records in the current drain, and its limit
   bool running_ = false;
+  bool continuation_posted_ = false;
 };
 
 }  // namespace rampart::sources

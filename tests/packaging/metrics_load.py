@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 rampartd, work = sys.argv[1], sys.argv[2]
@@ -68,13 +69,25 @@ open(target, "w").close()
 OPEN = 'rampart_events_total{type="open"}'
 before = scrape(url)
 phases, scrapes, opened, fills = 4, [before], 0, []
+# A second scraper samples the fill all through the load: the backlog comes
+# and goes faster than one scrape per phase can be sure to see.
+loading = True
+
+
+def sample_fill():
+    while loading:
+        fills.append(scrape(url).get("rampart_ringbuf_used_bytes", 0))
+
+
+sampler = threading.Thread(target=sample_fill)
+sampler.start()
 for _ in range(phases):
     for _ in range(30000):
         os.close(os.open(target, os.O_RDONLY))
         opened += 1
-    s = scrape(url)  # while the backlog is still in the ring buffer
-    fills.append(s.get("rampart_ringbuf_used_bytes", 0))
-    scrapes.append(s)
+    scrapes.append(scrape(url))  # while the backlog may still be in the ring buffer
+loading = False
+sampler.join()
 time.sleep(1.5)  # let rampartd drain what is left
 after = scrape(url)
 scrapes.append(after)
