@@ -6,8 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cstring>
 #include <chrono>
 #include <iostream>
 
@@ -181,6 +182,14 @@ void Daemon::arm_housekeeping() {
     for (const auto& v : trust_.tick(now)) apply_verdict(v);  // decay relaxes verdicts
     tick_profiles();  // daemon_learn.cpp: promotion, end of shadow, flushes
     update_clock_offset();  // follows settimeofday and NTP steps
+    // A full disk (or a closed pipe) under the event output: said once a
+    // second at most, counted always; the pipeline goes on.
+    if (sink_->write_errors() != output_errors_logged_) {
+      log("warning: event output: " + std::to_string(sink_->write_errors() - output_errors_logged_) +
+          " writes failed (" + std::strerror(sink_->last_errno()) + "); " + std::to_string(sink_->bytes_lost()) +
+          " bytes of events lost so far (rampart_output_write_errors_total)");
+      output_errors_logged_ = sink_->write_errors();
+    }
     uint32_t interval = opts_.config.stats_interval_s;
     if (interval && now - last_stats_ns_ >= uint64_t{interval} * 1'000'000'000) {
       last_stats_ns_ = now;

@@ -224,6 +224,7 @@ class Daemon : public sources::RecordSink, public api::Backend {
   void count_for_metrics(const sources::EventView& ev, const outputs::EventContext& ctx);
   ops::HttpResponse serve_http(const std::string& path);
   std::string render_metrics();
+  uint64_t output_errors_logged_ = 0;  // sink write errors already reported in the log
   std::unique_ptr<ops::HttpServer> http_;
   std::unique_ptr<k8s::KubeletPods> kubelet_;  // kubernetes.kubelet_url; hands lists to the loop
   k8s::PodMap pods_;                            // the kubelet's last list, owned by the loop

@@ -27,6 +27,7 @@ void JsonlSink::flush() {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       ++write_errors_;
+      last_errno_ = n < 0 ? errno : ENOSPC;
       bytes_lost_ += buf_.size() - off;
       break;
     }

@@ -25,6 +25,7 @@ class JsonlSink {
   uint64_t bytes_written() const { return bytes_written_; }
   uint64_t write_errors() const { return write_errors_; }
   uint64_t bytes_lost() const { return bytes_lost_; }
+  int last_errno() const { return last_errno_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -38,6 +39,7 @@ class JsonlSink {
   uint64_t bytes_written_ = 0;
   uint64_t write_errors_ = 0;
   uint64_t bytes_lost_ = 0;
+  int last_errno_ = 0;
 };
 
 }  // namespace rampart::outputs
