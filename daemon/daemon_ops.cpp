@@ -208,6 +208,9 @@ std::string Daemon::render_metrics() {
   for (const auto& [stage, n] : by_stage) m.sample(n, {{"stage", stage}});
   m.family("profiles_rejected_total", "counter", "Profile files rejected as corrupt and set aside.");
   m.sample(static_cast<uint64_t>(rejected_profiles_.size()));
+  m.family("profile_save_errors_total", "counter",
+           "Failed profile writes (full disk, unwritable state_dir); the profile is kept and saved again later.");
+  m.sample(static_cast<uint64_t>(profile_save_errors_));
   m.family("policy_assign_errors_total", "counter", "Failed writes of a process's policy into the kernel.");
   m.sample(policy_errors_);
 
