@@ -27,6 +27,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "outputs/json_writer.h"
 #include "policy/policy.h"
 #include "rampart/v1/rampart.grpc.pb.h"
 #include "sources/decoder.h"
@@ -81,8 +82,11 @@ std::string Peer::describe() const {
   return s;
 }
 
-void parse_policy_errors(const std::string& text, google::protobuf::RepeatedPtrField<v1::PolicyError>* out) {
+void parse_policy_errors(const std::string& raw, google::protobuf::RepeatedPtrField<v1::PolicyError>* out) {
   static const std::regex kLine(R"(^(.*?):(\d+):(\d+): (.*)$)");
+  // An error may quote bytes of the policy text that are not UTF-8; the
+  // answer must still serialize (found by the api fuzz target).
+  const std::string text = outputs::valid_utf8(raw);
   std::stringstream ss(text);
   std::string line;
   while (std::getline(ss, line)) {

@@ -53,4 +53,9 @@ class JsonWriter {
 // Appends s as a quoted, escaped JSON string.
 void append_json_string(std::string& out, std::string_view s);
 
+// s with every byte that does not start a valid UTF-8 sequence replaced by
+// U+FFFD: for protobuf string fields, which must be UTF-8 (a policy error
+// may quote bytes of the text it is about).
+std::string valid_utf8(std::string_view s);
+
 }  // namespace rampart::outputs

@@ -629,3 +629,13 @@ TEST_CASE("fork, rename and unshare events carry their fields", "[unit]") {
     CHECK(j.at("namespaces") == json::array({"mnt", "user"}));
   }
 }
+
+TEST_CASE("valid_utf8 keeps UTF-8 and replaces every other byte with U+FFFD", "[unit]") {
+  using rampart::outputs::valid_utf8;
+  CHECK(valid_utf8("plain ascii") == "plain ascii");
+  CHECK(valid_utf8("caf\xC3\xA9 \xE2\x82\xAC") == "caf\xC3\xA9 \xE2\x82\xAC");
+  CHECK(valid_utf8(std::string("a\x00b", 3)) == std::string("a\x00b", 3));  // NUL is valid UTF-8
+  CHECK(valid_utf8("x\xFFy") == "x\xEF\xBF\xBDy");
+  CHECK(valid_utf8("\xC3") == "\xEF\xBF\xBD");            // truncated sequence
+  CHECK(valid_utf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate, byte by byte
+}
