@@ -41,6 +41,18 @@ std::string policy_yaml(const std::string& name, const std::string& exe, const s
          "\n  allow:\n    network:\n      connect: [" + allow_connect + "]\n";
 }
 
+uint16_t free_port() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
+  close(s);
+  return ntohs(sa.sin_port);
+}
+
 int64_t realtime_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();

@@ -71,6 +71,9 @@ class Listener {
   std::thread thread_;
 };
 
+// A loopback TCP port that was free a moment ago.
+uint16_t free_port();
+
 // Boot-clock and realtime nanoseconds.
 int64_t realtime_ns();
 

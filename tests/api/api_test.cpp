@@ -373,18 +373,6 @@ struct Pki {
   bool ok = false;
 };
 
-uint16_t free_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sa);
-  bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
-  close(s);
-  return ntohs(sa.sin_port);
-}
-
 }  // namespace
 
 TEST_CASE("TCP with mTLS: a client with a certificate from the CA is served and audited, others are not", "[api]") {

@@ -26,23 +26,12 @@
 using nlohmann::json;
 using rampart::testing::ApiDaemon;
 using rampart::testing::ctl;
+using rampart::testing::free_port;
 using rampart::testing::Listener;
 using rampart::testing::ScratchTmpfs;
 using rampart::testing::slurp;
 
 namespace {
-
-uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), len);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // One request to the workload: a line out, a line back ("" if it could not connect).
 std::string ask(uint16_t port, const std::string& line) {
