@@ -251,6 +251,10 @@ void Daemon::resolve_cgroup(uint32_t tgid, uint64_t cgroup_id) {
   const auto* info = table_.find(tgid);
   if (info && info->cgroup_id == cgroup_id && info->cgroup_path == it->second) return;
   table_.set_cgroup(tgid, cgroup_id, it->second);
+  // A pod the kubelet's last list did not have: ask again (at most every 5 s).
+  if (kubelet_ && (info = table_.find(tgid)) && !info->container.pod_uid.empty() &&
+      !pods_.count(info->container.pod_uid))
+    kubelet_->refresh_soon();
 }
 
 Result<void> Daemon::load_policies() {
@@ -460,13 +464,7 @@ void Daemon::handle(const sources::EventView& ev) {
   const rp_proc& p = ev.proc();
   outputs::EventContext ctx{&table_, boot_to_realtime_ns_, {}, &kernel_names_};
   std::optional<std::string> replaced;
-  if (kubelet_) {
-    ctx.pods = &pods_;
-    // A pod the last list did not have: ask the kubelet again (rate-limited there).
-    if (const auto* info = table_.find(p.tgid); info && !info->container.pod_uid.empty() &&
-                                                !pods_.count(info->container.pod_uid))
-      kubelet_->refresh_soon();
-  }
+  if (kubelet_) ctx.pods = &pods_;
 
   switch (ev.type()) {
     case RP_EV_EXEC: {
@@ -523,7 +521,7 @@ void Daemon::handle(const sources::EventView& ev) {
     score::RuleContext rc{table_, false, &connects_};
     if (ev.type() == RP_EV_BPF) rc.bpf_expected = pol_of().allow.bpf_expected;
     score::evaluate(ev, rc, hits_);
-    learn_from(ev, pol_of);  // daemon_learn.cpp: a profile learns, or scores what is new to it
+    learn_from(ev, governed);  // daemon_learn.cpp: a profile learns, or scores what is new to it
   }
   if (!hits_.empty()) {
     last_applied_ns_ = 0;

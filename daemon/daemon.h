@@ -204,7 +204,9 @@ class Daemon : public sources::RecordSink, public api::Backend {
   // returns the learn policies as written (for export).
   std::map<std::string, policy::Policy> overlay_profiles(policy::PolicySet& set);
   // Records (learning) or scores (anomalies into hits_) the event's behaviour.
-  void learn_from(const sources::EventView& ev, const std::function<const policy::Policy&()>& policy);
+  // `governed`: the event's policy if already looked up, else null (then
+  // looked up here, only if a profile could want the event, and kept).
+  void learn_from(const sources::EventView& ev, const policy::Policy*& governed);
   void count_shadow(const rp_enforce_event& e, const policy::DenyRule* deny);
   learn::Limits learn_limits() const;
   void save_profiles(bool all);

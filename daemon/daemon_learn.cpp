@@ -105,12 +105,13 @@ std::map<std::string, policy::Policy> Daemon::overlay_profiles(policy::PolicySet
   return sources;
 }
 
-void Daemon::learn_from(const sources::EventView& ev, const std::function<const policy::Policy&()>& policy) {
+void Daemon::learn_from(const sources::EventView& ev, const policy::Policy*& governed) {
   if (profiles_.empty() || !learnable(ev.type())) return;
   const rp_proc& p = ev.proc();
   // An open without a policy id has none; anything else costs a map lookup.
   if (ev.type() == RP_EV_OPEN && ev.as<rp_file_event>().policy_id == 0) return;
-  const policy::Policy& pol = policy();
+  if (!governed) governed = &governing(ev);
+  const policy::Policy& pol = *governed;
   if (pol.builtin) return;
   auto it = profiles_.find(pol.name);
   if (it == profiles_.end()) return;
