@@ -442,6 +442,31 @@ pid_t exec_in_pod(const std::string& cgroup_dir) {
   return pid;
 }
 
+// fake_kubelet.py over HTTPS with the Pki's server certificate, serving
+// DIR/pods.json to requests that carry `token`; stopped at scope exit.
+class FakeKubelet {
+ public:
+  FakeKubelet(const std::string& dir, const std::string& token) : dir_(dir) {
+    const std::string pods = dir + "/pods.json", cert = dir + "/server.pem", key = dir + "/server.key",
+                      port = dir + "/port";
+    pid_ = spawn_child([&] {
+      execl("/usr/bin/python3", "python3", RAMPART_TEST_DIR "/api/fake_kubelet.py", pods.c_str(), token.c_str(),
+            cert.c_str(), key.c_str(), port.c_str(), nullptr);
+      return 127;
+    });
+    for (int i = 0; i < 100 && !std::filesystem::exists(port); ++i) std::this_thread::sleep_for(50ms);
+  }
+  ~FakeKubelet() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::string port() const { return slurp(dir_ + "/port"); }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
 std::optional<json> exec_event(const ApiDaemon& d, pid_t pid) {
   for (const auto& e : d.events())
     if (e["type"] == "exec" && e["proc"]["tgid"] == pid) return e;
@@ -458,21 +483,8 @@ TEST_CASE("pod name, namespace and labels from the kubelet's /pods over HTTPS wi
   std::string dir = pki.dir;
   write_file(dir + "/pods.json", pod_list({{uid_a, "checkout-7d9f", "checkout"}}));
   write_file(dir + "/token", "s3cret-token\n");
-  pid_t kubelet = spawn_child([&] {
-    execl("/usr/bin/python3", "python3", RAMPART_TEST_DIR "/api/fake_kubelet.py", (dir + "/pods.json").c_str(),
-          "s3cret-token", (dir + "/server.pem").c_str(), (dir + "/server.key").c_str(), (dir + "/port").c_str(),
-          nullptr);
-    return 127;
-  });
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-  } reap{kubelet};
-  for (int i = 0; i < 100 && !std::filesystem::exists(dir + "/port"); ++i) std::this_thread::sleep_for(50ms);
-  const std::string port = slurp(dir + "/port");
+  FakeKubelet kubelet(dir, "s3cret-token");
+  const std::string port = kubelet.port();
   REQUIRE(!port.empty());
 
   // Pod cgroups as the systemd cgroup driver names them, under a scratch directory.
@@ -536,14 +548,8 @@ TEST_CASE("a kubelet that refuses the token: logged with the RBAC hint, events s
   std::string dir = pki.dir;
   write_file(dir + "/pods.json", pod_list({}));
   write_file(dir + "/token", "wrong-token");
-  pid_t kubelet = spawn_child([&] {
-    execl("/usr/bin/python3", "python3", RAMPART_TEST_DIR "/api/fake_kubelet.py", (dir + "/pods.json").c_str(),
-          "right-token", (dir + "/server.pem").c_str(), (dir + "/server.key").c_str(), (dir + "/port").c_str(),
-          nullptr);
-    return 127;
-  });
-  for (int i = 0; i < 100 && !std::filesystem::exists(dir + "/port"); ++i) std::this_thread::sleep_for(50ms);
-  ApiDaemon d("", "kubernetes:\n  kubelet_url: https://127.0.0.1:" + slurp(dir + "/port") + "/pods\n  token_file: " +
+  FakeKubelet kubelet(dir, "right-token");
+  ApiDaemon d("", "kubernetes:\n  kubelet_url: https://127.0.0.1:" + kubelet.port() + "/pods\n  token_file: " +
                       dir + "/token\n  ca_file: " + dir + "/ca.pem\n");
   INFO(d.stderr_text());
   REQUIRE(d.ready());
@@ -551,8 +557,6 @@ TEST_CASE("a kubelet that refuses the token: logged with the RBAC hint, events s
     std::this_thread::sleep_for(50ms);
   CHECK(d.stderr_text().find("HTTP 401 (the token needs get on nodes/proxy") != std::string::npos);
   CHECK(ctl(d.socket(), {"status"}).code == 0);
-  kill(kubelet, SIGTERM);
-  waitpid(kubelet, nullptr, 0);
 }
 
 TEST_CASE("a slow stream subscriber misses events and is told, while the pipeline keeps delivering", "[api]") {
