@@ -129,6 +129,7 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
 	struct rp_verdict *v;
 	__u32 *policy;
+	int inherit_failed = 0;
 
 	if (child->pid != child->tgid) {
 		rp_count(RP_EV_FORK, RP_STAT_FILTERED);
@@ -136,11 +137,15 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	}
 	/* Inherited here, in the kernel: the child cannot act before it is policed. */
 	policy = bpf_map_lookup_elem(&proc_policy_map, &ptgid);
-	if (policy && bpf_map_update_elem(&proc_policy_map, &ctgid, policy, BPF_ANY) != 0)
+	if (policy && bpf_map_update_elem(&proc_policy_map, &ctgid, policy, BPF_ANY) != 0) {
 		rp_count(RP_EV_FORK, RP_STAT_ERRORS);
+		inherit_failed = 1;
+	}
 	v = bpf_map_lookup_elem(&verdict_map, &ptgid);
-	if (v && bpf_map_update_elem(&verdict_map, &ctgid, v, BPF_ANY) != 0)
+	if (v && bpf_map_update_elem(&verdict_map, &ctgid, v, BPF_ANY) != 0) {
 		rp_count(RP_EV_FORK, RP_STAT_ERRORS);
+		inherit_failed = 1;
+	}
 	if (rp_is_self()) {
 		rp_count(RP_EV_FORK, RP_STAT_FILTERED);
 		return 0;
@@ -151,6 +156,9 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	ev->child_pid = child->pid;
 	ev->child_tgid = child->tgid;
 	ev->child_start_ns = child->start_boottime;
+	/* rampartd writes what the kernel could not, and retries until it lands. */
+	if (inherit_failed)
+		ev->hdr.flags |= RP_F_INHERIT_FAILED;
 	rp_submit(ev);
 	return 0;
 }

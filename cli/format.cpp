@@ -91,6 +91,12 @@ void print_status(std::ostream& out, const v1::GetStatusResponse& s) {
       << (o.process_rate() ? std::to_string(o.process_rate()) + "/s" : "off") << ", per cgroup "
       << (o.cgroup_rate() ? std::to_string(o.cgroup_rate()) + "/s" : "off") << "); " << o.alerts()
       << " alerts, " << o.quarantined() << " fail-closed quarantines (" << o.quarantined_now() << " held now)\n";
+  const auto& kw = s.kernel_writes();
+  out << "kernel writes refused: " << kw.failed() << " (" << kw.pending() << " pending";
+  if (kw.pending()) out << ", oldest " << kw.oldest_pending_ms() << " ms";
+  out << ", " << kw.recovered() << " landed on retry, " << kw.superseded() << " superseded, " << kw.abandoned()
+      << " abandoned at exit, " << kw.not_kept() << " not kept); reloads retried " << kw.reload_retries() << "\n";
+  if (!kw.last_error().empty()) out << "  last: " << kw.last_error() << "\n";
   out << "\nmemory: rss " << (s.resident_bytes() >> 10) << " KiB, " << s.open_fds() << " fds\n";
   Table st({"STATE", "ENTRIES", "LIMIT", "APPROX KIB", "EVICTIONS"});
   for (const auto& u : s.state())
@@ -161,9 +167,11 @@ void print_policies(std::ostream& out, const v1::ListPoliciesResponse& r) {
     for (const auto& x : p.restricts()) restricts += (restricts.empty() ? "" : ",") + x;
     for (const auto& x : p.selector()) sel += (sel.empty() ? "" : "; ") + x;
     t.row({p.name(), p.mode(), std::to_string(p.kernel_id()), restricts.empty() ? "-" : restricts,
-           std::to_string(p.deny_rules()), sel, p.source()});
+           std::to_string(p.deny_rules()), sel, p.source() + (p.kept().empty() ? "" : " (DELETED, kept)")});
   }
   t.print(out);
+  for (const auto& p : r.policies())
+    if (!p.kept().empty()) out << "kept: " << p.name() << ": " << p.kept() << "\n";
 }
 
 namespace {

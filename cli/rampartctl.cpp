@@ -83,9 +83,11 @@ exit codes:
   3  rampartd cannot be reached (not running, wrong socket or address)
   4  permission denied (not root and not in api.allowed_group; or TLS refused)
   5  invalid policy (validate or reload found errors; nothing was changed)
+  6  the kernel refused a write: a quarantine not yet in force (rampartd
+     retries it), or a reload refused (the running policies stay)
 )";
 
-enum Exit { kOk = 0, kFailed = 1, kUsage = 2, kUnreachable = 3, kDenied = 4, kInvalidPolicy = 5 };
+enum Exit { kOk = 0, kFailed = 1, kUsage = 2, kUnreachable = 3, kDenied = 4, kInvalidPolicy = 5, kKernelRefused = 6 };
 
 struct Options {
   std::string socket;
@@ -398,7 +400,7 @@ int cmd_process(Client& c, const std::string& cmd, const std::vector<std::string
   if (!s.ok()) return c.failed(cmd + " " + std::to_string(pid), s);
   if (c.json()) print_json(r);
   else std::cout << "pid " << r.pid() << ": " << r.message() << " (level " << level_name(r.level()) << ")\n";
-  return kOk;
+  return r.pending() ? kKernelRefused : kOk;
 }
 
 int cmd_policy(Client& c, const std::vector<std::string>& args) {
@@ -463,10 +465,13 @@ int cmd_policy(Client& c, const std::vector<std::string>& args) {
     } else if (r.applied()) {
       cli::print_reload(std::cout, r);
     } else {
-      std::cerr << "reload rejected, the running policies (generation " << r.generation() << ") stay in force:\n";
+      std::cerr << "reload " << (r.kernel_refused() ? "refused by the kernel" : "rejected")
+                << ", the running policies (generation " << r.generation() << ") stay in force:\n";
       cli::print_errors(std::cerr, r.errors());
+      if (r.retry_in_ms())
+        std::cerr << "rampartd retries the reload of its policy directory in " << r.retry_in_ms() << " ms\n";
     }
-    return r.applied() ? kOk : kInvalidPolicy;
+    return r.applied() ? kOk : r.kernel_refused() ? kKernelRefused : kInvalidPolicy;
   }
   return usage_error("policy needs list, validate FILE or reload [DIR]");
 }

@@ -264,7 +264,7 @@ Result<void> Daemon::load_policies() {
     log("no policy directory " + dir + ": every process gets the built-in default policy (audit)");
     return {};
   }
-  auto set = policy::PolicySet::load_dir(dir);
+  auto set = policy::PolicySet::load_dir(dir, &policy_files_);
   if (!set) return fail("invalid policy, refusing to start:\n" + set.error().what());
   policies_ = std::move(*set);
   learn_sources_ = overlay_profiles(policies_);  // daemon_learn.cpp
@@ -383,8 +383,7 @@ void Daemon::apply_policy(uint32_t tgid) {
   const policy::Policy& p = policies_.select(subject);
   // The default governs nothing explicitly: a process keeps what it inherited.
   if (p.builtin) return;
-  if (auto r = programs_->assign_process(tgid, policy_kernel_id(p.name)); !r && policy_errors_++ == 0)
-    log("warning: assigning policy '" + p.name + "' to pid " + std::to_string(tgid) + ": " + r.error().what());
+  if (auto r = write_assignment(tgid, p.name, "selector"); !r) ++policy_errors_;  // reported and retried
 }
 
 const policy::Policy& Daemon::policy_by_id(uint32_t id) const {
@@ -451,12 +450,12 @@ void Daemon::apply_verdict(const score::Verdict& v) {
   if (v.level < score::Level::kQuarantine && quarantine_held(v.tgid)) return;
   const policy::Policy& p = governing(v.tgid);
   if (p.mode != policy::Mode::kEnforce) return;  // audit and learn report, never act
-  if (auto r = programs_->set_verdict(v.tgid, kernel_verdict(v.level)); !r) {
-    log("warning: verdict for pid " + std::to_string(v.tgid) + ": " + r.error().what());
-    return;
+  // A refused write is reported and retried (daemon_kernel_writes.cpp); a
+  // kill does not need the map, so it happens either way.
+  if (write_verdict(v.tgid, kernel_verdict(v.level), "score")) {
+    ++verdicts_applied_;
+    last_applied_ns_ = boot_now_ns();
   }
-  ++verdicts_applied_;
-  last_applied_ns_ = boot_now_ns();
   if (v.level == score::Level::kKill && ::kill(static_cast<pid_t>(v.tgid), SIGKILL) == 0) ++kills_;
 }
 
@@ -483,6 +482,7 @@ void Daemon::handle(const sources::EventView& ev) {
       const auto& e = ev.as<rp_fork_event>();
       ensure_known(p);
       table_.on_fork(p.tgid, e.child_tgid, e.child_start_ns, e.hdr.ts_ns);
+      if (e.hdr.flags & RP_F_INHERIT_FAILED) inherit_in_userspace(p.tgid, e.child_tgid);
       break;
     }
     case RP_EV_OPEN: {
@@ -556,6 +556,8 @@ void Daemon::handle(const sources::EventView& ev) {
     violation_seen_.erase(p.tgid);
     overload_quarantine_.erase(p.tgid);
     anomaly_seen_.erase(p.tgid);
+    if (pending_writes_.size())
+      for (const auto& w : pending_writes_.exited(p.tgid)) write_record(w, "abandoned", ev.hdr->ts_ns);
   }
   sink_->flush_if_large();
 }

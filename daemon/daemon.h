@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -27,6 +28,7 @@
 #include "learn/profile.h"
 #include "learn/store.h"
 #include "enforce/compiler.h"
+#include "enforce/pending_writes.h"
 #include "enforce/perm_guard.h"
 #include "k8s/kubelet.h"
 #include "ops/http_server.h"
@@ -108,9 +110,23 @@ class Daemon : public sources::RecordSink, public api::Backend {
   rp_enforce_event rebased(const rp_enforce_event& e) const;
   void start_reload_triggers();  // SIGHUP and inotify on the policy directory
   void reload_from_trigger(const std::string& why);
+  // After a reload of the policy directory the kernel refused: tries it
+  // again in 1 s, doubling to 60 s, until one applies. Returns the delay.
+  uint32_t schedule_reload_retry();
+  std::unique_ptr<boost::asio::steady_timer> reload_retry_;
+  uint32_t reload_backoff_ms_ = 0;
   struct ReloadOutcome;
   // Parses, compiles into the other bank, flips, and swaps (or changes nothing).
-  v1::ReloadPoliciesResponse reload(const std::string& dir, const std::string& text, const std::string& source);
+  // keep_deleted: the policies of files deleted from the directory stay in
+  // force (with an alert) instead of going; false for explicit reloads.
+  v1::ReloadPoliciesResponse reload(const std::string& dir, const std::string& text, const std::string& source,
+                                    bool keep_deleted = true);
+  grpc::Status reload_and_audit(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
+                                v1::ReloadPoliciesResponse* out, bool keep_deleted);
+  // A {"type":"policy_alert"} record and a log line: a deleted file's policies stay.
+  void alert_kept(const std::string& path);
+  std::map<std::string, std::string> policy_files_;  // path → text of the directory set in force
+  std::set<std::string> kept_files_;                  // of those, deleted files whose policies stay
 
   Result<void> start();
   void handle(const sources::EventView& ev);
@@ -236,6 +252,29 @@ class Daemon : public sources::RecordSink, public api::Backend {
   std::array<std::array<uint64_t, 4>, 6> enforcement_by_mech_{};  // [RP_MECH_*][RP_ACT_*]
   ops::Histogram verdict_latency_;                              // event ts → verdict (applied) time
   uint64_t reloads_ok_ = 0, reloads_failed_ = 0;               // policy reloads (API, SIGHUP, inotify)
+
+  // --- kernel map writes that fail, and their retries (issue 8; daemon_kernel_writes.cpp) ---
+  // A process's verdict / policy assignment ("" for none) into the kernel.
+  // A refused write is reported and kept pending, retried until it lands.
+  // `why` names who wanted it, in the record and the log.
+  Result<void> write_verdict(uint32_t tgid, const rp_verdict& kv, const std::string& why);
+  Result<void> write_assignment(uint32_t tgid, const std::string& policy, const std::string& why);
+  void write_failed(enforce::PendingWrite w);
+  void write_record(const enforce::PendingWrite& w, const char* action, uint64_t now);
+  void log_write(const std::string& line, uint64_t now);
+  void arm_write_retry();
+  void retry_writes();
+  // A fork the kernel flagged RP_F_INHERIT_FAILED: the parent's entries, written from here.
+  void inherit_in_userspace(uint32_t parent, uint32_t child);
+  enforce::PendingWrites pending_writes_;
+  std::unique_ptr<boost::asio::steady_timer> write_retry_timer_;
+  uint64_t write_retry_armed_ns_ = 0;  // when the timer fires, 0 if not armed
+  uint64_t last_write_log_ns_ = 0, write_log_suppressed_ = 0;
+  std::string last_write_error_;
+  uint64_t reload_retries_ = 0;  // directory reloads retried after a kernel write failed
+  // The fanotify guard of the bank a reload left, kept while processes it
+  // could not move are still on that bank's ids.
+  std::unique_ptr<enforce::PermGuard> straggler_guard_;
 
   // --- overload and bounded state (issue 8; daemon_overload.cpp) ---
   // Every overload.check_interval_ms: drains the kernel's loss_map, writes an

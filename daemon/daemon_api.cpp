@@ -235,6 +235,17 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
     st->set_evictions(u.evictions);
     st->set_eviction(u.eviction);
   }
+  auto* kw = out->mutable_kernel_writes();
+  const auto& pc = pending_writes_.counters();
+  kw->set_failed(pc.failed);
+  kw->set_recovered(pc.recovered);
+  kw->set_superseded(pc.superseded);
+  kw->set_abandoned(pc.abandoned);
+  kw->set_not_kept(pc.overflow);
+  kw->set_pending(pending_writes_.size());
+  if (auto oldest = pending_writes_.oldest_ns()) kw->set_oldest_pending_ms((now - std::min(now, *oldest)) / 1'000'000);
+  kw->set_last_error(last_write_error_);
+  kw->set_reload_retries(reload_retries_);
   auto ps = ops::read_process_stats();
   out->set_resident_bytes(ps.resident_bytes);
   out->set_open_fds(ps.open_fds);
@@ -334,16 +345,19 @@ grpc::Status Daemon::quarantine(const v1::ProcessRequest& req, const api::Peer& 
     return not_found(pid);
   }
   rp_verdict kv{static_cast<uint32_t>(score::Level::kQuarantine), RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES};
-  if (auto r = programs_->set_verdict(pid, kv); !r) {
-    audit("quarantine", pid, peer, "failed", r.error().what());
-    return grpc::Status(grpc::StatusCode::INTERNAL, "writing the quarantine verdict for pid " + std::to_string(pid) +
-                                                        ": " + r.error().what());
-  }
-  ++verdicts_applied_;
-  manual_quarantine_.insert(pid);
-  audit("quarantine", pid, peer, "ok", req.reason());
+  manual_quarantine_.insert(pid);  // the operator's word holds, in force or pending
   out->set_pid(pid);
   out->set_level(v1::LEVEL_QUARANTINE);
+  if (auto r = write_verdict(pid, kv, "api quarantine"); !r) {
+    // Not in force yet: said so, and retried until it lands (or Release).
+    audit("quarantine", pid, peer, "pending", r.error().what());
+    out->set_pending(true);
+    out->set_message("NOT yet in force: the kernel refused the verdict (" + r.error().what() +
+                     "); rampartd retries until it lands (rampartctl status: kernel writes)");
+    return grpc::Status::OK;
+  }
+  ++verdicts_applied_;
+  audit("quarantine", pid, peer, "ok", req.reason());
   out->set_message(programs_->network_enforcement()
                        ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM"
                        : "quarantine recorded, but network enforcement is off (enforcement.network): nothing is "
@@ -359,7 +373,7 @@ grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& pee
   }
   const bool was_manual = (manual_quarantine_.erase(pid) + overload_quarantine_.erase(pid)) > 0;
   const bool was_tracked = trust_.tracked(pid);
-  if (auto r = programs_->set_verdict(pid, rp_verdict{0, 0}); !r) {
+  if (auto r = write_verdict(pid, rp_verdict{0, 0}, "api release"); !r) {
     audit("release", pid, peer, "failed", r.error().what());
     return grpc::Status(grpc::StatusCode::INTERNAL,
                         "clearing the verdict for pid " + std::to_string(pid) + ": " + r.error().what());
@@ -380,11 +394,7 @@ grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& pee
     }
     const bool enforce = governing(child).mode == policy::Mode::kEnforce;
     rp_verdict kv = own && enforce ? kernel_verdict(own->level) : rp_verdict{0, 0};
-    if (auto r = programs_->set_verdict(child, kv); !r) {
-      log("warning: release of pid " + std::to_string(pid) + ": child " + std::to_string(child) + ": " +
-          r.error().what());
-      continue;
-    }
+    if (!write_verdict(child, kv, "api release of parent " + std::to_string(pid))) continue;  // reported, retried
     ++children;
   }
   audit("release", pid, peer, "ok",
@@ -419,6 +429,8 @@ grpc::Status Daemon::list_policies(v1::ListPoliciesResponse* out) {
     if (!p.allow.capset) o->add_restricts("capset");
     if (!p.allow.ptrace) o->add_restricts("ptrace");
     o->set_deny_rules(static_cast<uint32_t>(p.deny.size()));
+    if (kept_files_.count(p.pos.file))
+      o->set_kept("its file was deleted; in force until `rampartctl policy reload` or SIGHUP");
     const auto& s = p.selector;
     for (const auto& e : s.executables) o->add_selector("executable " + e.text);
     for (const auto& c : s.cgroup_prefixes) o->add_selector("cgroup " + c);

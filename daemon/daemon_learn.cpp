@@ -184,7 +184,7 @@ Result<void> Daemon::set_stage(const std::string& name, learn::Stage stage) {
     // Audit acts on nothing: verdicts the enforced profile put in the kernel go.
     for (const auto& v : trust_.list(score::Level::kObserve, 0))
       if (governing(v.tgid).name == name && !manual_quarantine_.count(v.tgid))
-        (void)programs_->set_verdict(v.tgid, rp_verdict{0, 0});
+        (void)write_verdict(v.tgid, rp_verdict{0, 0}, "profile rollback");
   }
   st.dirty = true;
   save_profiles(false);

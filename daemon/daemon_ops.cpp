@@ -213,6 +213,20 @@ std::string Daemon::render_metrics() {
   m.sample(static_cast<uint64_t>(profile_save_errors_));
   m.family("policy_assign_errors_total", "counter", "Failed writes of a process's policy into the kernel.");
   m.sample(policy_errors_);
+  const auto& kw = pending_writes_.counters();
+  m.family("kernel_writes_failed_total", "counter",
+           "Verdict and policy-assignment writes the kernel refused (a full map, no memory); each is retried.");
+  m.sample(kw.failed);
+  m.family("kernel_writes_recovered_total", "counter", "Refused kernel writes that landed on a retry.");
+  m.sample(kw.recovered);
+  m.family("kernel_writes_abandoned_total", "counter", "Refused kernel writes dropped because the process exited.");
+  m.sample(kw.abandoned);
+  m.family("kernel_writes_not_kept_total", "counter", "Refused kernel writes not retried: the pending set was full.");
+  m.sample(kw.overflow);
+  m.family("kernel_writes_pending", "gauge", "Kernel writes waiting for a retry now.");
+  m.sample(uint64_t{pending_writes_.size()});
+  m.family("policy_reload_retries_total", "counter", "Directory reloads retried after the kernel refused a write.");
+  m.sample(reload_retries_);
 
   // State sizes.
   m.family("process_table_size", "gauge", "Processes in rampartd's process table.");

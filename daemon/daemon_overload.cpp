@@ -65,14 +65,14 @@ void Daemon::check_overload() {
       } else {
         rp_verdict kv{static_cast<uint32_t>(score::Level::kQuarantine),
                       RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES};
-        if (auto r = programs_->set_verdict(l.tgid, kv); r) {
-          overload_quarantine_.insert(l.tgid);
-          ++overload_quarantines_;
+        // Held either way: a refused write is retried until it lands.
+        overload_quarantine_.insert(l.tgid);
+        ++overload_quarantines_;
+        if (write_verdict(l.tgid, kv, "fail-closed overload")) {
           ++verdicts_applied_;
           action = "quarantined";
         } else {
-          action = "quarantine_failed";
-          log("warning: fail-closed quarantine of pid " + std::to_string(l.tgid) + ": " + r.error().what());
+          action = "quarantine_pending";
         }
       }
     }

@@ -24,12 +24,14 @@
 // A failure in 2 or 3 (a map full, fanotify refusing a mark) rolls back to
 // the set in force. Everything runs on the pipeline's loop thread.
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -37,6 +39,7 @@
 
 #include "api/server.h"
 #include "daemon.h"
+#include "outputs/json_writer.h"
 #include "util/clock.h"
 
 namespace rampart {
@@ -97,17 +100,9 @@ std::map<std::string, std::string> fingerprints_of_text(const std::string& text)
   return out;
 }
 
-std::map<std::string, std::string> fingerprints_of_dir(const std::string& dir) {
+std::map<std::string, std::string> fingerprints_of_files(const std::map<std::string, std::string>& texts) {
   std::map<std::string, std::string> out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    auto ext = entry.path().extension().string();
-    if (entry.path().filename().string().starts_with(".") || (ext != ".yaml" && ext != ".yml")) continue;
-    std::ifstream in(entry.path());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    out.merge(fingerprints_of_text(ss.str()));
-  }
+  for (const auto& [path, text] : texts) out.merge(fingerprints_of_text(text));
   return out;
 }
 
@@ -172,14 +167,38 @@ Result<enforce::Compiled> Daemon::install_bank(const policy::PolicySet& set, uin
   return compiled;
 }
 
-v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::string& text, const std::string& source) {
+v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::string& text, const std::string& source,
+                                          bool keep_deleted) {
   const uint64_t t0 = boot_now_ns();
   v1::ReloadPoliciesResponse out;
   out.set_generation(policy_generation_);
 
   // 1. Parse and validate, completely, before anything changes.
-  Result<policy::PolicySet> loaded = text.empty() ? policy::PolicySet::load_dir(dir)
+  std::map<std::string, std::string> files;  // path → text, of a directory load
+  Result<policy::PolicySet> loaded = text.empty() ? policy::PolicySet::load_dir(dir, &files)
                                                   : policy::PolicySet::load_text(text, source);
+  // A file of the set in force that is gone from the directory: its
+  // policies stay (a deleted file must not switch enforcement off), with an
+  // alert, until an explicit reload (API, SIGHUP) confirms the removal.
+  std::map<std::string, std::string> kept;
+  if (loaded && text.empty() && keep_deleted && dir == policy_source_) {
+    for (const auto& [path, old_text] : policy_files_) {
+      struct stat st {};
+      if (!files.count(path) && lstat(path.c_str(), &st) != 0 && errno == ENOENT) kept.emplace(path, old_text);
+    }
+    if (!kept.empty()) {
+      std::map<std::string, std::string> with_kept;
+      if (auto combined = policy::PolicySet::load_dir(dir, &with_kept, kept)) {
+        loaded = std::move(combined);
+        files = std::move(with_kept);
+      } else {
+        // Its policies are defined again elsewhere (a file renamed or split): nothing to keep.
+        log("policy files deleted, and their policies defined again in " + dir + ": nothing kept (" +
+            combined.error().what().substr(0, combined.error().what().find('\n')) + ")");
+        kept.clear();
+      }
+    }
+  }
   if (!loaded) {
     api::parse_policy_errors(loaded.error().what(), out.mutable_errors());
     out.set_duration_ns(boot_now_ns() - t0);
@@ -195,38 +214,59 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
   }
   const uint32_t old_base = policy_base_;
   const uint32_t new_base = old_base == 0 ? kBank : 0;
-  auto remap = [&](const policy::PolicySet& set, const enforce::Compiled& compiled, uint32_t base, uint32_t tgid,
-                   const std::string& old_name) -> uint32_t {
+  // The policy a process goes to under `set` (policies_, whose ids
+  // policy_kernel_id gives): the one that selects it, else the one it had
+  // by name (inherited from a selected parent), else none ("").
+  auto remap = [&](const policy::PolicySet& set, const enforce::Compiled& compiled, uint32_t tgid,
+                   const std::string& old_name) -> std::string {
     if (const auto* info = table_.find(tgid)) {
       policy::Subject s{info->exe, info->cgroup_path, info->container.id, info->container.pod_uid, info->uid};
       const policy::Policy& p = set.select(s);
-      if (!p.builtin) return base + compiled.id_of(p.name);
+      if (!p.builtin) return p.name;
     }
-    uint32_t id = compiled.id_of(old_name);  // inherited (a child of a selected process): keep it by name
-    return id ? base + id : 0;
+    return compiled.id_of(old_name) ? old_name : std::string();
+  };
+  auto name_of = [&](uint32_t id) { return kernel_names_.size() >= id ? kernel_names_[id - 1] : std::string(); };
+  // A refused kernel write leaves the set in force as it was; a reload of
+  // the policy directory is then tried again later (retry_reload).
+  auto kernel_failure = [&](const std::string& what) {
+    api::parse_policy_errors(what, out.mutable_errors());
+    out.set_kernel_refused(true);
+    if (text.empty() && dir == opts_.config.policy_dir) out.set_retry_in_ms(schedule_reload_retry());
+    out.set_duration_ns(boot_now_ns() - t0);
+    return out;
   };
 
   // 2. Stragglers still in the bank we are about to reuse go to the set in
-  //    force; then the bank is emptied and the new set compiled into it.
+  //    force; then the bank is emptied and the new set compiled into it. One
+  //    that cannot be moved stops the reload: emptying the bank under it
+  //    would leave it with no policy at all.
   for (const auto& [tgid, id] : programs_->process_policies()) {
     if (id <= new_base || id > new_base + kBank) continue;
-    const std::string& name = kernel_names_.size() >= id ? kernel_names_[id - 1] : std::string();
-    (void)programs_->assign_process(tgid, remap(policies_, compiled_, old_base, tgid, name));
+    if (auto r = write_assignment(tgid, remap(policies_, compiled_, tgid, name_of(id)), "reload"); !r)
+      return kernel_failure("moving pid " + std::to_string(tgid) + " off the policy bank to reuse: " +
+                            r.error().what() + "; nothing changed");
   }
+  straggler_guard_.reset();  // no process is left on the bank it guarded
   auto rollback_bank = [&] {
-    (void)programs_->clear_policy_ids(new_base + 1, new_base + kBank);
+    if (auto r = programs_->clear_policy_ids(new_base + 1, new_base + kBank); !r)
+      log("error: rolling back a failed reload: " + r.error().what());
     for (uint32_t i = 0; i < kBank; ++i) kernel_names_[new_base + i].clear();
-    (void)install_bank(policies_, old_base);  // restores exe assignments the attempt overwrote
+    // Restores exe assignments the attempt overwrote.
+    if (auto r = install_bank(policies_, old_base); !r)
+      log("error: rolling back a failed reload: restoring the policies in force: " + r.error().what());
+    // A process that exec'd a selected file meanwhile got an id of the
+    // attempt: back to the set in force.
+    for (const auto& [tgid, id] : programs_->process_policies())
+      if (id > new_base && id <= new_base + kBank)
+        (void)write_assignment(tgid, remap(policies_, compiled_, tgid, name_of(id)), "reload rollback");
   };
-  if (auto r = programs_->clear_policy_ids(new_base + 1, new_base + kBank); !r) {
-    out.add_errors()->set_message("clearing policy bank: " + r.error().what());
-    return out;
-  }
+  if (auto r = programs_->clear_policy_ids(new_base + 1, new_base + kBank); !r)
+    return kernel_failure("clearing policy bank: " + r.error().what() + "; nothing changed");
   auto compiled = install_bank(next, new_base);
   if (!compiled) {
     rollback_bank();
-    api::parse_policy_errors("installing policies: " + compiled.error().what(), out.mutable_errors());
-    return out;
+    return kernel_failure("installing policies: " + compiled.error().what() + "; the policies in force are unchanged");
   }
 
   // 3. Userspace state, and a fanotify guard for the new bank beside the old one.
@@ -249,18 +289,18 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
     perm_guard_ = std::move(old_guard);
     guard_rules_ = std::move(old_guard_rules);
     rollback_bank();
-    out.add_errors()->set_message(r.error().what());
-    return out;
+    return kernel_failure(r.error().what() + "; the policies in force are unchanged");
   }
 
-  // 4. The flip: every process on an old id moves to its new policy's id.
+  // 4. The flip: every process on an old id moves to its new policy's id. A
+  //    refused write leaves that process on its old id, whose rules stay in
+  //    the kernel, and is retried until it lands (daemon_kernel_writes.cpp).
   auto in_old = [&](uint32_t id) { return id > old_base && id <= old_base + kBank; };
   for (int pass = 0; pass < 3; ++pass) {
     size_t moved = 0;
     for (const auto& [tgid, id] : programs_->process_policies()) {
-      if (!in_old(id)) continue;
-      const std::string name = kernel_names_[id - 1];
-      (void)programs_->assign_process(tgid, remap(policies_, compiled_, new_base, tgid, name));
+      if (!in_old(id) || pending_writes_.find(enforce::WriteKind::kAssignment, tgid)) continue;
+      (void)write_assignment(tgid, remap(policies_, compiled_, tgid, name_of(id)), "reload");
       ++moved;
     }
     if (pass == 0) {
@@ -273,11 +313,15 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
       break;
     }
   }
-  // 5. Nothing depends on the old guard any more.
+  // 5. Nothing depends on the old guard any more, unless a process could
+  //    not be moved: then it guards that process until it has moved.
+  if (pending_writes_.any_for("reload")) straggler_guard_ = std::move(old_guard);
   old_guard.reset();
+  reload_backoff_ms_ = 0;
+  if (reload_retry_) reload_retry_->cancel();
 
   // What changed.
-  auto prints = text.empty() ? fingerprints_of_dir(dir) : fingerprints_of_text(text);
+  auto prints = text.empty() ? fingerprints_of_files(files) : fingerprints_of_text(text);
   std::set<std::string> before, after;
   for (const auto& p : old_set.policies()) before.insert(p.name);
   for (const auto& p : policies_.policies()) after.insert(p.name);
@@ -291,6 +335,17 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
     if (!after.count(n)) out.add_removed(n);
   fingerprints_ = std::move(prints);
   policy_source_ = text.empty() ? dir : source;
+  for (const auto& [path, t] : kept)
+    if (!kept_files_.count(path)) alert_kept(path);
+  for (const auto& path : kept_files_)
+    if (!kept.count(path)) log("the policies of deleted file " + path + " are no longer in force (" + source + ")");
+  kept_files_.clear();
+  for (const auto& [path, t] : kept) {
+    kept_files_.insert(path);
+    out.add_notes("kept: " + path + " was deleted; its policies stay in force until `rampartctl policy reload` or "
+                  "SIGHUP");
+  }
+  policy_files_ = std::move(files);
   ++policy_generation_;
   out.set_applied(true);
   out.set_generation(policy_generation_);
@@ -302,6 +357,11 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
 
 grpc::Status Daemon::reload_policies(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
                                      v1::ReloadPoliciesResponse* out) {
+  return reload_and_audit(req, peer, out, /*keep_deleted=*/false);  // an explicit reload applies deletions
+}
+
+grpc::Status Daemon::reload_and_audit(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
+                                      v1::ReloadPoliciesResponse* out, bool keep_deleted) {
   std::string dir = req.dir().empty() ? opts_.config.policy_dir : req.dir();
   std::string source = req.source().empty() ? "<request>" : req.source();
   if (req.text().empty()) {
@@ -309,7 +369,7 @@ grpc::Status Daemon::reload_policies(const v1::ReloadPoliciesRequest& req, const
     if (!std::filesystem::is_directory(dir, ec))
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "policy directory " + dir + " does not exist");
   }
-  *out = reload(dir, req.text(), source);
+  *out = reload(dir, req.text(), source, keep_deleted);
   ++(out->applied() ? reloads_ok_ : reloads_failed_);  // metrics (daemon_ops.cpp)
   std::string what = req.text().empty() ? dir : source;
   if (out->applied())
@@ -336,16 +396,58 @@ void Daemon::reload_from_trigger(const std::string& why) {
   }
   v1::ReloadPoliciesRequest req;
   v1::ReloadPoliciesResponse resp;
-  (void)reload_policies(req, peer, &resp);
+  // SIGHUP is the operator's word, like the API; inotify and retries keep
+  // the policies of deleted files.
+  (void)reload_and_audit(req, peer, &resp, /*keep_deleted=*/why != "SIGHUP");
   for (const auto& e : resp.errors())
     log("  " + (e.line() ? e.file() + ":" + std::to_string(e.line()) + ":" + std::to_string(e.column()) + ": " : "") +
         e.message());
 }
 
+void Daemon::alert_kept(const std::string& path) {
+  std::vector<std::string> names;
+  for (const auto& p : policies_.policies())
+    if (p.pos.file == path) names.push_back(p.name);
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  const uint64_t now = boot_now_ns();
+  std::string& out = sink_->buffer();
+  outputs::JsonWriter w(out);
+  char time_buf[40];
+  w.begin_object();
+  w.field("v", outputs::kSchemaVersion);
+  w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + boot_to_realtime_ns_));
+  w.field("boot_ns", now);
+  w.field("type", "policy_alert").field("reason", "file_deleted").field("file", path);
+  w.key("policies").begin_array();
+  for (const auto& n : names) w.value(n);
+  w.end_array();
+  w.field("action", "kept");
+  w.end_object();
+  out.push_back('\n');
+  sink_->flush();
+  log("ALERT: policy file " + path + " was deleted; its policies (" + list +
+      ") stay in force. To remove them: `rampartctl policy reload` or SIGHUP");
+}
+
+uint32_t Daemon::schedule_reload_retry() {
+  reload_backoff_ms_ = std::clamp<uint32_t>(reload_backoff_ms_ * 2, 1000, 60000);
+  if (!reload_retry_) reload_retry_ = std::make_unique<boost::asio::steady_timer>(io_);
+  reload_retry_->expires_after(std::chrono::milliseconds(reload_backoff_ms_));
+  reload_retry_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    ++reload_retries_;
+    reload_from_trigger("retry");
+  });
+  log("the kernel refused a policy write; the policies in force are unchanged; the reload of " +
+      opts_.config.policy_dir + " is retried in " + std::to_string(reload_backoff_ms_) + " ms");
+  return reload_backoff_ms_;
+}
+
 void Daemon::start_reload_triggers() {
   if (policy_source_.empty()) {
     policy_source_ = opts_.config.policy_dir;
-    fingerprints_ = fingerprints_of_dir(opts_.config.policy_dir);
+    fingerprints_ = fingerprints_of_files(policy_files_);
   }
   hup_ = std::make_unique<boost::asio::signal_set>(io_, SIGHUP);
   struct Hup {

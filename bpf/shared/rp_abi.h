@@ -65,6 +65,7 @@
 #define RP_F_PATH2_TRUNCATED (1u << 6)
 #define RP_F_PATH2_RESOLVED (1u << 7)
 #define RP_F_STDIO_SOCKET (1u << 8) /* exec: stdin or stdout is a socket (checked in-kernel, at exec) */
+#define RP_F_INHERIT_FAILED (1u << 9) /* fork: the child's policy or verdict could not be copied (a full map) */
 
 struct rp_event_hdr {
 	__u32 type;  /* RP_EV_* */

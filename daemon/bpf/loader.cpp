@@ -58,6 +58,12 @@ uint32_t Programs::policy_of(uint32_t tgid) const {
   return id;
 }
 
+std::optional<rp_verdict> Programs::verdict_of(uint32_t tgid) const {
+  rp_verdict v{};
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.verdict_map), &tgid, &v) != 0) return std::nullopt;
+  return v;
+}
+
 Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const Capabilities& caps) {
   if (!caps.btf) return fail("kernel BTF missing (/sys/kernel/btf/vmlinux): rampart needs CONFIG_DEBUG_INFO_BTF=y");
   if (!caps.ringbuf) return fail("the kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF, Linux 5.8+)");

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,8 @@ class Programs : public enforce::MapWriter {
   int verdict_map_fd() const;
   // The policy id the kernel has for a process, 0 if none.
   uint32_t policy_of(uint32_t tgid) const;
+  // The process's entry in verdict_map, if it has one.
+  std::optional<rp_verdict> verdict_of(uint32_t tgid) const;
   // The loaded object, whose maps the BPF LSM object shares.
   ::bpf_object* object() const;
   // RP_PRIV_* that BPF LSM refuses: priv.bpf.c stops killing for them.

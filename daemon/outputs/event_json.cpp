@@ -29,7 +29,7 @@ void flags_json(JsonWriter& w, uint32_t flags) {
       {RP_F_ARGS_TRUNCATED, "args_truncated"},   {RP_F_FILELESS, "fileless"},
       {RP_F_EXECVEAT_EMPTY, "execveat_fd"},      {RP_F_MEMFD, "memfd"},
       {RP_F_PATH2_TRUNCATED, "path2_truncated"}, {RP_F_PATH2_RESOLVED, "path2_resolved"},
-      {RP_F_STDIO_SOCKET, "stdio_socket"},
+      {RP_F_STDIO_SOCKET, "stdio_socket"},       {RP_F_INHERIT_FAILED, "inherit_failed"},
   };
   if (flags == 0) return;
   w.key("flags").begin_array();

@@ -817,7 +817,8 @@ Result<PolicySet> PolicySet::load_text(std::string_view text, std::string_view s
   return set;
 }
 
-Result<PolicySet> PolicySet::load_dir(const std::string& dir) {
+Result<PolicySet> PolicySet::load_dir(const std::string& dir, std::map<std::string, std::string>* texts,
+                                     const std::map<std::string, std::string>& kept) {
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<fs::path> files;
@@ -830,15 +831,23 @@ Result<PolicySet> PolicySet::load_dir(const std::string& dir) {
     // Hidden files are editor droppings or Kubernetes' ConfigMap internals
     // ("..data"); the visible names link into those.
     if (name.starts_with(".") || (ext != ".yaml" && ext != ".yml")) continue;
-    std::error_code type_ec;
-    if (!fs::is_regular_file(path, type_ec)) continue;
     files.push_back(path);
   }
   if (ec) return fail("cannot read policy directory " + dir, ec.value());
   std::sort(files.begin(), files.end());
 
   Loader loader;
+  std::map<std::string, std::string> read;
   for (const fs::path& path : files) {
+    std::error_code type_ec;
+    const auto st = fs::status(path, type_ec);  // follows symlinks
+    if (st.type() == fs::file_type::directory) continue;
+    if (st.type() != fs::file_type::regular) {
+      // A dangling symlink, a FIFO: refused rather than taken for a deleted file.
+      loader.add_error(SourcePos{path.string(), 1, 1},
+                       "cannot read: " + (type_ec ? type_ec.message() : std::string("not a regular file")));
+      continue;
+    }
     std::ifstream in(path, std::ios::binary);
     std::stringstream text;
     if (in) text << in.rdbuf();
@@ -846,8 +855,11 @@ Result<PolicySet> PolicySet::load_dir(const std::string& dir) {
       loader.add_error(SourcePos{path.string(), 1, 1}, std::string("cannot read: ") + std::strerror(errno));
       continue;
     }
-    loader.add_text(text.str(), path.string());
+    read[path.string()] = text.str();
   }
+  for (const auto& [path, text] : kept) read.emplace(path, text);
+  for (const auto& [path, text] : read) loader.add_text(text, path);
+  if (texts) *texts = std::move(read);
   auto policies = loader.finish();
   if (!policies) return tl::unexpected(policies.error());
   PolicySet set;

@@ -157,7 +157,13 @@ class PolicySet {
   // Parses every *.yaml / *.yml file in dir (sorted by name; a file may hold
   // several YAML documents separated by ---). All errors are collected, each
   // naming file:line:column; any error fails the whole load.
-  static Result<PolicySet> load_dir(const std::string& dir);
+  // texts: filled with each file's text, by path. kept: (path, text) of
+  // files no longer in dir whose policies stay (daemon_reload.cpp), loaded
+  // with the files and checked with them (duplicate names, selectors). A
+  // *.yaml entry that cannot be read (a dangling symlink, a directory, no
+  // permission) is an error naming it.
+  static Result<PolicySet> load_dir(const std::string& dir, std::map<std::string, std::string>* texts = nullptr,
+                                    const std::map<std::string, std::string>& kept = {});
   // Parses one text (for ValidatePolicy and tests); `source` names it in errors.
   static Result<PolicySet> load_text(std::string_view text, std::string_view source);
 

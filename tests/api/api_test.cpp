@@ -24,83 +24,13 @@
 #include <thread>
 
 #include "api/api_support.h"
+#include "api/prober.h"
 #include "bpf/mounts.h"
 #include "support/workload.h"
 
 using nlohmann::json;
 using namespace rampart::testing;
 using namespace std::chrono_literals;
-
-namespace {
-
-// A forked child that, for each byte on `cmd`, connects to 127.0.0.1:port
-// and answers with the errno (0: connected).
-struct Prober {
-  pid_t pid = -1;
-  int cmd = -1, res = -1;
-  explicit Prober(uint16_t port) {
-    int a[2], b[2];
-    REQUIRE(pipe(a) == 0);
-    REQUIRE(pipe(b) == 0);
-    pid = spawn_child([&] {
-      close(a[1]);
-      close(b[0]);
-      char c;
-      while (read(a[0], &c, 1) == 1) {
-        if (c == 'f') {  // fork: the child serves the pipes from now on
-          pid_t k = fork();
-          if (k > 0) {
-            waitpid(k, nullptr, 0);
-            return 0;
-          }
-          int me = k == 0 ? getpid() : -errno;
-          if (write(b[1], &me, sizeof(me)) != sizeof(me) || k < 0) return 1;
-          continue;
-        }
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(port);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int err = connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 ? 0 : errno;
-        close(s);
-        if (write(b[1], &err, sizeof(err)) != sizeof(err)) return 1;
-      }
-      return 0;
-    });
-    close(a[0]);
-    close(b[1]);
-    cmd = a[1];
-    res = b[0];
-  }
-  // Forks; the child answers from now on. Returns its pid.
-  pid_t fork_server() {
-    int child = -1;
-    if (write(cmd, "f", 1) != 1 || read(res, &child, sizeof(child)) != sizeof(child)) return -1;
-    return child;
-  }
-  int connect_errno() {
-    int err = -1;
-    if (write(cmd, "c", 1) != 1 || read(res, &err, sizeof(err)) != sizeof(err)) return -1;
-    return err;
-  }
-  ~Prober() {
-    close(cmd);
-    close(res);
-    waitpid(pid, nullptr, 0);
-  }
-};
-
-// The audit records about pid in the daemon's event output.
-std::vector<json> audits_of(const ApiDaemon& d, pid_t pid) {
-  std::this_thread::sleep_for(50ms);  // the audit line follows the answer
-  std::vector<json> out;
-  for (const auto& e : d.events())
-    if (e["type"] == "audit" && e["pid"] == pid) out.push_back(e);
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("rampartctl status shows the capability matrix and the mechanism per operation", "[api]") {
   ApiDaemon d;

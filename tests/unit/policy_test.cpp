@@ -549,6 +549,31 @@ TEST_CASE("load_dir reads the YAML files of a directory in name order", "[unit]"
     CHECK(has_error(e.error().message, c + ":7:22",
                     "also selected by policy 'ssh' at " + (dir.path / "20-ssh.yml").string() + ":7:22"));
   }
+  SECTION("a file that cannot be read is an error naming it, not a deleted file") {
+    std::string dangling = (dir.path / "70-gone.yaml").string();
+    fs::create_symlink(dir.path / "nowhere", dangling);
+    auto e = PolicySet::load_dir(dir.path.string());
+    REQUIRE_FALSE(e.has_value());
+    INFO(e.error().message);
+    CHECK(has_error(e.error().message, dangling + ":1:1", "cannot read: No such file or directory"));
+  }
+  SECTION("texts and kept files: a deleted file's text is loaded and checked with the rest") {
+    std::map<std::string, std::string> texts;
+    REQUIRE(PolicySet::load_dir(dir.path.string(), &texts).has_value());
+    CHECK(texts.size() == 2);
+    CHECK(texts.count((dir.path / "10-web.yaml").string()) == 1);
+    const std::string gone = (dir.path / "05-db.yaml").string();
+    std::map<std::string, std::string> kept{{gone, doc("db", "", "uids: [5432]")}};
+    auto with = PolicySet::load_dir(dir.path.string(), &texts, kept);
+    REQUIRE(with.has_value());
+    REQUIRE(with->policies().size() == 4);
+    CHECK(with->policies()[0].name == "db");  // in name order with the files
+    CHECK(with->policies()[0].pos.file == gone);
+    CHECK(texts.size() == 3);
+    // Defined again in the directory (moved): the kept text conflicts.
+    kept[gone] = doc("web", "", "uids: [5432]");
+    CHECK_FALSE(PolicySet::load_dir(dir.path.string(), nullptr, kept).has_value());
+  }
 }
 
 TEST_CASE("the most specific selector wins", "[unit]") {
