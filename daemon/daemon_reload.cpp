@@ -228,7 +228,7 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
   };
   auto name_of = [&](uint32_t id) { return kernel_names_.size() >= id ? kernel_names_[id - 1] : std::string(); };
   // A refused kernel write leaves the set in force as it was; a reload of
-  // the policy directory is then tried again later (retry_reload).
+  // the policy directory is then tried again later (schedule_reload_retry).
   auto kernel_failure = [&](const std::string& what) {
     api::parse_policy_errors(what, out.mutable_errors());
     out.set_kernel_refused(true);
@@ -249,17 +249,25 @@ v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::str
   }
   straggler_guard_.reset();  // no process is left on the bank it guarded
   auto rollback_bank = [&] {
+    // A process that exec'd a selected file meanwhile got an id of the
+    // attempt: back to the set in force, before and after the attempt's
+    // entries go (an exec in between may pick one up).
+    const std::vector<std::string> attempt_names = kernel_names_;
+    auto move_back = [&] {
+      for (const auto& [tgid, id] : programs_->process_policies())
+        if (id > new_base && id <= new_base + kBank)
+          (void)write_assignment(tgid,
+                                 remap(policies_, compiled_, tgid, id <= attempt_names.size() ? attempt_names[id - 1] : ""),
+                                 "reload rollback");
+    };
+    move_back();
     if (auto r = programs_->clear_policy_ids(new_base + 1, new_base + kBank); !r)
       log("error: rolling back a failed reload: " + r.error().what());
     for (uint32_t i = 0; i < kBank; ++i) kernel_names_[new_base + i].clear();
     // Restores exe assignments the attempt overwrote.
     if (auto r = install_bank(policies_, old_base); !r)
       log("error: rolling back a failed reload: restoring the policies in force: " + r.error().what());
-    // A process that exec'd a selected file meanwhile got an id of the
-    // attempt: back to the set in force.
-    for (const auto& [tgid, id] : programs_->process_policies())
-      if (id > new_base && id <= new_base + kBank)
-        (void)write_assignment(tgid, remap(policies_, compiled_, tgid, name_of(id)), "reload rollback");
+    move_back();
   };
   if (auto r = programs_->clear_policy_ids(new_base + 1, new_base + kBank); !r)
     return kernel_failure("clearing policy bank: " + r.error().what() + "; nothing changed");

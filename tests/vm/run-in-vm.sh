@@ -127,6 +127,12 @@ cp "$BUSYBOX" "$IR/bin/busybox"
   printf 'cd %q || exit 125\n' "$(pwd)"
   printf '%q ' "$@"; echo; } > "$IR/vmtest/cmd.sh"
 chmod +x "$IR/vmtest/cmd.sh"
+# The guest gets a fresh /tmp; a working tree under the host's /tmp (a clone
+# in /tmp/x) stays visible there: its top directory under /tmp, writable
+# through an overlay of its own.
+case "$(pwd)/" in
+  /tmp/?*/*) p=$(pwd); p=${p#/tmp/}; echo "/tmp/${p%%/*}" > "$IR/vmtest/keep";;
+esac
 
 # --- transport and its modules -----------------------------------------------------------
 if [ "$FS" = auto ]; then
@@ -203,8 +209,14 @@ mount -t devtmpfs devtmpfs $R/dev
 mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
-# A fresh /tmp: the host's own /tmp stays out of the tests' way.
+# A fresh /tmp: the host's own /tmp stays out of the tests' way, except the
+# working tree when it lives there.
 mount -t tmpfs -o mode=1777 tmpfs $R/tmp
+if [ -f /vmtest/keep ]; then
+  K=$(cat /vmtest/keep)
+  mkdir -p /rw/keep-upper /rw/keep-work $R$K
+  mount -t overlay -o lowerdir=/lower$K,upperdir=/rw/keep-upper,workdir=/rw/keep-work overlay $R$K || fail "mount $K"
+fi
 mount -t securityfs securityfs $R/sys/kernel/security || fail "mount securityfs"
 mount -t bpf bpf $R/sys/fs/bpf || fail "mount bpffs"
 mount -t tracefs tracefs $R/sys/kernel/tracing || fail "mount tracefs"
