@@ -31,6 +31,10 @@ add_custom_command(
           -P ${CMAKE_CURRENT_LIST_DIR}/gen_vmlinux.cmake
   COMMENT "Generating vmlinux.h from ${RAMPART_VMLINUX_BTF}"
   VERBATIM)
+# One target owns the header: every BPF object's target waits for it, so two
+# of them never run the rule at once (they raced in a parallel build: one
+# renamed the other's half-written file away).
+add_custom_target(rampart_vmlinux_h DEPENDS ${BPF_VMLINUX_H})
 
 function(bpf_object name)
   cmake_parse_arguments(BO "" "SKELETON_NAME" "SOURCES;HEADERS" ${ARGN})
@@ -61,6 +65,7 @@ function(bpf_object name)
     COMMENT "BPF link + skeleton ${name}"
     VERBATIM)
   add_custom_target(${name}_gen DEPENDS ${skel})
+  add_dependencies(${name}_gen rampart_vmlinux_h)
   add_library(${name} INTERFACE)
   add_dependencies(${name} ${name}_gen)
   target_include_directories(${name} INTERFACE ${BPF_GEN_DIR} ${CMAKE_SOURCE_DIR}/bpf)

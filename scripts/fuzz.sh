@@ -1,32 +1,35 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) in the sanitizer
-# tree, ./build-asan (scripts/build.sh with RAMPART_SANITIZE=ON; the test
-# suite is built from the same objects), and runs each for SECONDS (default
-# 60) on a copy of its seed corpus in tests/fuzz/corpus/<target>. A crash
-# fails the run and leaves the input in build-asan/fuzz/findings/<target>/:
-# fix it, then add the input to the corpus as a regression case.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+# Builds the libFuzzer targets with clang (ASan + UBSan, coverage for the
+# fuzzer in every library they use, nothing else: no tests) into
+# ./build-fuzz, and runs each for SECONDS (default 60) on a copy of its seed
+# corpus in tests/fuzz/corpus/<target>. A crash fails the run and leaves the
+# input in build-fuzz/findings/<target>/: fix it, then add the input to the
+# corpus as a regression case. Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #        scripts/fuzz.sh --seeds   regenerate the decoder seeds after an ABI change
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--seeds" ]; then
-  mkdir -p build-asan/fuzz
-  g++ -std=c++20 -Ibpf tests/fuzz/gen_decoder_seeds.cpp -o build-asan/fuzz/gen_decoder_seeds
-  build-asan/fuzz/gen_decoder_seeds tests/fuzz/corpus/decoder
+  mkdir -p build-fuzz
+  g++ -std=c++20 -Ibpf tests/fuzz/gen_decoder_seeds.cpp -o build-fuzz/gen_decoder_seeds
+  build-fuzz/gen_decoder_seeds tests/fuzz/corpus/decoder
   exit 0
 fi
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(decoder policy config pods api profile)
-RAMPART_SANITIZE=ON bash scripts/build.sh --target $(printf 'rampart_fuzz_%s ' "${TARGETS[@]}")
-out=build-asan/fuzz
+flags="-O2 -gline-tables-only -DNDEBUG"
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags" \
+  -DRAMPART_FUZZ=ON -DRAMPART_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j "$(nproc)" --target $(printf 'rampart_fuzz_%s ' "${TARGETS[@]}")
+out=build-fuzz
 # One target per CPU at a time: the wall time is SECONDS x targets / CPUs.
 fuzz_one() {
   local t=$1 work=$out/corpus/$1 findings=$out/findings/$1
   rm -rf "$work" && mkdir -p "$work" "$findings"
   cp tests/fuzz/corpus/$t/* "$work"/
-  if ! build-asan/rampart_fuzz_$t -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+  if ! $out/rampart_fuzz_$t -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$findings/" -print_final_stats=1 "$work" 2> $out/$t.log; then
     echo "fuzz: $t FOUND A CRASH; input in $findings/, log in $out/$t.log:"
     tail -40 $out/$t.log

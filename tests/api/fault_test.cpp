@@ -243,7 +243,7 @@ TEST_CASE("a reload the kernel refuses (net_allow4_map full) changes nothing, an
   CHECK(connect_from(py, allowed.port(), d.dir()) == "ok");
 }
 
-TEST_CASE("a deleted policy file keeps its policy in force with an alert until an explicit reload; an unreadable "
+TEST_CASE("a deleted policy file keeps its policy in force with an alert until an explicit reload, and an unreadable "
           "one is refused",
           "[api][fault][reload]") {
   ApiDaemon d;
