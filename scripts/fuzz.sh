@@ -5,6 +5,7 @@
 # corpus in tests/fuzz/corpus/<target>. A crash fails the run and leaves the
 # input in build-fuzz/findings/<target>/: fix it, then add the input to the
 # corpus as a regression case. Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+#        scripts/fuzz.sh --build-only   build the targets, run nothing
 #        scripts/fuzz.sh --seeds   regenerate the decoder seeds after an ABI change
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,8 @@ if [ "${1:-}" = "--seeds" ]; then
   build-fuzz/gen_decoder_seeds tests/fuzz/corpus/decoder
   exit 0
 fi
+BUILD_ONLY=0
+if [ "${1:-}" = "--build-only" ]; then BUILD_ONLY=1; shift; fi
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
@@ -23,6 +26,7 @@ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=cl
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags" \
   -DRAMPART_FUZZ=ON -DRAMPART_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" --target $(printf 'rampart_fuzz_%s ' "${TARGETS[@]}")
+[ $BUILD_ONLY = 0 ] || exit 0
 out=build-fuzz
 # One target per CPU at a time: the wall time is SECONDS x targets / CPUs.
 fuzz_one() {

@@ -240,7 +240,10 @@ chmod +x "$IR/init"
 [ "$ACCEL" = auto ] && { [ -w /dev/kvm ] && ACCEL=kvm || ACCEL=tcg; }
 case "$ACCEL" in
   kvm) ACC=(-accel kvm -cpu host);;
-  tcg) ACC=(-accel tcg,thread=multi -cpu max);;
+  # One host thread for every vCPU: with multi-threaded TCG a guest CPU can
+  # run a stale translation of kernel text another one just patched (an
+  # int3 from a static-key flip: "Oops: int3", seen on 6.12).
+  tcg) ACC=(-accel tcg,thread=single -cpu max);;
   *) die "--accel must be tcg, kvm or auto";;
 esac
 CMDLINE="console=ttyS0 panic=-1 oops=panic rampart_vm.fs=$FS"
