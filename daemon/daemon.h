@@ -36,6 +36,7 @@
 #include "ops/ringbuf_fill.h"
 #include "ops/systemd.h"
 #include "outputs/event_json.h"
+#include "outputs/json_writer.h"
 #include "outputs/sink.h"
 #include "pipeline/process_table.h"
 #include "policy/policy.h"
@@ -91,6 +92,9 @@ class Daemon : public sources::RecordSink, public api::Backend {
   // After an event's JSON (from json_begin in the sink buffer) is written:
   // counters, manual-quarantine bookkeeping, stream subscribers.
   void after_event(const sources::EventView& ev, size_t json_begin);
+  // Opens a record rampartd writes itself (audit, overload, kernel_write,
+  // policy_alert): the object with v, time, boot_ns and type.
+  void begin_record(outputs::JsonWriter& w, uint64_t now, const char* type) const;
   // An "audit" record in the event output and a log line.
   void audit(const std::string& action, uint32_t pid, const api::Peer& peer, const std::string& result,
              const std::string& detail);
@@ -259,6 +263,8 @@ class Daemon : public sources::RecordSink, public api::Backend {
   // `why` names who wanted it, in the record and the log.
   Result<void> write_verdict(uint32_t tgid, const rp_verdict& kv, const std::string& why);
   Result<void> write_assignment(uint32_t tgid, const std::string& policy, const std::string& why);
+  Result<void> write_now(enforce::PendingWrite w);           // tries once; a refusal goes pending
+  Result<void> kernel_write(const enforce::PendingWrite& w);  // the map update itself
   void write_failed(enforce::PendingWrite w);
   void write_record(const enforce::PendingWrite& w, const char* action, uint64_t now);
   void log_write(const std::string& line, uint64_t now);

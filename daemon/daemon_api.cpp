@@ -73,17 +73,22 @@ void Daemon::after_event(const sources::EventView& ev, size_t json_begin) {
       });
 }
 
-void Daemon::audit(const std::string& action, uint32_t pid, const api::Peer& peer, const std::string& result,
-                   const std::string& detail) {
-  std::string& out = sink_->buffer();
-  outputs::JsonWriter w(out);
-  uint64_t now = boot_now_ns();
+void Daemon::begin_record(outputs::JsonWriter& w, uint64_t now, const char* type) const {
   char time_buf[40];
   w.begin_object();
   w.field("v", outputs::kSchemaVersion);
   w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + boot_to_realtime_ns_));
   w.field("boot_ns", now);
-  w.field("type", "audit").field("action", action);
+  w.field("type", type);
+}
+
+void Daemon::audit(const std::string& action, uint32_t pid, const api::Peer& peer, const std::string& result,
+                   const std::string& detail) {
+  std::string& out = sink_->buffer();
+  outputs::JsonWriter w(out);
+  uint64_t now = boot_now_ns();
+  begin_record(w, now, "audit");
+  w.field("action", action);
   if (pid) w.field("pid", pid);
   w.field("result", result);
   if (!detail.empty()) w.field("detail", detail);

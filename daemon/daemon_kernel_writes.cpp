@@ -28,32 +28,34 @@ std::string describe_want(const enforce::PendingWrite& w) {
 }  // namespace
 
 Result<void> Daemon::write_verdict(uint32_t tgid, const rp_verdict& kv, const std::string& why) {
-  auto r = programs_->set_verdict(tgid, kv);
-  if (r) {
-    pending_writes_.landed(enforce::WriteKind::kVerdict, tgid);
-    return r;
-  }
   enforce::PendingWrite w;
   w.kind = enforce::WriteKind::kVerdict;
   w.tgid = tgid;
   w.verdict = kv;
   w.why = why;
-  w.error = r.error().what();
-  write_failed(std::move(w));
-  return r;
+  return write_now(std::move(w));
 }
 
 Result<void> Daemon::write_assignment(uint32_t tgid, const std::string& policy, const std::string& why) {
-  auto r = programs_->assign_process(tgid, policy.empty() ? 0 : policy_kernel_id(policy));
-  if (r) {
-    pending_writes_.landed(enforce::WriteKind::kAssignment, tgid);
-    return r;
-  }
   enforce::PendingWrite w;
   w.kind = enforce::WriteKind::kAssignment;
   w.tgid = tgid;
   w.policy = policy;
   w.why = why;
+  return write_now(std::move(w));
+}
+
+Result<void> Daemon::kernel_write(const enforce::PendingWrite& w) {
+  if (w.kind == enforce::WriteKind::kVerdict) return programs_->set_verdict(w.tgid, w.verdict);
+  return programs_->assign_process(w.tgid, w.policy.empty() ? 0 : policy_kernel_id(w.policy));
+}
+
+Result<void> Daemon::write_now(enforce::PendingWrite w) {
+  auto r = kernel_write(w);
+  if (r) {
+    pending_writes_.landed(w.kind, w.tgid);
+    return r;
+  }
   w.error = r.error().what();
   write_failed(std::move(w));
   return r;
@@ -86,12 +88,8 @@ void Daemon::log_write(const std::string& line, uint64_t now) {
 void Daemon::write_record(const enforce::PendingWrite& w, const char* action, uint64_t now) {
   std::string& out = sink_->buffer();
   outputs::JsonWriter j(out);
-  char time_buf[40];
-  j.begin_object();
-  j.field("v", outputs::kSchemaVersion);
-  j.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + boot_to_realtime_ns_));
-  j.field("boot_ns", now);
-  j.field("type", "kernel_write").field("map", enforce::write_kind_map(w.kind));
+  begin_record(j, now, "kernel_write");
+  j.field("map", enforce::write_kind_map(w.kind));
   j.key("proc").begin_object();
   j.field("pid", w.tgid);
   if (const auto* info = table_.find(w.tgid)) j.field("comm", info->comm).field("exe", info->exe);
@@ -126,9 +124,7 @@ void Daemon::retry_writes() {
       for (const auto& gone : pending_writes_.exited(w.tgid)) write_record(gone, "abandoned", now);
       continue;
     }
-    auto r = w.kind == enforce::WriteKind::kVerdict
-                 ? programs_->set_verdict(w.tgid, w.verdict)
-                 : programs_->assign_process(w.tgid, w.policy.empty() ? 0 : policy_kernel_id(w.policy));
+    auto r = kernel_write(w);
     pending_writes_.retried(w, r.has_value(), r ? std::string() : r.error().what(), now);
     if (!r) {
       last_write_error_ = r.error().what();

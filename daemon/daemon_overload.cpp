@@ -82,12 +82,8 @@ void Daemon::check_overload() {
     const std::string_view comm = sources::fixed_str(l.comm);
     std::string& out = sink_->buffer();
     outputs::JsonWriter w(out);
-    char time_buf[40];
-    w.begin_object();
-    w.field("v", outputs::kSchemaVersion);
-    w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + boot_to_realtime_ns_));
-    w.field("boot_ns", now);
-    w.field("type", "overload").field("reason", loss_reason(l));
+    begin_record(w, now, "overload");
+    w.field("reason", loss_reason(l));
     w.key("proc").begin_object();
     w.field("pid", l.tgid).field("tgid", l.tgid).field("comm", comm);
     if (info && !info->exe.empty()) w.field("exe", info->exe);

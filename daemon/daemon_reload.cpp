@@ -421,12 +421,8 @@ void Daemon::alert_kept(const std::string& path) {
   const uint64_t now = boot_now_ns();
   std::string& out = sink_->buffer();
   outputs::JsonWriter w(out);
-  char time_buf[40];
-  w.begin_object();
-  w.field("v", outputs::kSchemaVersion);
-  w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + boot_to_realtime_ns_));
-  w.field("boot_ns", now);
-  w.field("type", "policy_alert").field("reason", "file_deleted").field("file", path);
+  begin_record(w, now, "policy_alert");
+  w.field("reason", "file_deleted").field("file", path);
   w.key("policies").begin_array();
   for (const auto& n : names) w.value(n);
   w.end_array();
