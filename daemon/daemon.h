@@ -15,6 +15,7 @@
 #include <set>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -261,10 +262,11 @@ class Daemon : public sources::RecordSink, public api::Backend {
   // A process's verdict / policy assignment ("" for none) into the kernel.
   // A refused write is reported and kept pending, retried until it lands.
   // `why` names who wanted it, in the record and the log.
-  Result<void> write_verdict(uint32_t tgid, const rp_verdict& kv, const std::string& why);
-  Result<void> write_assignment(uint32_t tgid, const std::string& policy, const std::string& why);
-  Result<void> write_now(enforce::PendingWrite w);           // tries once; a refusal goes pending
-  Result<void> kernel_write(const enforce::PendingWrite& w);  // the map update itself
+  Result<void> write_verdict(uint32_t tgid, const rp_verdict& kv, std::string_view why);
+  Result<void> write_assignment(uint32_t tgid, const std::string& policy, std::string_view why);
+  Result<void> written(enforce::WriteKind kind, uint32_t tgid);               // landed: nothing pending
+  Result<void> refused(enforce::PendingWrite w, const Result<void>& r);       // reported, kept pending
+  Result<void> kernel_write(const enforce::PendingWrite& w);  // a pending write's map update, on retry
   void write_failed(enforce::PendingWrite w);
   void write_record(const enforce::PendingWrite& w, const char* action, uint64_t now);
   void log_write(const std::string& line, uint64_t now);

@@ -27,38 +27,34 @@ std::string describe_want(const enforce::PendingWrite& w) {
 
 }  // namespace
 
-Result<void> Daemon::write_verdict(uint32_t tgid, const rp_verdict& kv, const std::string& why) {
-  enforce::PendingWrite w;
-  w.kind = enforce::WriteKind::kVerdict;
-  w.tgid = tgid;
-  w.verdict = kv;
-  w.why = why;
-  return write_now(std::move(w));
+// The success path (every exec, every verdict) builds nothing: the record
+// of what was wanted is made only when the kernel refuses it.
+Result<void> Daemon::write_verdict(uint32_t tgid, const rp_verdict& kv, std::string_view why) {
+  auto r = programs_->set_verdict(tgid, kv);
+  if (r) return written(enforce::WriteKind::kVerdict, tgid);
+  return refused({enforce::WriteKind::kVerdict, tgid, kv, {}, std::string(why)}, r);
 }
 
-Result<void> Daemon::write_assignment(uint32_t tgid, const std::string& policy, const std::string& why) {
-  enforce::PendingWrite w;
-  w.kind = enforce::WriteKind::kAssignment;
-  w.tgid = tgid;
-  w.policy = policy;
-  w.why = why;
-  return write_now(std::move(w));
+Result<void> Daemon::write_assignment(uint32_t tgid, const std::string& policy, std::string_view why) {
+  auto r = programs_->assign_process(tgid, policy.empty() ? 0 : policy_kernel_id(policy));
+  if (r) return written(enforce::WriteKind::kAssignment, tgid);
+  return refused({enforce::WriteKind::kAssignment, tgid, {}, policy, std::string(why)}, r);
+}
+
+Result<void> Daemon::written(enforce::WriteKind kind, uint32_t tgid) {
+  if (pending_writes_.size()) pending_writes_.landed(kind, tgid);
+  return {};
+}
+
+Result<void> Daemon::refused(enforce::PendingWrite w, const Result<void>& r) {
+  w.error = r.error().what();
+  write_failed(std::move(w));
+  return r;
 }
 
 Result<void> Daemon::kernel_write(const enforce::PendingWrite& w) {
   if (w.kind == enforce::WriteKind::kVerdict) return programs_->set_verdict(w.tgid, w.verdict);
   return programs_->assign_process(w.tgid, w.policy.empty() ? 0 : policy_kernel_id(w.policy));
-}
-
-Result<void> Daemon::write_now(enforce::PendingWrite w) {
-  auto r = kernel_write(w);
-  if (r) {
-    pending_writes_.landed(w.kind, w.tgid);
-    return r;
-  }
-  w.error = r.error().what();
-  write_failed(std::move(w));
-  return r;
 }
 
 void Daemon::write_failed(enforce::PendingWrite w) {

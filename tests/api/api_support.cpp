@@ -53,6 +53,11 @@ uint16_t free_port() {
   return ntohs(sa.sin_port);
 }
 
+uint64_t json_u64(const nlohmann::json& j) {
+  if (j.is_string()) return std::stoull(j.get<std::string>());
+  return j.is_number() ? j.get<uint64_t>() : 0;
+}
+
 int64_t realtime_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();

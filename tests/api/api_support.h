@@ -74,6 +74,10 @@ class Listener {
 // A loopback TCP port that was free a moment ago.
 uint16_t free_port();
 
+// A count from rampartctl --json or a status: protobuf's JSON writes 64-bit
+// integers as strings, and leaves zeros out.
+uint64_t json_u64(const nlohmann::json& j);
+
 // Boot-clock and realtime nanoseconds.
 int64_t realtime_ns();
 

@@ -72,16 +72,11 @@ class Filler {
 
 json status(const ApiDaemon& d) { return json::parse(ctl(d.socket(), {"--json", "status"}).out); }
 
-// The proto's JSON gives 64-bit numbers as strings, and leaves out zeros.
-uint64_t u64(const json& j) {
-  return j.is_string() ? std::stoull(j.get<std::string>()) : j.is_number() ? j.get<uint64_t>() : 0;
-}
-
 uint64_t kw(const json& st, const char* field) {
-  return st.contains("kernel_writes") && st["kernel_writes"].contains(field) ? u64(st["kernel_writes"][field]) : 0;
+  return st.contains("kernel_writes") && st["kernel_writes"].contains(field) ? json_u64(st["kernel_writes"][field]) : 0;
 }
 
-uint64_t generation(const ApiDaemon& d) { return u64(status(d)["policy_generation"]); }
+uint64_t generation(const ApiDaemon& d) { return json_u64(status(d)["policy_generation"]); }
 
 std::vector<json> kernel_writes_of(const ApiDaemon& d, pid_t pid, const std::string& action) {
   std::vector<json> out;

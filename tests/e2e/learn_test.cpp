@@ -24,6 +24,7 @@
 #include "support/workload.h"
 
 using nlohmann::json;
+using rampart::testing::json_u64;
 using rampart::testing::ApiDaemon;
 using rampart::testing::ctl;
 using rampart::testing::free_port;
@@ -131,12 +132,6 @@ class LearnSetup {
   pid_t workload_ = -1;
 };
 
-// A count from rampartctl --json: protobuf's JSON writes 64-bit integers as strings.
-uint64_t num(const json& j) {
-  if (j.is_string()) return std::stoull(j.get<std::string>());
-  return j.is_number() ? j.get<uint64_t>() : 0;
-}
-
 bool is_workload(const json& e, pid_t server) {
   return e["proc"]["tgid"] == server || e["proc"]["ppid"] == server;
 }
@@ -228,8 +223,8 @@ TEST_CASE("learn: a loopback server is learned, exported, enforced, and its devi
   CHECK(connect_denied);
   CHECK(write_denied);
   auto st = s.status();
-  CHECK(num(st["anomalies"]["rampart.profile.new_exec"]) == 1);
-  CHECK(num(st["anomalies"]["rampart.profile.new_peer"]) == 1);  // refused, and still new behaviour
+  CHECK(json_u64(st["anomalies"]["rampart.profile.new_exec"]) == 1);
+  CHECK(json_u64(st["anomalies"]["rampart.profile.new_peer"]) == 1);  // refused, and still new behaviour
 
   // Rollback: audit again; the same deviation is let through.
   REQUIRE(s.ctl({"profile", "rollback", "server"}).code == 0);
@@ -257,10 +252,10 @@ TEST_CASE("learn: in the shadow period, would-deny counts equal the deviations i
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   auto st = s.status();
   INFO(st.dump());
-  CHECK(num(st["would_deny"]["allow.connect"]) == kPeers);
-  CHECK(num(st["would_deny"]["allow.open"]) == kWrites);
+  CHECK(json_u64(st["would_deny"]["allow.connect"]) == kPeers);
+  CHECK(json_u64(st["would_deny"]["allow.open"]) == kWrites);
   CHECK(st["would_deny"].size() == 2);
-  CHECK(num(st["anomalies"]["rampart.profile.new_exec"]) == 1);
+  CHECK(json_u64(st["anomalies"]["rampart.profile.new_exec"]) == 1);
   auto text = s.ctl({"profile", "status", "server"});
   CHECK(text.out.find("allow.connect  " + std::to_string(kPeers)) != std::string::npos);
   // The counts are part of the profile: a restart goes on from them.
@@ -280,7 +275,7 @@ TEST_CASE("learn: a profile survives a restart, and a corrupt profile file is se
   s.stop_workload();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const json before = s.status();
-  REQUIRE(num(before["items"]) > 0);
+  REQUIRE(json_u64(before["items"]) > 0);
   s.daemon_.stop();  // SIGTERM: written at exit
   const std::string profiles = before["file"].get<std::string>().substr(0, before["file"].get<std::string>().rfind('/'));
   REQUIRE(std::filesystem::exists(profiles + "/server.json"));
