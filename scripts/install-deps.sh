@@ -11,7 +11,7 @@ packages=(
   libboost-dev libboost-system-dev
   libyaml-cpp-dev nlohmann-json3-dev libexpected-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  catch2
+  catch2 libcli11-dev
   iproute2 procps util-linux python3 tar gzip
   python3-grpcio python3-protobuf
   # operations (packaging/, daemon/ops/): sd_notify and the journal; the
