@@ -35,59 +35,12 @@ Result<void> Daemon::start_api() {
   return {};
 }
 
-void Daemon::after_event(const sources::EventView& ev, size_t json_begin) {
-  const rp_proc& p = ev.proc();
-  if (ev.type() == RP_EV_ENFORCE) {
-    auto action = ev.as<rp_enforce_event>().action;
-    if (action == RP_ACT_WOULD_DENY) ++would_deny_;
-    else ++denies_;
-  } else if (ev.type() == RP_EV_EXIT && !manual_quarantine_.empty()) {
-    manual_quarantine_.erase(p.tgid);
-  }
-  if (!hub_.active()) return;
-  const auto* info = table_.find(p.tgid);
-  std::string_view json(sink_->buffer());
-  json = json.substr(json_begin);
-  if (!json.empty() && json.back() == '\n') json.remove_suffix(1);
-  api::EventFacts facts;
-  facts.type = ev.type();
-  facts.boot_ns = ev.hdr->ts_ns;
-  facts.pid = p.pid;
-  facts.tgid = p.tgid;
-  facts.ppid = p.ppid;
-  facts.uid = p.uid;
-  facts.comm = sources::fixed_str(p.comm);
-  if (info) {
-    facts.exe = info->exe;
-    facts.container_id = info->container.id;
-  }
-  facts.json = json;
-  hub_.publish(
-      facts, [&]() -> std::string_view { return governing(p.tgid).name; },
-      [&]() -> uint8_t {
-        uint8_t level = 0;
-        if (trust_.tracked(p.tgid))
-          if (auto v = trust_.verdict(p.tgid, ev.hdr->ts_ns)) level = static_cast<uint8_t>(v->level);
-        if (quarantine_held(p.tgid)) level = std::max<uint8_t>(level, uint8_t(score::Level::kQuarantine));
-        return level;
-      });
-}
-
-void Daemon::begin_record(outputs::JsonWriter& w, uint64_t now, const char* type) const {
-  char time_buf[40];
-  w.begin_object();
-  w.field("v", outputs::kSchemaVersion);
-  w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + boot_to_realtime_ns_));
-  w.field("boot_ns", now);
-  w.field("type", type);
-}
-
 void Daemon::audit(const std::string& action, uint32_t pid, const api::Peer& peer, const std::string& result,
                    const std::string& detail) {
-  std::string& out = sink_->buffer();
-  outputs::JsonWriter w(out);
+  auto& o = engine_->output();
+  outputs::JsonWriter w(o.buffer());
   uint64_t now = boot_now_ns();
-  begin_record(w, now, "audit");
+  o.begin_record(w, now, "audit");
   w.field("action", action);
   if (pid) w.field("pid", pid);
   w.field("result", result);
@@ -98,21 +51,9 @@ void Daemon::audit(const std::string& action, uint32_t pid, const api::Peer& pee
   if (!peer.address.empty()) w.field("address", peer.address);
   if (!peer.identity.empty()) w.field("identity", peer.identity);
   w.end_object();
-  w.end_object();
-  out.push_back('\n');
-  sink_->flush();
+  o.end_record(w);
   log("audit: " + action + (pid ? " pid " + std::to_string(pid) : std::string()) + " by " + peer.describe() + ": " +
       result + (detail.empty() ? "" : " (" + detail + ")"));
-}
-
-bool Daemon::known_process(uint32_t pid) {
-  const auto* info = table_.find(pid);
-  if (info && !info->exited) return true;
-  if (auto snap = proc_reader_.read(pid)) {
-    table_.seed({*snap});
-    return true;
-  }
-  return false;
 }
 
 void Daemon::peer_refused(const api::Peer& peer, const std::string& why) { audit("api_refused", 0, peer, "refused", why); }
@@ -136,7 +77,7 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
     m->set_detail(detail);
   };
   bool any_exec = false, any_files = false, any_priv = false, any_enforce = false;
-  for (const auto& p : policies_.policies()) {
+  for (const auto& p : policies().set().policies()) {
     const auto g = enforce::guard_rule(p);
     any_exec = any_exec || g.has_exec_rules();
     any_files = any_files || g.has_file_rules();
@@ -158,7 +99,7 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
          "no other process may signal or ptrace rampartd or open its maps and programs (its supervisor and pid 1 "
          "may stop it)");
   } else {
-    const bool guard = perm_guard_ != nullptr;
+    const bool guard = guard_ && guard_->current() != nullptr;
     mech("exec", guard && (any_exec || any_enforce) ? "fanotify" : "none",
          guard && (any_exec || any_enforce) ? "FAN_OPEN_EXEC_PERM: a denied exec fails with EPERM"
                                             : "no policy restricts exec and none is in enforce mode");
@@ -190,29 +131,29 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
       e->set_rate_limited(s.rate_limited);
       for (auto d : (*stats)[t].dropped_per_cpu) e->add_dropped_per_cpu(d);
     }
-    e->set_delivered(delivered_[t]);
+    e->set_delivered(engine_->emit().delivered()[t]);
   }
-  out->set_received(received_);
+  out->set_received(engine_->received());
   uint64_t decode_errors = 0;
-  for (auto n : decode_errors_) decode_errors += n;
+  for (auto n : engine_->decode_errors()) decode_errors += n;
   out->set_decode_errors(decode_errors);
   auto& levels = *out->mutable_verdicts_by_level();
   for (int l = 0; l <= static_cast<int>(score::Level::kKill); ++l) levels[score::level_name(score::Level(l))] = 0;
-  for (const auto& v : trust_.list(score::Level::kObserve, now)) ++levels[score::level_name(v.level)];
-  out->set_rule_hits(rule_hits_);
-  out->set_verdicts_applied(verdicts_applied_);
-  out->set_kills(kills_);
-  out->set_denies(denies_);
-  out->set_would_deny(would_deny_);
-  out->set_policy_generation(policy_generation_);
-  out->set_policy_count(static_cast<uint32_t>(policies_.policies().size()));
-  out->set_policy_dir(policy_source_);
+  for (const auto& v : engine_->score().trust().list(score::Level::kObserve, now)) ++levels[score::level_name(v.level)];
+  out->set_rule_hits(engine_->score().rule_hits());
+  out->set_verdicts_applied(engine_->act().verdicts_applied());
+  out->set_kills(engine_->act().kills());
+  out->set_denies(engine_->emit().denies());
+  out->set_would_deny(engine_->emit().would_deny());
+  out->set_policy_generation(policies().generation());
+  out->set_policy_count(static_cast<uint32_t>(policies().set().policies().size()));
+  out->set_policy_dir(policies().source());
   if (api_) out->set_api_listeners(api_->describe());
   out->mutable_streams()->set_subscribers(static_cast<uint32_t>(hub_.subscribers()));
   out->mutable_streams()->set_sent(hub_.sent());
   out->mutable_streams()->set_missed(hub_.missed());
-  out->set_quarantined_manually(manual_quarantine_.size());
-  out->set_synthesized(synthesized_);
+  out->set_quarantined_manually(engine_->act().manual_quarantine().size());
+  out->set_synthesized(engine_->synthesized());
   auto* o = out->mutable_overload();
   if (stats) {
     for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
@@ -227,7 +168,7 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
   }
   o->set_alerts(overload_alerts_);
   o->set_quarantined(overload_quarantines_);
-  o->set_quarantined_now(overload_quarantine_.size());
+  o->set_quarantined_now(engine_->act().overload_quarantine().size());
   o->set_process_rate(opts_.config.rate_process_per_s);
   o->set_cgroup_rate(opts_.config.rate_cgroup_per_s);
   o->set_ringbuf_bytes(opts_.config.ringbuf_bytes());
@@ -241,15 +182,15 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
     st->set_eviction(u.eviction);
   }
   auto* kw = out->mutable_kernel_writes();
-  const auto& pc = pending_writes_.counters();
+  const auto& pc = engine_->act().pending().counters();
   kw->set_failed(pc.failed);
   kw->set_recovered(pc.recovered);
   kw->set_superseded(pc.superseded);
   kw->set_abandoned(pc.abandoned);
   kw->set_not_kept(pc.overflow);
-  kw->set_pending(pending_writes_.size());
-  if (auto oldest = pending_writes_.oldest_ns()) kw->set_oldest_pending_ms((now - std::min(now, *oldest)) / 1'000'000);
-  kw->set_last_error(last_write_error_);
+  kw->set_pending(engine_->act().pending().size());
+  if (auto oldest = engine_->act().pending().oldest_ns()) kw->set_oldest_pending_ms((now - std::min(now, *oldest)) / 1'000'000);
+  kw->set_last_error(engine_->act().last_write_error());
   kw->set_reload_retries(reload_retries_);
   auto ps = ops::read_process_stats();
   out->set_resident_bytes(ps.resident_bytes);
@@ -277,25 +218,25 @@ void fill_verdict(const score::Verdict& v, v1::Verdict* out) {
 }  // namespace
 
 grpc::Status Daemon::get_verdict(uint32_t pid, v1::Verdict* out) {
-  if (!known_process(pid)) return not_found(pid);
+  if (!engine_->enrich().known_process(pid)) return not_found(pid);
   out->set_pid(pid);
   out->set_score(100);
-  if (auto v = trust_.verdict(pid, boot_now_ns())) fill_verdict(*v, out);
-  if (quarantine_held(pid)) {
-    out->set_manual_quarantine(manual_quarantine_.count(pid) != 0);
+  if (auto v = engine_->score().trust().verdict(pid, boot_now_ns())) fill_verdict(*v, out);
+  if (engine_->act().quarantine_held(pid)) {
+    out->set_manual_quarantine(engine_->act().manual_quarantine().count(pid) != 0);
     if (out->level() < v1::LEVEL_QUARANTINE) out->set_level(v1::LEVEL_QUARANTINE);
   }
-  const policy::Policy& pol = governing(pid);
+  const policy::Policy& pol = policies().governing(pid);
   out->set_policy(pol.name);
   out->set_policy_mode(policy::mode_name(pol.mode));
   out->set_enforced(pol.mode == policy::Mode::kEnforce || out->manual_quarantine());
-  if (const auto* info = table_.find(pid)) {
+  if (const auto* info = engine_->table().find(pid)) {
     out->set_exe(info->exe);
     out->set_comm(info->comm);
     out->set_uid(info->uid);
     out->set_container_id(info->container.id);
   }
-  for (const auto* a : table_.ancestors(pid)) {
+  for (const auto* a : engine_->table().ancestors(pid)) {
     auto* anc = out->add_ancestry();
     anc->set_pid(a->tgid);
     anc->set_exe(a->exe);
@@ -309,16 +250,16 @@ grpc::Status Daemon::list_verdicts(v1::Level min_level, v1::ListVerdictsResponse
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "min_level out of range");
   const uint64_t now = boot_now_ns();
   std::unordered_set<uint32_t> listed;
-  for (const auto& v : trust_.list(static_cast<score::Level>(min_level), now)) {
+  for (const auto& v : engine_->score().trust().list(static_cast<score::Level>(min_level), now)) {
     auto* o = out->add_verdicts();
     o->set_pid(v.tgid);
     fill_verdict(v, o);
-    o->set_policy(v.policy.empty() ? governing(v.tgid).name : v.policy);
-    if (manual_quarantine_.count(v.tgid)) {
+    o->set_policy(v.policy.empty() ? policies().governing(v.tgid).name : v.policy);
+    if (engine_->act().manual_quarantine().count(v.tgid)) {
       o->set_manual_quarantine(true);
       if (o->level() < v1::LEVEL_QUARANTINE) o->set_level(v1::LEVEL_QUARANTINE);
     }
-    if (const auto* info = table_.find(v.tgid)) {
+    if (const auto* info = engine_->table().find(v.tgid)) {
       o->set_exe(info->exe);
       o->set_comm(info->comm);
     }
@@ -326,15 +267,15 @@ grpc::Status Daemon::list_verdicts(v1::Level min_level, v1::ListVerdictsResponse
   }
   // Manual quarantines without a score of their own.
   if (min_level <= v1::LEVEL_QUARANTINE)
-    for (uint32_t pid : manual_quarantine_) {
+    for (uint32_t pid : engine_->act().manual_quarantine()) {
       if (listed.count(pid)) continue;
       auto* o = out->add_verdicts();
       o->set_pid(pid);
       o->set_score(100);
       o->set_level(v1::LEVEL_QUARANTINE);
       o->set_manual_quarantine(true);
-      o->set_policy(governing(pid).name);
-      if (const auto* info = table_.find(pid)) {
+      o->set_policy(policies().governing(pid).name);
+      if (const auto* info = engine_->table().find(pid)) {
         o->set_exe(info->exe);
         o->set_comm(info->comm);
       }
@@ -345,15 +286,15 @@ grpc::Status Daemon::list_verdicts(v1::Level min_level, v1::ListVerdictsResponse
 grpc::Status Daemon::quarantine(const v1::ProcessRequest& req, const api::Peer& peer,
                                 v1::ProcessActionResponse* out) {
   const uint32_t pid = req.pid();
-  if (!known_process(pid)) {
+  if (!engine_->enrich().known_process(pid)) {
     audit("quarantine", pid, peer, "not_found", req.reason());
     return not_found(pid);
   }
   rp_verdict kv{static_cast<uint32_t>(score::Level::kQuarantine), RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES};
-  manual_quarantine_.insert(pid);  // the operator's word holds, in force or pending
+  engine_->act().manual_quarantine().insert(pid);  // the operator's word holds, in force or pending
   out->set_pid(pid);
   out->set_level(v1::LEVEL_QUARANTINE);
-  if (auto r = write_verdict(pid, kv, "api quarantine"); !r) {
+  if (auto r = engine_->act().write_verdict(pid, kv, "api quarantine"); !r) {
     // Not in force yet: said so, and retried until it lands (or Release).
     audit("quarantine", pid, peer, "pending", r.error().what());
     out->set_pending(true);
@@ -361,7 +302,7 @@ grpc::Status Daemon::quarantine(const v1::ProcessRequest& req, const api::Peer& 
                      "); rampartd retries until it lands (rampartctl status: kernel writes)");
     return grpc::Status::OK;
   }
-  ++verdicts_applied_;
+  engine_->act().count_applied();
   audit("quarantine", pid, peer, "ok", req.reason());
   out->set_message(programs_->network_enforcement()
                        ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM"
@@ -372,34 +313,34 @@ grpc::Status Daemon::quarantine(const v1::ProcessRequest& req, const api::Peer& 
 
 grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& peer, v1::ProcessActionResponse* out) {
   const uint32_t pid = req.pid();
-  if (!known_process(pid)) {
+  if (!engine_->enrich().known_process(pid)) {
     audit("release", pid, peer, "not_found", req.reason());
     return not_found(pid);
   }
-  const bool was_manual = (manual_quarantine_.erase(pid) + overload_quarantine_.erase(pid)) > 0;
-  const bool was_tracked = trust_.tracked(pid);
-  if (auto r = write_verdict(pid, rp_verdict{0, 0}, "api release"); !r) {
+  const bool was_manual = (engine_->act().manual_quarantine().erase(pid) + engine_->act().overload_quarantine().erase(pid)) > 0;
+  const bool was_tracked = engine_->score().trust().tracked(pid);
+  if (auto r = engine_->act().write_verdict(pid, rp_verdict{0, 0}, "api release"); !r) {
     audit("release", pid, peer, "failed", r.error().what());
     return grpc::Status(grpc::StatusCode::INTERNAL,
                         "clearing the verdict for pid " + std::to_string(pid) + ": " + r.error().what());
   }
-  trust_.on_exit(pid);  // a release pardons: the score starts again at 100
+  engine_->score().trust().on_exit(pid);  // a release pardons: the score starts again at 100
   // Children forked while the verdict stood inherited it in the kernel. Each
   // goes back to what its own score says; distrust that was only inherited
   // is pardoned with the parent. A child quarantined by hand stays.
   const uint64_t now = boot_now_ns();
   uint32_t children = 0;
-  for (uint32_t child : table_.descendants(pid)) {
-    if (quarantine_held(child)) continue;  // held on its own account (API or fail-closed)
-    auto own = trust_.verdict(child, now);
+  for (uint32_t child : engine_->table().descendants(pid)) {
+    if (engine_->act().quarantine_held(child)) continue;  // held on its own account (API or fail-closed)
+    auto own = engine_->score().trust().verdict(child, now);
     if (own && std::all_of(own->evidence.begin(), own->evidence.end(),
                            [](const score::Evidence& e) { return e.rule_id == "rampart.inherited"; })) {
-      trust_.on_exit(child);
+      engine_->score().trust().on_exit(child);
       own.reset();
     }
-    const bool enforce = governing(child).mode == policy::Mode::kEnforce;
-    rp_verdict kv = own && enforce ? kernel_verdict(own->level) : rp_verdict{0, 0};
-    if (!write_verdict(child, kv, "api release of parent " + std::to_string(pid))) continue;  // reported, retried
+    const bool enforce = policies().governing(child).mode == policy::Mode::kEnforce;
+    rp_verdict kv = own && enforce ? engine::kernel_verdict(own->level) : rp_verdict{0, 0};
+    if (!engine_->act().write_verdict(child, kv, "api release of parent " + std::to_string(pid))) continue;  // reported, retried
     ++children;
   }
   audit("release", pid, peer, "ok",
@@ -416,15 +357,15 @@ grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& pee
 }
 
 grpc::Status Daemon::list_policies(v1::ListPoliciesResponse* out) {
-  out->set_generation(policy_generation_);
-  out->set_dir(policy_source_);
-  for (const auto& p : policies_.policies()) {
+  out->set_generation(policies().generation());
+  out->set_dir(policies().source());
+  for (const auto& p : policies().set().policies()) {
     auto* o = out->add_policies();
     o->set_name(p.name);
     o->set_mode(policy::mode_name(p.mode));
     o->set_description(p.description);
     o->set_source(p.pos.str());
-    o->set_kernel_id(policy_kernel_id(p.name));
+    o->set_kernel_id(policies().kernel_id(p.name));
     if (p.allow.has_exec) o->add_restricts("exec");
     if (p.allow.has_file_read) o->add_restricts("files.read");
     if (p.allow.has_file_write) o->add_restricts("files.write");
@@ -434,7 +375,7 @@ grpc::Status Daemon::list_policies(v1::ListPoliciesResponse* out) {
     if (!p.allow.capset) o->add_restricts("capset");
     if (!p.allow.ptrace) o->add_restricts("ptrace");
     o->set_deny_rules(static_cast<uint32_t>(p.deny.size()));
-    if (kept_files_.count(p.pos.file))
+    if (policies().kept_files().count(p.pos.file))
       o->set_kept("its file was deleted; in force until `rampartctl policy reload` or SIGHUP");
     const auto& s = p.selector;
     for (const auto& e : s.executables) o->add_selector("executable " + e.text);

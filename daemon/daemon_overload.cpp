@@ -39,10 +39,6 @@ void Daemon::arm_overload_check() {
   });
 }
 
-bool Daemon::quarantine_held(uint32_t tgid) const {
-  return manual_quarantine_.count(tgid) != 0 || overload_quarantine_.count(tgid) != 0;
-}
-
 void Daemon::check_overload() {
   auto losses = programs_->drain_losses();
   if (losses.empty()) return;
@@ -56,20 +52,19 @@ void Daemon::check_overload() {
     if (l.tgid == 0) continue;
     // Gone by now: its policy assignment went with it, so no policy is named.
     const bool exited = ::kill(static_cast<pid_t>(l.tgid), 0) != 0 && errno == ESRCH;
-    const policy::Policy& pol = governing(l.tgid);
+    const policy::Policy& pol = policies().governing(l.tgid);
     const bool fail_closed = pol.mode == policy::Mode::kEnforce && pol.overload == policy::Overload::kFailClosed;
     std::string action = exited ? "exited" : "alert";
     if (fail_closed && !exited) {
-      if (quarantine_held(l.tgid)) {
+      if (engine_->act().quarantine_held(l.tgid)) {
         action = "already_quarantined";
       } else {
-        rp_verdict kv{static_cast<uint32_t>(score::Level::kQuarantine),
-                      RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES};
+        const rp_verdict kv = engine::kQuarantineVerdict;
         // Held either way: a refused write is retried until it lands.
-        overload_quarantine_.insert(l.tgid);
+        engine_->act().overload_quarantine().insert(l.tgid);
         ++overload_quarantines_;
-        if (write_verdict(l.tgid, kv, "fail-closed overload")) {
-          ++verdicts_applied_;
+        if (engine_->act().write_verdict(l.tgid, kv, "fail-closed overload")) {
+          engine_->act().count_applied();
           action = "quarantined";
         } else {
           action = "quarantine_pending";
@@ -78,11 +73,11 @@ void Daemon::check_overload() {
     }
     ++overload_alerts_;
 
-    const auto* info = table_.find(l.tgid);
+    const auto* info = engine_->table().find(l.tgid);
     const std::string_view comm = sources::fixed_str(l.comm);
-    std::string& out = sink_->buffer();
-    outputs::JsonWriter w(out);
-    begin_record(w, now, "overload");
+    auto& o = engine_->output();
+    outputs::JsonWriter w(o.buffer());
+    o.begin_record(w, now, "overload");
     w.field("reason", loss_reason(l));
     w.key("proc").begin_object();
     w.field("pid", l.tgid).field("tgid", l.tgid).field("comm", comm);
@@ -101,7 +96,7 @@ void Daemon::check_overload() {
     }
     w.field("action", action);
     w.end_object();
-    out.push_back('\n');
+    o.buffer().push_back('\n');
 
     if (listed < 8 || action == "quarantined") {
       summary += (summary.empty() ? "" : "; ") + std::string("pid ") + std::to_string(l.tgid) + " (" +
@@ -110,7 +105,7 @@ void Daemon::check_overload() {
       ++listed;
     }
   }
-  sink_->flush();
+  engine_->output().sink().flush();
   if (listed < losses.size()) summary += "; and " + std::to_string(losses.size() - listed) + " more";
   // A host in sustained overload must not also flood the log: one line a second.
   if (now - last_overload_log_ns_ >= 1'000'000'000 || summary.find("quarantined") != std::string::npos) {
@@ -125,26 +120,29 @@ void Daemon::check_overload() {
 }
 
 std::vector<Daemon::StateUse> Daemon::state_use() const {
-  size_t cgroup_bytes = cgroup_paths_.bucket_count() * sizeof(void*);
-  for (const auto& [id, path] : cgroup_paths_)
+  const auto& cgroup_paths = engine_->enrich().cgroup_paths();
+  size_t cgroup_bytes = cgroup_paths.bucket_count() * sizeof(void*);
+  for (const auto& [id, path] : cgroup_paths)
     cgroup_bytes += sizeof(id) + sizeof(path) + util::kNodeOverhead + util::heap_bytes(path);
-  size_t seen = 0;
-  for (const auto& [tgid, v] : violation_seen_) seen += v.size();
+  const size_t seen = engine_->evaluate().history_entries();
+  const auto& table = engine_->table();
+  const auto& trust = engine_->score().trust();
+  const auto& held = engine_->act().overload_quarantine();
   return {
-      {"process_table", table_.size(), table_.limit(), table_.approx_bytes(), table_.evictions(),
+      {"process_table", table.size(), table.limit(), table.approx_bytes(), table.evictions(),
        "exited processes first (after a 5 s grace), then least recently seen"},
-      {"trust_scores", trust_.size(), trust_.limit(), trust_.approx_bytes(), trust_.evictions(),
+      {"trust_scores", trust.size(), trust.limit(), trust.approx_bytes(), trust.evictions(),
        "forgotten at exit; when full, a process at baseline score, least recently touched first"},
-      {"evidence", trust_.evidence_entries(), uint64_t{trust_.limit()} * opts_.config.trust_max_evidence, 0,
-       trust_.evidence_dropped(), "per process, the oldest first (bytes are counted in trust_scores)"},
+      {"evidence", trust.evidence_entries(), uint64_t{trust.limit()} * opts_.config.trust_max_evidence, 0,
+       trust.evidence_dropped(), "per process, the oldest first (bytes are counted in trust_scores)"},
       {"stream_queues", hub_.queued(), hub_.capacity(), hub_.approx_bytes(), hub_.missed(),
        "per subscriber: a new event finding the queue full is not queued, and the gap is told to the client"},
-      {"cgroup_paths", cgroup_paths_.size(), 65536, cgroup_bytes, cgroup_path_resets_,
+      {"cgroup_paths", cgroup_paths.size(), 65536, cgroup_bytes, engine_->enrich().cgroup_path_resets(),
        "cleared when full, refilled on demand"},
       {"violation_history", seen, 0, seen * (sizeof(void*) + sizeof(uint64_t)), 0,
        "64 per process, the oldest first; forgotten at exit"},
-      {"fail_closed_quarantine", overload_quarantine_.size(), 0,
-       overload_quarantine_.size() * (sizeof(uint32_t) + util::kNodeOverhead), 0, "forgotten at exit or Release"},
+      {"fail_closed_quarantine", held.size(), 0,
+       held.size() * (sizeof(uint32_t) + util::kNodeOverhead), 0, "forgotten at exit or Release"},
   };
 }
 

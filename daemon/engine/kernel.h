@@ -1,0 +1,45 @@
+// What the engine's stages need from the kernel, as a small interface: the
+// policy and verdict maps of one process, the signal that ends it, and the
+// policy maps as a whole.
+// The daemon plugs in BpfKernel (the real maps and kill(2)); the pipeline tests
+// plug in a fake that records every write, so each stage runs without
+// privileges or BPF.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "enforce/map_writer.h"
+
+#include "shared/rp_abi.h"
+#include "util/result.h"
+
+namespace rampart::engine {
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  // The policy id the kernel has for a process, 0 if none.
+  virtual uint32_t policy_of(uint32_t tgid) const = 0;
+  // The process's entry in the verdict map, if it has one.
+  virtual std::optional<rp_verdict> verdict_of(uint32_t tgid) const = 0;
+  // One whole map value each: the kernel holds the old value or the new one.
+  virtual Result<void> set_verdict(uint32_t tgid, const rp_verdict& v) = 0;
+  virtual Result<void> assign_process(uint32_t tgid, uint32_t policy_id) = 0;
+  // SIGKILL; true when it was sent.
+  virtual bool kill(uint32_t tgid) = 0;
+  // false once the process is gone (ESRCH).
+  virtual bool alive(uint32_t tgid) const = 0;
+
+  // The policy maps as a whole, for the policy runtime: the compiler's
+  // writer, every (tgid, policy id) assignment, and clearing a bank of ids
+  // [lo, hi] (rules zeroed, network entries deleted unless exe_only, exe
+  // assignments deleted).
+  virtual enforce::MapWriter& maps() = 0;
+  virtual std::vector<std::pair<uint32_t, uint32_t>> process_policies() const = 0;
+  virtual Result<void> clear_policy_ids(uint32_t lo, uint32_t hi, bool exe_only) = 0;
+};
+
+}  // namespace rampart::engine

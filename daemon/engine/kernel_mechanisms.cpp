@@ -1,0 +1,97 @@
+// LSM path rules and fanotify guards as policy mechanisms; see kernel_mechanisms.h.
+#include "engine/kernel_mechanisms.h"
+
+#include <cstdlib>
+
+#include "engine/policy_runtime.h"
+#include "ops/log.h"
+#include "policy/patterns.h"
+
+namespace rampart::engine {
+
+Result<void> LsmPathRules::stage(Candidate& next) {
+  base_ = next.base;
+  staged_ = true;
+  // The bank's old rules go first.
+  if (auto r = lsm_.remove_path_rules(base_ + 1, base_ + kBank); !r)
+    return fail("clearing path rules: " + r.error().what());
+  for (const auto& [id, entries] : next.compiled.paths)
+    if (auto r = lsm_.add_path_rules(base_ + id, entries); !r) return fail("installing path rules: " + r.error().what());
+  return {};
+}
+
+void LsmPathRules::abort() {
+  if (!staged_) return;
+  staged_ = false;
+  if (auto r = lsm_.remove_path_rules(base_ + 1, base_ + kBank); !r)
+    ops::log_line("error: rolling back a failed reload: " + r.error().what());
+}
+
+Result<void> FanotifyGuard::stage(Candidate& next) {
+  enforce::PermGuard::Setup setup;
+  setup.rules = next.guard_rules;
+  bool any_exec = false, any_enforce = false, any_file_allow = false;
+  std::vector<policy::PathPattern> protected_paths;  // named by deny rules
+  for (const auto& rule : next.guard_rules) {
+    any_exec = any_exec || rule.has_exec_rules();
+    any_enforce = any_enforce || rule.enforce;
+    any_file_allow = any_file_allow || rule.restrict_read || rule.restrict_write;
+    for (const auto* list : {&rule.read_deny, &rule.write_deny})
+      protected_paths.insert(protected_paths.end(), list->begin(), list->end());
+  }
+  // Exec is checked on whole filesystems when a policy restricts it, or when
+  // an enforce-mode verdict (deny, quarantine) may have to refuse it.
+  if (any_exec || any_enforce) setup.exec_mounts = cfg_.exec_mounts;
+  if (any_file_allow) setup.file_mounts = cfg_.file_mounts;
+  auto add_plan = [&](const enforce::MarkPlan& plan) {
+    setup.files.insert(setup.files.end(), plan.files.begin(), plan.files.end());
+    setup.dirs.insert(setup.dirs.end(), plan.dirs.begin(), plan.dirs.end());
+    for (const auto& n : plan.notes) ops::log_line("note: " + n);
+  };
+  add_plan(enforce::plan_marks(protected_paths, true));
+  if (any_enforce) {
+    for (const auto& text : cfg_.sensitive_paths)
+      if (auto pat = policy::parse_path_pattern(text)) setup.sensitive.push_back(*pat);  // checked with the config
+    add_plan(enforce::plan_marks(setup.sensitive, false));
+  }
+  if (any_file_allow && setup.file_mounts.empty())
+    ops::log_line(
+        "note: a policy restricts files (allow.files) but enforcement.file_mounts is empty: its allow-list holds in "
+        "the kernel on the marked paths only; elsewhere a violating open is reported and, in enforce mode, its "
+        "process is killed after the fact");
+  if (setup.exec_mounts.empty() && setup.file_mounts.empty() && setup.files.empty() && setup.dirs.empty()) return {};
+
+  setup.proc_policy_map_fd = programs_.proc_policy_map_fd();
+  setup.verdict_map_fd = programs_.verdict_map_fd();
+  setup.deadline_ms = cfg_.decision_deadline_ms;
+  if (const char* delay = getenv("RAMPART_FAULT_GUARD_DELAY_MS")) {
+    setup.fault_delay_ms = static_cast<uint32_t>(std::strtoul(delay, nullptr, 10));
+    ops::log_line("warning: fault injection: every exec/file decision is delayed by " +
+                  std::to_string(setup.fault_delay_ms) + " ms (RAMPART_FAULT_GUARD_DELAY_MS)");
+  }
+  const size_t n_exec = setup.exec_mounts.size(), n_fs = setup.file_mounts.size();
+  const size_t n_paths = setup.files.size() + setup.dirs.size();
+  std::string mounts;
+  for (const auto& m : setup.exec_mounts) mounts += (mounts.empty() ? "" : ", ") + m;
+  auto guard = enforce::PermGuard::start(std::move(setup), report_);
+  if (!guard) return fail("exec/file enforcement: " + guard.error().what());
+  next_ = std::move(*guard);
+  if (n_exec) ops::log_line("exec enforcement through fanotify permission events on the filesystems of " + mounts);
+  if (n_paths || n_fs)
+    ops::log_line("file protection through fanotify permission events on " + std::to_string(n_paths) +
+                  " files and directories" + (n_fs ? " and " + std::to_string(n_fs) + " whole filesystems" : ""));
+  return {};
+}
+
+void FanotifyGuard::commit(bool stragglers) {
+  if (stragglers) straggler_ = std::move(current_);
+  current_ = std::move(next_);
+}
+
+void FanotifyGuard::stop() {
+  straggler_.reset();
+  next_.reset();
+  current_.reset();
+}
+
+}  // namespace rampart::engine
