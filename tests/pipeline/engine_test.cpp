@@ -320,7 +320,7 @@ TEST_CASE("an enforce event under a kill rule kills the process and names the ru
   CHECK(h.engine->emit().denies() == 1);
 }
 
-TEST_CASE("a reload moves every process to the new bank; a mechanism that refuses rolls it all back",
+TEST_CASE("a reload moves every process to the new bank, and a mechanism that refuses rolls it all back",
           "[pipeline]") {
   Harness h(kPolicy);
   h.feed(exec_event(kPid, kParent, "/opt/probe/bin/probe"));
@@ -388,7 +388,7 @@ TEST_CASE("a record that does not decode is counted, not handled", "[pipeline]")
   CHECK(h.lines().empty());
 }
 
-TEST_CASE("a fork passes the parent's distrust on; the child inherits its kernel verdict", "[pipeline]") {
+TEST_CASE("a fork passes the parent's distrust on to the child", "[pipeline]") {
   Harness h(kPolicy);
   h.feed(exec_event(kPid, kParent, "/opt/probe/bin/probe"));
   h.feed(chmod_setuid(kPid));
