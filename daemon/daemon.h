@@ -15,7 +15,8 @@
 #include <memory>
 #include <string>
 
-#include "api/backend.h"
+#include "api/service.h"
+#include "control.h"
 #include "api/event_hub.h"
 #include "api/server.h"
 #include "bpf/loader.h"
@@ -37,32 +38,23 @@ struct DaemonOptions {
   bool quiet = false;  // no start-up banner on stderr
 };
 
-class Daemon : public api::Backend {
+class Daemon final : public Control {
  public:
   explicit Daemon(DaemonOptions opts);
   ~Daemon() override;
   // Runs until SIGINT/SIGTERM. Returns the process exit code.
   int run();
 
-  // --- gRPC API backend (daemon_api.cpp, daemon_learn.cpp); run on the loop thread ---
-  grpc::Status get_status(v1::GetStatusResponse* out) override;
-  grpc::Status get_verdict(uint32_t pid, v1::Verdict* out) override;
-  grpc::Status list_verdicts(v1::Level min_level, v1::ListVerdictsResponse* out) override;
-  grpc::Status quarantine(const v1::ProcessRequest& req, const api::Peer& peer,
-                          v1::ProcessActionResponse* out) override;
-  grpc::Status release(const v1::ProcessRequest& req, const api::Peer& peer,
-                       v1::ProcessActionResponse* out) override;
-  grpc::Status list_policies(v1::ListPoliciesResponse* out) override;
-  grpc::Status reload_policies(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
-                               v1::ReloadPoliciesResponse* out) override;
+  // --- Control, for the API (daemon_api.cpp, daemon_learn.cpp, daemon_reload.cpp); on the loop thread ---
+  engine::Engine& engine() override { return *engine_; }
+  const engine::Engine& engine() const override { return *engine_; }
+  Outcome quarantine(uint32_t pid, const std::string& reason, const api::Peer& peer) override;
+  Outcome release(uint32_t pid, const std::string& reason, const api::Peer& peer) override;
+  ReloadAnswer reload(const ReloadAsk& ask, const api::Peer& peer) override;
+  Outcome promote(const std::string& name, bool force, const std::string& reason, const api::Peer& peer) override;
+  Outcome rollback(const std::string& name, const std::string& reason, const api::Peer& peer) override;
   void peer_refused(const api::Peer& peer, const std::string& why) override;
-  grpc::Status list_profiles(const std::string& name, v1::ListProfilesResponse* out) override;
-  grpc::Status get_profile(const std::string& name, v1::GetProfileResponse* out) override;
-  grpc::Status export_profile(const std::string& name, v1::ExportProfileResponse* out) override;
-  grpc::Status promote_profile(const v1::ProfileActionRequest& req, const api::Peer& peer,
-                               v1::ProfileActionResponse* out) override;
-  grpc::Status rollback_profile(const v1::ProfileActionRequest& req, const api::Peer& peer,
-                                v1::ProfileActionResponse* out) override;
+  std::string profile_dir() const override { return engine_->learner().dir(); }
 
  private:
   Result<void> start();
@@ -76,6 +68,8 @@ class Daemon : public api::Backend {
 
   // --- API and audit (daemon_api.cpp) ---
   Result<void> start_api();
+  // GetStatus: the capability matrix, mechanisms and counters.
+  grpc::Status get_status(v1::GetStatusResponse* out);
   // An "audit" record in the event output and a log line.
   void audit(const std::string& action, uint32_t pid, const api::Peer& peer, const std::string& result,
              const std::string& detail);
@@ -84,12 +78,11 @@ class Daemon : public api::Backend {
   void start_reload_triggers();
   void arm_inotify();
   void reload_from_trigger(const std::string& why);
-  grpc::Status reload_and_audit(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
-                                v1::ReloadPoliciesResponse* out, bool keep_deleted);
-  // A reload through the runtime, as an API answer; a refused kernel write
-  // of the policy directory is retried (1 s, doubling to 60 s).
-  v1::ReloadPoliciesResponse reload(const std::string& dir, const std::string& text, const std::string& source,
-                                    bool keep_deleted = true);
+  ReloadAnswer reload_and_audit(const ReloadAsk& ask, const api::Peer& peer, bool keep_deleted);
+  // A reload through the runtime, counted; a refused kernel write of the
+  // policy directory is retried (1 s, doubling to 60 s).
+  engine::ReloadResult reload_policies(const std::string& dir, const std::string& text, const std::string& source,
+                                       bool keep_deleted, uint32_t* retry_in_ms = nullptr);
   uint32_t schedule_reload_retry();
   // A {"type":"policy_alert"} record and a log line: a deleted file's policies stay.
   void alert_kept(const std::string& path, const std::vector<std::string>& names);
@@ -104,7 +97,6 @@ class Daemon : public api::Backend {
   // --- learned profiles (daemon_learn.cpp) ---
   Result<void> set_stage(const std::string& name, learn::Stage stage);  // installs through reload()
   void tick_profiles();  // housekeeping: auto-promotion, end of shadow, flushes
-  void fill_profile_summary(const engine::Learner::State& st, v1::ProfileSummary* out) const;
 
   // --- operations (daemon_ops.cpp): metrics endpoint, systemd ---
   void start_ops();  // once started: /metrics and /healthz, READY=1, watchdog pings
@@ -136,6 +128,7 @@ class Daemon : public api::Backend {
   std::unique_ptr<engine::FanotifyGuard> guard_;
   std::unique_ptr<sources::RingbufSource> source_;
   std::vector<bpf::Capability> matrix_;  // probed once at start
+  std::unique_ptr<api::Service> service_;
   std::unique_ptr<api::ApiServer> api_;
   uint64_t started_ns_ = 0, last_stats_ns_ = 0;
   uint64_t output_errors_logged_ = 0;  // sink write errors already reported in the log

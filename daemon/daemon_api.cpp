@@ -17,10 +17,7 @@
 namespace rampart {
 namespace {
 
-grpc::Status not_found(uint32_t pid) {
-  return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                      "no process with pid " + std::to_string(pid) + " (it may have exited)");
-}
+std::string not_found(uint32_t pid) { return "no process with pid " + std::to_string(pid) + " (it may have exited)"; }
 
 }  // namespace
 
@@ -28,7 +25,8 @@ Result<void> Daemon::start_api() {
   start_reload_triggers();  // SIGHUP, inotify (daemon_reload.cpp)
   const auto& cfg = opts_.config.api;
   if (cfg.socket.empty() && cfg.tcp_address.empty()) return {};
-  auto server = api::ApiServer::start(cfg, io_, *this, hub_, [this](const std::string& m) { log(m); });
+  service_ = std::make_unique<api::Service>(*this, [this](v1::GetStatusResponse* out) { return get_status(out); });
+  auto server = api::ApiServer::start(cfg, io_, *service_, hub_, [this](const std::string& m) { log(m); });
   if (!server) return fail("gRPC API: " + server.error().what());
   api_ = std::move(*server);
   if (!opts_.quiet) log("API on " + api_->describe());
@@ -198,131 +196,41 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
   return grpc::Status::OK;
 }
 
-namespace {
-
-void fill_verdict(const score::Verdict& v, v1::Verdict* out) {
-  out->set_tracked(true);
-  out->set_score(v.score);
-  out->set_level(static_cast<v1::Level>(v.level));
-  for (const auto& e : v.evidence) {
-    auto* ev = out->add_evidence();
-    ev->set_ts_ns(e.ts_ns);
-    ev->set_rule_id(e.rule_id);
-    ev->set_weight(e.weight);
-    ev->set_event_type(e.event_type);
-    ev->set_detail(e.detail);
-  }
-  out->set_evidence_dropped(v.evidence_dropped);
-}
-
-}  // namespace
-
-grpc::Status Daemon::get_verdict(uint32_t pid, v1::Verdict* out) {
-  if (!engine_->enrich().known_process(pid)) return not_found(pid);
-  out->set_pid(pid);
-  out->set_score(100);
-  if (auto v = engine_->score().trust().verdict(pid, boot_now_ns())) fill_verdict(*v, out);
-  if (engine_->act().quarantine_held(pid)) {
-    out->set_manual_quarantine(engine_->act().manual_quarantine().count(pid) != 0);
-    if (out->level() < v1::LEVEL_QUARANTINE) out->set_level(v1::LEVEL_QUARANTINE);
-  }
-  const policy::Policy& pol = policies().governing(pid);
-  out->set_policy(pol.name);
-  out->set_policy_mode(policy::mode_name(pol.mode));
-  out->set_enforced(pol.mode == policy::Mode::kEnforce || out->manual_quarantine());
-  if (const auto* info = engine_->table().find(pid)) {
-    out->set_exe(info->exe);
-    out->set_comm(info->comm);
-    out->set_uid(info->uid);
-    out->set_container_id(info->container.id);
-  }
-  for (const auto* a : engine_->table().ancestors(pid)) {
-    auto* anc = out->add_ancestry();
-    anc->set_pid(a->tgid);
-    anc->set_exe(a->exe);
-    anc->set_comm(a->comm);
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status Daemon::list_verdicts(v1::Level min_level, v1::ListVerdictsResponse* out) {
-  if (min_level < v1::LEVEL_OBSERVE || min_level > v1::LEVEL_KILL)
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "min_level out of range");
-  const uint64_t now = boot_now_ns();
-  std::unordered_set<uint32_t> listed;
-  for (const auto& v : engine_->score().trust().list(static_cast<score::Level>(min_level), now)) {
-    auto* o = out->add_verdicts();
-    o->set_pid(v.tgid);
-    fill_verdict(v, o);
-    o->set_policy(v.policy.empty() ? policies().governing(v.tgid).name : v.policy);
-    if (engine_->act().manual_quarantine().count(v.tgid)) {
-      o->set_manual_quarantine(true);
-      if (o->level() < v1::LEVEL_QUARANTINE) o->set_level(v1::LEVEL_QUARANTINE);
-    }
-    if (const auto* info = engine_->table().find(v.tgid)) {
-      o->set_exe(info->exe);
-      o->set_comm(info->comm);
-    }
-    listed.insert(v.tgid);
-  }
-  // Manual quarantines without a score of their own.
-  if (min_level <= v1::LEVEL_QUARANTINE)
-    for (uint32_t pid : engine_->act().manual_quarantine()) {
-      if (listed.count(pid)) continue;
-      auto* o = out->add_verdicts();
-      o->set_pid(pid);
-      o->set_score(100);
-      o->set_level(v1::LEVEL_QUARANTINE);
-      o->set_manual_quarantine(true);
-      o->set_policy(policies().governing(pid).name);
-      if (const auto* info = engine_->table().find(pid)) {
-        o->set_exe(info->exe);
-        o->set_comm(info->comm);
-      }
-    }
-  return grpc::Status::OK;
-}
-
-grpc::Status Daemon::quarantine(const v1::ProcessRequest& req, const api::Peer& peer,
-                                v1::ProcessActionResponse* out) {
-  const uint32_t pid = req.pid();
+Outcome Daemon::quarantine(uint32_t pid, const std::string& reason, const api::Peer& peer) {
   if (!engine_->enrich().known_process(pid)) {
-    audit("quarantine", pid, peer, "not_found", req.reason());
-    return not_found(pid);
+    audit("quarantine", pid, peer, "not_found", reason);
+    return Outcome::error(Outcome::Code::kNotFound, not_found(pid));
   }
-  rp_verdict kv{static_cast<uint32_t>(score::Level::kQuarantine), RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES};
-  engine_->act().manual_quarantine().insert(pid);  // the operator's word holds, in force or pending
-  out->set_pid(pid);
-  out->set_level(v1::LEVEL_QUARANTINE);
-  if (auto r = engine_->act().write_verdict(pid, kv, "api quarantine"); !r) {
+  auto& act = engine_->act();
+  act.manual_quarantine().insert(pid);  // the operator's word holds, in force or pending
+  Outcome o;
+  if (auto r = act.write_verdict(pid, engine::kQuarantineVerdict, "api quarantine"); !r) {
     // Not in force yet: said so, and retried until it lands (or Release).
     audit("quarantine", pid, peer, "pending", r.error().what());
-    out->set_pending(true);
-    out->set_message("NOT yet in force: the kernel refused the verdict (" + r.error().what() +
-                     "); rampartd retries until it lands (rampartctl status: kernel writes)");
-    return grpc::Status::OK;
+    o.pending = true;
+    o.message = "NOT yet in force: the kernel refused the verdict (" + r.error().what() +
+                "); rampartd retries until it lands (rampartctl status: kernel writes)";
+    return o;
   }
-  engine_->act().count_applied();
-  audit("quarantine", pid, peer, "ok", req.reason());
-  out->set_message(programs_->network_enforcement()
-                       ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM"
-                       : "quarantine recorded, but network enforcement is off (enforcement.network): nothing is "
-                         "refused");
-  return grpc::Status::OK;
+  act.count_applied();
+  audit("quarantine", pid, peer, "ok", reason);
+  o.message = programs_->network_enforcement()
+                  ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM"
+                  : "quarantine recorded, but network enforcement is off (enforcement.network): nothing is refused";
+  return o;
 }
 
-grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& peer, v1::ProcessActionResponse* out) {
-  const uint32_t pid = req.pid();
+Outcome Daemon::release(uint32_t pid, const std::string& reason, const api::Peer& peer) {
   if (!engine_->enrich().known_process(pid)) {
-    audit("release", pid, peer, "not_found", req.reason());
-    return not_found(pid);
+    audit("release", pid, peer, "not_found", reason);
+    return Outcome::error(Outcome::Code::kNotFound, not_found(pid));
   }
   const bool was_manual = (engine_->act().manual_quarantine().erase(pid) + engine_->act().overload_quarantine().erase(pid)) > 0;
   const bool was_tracked = engine_->score().trust().tracked(pid);
   if (auto r = engine_->act().write_verdict(pid, rp_verdict{0, 0}, "api release"); !r) {
     audit("release", pid, peer, "failed", r.error().what());
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        "clearing the verdict for pid " + std::to_string(pid) + ": " + r.error().what());
+    return Outcome::error(Outcome::Code::kFailed,
+                          "clearing the verdict for pid " + std::to_string(pid) + ": " + r.error().what());
   }
   engine_->score().trust().on_exit(pid);  // a release pardons: the score starts again at 100
   // Children forked while the verdict stood inherited it in the kernel. Each
@@ -344,47 +252,11 @@ grpc::Status Daemon::release(const v1::ProcessRequest& req, const api::Peer& pee
     ++children;
   }
   audit("release", pid, peer, "ok",
-        req.reason() + (children ? (req.reason().empty() ? "" : "; ") + std::to_string(children) +
-                                       " descendant(s) released"
-                                 : ""));
-  out->set_pid(pid);
-  out->set_level(v1::LEVEL_OBSERVE);
+        reason + (children ? (reason.empty() ? "" : "; ") + std::to_string(children) + " descendant(s) released" : ""));
   std::string msg = was_manual || was_tracked ? "released: verdict cleared and score reset to 100"
                                               : "nothing to release: the process had no verdict";
   if (children) msg += "; " + std::to_string(children) + " descendant(s) set back to their own verdicts";
-  out->set_message(msg);
-  return grpc::Status::OK;
-}
-
-grpc::Status Daemon::list_policies(v1::ListPoliciesResponse* out) {
-  out->set_generation(policies().generation());
-  out->set_dir(policies().source());
-  for (const auto& p : policies().set().policies()) {
-    auto* o = out->add_policies();
-    o->set_name(p.name);
-    o->set_mode(policy::mode_name(p.mode));
-    o->set_description(p.description);
-    o->set_source(p.pos.str());
-    o->set_kernel_id(policies().kernel_id(p.name));
-    if (p.allow.has_exec) o->add_restricts("exec");
-    if (p.allow.has_file_read) o->add_restricts("files.read");
-    if (p.allow.has_file_write) o->add_restricts("files.write");
-    if (p.allow.has_connect) o->add_restricts("connect");
-    if (p.allow.has_listen) o->add_restricts("listen");
-    if (!p.allow.setuid) o->add_restricts("setuid");
-    if (!p.allow.capset) o->add_restricts("capset");
-    if (!p.allow.ptrace) o->add_restricts("ptrace");
-    o->set_deny_rules(static_cast<uint32_t>(p.deny.size()));
-    if (policies().kept_files().count(p.pos.file))
-      o->set_kept("its file was deleted; in force until `rampartctl policy reload` or SIGHUP");
-    const auto& s = p.selector;
-    for (const auto& e : s.executables) o->add_selector("executable " + e.text);
-    for (const auto& c : s.cgroup_prefixes) o->add_selector("cgroup " + c);
-    for (const auto& c : s.container_ids) o->add_selector("container " + c.substr(0, 12));
-    for (const auto& c : s.pod_uids) o->add_selector("pod " + c);
-    for (auto u : s.uids) o->add_selector("uid " + std::to_string(u));
-  }
-  return grpc::Status::OK;
+  return Outcome{Outcome::Code::kOk, msg, false, {}};
 }
 
 }  // namespace rampart

@@ -10,67 +10,57 @@
 #include <cstring>
 #include <filesystem>
 
-#include "api/server.h"
 #include "daemon.h"
 #include "outputs/json_writer.h"
 #include "util/clock.h"
 
 namespace rampart {
 
-v1::ReloadPoliciesResponse Daemon::reload(const std::string& dir, const std::string& text, const std::string& source,
-                                          bool keep_deleted) {
+engine::ReloadResult Daemon::reload_policies(const std::string& dir, const std::string& text, const std::string& source,
+                                             bool keep_deleted, uint32_t* retry_in_ms) {
   engine::ReloadResult r = policies().reload(dir, text, source, keep_deleted);
-  v1::ReloadPoliciesResponse out;
-  out.set_applied(r.applied);
-  out.set_generation(r.generation);
-  for (const auto& n : r.added) out.add_added(n);
-  for (const auto& n : r.removed) out.add_removed(n);
-  for (const auto& n : r.changed) out.add_changed(n);
-  for (const auto& n : r.notes) out.add_notes(n);
-  out.set_unchanged(r.unchanged);
-  if (!r.errors.empty()) api::parse_policy_errors(r.errors, out.mutable_errors());
-  if (r.kernel_refused) {
-    out.set_kernel_refused(true);
-    // A reload of the policy directory is tried again later.
-    if (text.empty() && dir == opts_.config.policy_dir) out.set_retry_in_ms(schedule_reload_retry());
+  // A refused kernel write: a reload of the policy directory is tried again later.
+  if (r.kernel_refused && text.empty() && dir == opts_.config.policy_dir) {
+    uint32_t ms = schedule_reload_retry();
+    if (retry_in_ms) *retry_in_ms = ms;
   }
   if (r.applied) {
     reload_backoff_ms_ = 0;
     if (reload_retry_) reload_retry_->cancel();
   }
-  out.set_duration_ns(r.duration_ns);
-  return out;
+  ++(r.applied ? reloads_ok_ : reloads_failed_);
+  return r;
 }
 
-grpc::Status Daemon::reload_policies(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
-                                     v1::ReloadPoliciesResponse* out) {
-  return reload_and_audit(req, peer, out, /*keep_deleted=*/false);  // an explicit reload applies deletions
+ReloadAnswer Daemon::reload(const ReloadAsk& ask, const api::Peer& peer) {
+  return reload_and_audit(ask, peer, /*keep_deleted=*/false);  // an explicit reload applies deletions
 }
 
-grpc::Status Daemon::reload_and_audit(const v1::ReloadPoliciesRequest& req, const api::Peer& peer,
-                                      v1::ReloadPoliciesResponse* out, bool keep_deleted) {
-  std::string dir = req.dir().empty() ? opts_.config.policy_dir : req.dir();
-  std::string source = req.source().empty() ? "<request>" : req.source();
-  if (req.text().empty()) {
+ReloadAnswer Daemon::reload_and_audit(const ReloadAsk& ask, const api::Peer& peer, bool keep_deleted) {
+  ReloadAnswer a;
+  std::string dir = ask.dir.empty() ? opts_.config.policy_dir : ask.dir;
+  std::string source = ask.source.empty() ? "<request>" : ask.source;
+  if (ask.text.empty()) {
     std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec))
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "policy directory " + dir + " does not exist");
+    if (!std::filesystem::is_directory(dir, ec)) {
+      a.invalid = "policy directory " + dir + " does not exist";
+      return a;
+    }
   }
-  *out = reload(dir, req.text(), source, keep_deleted);
-  ++(out->applied() ? reloads_ok_ : reloads_failed_);
-  std::string what = req.text().empty() ? dir : source;
-  if (out->applied())
+  a.result = reload_policies(dir, ask.text, source, keep_deleted, &a.retry_in_ms);
+  const auto& r = a.result;
+  std::string what = ask.text.empty() ? dir : source;
+  if (r.applied) {
     audit("policy_reload", 0, peer, "applied",
-          what + ": generation " + std::to_string(out->generation()) + ", " + std::to_string(out->added_size()) +
-              " added, " + std::to_string(out->removed_size()) + " removed, " + std::to_string(out->changed_size()) +
+          what + ": generation " + std::to_string(r.generation) + ", " + std::to_string(r.added.size()) +
+              " added, " + std::to_string(r.removed.size()) + " removed, " + std::to_string(r.changed.size()) +
               " changed");
-  else
+  } else {
+    const size_t n = std::count(r.errors.begin(), r.errors.end(), '\n') + (r.errors.empty() || r.errors.back() == '\n' ? 0 : 1);
     audit("policy_reload", 0, peer, "rejected",
-          what + ": " + std::to_string(out->errors_size()) + " errors, first: " +
-              (out->errors_size() ? out->errors(0).file() + ":" + std::to_string(out->errors(0).line()) + ":" +
-                                        std::to_string(out->errors(0).column()) + ": " + out->errors(0).message()
-                                  : std::string()));
-  return grpc::Status::OK;
+          what + ": " + std::to_string(n) + " errors, first: " + r.errors.substr(0, r.errors.find('\n')));
+  }
+  return a;
 }
 
 void Daemon::reload_from_trigger(const std::string& why) {
@@ -81,14 +71,16 @@ void Daemon::reload_from_trigger(const std::string& why) {
     log(why + ": policy directory " + opts_.config.policy_dir + " does not exist; nothing reloaded");
     return;
   }
-  v1::ReloadPoliciesRequest req;
-  v1::ReloadPoliciesResponse resp;
   // SIGHUP is the operator's word, like the API; inotify and retries keep
   // the policies of deleted files.
-  (void)reload_and_audit(req, peer, &resp, /*keep_deleted=*/why != "SIGHUP");
-  for (const auto& e : resp.errors())
-    log("  " + (e.line() ? e.file() + ":" + std::to_string(e.line()) + ":" + std::to_string(e.column()) + ": " : "") +
-        e.message());
+  auto a = reload_and_audit({}, peer, /*keep_deleted=*/why != "SIGHUP");
+  const std::string& errors = a.result.errors;
+  for (size_t at = 0; at < errors.size();) {
+    size_t nl = errors.find('\n', at);
+    if (nl == std::string::npos) nl = errors.size();
+    if (nl > at) log("  " + errors.substr(at, nl - at));
+    at = nl + 1;
+  }
 }
 
 void Daemon::alert_kept(const std::string& path, const std::vector<std::string>& names) {

@@ -1,6 +1,9 @@
-// What the API asks of the daemon. Every method runs on the pipeline's loop
-// thread (the server posts it there and waits for the answer), so the
-// daemon's state is read and changed by that one thread only.
+// What the gRPC server asks of rampartd, in the generated types; the only
+// implementation is api::Service (service.h), which answers from the
+// engine's state and the daemon's Control in core types. Every method runs
+// on the pipeline's loop thread (the server posts it there and waits for
+// the answer), so the daemon's state is read and changed by that one thread
+// only.
 #pragma once
 
 #include <grpcpp/support/status.h>
@@ -8,19 +11,10 @@
 #include <cstdint>
 #include <string>
 
+#include "api/peer.h"
 #include "rampart/v1/rampart.pb.h"
 
 namespace rampart::api {
-
-// Who is calling, for the audit trail.
-struct Peer {
-  std::string transport;  // "unix" or "tcp"
-  bool has_creds = false; // unix: SO_PEERCRED was read
-  uint32_t uid = 0, gid = 0, pid = 0;
-  std::string address;    // tcp: "ipv4:127.0.0.1:5000"; unix: the socket path
-  std::string identity;   // tcp with mTLS: the client certificate's subject CN
-  std::string describe() const;
-};
 
 class Backend {
  public:
