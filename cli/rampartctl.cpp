@@ -482,6 +482,8 @@ int parse_failed(CLI::App& app, const CLI::ParseError& e) {
   for (const CLI::App* a = at; a != &app; a = a->get_parent())
     command = a->get_name() + (command.empty() ? "" : " " + command);
   const std::string where = command.empty() ? "" : command + ": ";
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) && !app.remaining(true).empty())
+    return usage_error(where + "unknown argument '" + app.remaining(true).front() + "'", command);
   if (!dynamic_cast<const CLI::RequiredError*>(&e) || at->get_require_subcommand_min() == 0 ||
       !at->get_subcommands().empty())
     return usage_error(where + e.what(), command);

@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);  // the help on stdout, exit 0
+  } catch (const CLI::ExtrasError&) {
+    return usage_error("unknown argument '" + app.remaining().front() + "'");
   } catch (const CLI::ParseError& e) {
     return usage_error(e.what());
   }

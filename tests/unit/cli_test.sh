@@ -62,17 +62,17 @@ for c in list show export promote rollback status; do help "usage: rampartctl pr
 # --help wins over a missing operand.
 help "usage: rampartctl verdict [OPTIONS] PID" "$ctl" verdict --help
 
-refused "The following argument was not expected: --bogus" "$rampartd" --bogus
+refused "unknown argument '--bogus'" "$rampartd" --bogus
 refused "--config: 1 required FILE missing" "$rampartd" --config
 refused "--config needs a value, got ''" "$rampartd" --config ""
 refused "unknown command 'frobnicate'" "$ctl" frobnicate
 refused "no command given" "$ctl"
 refused "profile: unknown command 'bogus' (list, show, export, promote, rollback, status)" "$ctl" profile bogus
-refused "profile list: The following argument was not expected: --bogus" "$ctl" profile list --bogus
-refused "policy reload: The following argument was not expected: --bogus" "$ctl" policy reload --bogus
+refused "profile list: unknown argument '--bogus'" "$ctl" profile list --bogus
+refused "policy reload: unknown argument '--bogus'" "$ctl" policy reload --bogus
 refused "policy reload: DIR excludes --file" "$ctl" policy reload /tmp --file /tmp/x.yaml
-refused "events: The following argument was not expected: --bogus" "$ctl" events --bogus
-refused "The following argument was not expected: --bogus" "$ctl" --bogus status
+refused "events: unknown argument '--bogus'" "$ctl" events --bogus
+refused "unknown argument '--bogus'" "$ctl" --bogus status
 refused "verdict: PID is required" "$ctl" verdict
 refused "profile show: NAME is required" "$ctl" profile show
 refused "policy validate: FILE is required" "$ctl" policy validate
@@ -83,7 +83,7 @@ refused "events: --pid: must be an integer (1-4294967295), got '12x'" "$ctl" eve
 refused "events: --count: 1 required N missing" "$ctl" events --count
 refused "--timeout: must be an integer (1-2147483647), got 'soon'" "$ctl" --timeout soon status
 refused "--min-level: unknown level 'extreme' (observe, alert, deny, quarantine, kill)" "$ctl" verdicts --min-level extreme
-refused "status: The following argument was not expected: now" "$ctl" status now
+refused "status: unknown argument 'now'" "$ctl" status now
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
