@@ -1,7 +1,8 @@
 // rampartctl: the command-line client of rampartd's gRPC API. Readable
 // tables by default, --json for scripts. Every error says what failed and
-// what to do about it; the exit codes are documented in the usage text and
-// the README.
+// what to do about it; the exit codes are documented in --help and the
+// README. The command line is parsed by CLI11: every command answers --help.
+#include <CLI/CLI.hpp>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -11,20 +12,19 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
-#include <fstream>
-#include <iostream>
-#include <algorithm>
 #include <climits>
-#include <optional>
-#include <thread>
-#include <sstream>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "format.h"
 #include "rampart/v1/rampart.grpc.pb.h"
 #include "util/file.h"
+#include "util/number.h"
 
 namespace {
 
@@ -33,46 +33,9 @@ using rampart::cli::level_name;
 
 constexpr const char* kDefaultSocket = "/run/rampart/rampart.sock";
 
-constexpr const char* kUsageText = R"(usage: rampartctl [options] COMMAND [args]
+constexpr const char* kDescription = "rampartctl: talks to rampartd over its gRPC API.";
 
-Talks to rampartd over its gRPC API.
-
-commands:
-  status                        version, uptime, capability matrix, enforcement
-                                mechanisms, counters, policy generation
-  events [--follow] [--count N] [--type T]... [--pid P] [--tgid P]
-         [--container ID] [--policy NAME] [--min-level L]
-                                live events (the next N, default 10; --follow:
-                                until interrupted). --type may repeat or take a
-                                comma list (exec,connect)
-  verdict PID                   score, level, policy, evidence chain, ancestry
-  verdicts [--min-level L]      processes with a score of their own (default: alert)
-  policy list                   the policies in force
-  policy validate FILE          check a policy file without loading it
-  policy reload [DIR]           load the policy directory (default: the
-                                configured one) atomically; --file F loads one
-                                file's text as the whole set
-  profile list                  learned profiles: stage, items, stability;
-                                corrupt profile files that were set aside
-  profile show NAME             one profile, every item with its counts
-  profile export NAME           the profile as a policy (YAML, mode enforce)
-  profile promote NAME [--force] [--reason R]
-                                learning -> shadow (needs a stable profile, or
-                                --force); shadow -> enforce
-  profile rollback NAME [--reason R]
-                                back to audit (the profile still scores)
-  profile status [NAME]         stage and shadow would-deny counts per rule
-  quarantine PID [--reason R]   cut a process's network in the kernel
-  release PID [--reason R]      lift its verdict and reset its score
-
-options:
-  --socket PATH     rampartd's Unix socket (default $RAMPART_SOCKET or
-                    /run/rampart/rampart.sock)
-  --address H:P     use TCP instead (mTLS: --tls-cert, --tls-key, --tls-ca;
-                    or --insecure for a plain-TCP listener)
-  --json            machine-readable output: one JSON object (events: one per line)
-  --timeout S       give up on a call after S seconds (default 30)
-  -h, --help        this text
+constexpr const char* kFooter = R"(rampartctl COMMAND --help shows a command's arguments.
 
 levels: observe, alert, deny, quarantine, kill
 
@@ -84,8 +47,7 @@ exit codes:
   4  permission denied (not root and not in api.allowed_group; or TLS refused)
   5  invalid policy (validate or reload found errors; nothing was changed)
   6  the kernel refused a write: a quarantine not yet in force (rampartd
-     retries it), or a reload refused (the running policies stay)
-)";
+     retries it), or a reload refused (the running policies stay))";
 
 enum Exit { kOk = 0, kFailed = 1, kUsage = 2, kUnreachable = 3, kDenied = 4, kInvalidPolicy = 5, kKernelRefused = 6 };
 
@@ -98,17 +60,10 @@ struct Options {
   int timeout_s = 30;
 };
 
-int usage_error(const std::string& msg) {
-  std::cerr << "rampartctl: " << msg << "\n(see rampartctl --help)\n";
+// command: where the help to read is ("policy reload"), or "" for the top.
+int usage_error(const std::string& msg, const std::string& command = "") {
+  std::cerr << "rampartctl: " << msg << "\n(see rampartctl " << (command.empty() ? "" : command + " ") << "--help)\n";
   return kUsage;
-}
-
-bool parse_u32(const std::string& s, uint32_t* out) {
-  if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos) return false;
-  unsigned long long v = std::stoull(s);
-  if (v > 0xffffffffULL) return false;
-  *out = static_cast<uint32_t>(v);
-  return true;
 }
 
 void print_json(const google::protobuf::Message& m) {
@@ -253,49 +208,17 @@ int cmd_status(Client& c) {
 
 volatile sig_atomic_t g_interrupted = 0;
 
-int cmd_events(Client& c, const std::vector<std::string>& args) {
+// What `events` asked for; filled in by the command line.
+struct EventsArgs {
   v1::StreamEventsRequest req;
   bool follow = false;
-  uint64_t count = 10;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= args.size()) return false;
-      *out = args[++i];
-      return true;
-    };
-    std::string v;
-    if (a == "--follow" || a == "-f") {
-      follow = true;
-    } else if (a == "--type" && value(&v)) {
-      std::stringstream ss(v);
-      std::string t;
-      while (std::getline(ss, t, ','))
-        if (!t.empty()) req.add_types(t);
-    } else if (a == "--pid" && value(&v)) {
-      uint32_t pid;
-      if (!parse_u32(v, &pid)) return usage_error("--pid needs a number, got '" + v + "'");
-      req.set_pid(pid);
-    } else if (a == "--tgid" && value(&v)) {
-      uint32_t pid;
-      if (!parse_u32(v, &pid)) return usage_error("--tgid needs a number, got '" + v + "'");
-      req.set_tgid(pid);
-    } else if (a == "--container" && value(&v)) {
-      req.set_container_id(v);
-    } else if (a == "--policy" && value(&v)) {
-      req.set_policy(v);
-    } else if (a == "--min-level" && value(&v)) {
-      v1::Level l;
-      if (!cli::parse_level(v, &l)) return usage_error("unknown level '" + v + "' (observe, alert, deny, quarantine, kill)");
-      req.set_min_level(l);
-    } else if (a == "--count" && value(&v)) {
-      uint32_t n;
-      if (!parse_u32(v, &n) || n == 0) return usage_error("--count needs a positive number, got '" + v + "'");
-      count = n;
-    } else {
-      return usage_error("events: unknown or incomplete argument '" + a + "'");
-    }
-  }
+  uint32_t count = 10;
+};
+
+int cmd_events(Client& c, const EventsArgs& a) {
+  const auto& req = a.req;
+  const bool follow = a.follow;
+  const uint64_t count = a.count;
   grpc::ClientContext ctx;
   c.prepare(ctx, true);
   auto reader = c.stub().StreamEvents(&ctx, req);
@@ -343,35 +266,20 @@ int cmd_events(Client& c, const std::vector<std::string>& args) {
   return kOk;
 }
 
-int cmd_verdict(Client& c, const std::vector<std::string>& args) {
-  uint32_t pid;
-  if (args.size() != 1) return usage_error("verdict needs one PID");
-  if (!parse_u32(args[0], &pid) || pid == 0)
-    return usage_error("verdict: '" + args[0] + "' is not a process id (a number > 0)");
+int cmd_verdict(Client& c, uint32_t pid) {
   grpc::ClientContext ctx;
   c.prepare(ctx);
   v1::GetVerdictRequest req;
   req.set_pid(pid);
   v1::Verdict v;
   auto s = c.stub().GetVerdict(&ctx, req, &v);
-  if (!s.ok()) return c.failed("verdict " + args[0], s);
+  if (!s.ok()) return c.failed("verdict " + std::to_string(pid), s);
   if (c.json()) print_json(v);
   else cli::print_verdict(std::cout, v);
   return kOk;
 }
 
-int cmd_verdicts(Client& c, const std::vector<std::string>& args) {
-  v1::ListVerdictsRequest req;
-  req.set_min_level(v1::LEVEL_ALERT);
-  for (size_t i = 0; i < args.size(); ++i) {
-    v1::Level l;
-    if (args[i] == "--min-level" && i + 1 < args.size() && cli::parse_level(args[i + 1], &l)) {
-      req.set_min_level(l);
-      ++i;
-    } else {
-      return usage_error("verdicts: unknown argument '" + args[i] + "' (--min-level LEVEL)");
-    }
-  }
+int cmd_verdicts(Client& c, const v1::ListVerdictsRequest& req) {
   grpc::ClientContext ctx;
   c.prepare(ctx);
   v1::ListVerdictsResponse r;
@@ -382,17 +290,9 @@ int cmd_verdicts(Client& c, const std::vector<std::string>& args) {
   return kOk;
 }
 
-int cmd_process(Client& c, const std::string& cmd, const std::vector<std::string>& args) {
-  v1::ProcessRequest req;
-  uint32_t pid = 0;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--reason" && i + 1 < args.size()) req.set_reason(args[++i]);
-    else if (pid == 0 && parse_u32(args[i], &pid) && pid > 0) req.set_pid(pid);
-    else if (pid == 0 && args[i][0] != '-')
-      return usage_error(cmd + ": '" + args[i] + "' is not a process id (a number > 0)");
-    else return usage_error(cmd + ": unexpected argument '" + args[i] + "'");
-  }
-  if (pid == 0) return usage_error(cmd + " needs a PID");
+// quarantine or release.
+int cmd_process(Client& c, const std::string& cmd, const v1::ProcessRequest& req) {
+  const uint32_t pid = req.pid();
   grpc::ClientContext ctx;
   c.prepare(ctx);
   v1::ProcessActionResponse r;
@@ -403,10 +303,17 @@ int cmd_process(Client& c, const std::string& cmd, const std::vector<std::string
   return r.pending() ? kKernelRefused : kOk;
 }
 
-int cmd_policy(Client& c, const std::vector<std::string>& args) {
-  if (args.empty()) return usage_error("policy needs list, validate FILE or reload [DIR]");
-  const std::string& sub = args[0];
-  if (sub == "list" && args.size() == 1) {
+// What `policy` and `profile` asked for; filled in by the command line.
+struct SubArgs {
+  std::string sub;         // list, validate, reload, show, ...
+  std::string operand;     // FILE, DIR or NAME, if given
+  std::string file;        // policy reload --file
+  v1::ProfileActionRequest action;  // profile promote / rollback
+};
+
+int cmd_policy(Client& c, const SubArgs& a) {
+  const std::string& sub = a.sub;
+  if (sub == "list") {
     grpc::ClientContext ctx;
     c.prepare(ctx);
     v1::ListPoliciesResponse r;
@@ -416,75 +323,70 @@ int cmd_policy(Client& c, const std::vector<std::string>& args) {
     else cli::print_policies(std::cout, r);
     return kOk;
   }
-  if (sub == "validate" && args.size() == 2) {
-    auto text = read_text_file(args[1]);
+  if (sub == "validate") {
+    const std::string& file = a.operand;
+    auto text = read_text_file(file);
     if (!text) return usage_error(text.error().what());
     v1::ValidatePolicyRequest req;
     req.set_text(*text);
-    req.set_source(args[1]);
+    req.set_source(file);
     grpc::ClientContext ctx;
     c.prepare(ctx);
     v1::ValidatePolicyResponse r;
     auto s = c.stub().ValidatePolicy(&ctx, req, &r);
-    if (!s.ok()) return c.failed("policy validate " + args[1], s);
+    if (!s.ok()) return c.failed("policy validate " + file, s);
     if (c.json()) {
       print_json(r);
     } else if (r.valid()) {
-      std::cout << args[1] << ": valid (" << r.policies_size() << " policies:";
+      std::cout << file << ": valid (" << r.policies_size() << " policies:";
       for (const auto& n : r.policies()) std::cout << " " << n;
       std::cout << ")\n";
     } else {
-      std::cerr << args[1] << ": invalid\n";
+      std::cerr << file << ": invalid\n";
       cli::print_errors(std::cerr, r.errors());
     }
     return r.valid() ? kOk : kInvalidPolicy;
   }
-  if (sub == "reload" && args.size() <= 3) {
-    v1::ReloadPoliciesRequest req;
-    if (args.size() == 3 && args[1] == "--file") {
-      auto text = read_text_file(args[2]);
-      if (!text) return usage_error(text.error().what());
-      req.set_text(*text);
-      if (req.text().empty()) return usage_error(args[2] + " is empty");
-      req.set_source(args[2]);
-    } else if (args.size() == 2) {
-      char buf[PATH_MAX];
-      std::string dir = args[1];
-      if (realpath(dir.c_str(), buf)) dir = buf;  // the daemon resolves nothing relative to our cwd
-      req.set_dir(dir);
-    } else if (args.size() != 1) {
-      return usage_error("policy reload [DIR] | policy reload --file FILE");
-    }
-    grpc::ClientContext ctx;
-    c.prepare(ctx);
-    v1::ReloadPoliciesResponse r;
-    auto s = c.stub().ReloadPolicies(&ctx, req, &r);
-    if (!s.ok()) return c.failed("policy reload", s);
-    if (c.json()) {
-      print_json(r);
-    } else if (r.applied()) {
-      cli::print_reload(std::cout, r);
-    } else {
-      std::cerr << "reload " << (r.kernel_refused() ? "refused by the kernel" : "rejected")
-                << ", the running policies (generation " << r.generation() << ") stay in force:\n";
-      cli::print_errors(std::cerr, r.errors());
-      if (r.retry_in_ms())
-        std::cerr << "rampartd retries the reload of its policy directory in " << r.retry_in_ms() << " ms\n";
-    }
-    return r.applied() ? kOk : r.kernel_refused() ? kKernelRefused : kInvalidPolicy;
+  // reload
+  v1::ReloadPoliciesRequest req;
+  if (!a.file.empty()) {
+    auto text = read_text_file(a.file);
+    if (!text) return usage_error(text.error().what());
+    req.set_text(*text);
+    if (req.text().empty()) return usage_error(a.file + " is empty");
+    req.set_source(a.file);
+  } else if (!a.operand.empty()) {
+    char buf[PATH_MAX];
+    std::string dir = a.operand;
+    if (realpath(dir.c_str(), buf)) dir = buf;  // the daemon resolves nothing relative to our cwd
+    req.set_dir(dir);
   }
-  return usage_error("policy needs list, validate FILE or reload [DIR]");
-}
-
-int cmd_profile(Client& c, const std::vector<std::string>& args) {
-  const char* kUsage = "profile needs list, show NAME, export NAME, promote NAME, rollback NAME or status [NAME]";
-  if (args.empty()) return usage_error(kUsage);
-  const std::string& sub = args[0];
   grpc::ClientContext ctx;
   c.prepare(ctx);
-  if ((sub == "list" && args.size() == 1) || (sub == "status" && args.size() <= 2)) {
+  v1::ReloadPoliciesResponse r;
+  auto s = c.stub().ReloadPolicies(&ctx, req, &r);
+  if (!s.ok()) return c.failed("policy reload", s);
+  if (c.json()) {
+    print_json(r);
+  } else if (r.applied()) {
+    cli::print_reload(std::cout, r);
+  } else {
+    std::cerr << "reload " << (r.kernel_refused() ? "refused by the kernel" : "rejected")
+              << ", the running policies (generation " << r.generation() << ") stay in force:\n";
+    cli::print_errors(std::cerr, r.errors());
+    if (r.retry_in_ms())
+      std::cerr << "rampartd retries the reload of its policy directory in " << r.retry_in_ms() << " ms\n";
+  }
+  return r.applied() ? kOk : r.kernel_refused() ? kKernelRefused : kInvalidPolicy;
+}
+
+int cmd_profile(Client& c, const SubArgs& a) {
+  const std::string& sub = a.sub;
+  grpc::ClientContext ctx;
+  c.prepare(ctx);
+  if (sub == "list" || sub == "status") {
     v1::ProfileRequest req;
-    if (args.size() == 2) req.set_name(args[1]);
+    if (!a.operand.empty()) req.set_name(a.operand);
     v1::ListProfilesResponse r;
     auto s = c.stub().ProfileStatus(&ctx, req, &r);
     if (!s.ok()) return c.failed("profile " + sub, s);
@@ -492,41 +394,105 @@ int cmd_profile(Client& c, const std::vector<std::string>& args) {
     else cli::print_profiles(std::cout, r, sub == "status");
     return kOk;
   }
-  if ((sub == "show" || sub == "export") && args.size() == 2) {
+  if (sub == "show" || sub == "export") {
     v1::ProfileRequest req;
-    req.set_name(args[1]);
+    req.set_name(a.operand);
     if (sub == "export") {
       v1::ExportProfileResponse r;
       auto s = c.stub().ExportProfile(&ctx, req, &r);
-      if (!s.ok()) return c.failed("profile export " + args[1], s);
+      if (!s.ok()) return c.failed("profile export " + a.operand, s);
       if (c.json()) print_json(r);
       else std::cout << r.yaml();
       return kOk;
     }
     v1::GetProfileResponse r;
     auto s = c.stub().GetProfile(&ctx, req, &r);
-    if (!s.ok()) return c.failed("profile show " + args[1], s);
+    if (!s.ok()) return c.failed("profile show " + a.operand, s);
     if (c.json()) print_json(r);
     else cli::print_profile(std::cout, r);
     return kOk;
   }
-  if ((sub == "promote" || sub == "rollback") && args.size() >= 2) {
-    v1::ProfileActionRequest req;
-    for (size_t i = 1; i < args.size(); ++i) {
-      if (args[i] == "--force" && sub == "promote") req.set_force(true);
-      else if (args[i] == "--reason" && i + 1 < args.size()) req.set_reason(args[++i]);
-      else if (req.name().empty() && args[i][0] != '-') req.set_name(args[i]);
-      else return usage_error("profile " + sub + ": unexpected argument '" + args[i] + "'");
-    }
-    if (req.name().empty()) return usage_error("profile " + sub + " needs a NAME");
-    v1::ProfileActionResponse r;
-    auto s = sub == "promote" ? c.stub().PromoteProfile(&ctx, req, &r) : c.stub().RollbackProfile(&ctx, req, &r);
-    if (!s.ok()) return c.failed("profile " + sub + " " + req.name(), s);
-    if (c.json()) print_json(r);
-    else std::cout << "profile " << r.name() << ": " << r.message() << "\n";
-    return kOk;
-  }
-  return usage_error(kUsage);
+  // promote, rollback
+  const v1::ProfileActionRequest& req = a.action;
+  v1::ProfileActionResponse r;
+  auto s = sub == "promote" ? c.stub().PromoteProfile(&ctx, req, &r) : c.stub().RollbackProfile(&ctx, req, &r);
+  if (!s.ok()) return c.failed("profile " + sub + " " + req.name(), s);
+  if (c.json()) print_json(r);
+  else std::cout << "profile " << r.name() << ": " << r.message() << "\n";
+  return kOk;
+}
+
+// Options whose text parse_number turns into a value; the error names the
+// option, the value and the range.
+CLI::Option* add_number(CLI::App* app, const std::string& name, uint32_t lo, uint32_t hi,
+                        std::function<void(uint32_t)> set, const std::string& help) {
+  return app->add_option_function<std::string>(
+      name,
+      [name, lo, hi, set](const std::string& text) {
+        auto v = parse_number<uint32_t>(text, lo, hi);
+        if (!v) throw CLI::ValidationError(name, v.error().message);
+        set(*v);
+      },
+      help);
+}
+
+// The PID operand of verdict, quarantine and release.
+CLI::Option* add_pid(CLI::App* cmd, std::function<void(uint32_t)> set) {
+  return cmd
+      ->add_option_function<std::string>(
+          "PID",
+          [set](const std::string& text) {
+            auto v = parse_number<uint32_t>(text, 1, UINT32_MAX);
+            if (!v) throw CLI::ValidationError("'" + text + "' is not a process id (a number > 0)");
+            set(*v);
+          },
+          "the process id")
+      ->required();
+}
+
+CLI::Option* add_level(CLI::App* cmd, std::function<void(v1::Level)> set, const std::string& help) {
+  return cmd
+      ->add_option_function<std::string>(
+          "--min-level",
+          [set](const std::string& text) {
+            v1::Level l;
+            if (!cli::parse_level(text, &l))
+              throw CLI::ValidationError("--min-level",
+                                         "unknown level '" + text + "' (observe, alert, deny, quarantine, kill)");
+            set(l);
+          },
+          help)
+      ->type_name("LEVEL");
+}
+
+// Operands are named by what they are (PID, FILE): no "TEXT" after the name in --help.
+void plain_operands(CLI::App* app) {
+  for (CLI::Option* o : app->get_options([](CLI::Option* o) { return o->get_positional(); })) o->type_name("");
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) plain_operands(sub);
+}
+
+// A parse error as rampartctl reports it: prefixed with the command it
+// stopped in ("policy reload: ..."), whose --help the hint points to. CLI11
+// says "A subcommand is required" without the word it did not know; this
+// names it, and the commands there are.
+int parse_failed(CLI::App& app, const CLI::ParseError& e) {
+  CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+  std::string command;
+  for (const CLI::App* a = at; a != &app; a = a->get_parent())
+    command = a->get_name() + (command.empty() ? "" : " " + command);
+  const std::string where = command.empty() ? "" : command + ": ";
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) && !app.remaining(true).empty())
+    return usage_error(where + "unknown argument '" + app.remaining(true).front() + "'", command);
+  if (!dynamic_cast<const CLI::RequiredError*>(&e) || at->get_require_subcommand_min() == 0 ||
+      !at->get_subcommands().empty())
+    return usage_error(where + e.what(), command);
+  std::string known;
+  for (const CLI::App* sub : at->get_subcommands([](CLI::App*) { return true; }))
+    known += (known.empty() ? "" : ", ") + sub->get_name();
+  for (const auto& word : app.remaining(true))
+    if (!word.empty() && word[0] != '-') return usage_error(where + "unknown command '" + word + "' (" + known + ")", command);
+  return usage_error(where + "no command given (" + known + ")", command);
 }
 
 }  // namespace
@@ -535,64 +501,139 @@ int main(int argc, char** argv) {
   Options o;
   const char* env = std::getenv("RAMPART_SOCKET");
   o.socket = env && *env ? env : kDefaultSocket;
-  std::vector<std::string> rest;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
-    };
-    std::string v;
-    if (!rest.empty()) {
-      rest.push_back(a);  // after the command: its own arguments (--json still global)
-      if (a == "--json") {
-        o.json = true;
-        rest.pop_back();
-      }
-      continue;
-    }
-    if (a == "-h" || a == "--help") {
-      std::cout << kUsageText;
-      return kOk;
-    } else if (a == "--json") {
-      o.json = true;
-    } else if (a == "--insecure") {
-      o.insecure = true;
-    } else if (a == "--socket") {
-      if (!value(&o.socket)) return usage_error("--socket needs a path");
-    } else if (a == "--address") {
-      if (!value(&o.address)) return usage_error("--address needs host:port");
-    } else if (a == "--tls-cert") {
-      if (!value(&o.tls_cert)) return usage_error("--tls-cert needs a file");
-    } else if (a == "--tls-key") {
-      if (!value(&o.tls_key)) return usage_error("--tls-key needs a file");
-    } else if (a == "--tls-ca") {
-      if (!value(&o.tls_ca)) return usage_error("--tls-ca needs a file");
-    } else if (a == "--timeout") {
-      uint32_t t;
-      if (!value(&v) || !parse_u32(v, &t) || t == 0) return usage_error("--timeout needs seconds");
-      o.timeout_s = static_cast<int>(t);
-    } else if (!a.empty() && a[0] == '-') {
-      return usage_error("unknown option '" + a + "'");
-    } else {
-      rest.push_back(a);
-    }
+
+  CLI::App app(kDescription, "rampartctl");
+  app.get_formatter()->label("Usage", "usage");
+  app.get_formatter()->column_width(30);
+  app.set_help_flag("-h,--help", "this text");  // before the commands: each one inherits it
+  app.fallthrough();                             // global options may follow the command too
+  app.require_subcommand(1);
+  app.add_option("--socket", o.socket, "rampartd's Unix socket (default $RAMPART_SOCKET or " + std::string(kDefaultSocket) + ")")
+      ->type_name("PATH");
+  app.add_option("--address", o.address,
+                 "use TCP instead (mTLS: --tls-cert, --tls-key, --tls-ca; or --insecure for a plain-TCP listener)")
+      ->type_name("HOST:PORT");
+  app.add_option("--tls-cert", o.tls_cert, "client certificate (PEM) for --address")->type_name("FILE");
+  app.add_option("--tls-key", o.tls_key, "its private key (PEM)")->type_name("FILE");
+  app.add_option("--tls-ca", o.tls_ca, "the CA that signed rampartd's certificate (PEM)")->type_name("FILE");
+  app.add_flag("--insecure", o.insecure, "plain TCP to --address (a listener with api.tcp.insecure)");
+  app.add_flag("--json", o.json, "machine-readable output: one JSON object (events: one per line)");
+  add_number(&app, "--timeout", 1, INT_MAX, [&o](uint32_t s) { o.timeout_s = static_cast<int>(s); },
+             "give up on a call after S seconds (default 30)")
+      ->type_name("S");
+
+  auto* status = app.add_subcommand(
+      "status", "version, uptime, capability matrix, enforcement mechanisms, counters, policy generation");
+
+  EventsArgs ev;
+  std::vector<std::string> types;
+  auto* events =
+      app.add_subcommand("events", "live events: the next N (default 10), or with --follow until interrupted");
+  events->add_flag("-f,--follow", ev.follow, "until interrupted");
+  add_number(events, "--count", 1, UINT32_MAX, [&ev](uint32_t n) { ev.count = n; }, "the next N events (default 10)")
+      ->type_name("N");
+  events->add_option("--type", types, "only these types; may repeat or take a comma list (exec,connect)")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->type_name("T");
+  add_number(events, "--pid", 1, UINT32_MAX, [&ev](uint32_t p) { ev.req.set_pid(p); }, "only this thread")
+      ->type_name("P");
+  add_number(events, "--tgid", 1, UINT32_MAX, [&ev](uint32_t p) { ev.req.set_tgid(p); }, "only this process")
+      ->type_name("P");
+  events
+      ->add_option_function<std::string>(
+          "--container", [&ev](const std::string& id) { ev.req.set_container_id(id); },
+          "only this container (full id or a prefix of at least 12 hex digits)")
+      ->type_name("ID");
+  events
+      ->add_option_function<std::string>(
+          "--policy", [&ev](const std::string& name) { ev.req.set_policy(name); }, "only processes under this policy")
+      ->type_name("NAME");
+  add_level(events, [&ev](v1::Level l) { ev.req.set_min_level(l); }, "only processes at this level or worse");
+
+  uint32_t verdict_pid = 0;
+  auto* verdict = app.add_subcommand("verdict", "score, level, policy, evidence chain, ancestry of a process");
+  add_pid(verdict, [&verdict_pid](uint32_t p) { verdict_pid = p; });
+
+  v1::ListVerdictsRequest verdicts_req;
+  verdicts_req.set_min_level(v1::LEVEL_ALERT);
+  auto* verdicts = app.add_subcommand("verdicts", "processes with a score of their own");
+  add_level(verdicts, [&verdicts_req](v1::Level l) { verdicts_req.set_min_level(l); },
+            "the lowest level listed (default alert)");
+
+  SubArgs pol;
+  auto* policy = app.add_subcommand("policy", "list | validate FILE | reload [DIR] | reload --file FILE");
+  policy->require_subcommand(1);
+  policy->add_subcommand("list", "the policies in force");
+  policy->add_subcommand("validate", "check a policy file without loading it")
+      ->add_option("FILE", pol.operand, "the policy file")
+      ->required();
+  auto* reload = policy->add_subcommand(
+      "reload", "load the policy directory atomically; the running policies stay if anything is invalid");
+  auto* dir = reload->add_option("DIR", pol.operand, "the policy directory (default: the configured one)");
+  reload->add_option("--file", pol.file, "load one file's text as the whole set")->type_name("FILE")->excludes(dir);
+
+  SubArgs prof;
+  bool force = false;
+  std::string reason;
+  auto* profile = app.add_subcommand("profile", "learned profiles: list | show | export | promote | rollback | status");
+  profile->require_subcommand(1);
+  profile->add_subcommand("list", "learned profiles: stage, items, stability; corrupt files that were set aside");
+  profile->add_subcommand("show", "one profile, every item with its counts")
+      ->add_option("NAME", prof.operand, "the profile")
+      ->required();
+  profile->add_subcommand("export", "the profile as a policy (YAML, mode enforce)")
+      ->add_option("NAME", prof.operand, "the profile")
+      ->required();
+  auto* promote = profile->add_subcommand(
+      "promote", "learning -> shadow (needs a stable profile, or --force); shadow -> enforce");
+  promote->add_option("NAME", prof.operand, "the profile")->required();
+  promote->add_flag("--force", force, "promote a profile that is not stable yet");
+  promote->add_option("--reason", reason, "why (audited)")->type_name("TEXT");
+  auto* rollback = profile->add_subcommand("rollback", "back to audit (the profile still scores)");
+  rollback->add_option("NAME", prof.operand, "the profile")->required();
+  rollback->add_option("--reason", reason, "why (audited)")->type_name("TEXT");
+  profile->add_subcommand("status", "stage and shadow would-deny counts per rule")
+      ->add_option("NAME", prof.operand, "only this profile");
+
+  v1::ProcessRequest proc;
+  auto* quarantine = app.add_subcommand("quarantine", "cut a process's network in the kernel");
+  auto* release = app.add_subcommand("release", "lift a process's verdict and reset its score");
+  for (auto* cmd : {quarantine, release}) {
+    add_pid(cmd, [&proc](uint32_t p) { proc.set_pid(p); });
+    cmd->add_option_function<std::string>(
+           "--reason", [&proc](const std::string& r) { proc.set_reason(r); }, "why (audited)")
+        ->type_name("TEXT");
   }
-  if (rest.empty()) return usage_error("no command given");
-  const std::string cmd = rest[0];
-  std::vector<std::string> args(rest.begin() + 1, rest.end());
-  static const char* kCommands[] = {"status", "events", "verdict", "verdicts", "policy", "profile", "quarantine", "release"};
-  if (std::find(std::begin(kCommands), std::end(kCommands), cmd) == std::end(kCommands))
-    return usage_error("unknown command '" + cmd + "'");
+  app.footer(kFooter);  // after the commands, so that only the top-level help carries it
+  plain_operands(&app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);  // the help of the command given, on stdout, exit 0
+  } catch (const CLI::ParseError& e) {
+    return parse_failed(app, e);
+  }
+  for (const auto& t : types)
+    if (!t.empty()) ev.req.add_types(t);
 
   Client c(o);
   if (int rc = c.connect(); rc != kOk) return rc;
-  if (cmd == "status") return args.empty() ? cmd_status(c) : usage_error("status takes no arguments");
-  if (cmd == "events") return cmd_events(c, args);
-  if (cmd == "verdict") return cmd_verdict(c, args);
-  if (cmd == "verdicts") return cmd_verdicts(c, args);
-  if (cmd == "policy") return cmd_policy(c, args);
-  if (cmd == "profile") return cmd_profile(c, args);
-  return cmd_process(c, cmd, args);
+  if (*status) return cmd_status(c);
+  if (*events) return cmd_events(c, ev);
+  if (*verdict) return cmd_verdict(c, verdict_pid);
+  if (*verdicts) return cmd_verdicts(c, verdicts_req);
+  if (*policy) {
+    pol.sub = policy->get_subcommands().front()->get_name();
+    return cmd_policy(c, pol);
+  }
+  if (*profile) {
+    prof.sub = profile->get_subcommands().front()->get_name();
+    prof.action.set_name(prof.operand);
+    prof.action.set_force(force);
+    prof.action.set_reason(reason);
+    return cmd_profile(c, prof);
+  }
+  return cmd_process(c, *quarantine ? "quarantine" : "release", proc);
 }

@@ -2,12 +2,12 @@
 // loads the config (embedded defaults when none is given) and runs the
 // pipeline until SIGINT or SIGTERM. Fatal errors end here with a message and
 // a non-zero exit code.
-#include <unistd.h>
+#include <CLI/CLI.hpp>
 
-#include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "config/config.h"
 #include "daemon.h"
@@ -16,27 +16,11 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: rampartd [options]
+constexpr const char* kDescription =
+    "Runs the Rampart daemon in the foreground: loads its BPF programs and prints\n"
+    "every process, file, network and privilege event as one JSON line.";
 
-Runs the Rampart daemon in the foreground: loads its BPF programs and prints
-every process, file, network and privilege event as one JSON line.
-
-options:
-  --config FILE           configuration file (default: the embedded defaults;
-                          see --print-default-config)
-  --output PATH           where JSON lines go: "-" for stdout or a file
-                          (overrides output.path)
-  --check-config          validate the configuration and exit
-  --policy-dir DIR        policy directory (overrides policy.dir); it must exist
-  --check-policy DIR      validate the policies in DIR and exit; nothing is
-                          loaded into the kernel
-  --print-default-config  print the embedded configuration and exit
-  --quiet                 no start-up banner on stderr
-  --version               print the version and exit
-  -h, --help              this text
-
-exit codes: 0 clean shutdown, 1 start-up error, 2 usage or config error
-)";
+constexpr const char* kExitCodes = "exit codes: 0 clean shutdown, 1 start-up error, 2 usage or config error";
 
 // Levels and format from the config's log: section (validated there).
 void ops_configure_log(const rampart::config::Config& cfg) {
@@ -55,38 +39,46 @@ int usage_error(const std::string& msg) {
 
 int main(int argc, char** argv) {
   std::optional<std::string> config_path, output, policy_dir, check_policy;
-  bool check = false, quiet = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* name) -> std::optional<std::string> {
-      if (i + 1 >= argc || argv[i + 1][0] == '\0') return std::nullopt;
-      (void)name;
-      return std::string(argv[++i]);
-    };
-    if (a == "-h" || a == "--help") {
-      std::cout << kUsage;
-      return 0;
-    } else if (a == "--version") {
-      std::cout << "rampartd " << RAMPART_VERSION << " (event ABI " << RP_ABI_VERSION << ")\n";
-      return 0;
-    } else if (a == "--print-default-config") {
-      std::cout << rampart::config::kDefaultConfigYaml;
-      return 0;
-    } else if (a == "--config") {
-      if (!(config_path = value("--config"))) return usage_error("--config needs a file");
-    } else if (a == "--output") {
-      if (!(output = value("--output"))) return usage_error("--output needs a path or -");
-    } else if (a == "--policy-dir") {
-      if (!(policy_dir = value("--policy-dir"))) return usage_error("--policy-dir needs a directory");
-    } else if (a == "--check-policy") {
-      if (!(check_policy = value("--check-policy"))) return usage_error("--check-policy needs a directory");
-    } else if (a == "--check-config") {
-      check = true;
-    } else if (a == "--quiet") {
-      quiet = true;
-    } else {
-      return usage_error("unknown argument '" + a + "'");
-    }
+  bool check = false, quiet = false, version = false, print_default = false;
+  CLI::App app(kDescription, "rampartd");
+  app.get_formatter()->label("Usage", "usage");
+  app.get_formatter()->column_width(26);
+  app.footer(kExitCodes);
+  app.add_option("--config", config_path,
+                 "configuration file (default: the embedded defaults; see --print-default-config)")
+      ->type_name("FILE");
+  app.add_option("--output", output, "where JSON lines go: \"-\" for stdout or a file (overrides output.path)")
+      ->type_name("PATH");
+  app.add_flag("--check-config", check, "validate the configuration and exit");
+  app.add_option("--policy-dir", policy_dir, "policy directory (overrides policy.dir); it must exist")
+      ->type_name("DIR");
+  app.add_option("--check-policy", check_policy,
+                 "validate the policies in DIR and exit; nothing is loaded into the kernel")
+      ->type_name("DIR");
+  app.add_flag("--print-default-config", print_default, "print the embedded configuration and exit");
+  app.add_flag("--quiet", quiet, "no start-up banner on stderr");
+  app.add_flag("--version", version, "print the version and exit");
+  app.set_help_flag("-h,--help", "this text");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);  // the help on stdout, exit 0
+  } catch (const CLI::ExtrasError&) {
+    return usage_error("unknown argument '" + app.remaining().front() + "'");
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+  // An empty value is a slip (an unset shell variable), never "the default".
+  for (auto [value, name] : {std::pair{&config_path, "--config"}, std::pair{&output, "--output"},
+                             std::pair{&policy_dir, "--policy-dir"}, std::pair{&check_policy, "--check-policy"}})
+    if (*value && (*value)->empty()) return usage_error(std::string(name) + " needs a value, got ''");
+  if (version) {
+    std::cout << "rampartd " << RAMPART_VERSION << " (event ABI " << RP_ABI_VERSION << ")\n";
+    return 0;
+  }
+  if (print_default) {
+    std::cout << rampart::config::kDefaultConfigYaml;
+    return 0;
   }
 
   if (check_policy) {

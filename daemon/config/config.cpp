@@ -15,6 +15,7 @@
 #include "sources/decoder.h"
 #include "k8s/pods.h"
 #include "util/file.h"
+#include "util/number.h"
 
 namespace rampart::config {
 namespace {
@@ -50,14 +51,9 @@ Result<void> walk(const YAML::Node& node, std::string_view source, const std::st
 Handler uint_in(uint32_t& out, uint32_t lo, uint32_t hi) {
   return [&out, lo, hi](const YAML::Node& n, const std::string& at) -> Result<void> {
     if (!n.IsScalar()) return fail(at + " must be an integer");
-    const auto& s = n.Scalar();
-    uint64_t v = 0;
-    if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos)
-      return fail(at + " must be an integer, got '" + s + "'");
-    v = std::stoull(s);
-    if (v < lo || v > hi)
-      return fail(at + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + s);
-    out = static_cast<uint32_t>(v);
+    auto v = parse_number<uint32_t>(n.Scalar(), lo, hi);
+    if (!v) return fail(at + " " + v.error().message);
+    out = *v;
     return {};
   };
 }
@@ -184,8 +180,7 @@ Result<void> check_api(ApiConfig& a, const std::string& socket_at, const std::st
   if (a.tcp_address.empty()) return {};
   auto colon = a.tcp_address.rfind(':');
   auto port = colon == std::string::npos ? std::string() : a.tcp_address.substr(colon + 1);
-  if (colon == 0 || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535)
+  if (colon == 0 || !parse_number<uint16_t>(port, 0, 65535))
     return fail(tcp_at + " must be host:port (e.g. 127.0.0.1:50051 or [::1]:50051), got '" + a.tcp_address + "'");
   bool any_tls = !a.tls_cert.empty() || !a.tls_key.empty() || !a.tls_ca.empty();
   if (a.insecure && any_tls)

@@ -8,10 +8,11 @@
 #include <sys/syscall.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 #include <deque>
 #include <filesystem>
+
+#include "util/number.h"
 
 namespace rampart::enforce {
 namespace {
@@ -91,9 +92,9 @@ std::optional<Access> access_from_syscall(std::string_view line,
       tok.remove_prefix(2);
       base = 16;
     }
-    auto [p, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v[n], base);
-    if (ec != std::errc() || p != tok.data() + tok.size()) return std::nullopt;
-    ++n;
+    auto value = parse_number<uint64_t>(tok, 0, UINT64_MAX, base);
+    if (!value) return std::nullopt;
+    v[n++] = *value;
   }
   if (n < 4) return std::nullopt;  // "running", "-1 ...": not in a syscall we can read
   switch (v[0]) {

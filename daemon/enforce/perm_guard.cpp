@@ -1,6 +1,7 @@
 // fanotify exec and file guard; see perm_guard.h.
 #include "enforce/perm_guard.h"
 #include "util/clock.h"
+#include "util/number.h"
 
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 namespace rampart::enforce {
 namespace {
@@ -112,8 +114,9 @@ std::optional<Access> PermGuard::pending_access(uint32_t pid) const {
   // Another thread of the process made the call: find the one blocked in an open.
   std::error_code ec;
   for (std::filesystem::directory_iterator it(base + "/task", ec), end; !ec && it != end; it.increment(ec)) {
-    pid_t tid = static_cast<pid_t>(std::strtol(it->path().filename().c_str(), nullptr, 10));
-    if (auto a = access_from_syscall(read_small(it->path().string() + "/syscall"), reader(tid))) return a;
+    auto tid = parse_number<pid_t>(it->path().filename().native(), 1, std::numeric_limits<pid_t>::max());
+    if (!tid) continue;
+    if (auto a = access_from_syscall(read_small(it->path().string() + "/syscall"), reader(*tid))) return a;
   }
   return std::nullopt;
 }

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/number.h"
+
 namespace rampart::k8s {
 
 Result<PodMap> parse_pod_list(std::string_view json) {
@@ -64,8 +66,8 @@ Result<Url> parse_url(const std::string& url) {
   }
   if (u.port.empty()) u.port = u.tls ? "10250" : "10255";
   if (u.host.empty()) return fail("'" + url + "' has no host");
-  if (u.port.find_first_not_of("0123456789") != std::string::npos || u.port.size() > 5 || std::stoul(u.port) > 65535)
-    return fail("'" + url + "': bad port '" + u.port + "'");
+  if (auto port = parse_number<uint16_t>(u.port, 1, 65535); !port)
+    return fail("'" + url + "': the port " + port.error().message);
   return u;
 }
 

@@ -10,6 +10,7 @@
 
 #include "enforce/file_rules.h"
 #include "policy/patterns.h"
+#include "util/number.h"
 
 namespace rampart::learn {
 namespace {
@@ -280,8 +281,8 @@ Result<void> check_key(Kind kind, const std::string& key, const std::string& at)
       return {};
     }
     case Kind::kListen: {
-      if (key.empty() || key.size() > 5 || key[0] == '0' || key.find_first_not_of("0123456789") != std::string::npos ||
-          std::stoul(key) == 0 || std::stoul(key) > 65535)
+      // As recorded: no leading zero, so one port has one key.
+      if (key.starts_with('0') || !parse_number<uint16_t>(key, 1, 65535))
         return fail(at + ": '" + key + "' is not a port (1-65535)");
       return {};
     }

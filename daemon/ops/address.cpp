@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 
+#include "util/number.h"
+
 namespace rampart::ops {
 
 Result<ListenAddress> parse_listen_address(const std::string& text) {
@@ -21,10 +23,9 @@ Result<ListenAddress> parse_listen_address(const std::string& text) {
     a.host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535)
-    return fail("'" + text + "': the port must be a number from 0 to 65535");
-  a.port = static_cast<uint16_t>(std::stoul(port));
+  auto n = parse_number<uint16_t>(port, 0, 65535);
+  if (!n) return fail("'" + text + "': the port " + n.error().message);
+  a.port = *n;
   if (v6) {
     in6_addr addr{};
     if (inet_pton(AF_INET6, a.host.c_str(), &addr) != 1)

@@ -8,11 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "pipeline/process_table.h"
+#include "util/number.h"
 
 namespace rampart::pipeline {
 namespace {
@@ -47,10 +48,12 @@ bool read_file(const std::string& path, std::string& out) {
   return ok;
 }
 
+// A decimal /proc field: any value of T, or false.
 template <typename T>
 bool parse_uint(std::string_view s, T& value) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  return ec == std::errc{} && end == s.data() + s.size() && !s.empty();
+  auto v = parse_number<T>(s, std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+  if (v) value = *v;
+  return v.has_value();
 }
 
 // Next space-separated token of `s` from `pos`, advancing `pos`.

@@ -11,8 +11,9 @@
 #include <netinet/in.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
+
+#include "util/number.h"
 
 namespace rampart::policy {
 namespace {
@@ -141,12 +142,11 @@ bool all_digits(std::string_view s) {
 bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
 Result<uint16_t> parse_port(std::string_view s) {
+  auto v = parse_number<uint16_t>(s, 1, 65535);
+  if (v) return v;
+  // All digits and still refused: the number is out of range.
   if (!all_digits(s)) return fail("port '" + std::string(s) + "' is not a number");
-  if (s.size() > 5) return fail("port " + std::string(s) + " is out of range (1-65535)");
-  unsigned v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  if (v < 1 || v > 65535) return fail("port " + std::string(s) + " is out of range (1-65535)");
-  return static_cast<uint16_t>(v);
+  return fail("port " + std::string(s) + " is out of range (1-65535)");
 }
 
 std::string address_text(int af, const uint8_t* addr) {
@@ -174,14 +174,13 @@ Result<void> parse_network(std::string_view text, uint8_t family, NetRule& r) {
   r.family = family;
   r.prefix_len = static_cast<uint8_t>(max_len);
   if (text.find('/') != std::string_view::npos) {
-    if (!all_digits(len) || len.size() > 3)
+    auto v = parse_number<unsigned>(len, 0, max_len);
+    if (!v && !all_digits(len))
       return fail("bad prefix length '/" + std::string(len) + "' (expected 0-" + std::to_string(max_len) + ")");
-    unsigned v = 0;
-    std::from_chars(len.data(), len.data() + len.size(), v);
-    if (v > max_len)
-      return fail("prefix length /" + std::to_string(v) + " is too long for " + fam + " (0-" + std::to_string(max_len) +
-                  ")");
-    r.prefix_len = static_cast<uint8_t>(v);
+    if (!v)
+      return fail("prefix length /" + std::string(len) + " is too long for " + fam + " (0-" +
+                  std::to_string(max_len) + ")");
+    r.prefix_len = static_cast<uint8_t>(*v);
   }
   // Host bits below the prefix are almost always a typo for the network.
   std::array<uint8_t, 16> net = r.addr;

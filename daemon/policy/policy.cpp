@@ -40,6 +40,7 @@
 #include <tuple>
 
 #include "policy/patterns.h"
+#include "util/number.h"
 
 namespace rampart::policy {
 namespace {
@@ -251,17 +252,12 @@ class DocParser {
       error(f.mark(), "'" + f.path + "' must be an integer" + range + ", got the quoted string \"" + s + "\"");
       return std::nullopt;
     }
-    if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos) {
-      error(f.mark(), "'" + f.path + "' must be an integer" + range + ", got '" + s + "'");
+    auto v = parse_number<uint32_t>(s, lo, hi);
+    if (!v) {
+      error(f.mark(), "'" + f.path + "' " + v.error().message);
       return std::nullopt;
     }
-    uint64_t v = std::stoull(s);
-    if (v < lo || v > hi) {
-      error(f.mark(),
-            "'" + f.path + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + s);
-      return std::nullopt;
-    }
-    return static_cast<uint32_t>(v);
+    return *v;
   }
 
   std::optional<bool> boolean(const Field& f) {
