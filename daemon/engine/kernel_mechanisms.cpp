@@ -6,6 +6,7 @@
 #include "engine/policy_runtime.h"
 #include "ops/log.h"
 #include "policy/patterns.h"
+#include "util/number.h"
 
 namespace rampart::engine {
 
@@ -65,7 +66,9 @@ Result<void> FanotifyGuard::stage(Candidate& next) {
   setup.verdict_map_fd = programs_.verdict_map_fd();
   setup.deadline_ms = cfg_.decision_deadline_ms;
   if (const char* delay = getenv("RAMPART_FAULT_GUARD_DELAY_MS")) {
-    setup.fault_delay_ms = static_cast<uint32_t>(std::strtoul(delay, nullptr, 10));
+    auto ms = parse_number<uint32_t>(delay, 0, 60'000);
+    if (!ms) return fail("RAMPART_FAULT_GUARD_DELAY_MS " + ms.error().what());
+    setup.fault_delay_ms = *ms;
     ops::log_line("warning: fault injection: every exec/file decision is delayed by " +
                   std::to_string(setup.fault_delay_ms) + " ms (RAMPART_FAULT_GUARD_DELAY_MS)");
   }

@@ -36,6 +36,7 @@
 #include "engine/learner.h"
 #include "ops/log.h"
 #include "util/clock.h"
+#include "util/number.h"
 
 namespace rampart::engine {
 namespace {
@@ -104,9 +105,7 @@ std::vector<uint32_t> live_pids() {
   DIR* d = opendir("/proc");
   if (!d) return out;
   while (dirent* e = readdir(d)) {
-    char* end = nullptr;
-    unsigned long pid = std::strtoul(e->d_name, &end, 10);
-    if (end != e->d_name && *end == '\0') out.push_back(static_cast<uint32_t>(pid));
+    if (auto pid = parse_number<uint32_t>(e->d_name, 1, UINT32_MAX)) out.push_back(*pid);
   }
   closedir(d);
   return out;
