@@ -275,7 +275,7 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                                                      {"auto_promote", bool_of(c.learning.auto_promote)},
                                                      {"shadow_period_s", uint_in(c.learning.shadow_period_s, 0, 365 * 86400)},
                                                      {"flush_interval_s", uint_in(c.learning.flush_interval_s, 1, 3600)}})},
-                    // --- operations (issue 7) ---
+                    // --- operations ---
                     {"metrics", nested("metrics", {{"address", listen_address(c.metrics_address, metrics_at)},
                                                    {"allow_remote", bool_of(c.metrics_allow_remote)}})},
                     {"log", nested("log", {{"level", one_of(c.log_level, {"debug", "info", "warning", "error"})},

@@ -57,7 +57,7 @@ struct Config {
   uint32_t trust_max_processes = 65536;
   uint32_t trust_max_evidence = 32;
 
-  // --- overload (issue 8) ---
+  // --- overload ---
   // Kernel rate limits for the high-volume event types (RP_RATE_LIMITED_TYPES):
   // events per second and burst, per process and per cgroup; a rate of 0 is off.
   uint32_t rate_process_per_s = 500000, rate_process_burst = 1000000;
@@ -86,7 +86,7 @@ struct Config {
   ApiConfig api;
   LearningConfig learning;
 
-  // --- operations (issue 7): metrics endpoint and logs ---
+  // --- operations: metrics endpoint and logs ---
   // Prometheus /metrics and /healthz over HTTP, "host:port"; "" turns it off.
   std::string metrics_address = "127.0.0.1:9464";
   // A non-loopback metrics address is refused unless this is true.

@@ -1,4 +1,4 @@
-// Kernel map writes that failed, kept until they land (issue 8). When the
+// Kernel map writes that failed, kept until they land. When the
 // kernel refuses a verdict or a policy assignment (the map is full: E2BIG or
 // ENOSPC; no memory: ENOMEM), rampartd does not forget what it wanted: the
 // latest wanted value per (kind, process) waits here and is retried with

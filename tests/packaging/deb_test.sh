@@ -54,6 +54,8 @@ check "/etc/rampart/rampart.yaml is a conffile" bash -c \
 check "the state directory /var/lib/rampart is 0700" test "$(stat -c %a /var/lib/rampart 2>/dev/null)" = 700
 check "example policies are shipped and valid" \
   /usr/sbin/rampartd --check-policy /usr/share/doc/rampart/examples/policies
+check "the README's reference links resolve: docs/ is shipped beside it" \
+  test -f /usr/share/doc/rampart/docs/policies.md -a -f /usr/share/doc/rampart/docs/api-cli.md
 check "rampartd --help" bash -c "/usr/sbin/rampartd --help | grep -q 'usage: rampartd'"
 if [ -n "$(dpkg -L rampart | grep -x /usr/bin/rampartctl)" ]; then
   check "rampartctl --help" bash -c "/usr/bin/rampartctl --help 2>&1 | grep -qi 'usage'"
