@@ -28,7 +28,7 @@ Result<void> Daemon::set_stage(const std::string& name, learn::Stage stage) {
   auto resp = reload_policies(opts_.config.policy_dir, "", "profile " + name, true);
   if (!resp.applied) {
     learner.undo_stage(name, std::move(before));
-    std::string why = resp.errors.empty() ? std::string("reload failed") : resp.errors.substr(0, resp.errors.find('\n'));
+    std::string why = resp.errors.empty() ? std::string("reload failed") : resp.errors.front().message;
     return fail("installing the policy for stage " + std::string(learn::stage_name(stage)) + ": " + why);
   }
   if (stage == learn::Stage::kAudit) {

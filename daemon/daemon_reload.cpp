@@ -56,9 +56,9 @@ ReloadAnswer Daemon::reload_and_audit(const ReloadAsk& ask, const api::Peer& pee
               " added, " + std::to_string(r.removed.size()) + " removed, " + std::to_string(r.changed.size()) +
               " changed");
   } else {
-    const size_t n = std::count(r.errors.begin(), r.errors.end(), '\n') + (r.errors.empty() || r.errors.back() == '\n' ? 0 : 1);
     audit("policy_reload", 0, peer, "rejected",
-          what + ": " + std::to_string(n) + " errors, first: " + r.errors.substr(0, r.errors.find('\n')));
+          what + ": " + std::to_string(r.errors.size()) + " errors, first: " +
+              (r.errors.empty() ? std::string() : r.errors.front().str()));
   }
   return a;
 }
@@ -74,13 +74,7 @@ void Daemon::reload_from_trigger(const std::string& why) {
   // SIGHUP is the operator's word, like the API; inotify and retries keep
   // the policies of deleted files.
   auto a = reload_and_audit({}, peer, /*keep_deleted=*/why != "SIGHUP");
-  const std::string& errors = a.result.errors;
-  for (size_t at = 0; at < errors.size();) {
-    size_t nl = errors.find('\n', at);
-    if (nl == std::string::npos) nl = errors.size();
-    if (nl > at) log("  " + errors.substr(at, nl - at));
-    at = nl + 1;
-  }
+  for (const auto& d : a.result.errors) log("  " + d.str());
 }
 
 void Daemon::alert_kept(const std::string& path, const std::vector<std::string>& names) {

@@ -22,7 +22,6 @@
 #include <fstream>
 #include <future>
 #include <mutex>
-#include <regex>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -82,25 +81,17 @@ std::string Peer::describe() const {
   return s;
 }
 
-void parse_policy_errors(const std::string& raw, google::protobuf::RepeatedPtrField<v1::PolicyError>* out) {
-  static const std::regex kLine(R"(^(.*?):(\d+):(\d+): (.*)$)");
+void to_proto(const std::vector<policy::Diagnostic>& diagnostics,
+              google::protobuf::RepeatedPtrField<v1::PolicyError>* out) {
   // An error may quote bytes of the policy text that are not UTF-8; the
   // answer must still serialize (found by the api fuzz target).
-  const std::string text = outputs::valid_utf8(raw);
-  std::stringstream ss(text);
-  std::string line;
-  while (std::getline(ss, line)) {
-    if (line.empty()) continue;
+  for (const auto& d : diagnostics) {
     auto* e = out->Add();
-    std::smatch m;
-    if (std::regex_match(line, m, kLine)) {
-      e->set_file(m[1]);
-      e->set_line(static_cast<uint32_t>(std::stoul(m[2])));
-      e->set_column(static_cast<uint32_t>(std::stoul(m[3])));
-      e->set_message(m[4]);
-    } else {
-      e->set_message(line);
-    }
+    e->set_file(outputs::valid_utf8(d.pos.file));
+    e->set_line(static_cast<uint32_t>(std::max(d.pos.line, 0)));
+    e->set_column(static_cast<uint32_t>(std::max(d.pos.column, 0)));
+    e->set_field(outputs::valid_utf8(d.field));
+    e->set_message(outputs::valid_utf8(d.message));
   }
 }
 
@@ -159,10 +150,11 @@ class ApiServer::Impl final : public v1::Rampart::Service {
                               v1::ValidatePolicyResponse* out) override {
     if (req->text().empty()) return invalid("text is empty: send the policy YAML to validate");
     std::string source = req->source().empty() ? "<request>" : req->source();
-    auto set = policy::PolicySet::load_text(req->text(), source);
+    std::vector<policy::Diagnostic> diagnostics;
+    auto set = policy::PolicySet::load_text(req->text(), source, &diagnostics);
     out->set_valid(bool(set));
     if (!set) {
-      parse_policy_errors(set.error().what(), out->mutable_errors());
+      to_proto(diagnostics, out->mutable_errors());
       return grpc::Status::OK;
     }
     for (const auto& p : set->policies()) out->add_policies(p.name);

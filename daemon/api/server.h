@@ -29,6 +29,7 @@
 #include "api/backend.h"
 #include "api/event_hub.h"
 #include "config/config.h"
+#include "policy/policy.h"
 #include "util/result.h"
 
 namespace rampart::api {
@@ -58,7 +59,8 @@ class ApiServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// "file:line:col: message" lines (the policy loader's errors) as structured errors.
-void parse_policy_errors(const std::string& text, google::protobuf::RepeatedPtrField<v1::PolicyError>* out);
+// The policy loader's diagnostics as the API's structured errors (made valid UTF-8).
+void to_proto(const std::vector<policy::Diagnostic>& diagnostics,
+              google::protobuf::RepeatedPtrField<v1::PolicyError>* out);
 
 }  // namespace rampart::api

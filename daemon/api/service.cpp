@@ -183,7 +183,7 @@ void to_proto(const ReloadAnswer& a, v1::ReloadPoliciesResponse* out) {
   for (const auto& n : r.changed) out->add_changed(n);
   for (const auto& n : r.notes) out->add_notes(n);
   out->set_unchanged(r.unchanged);
-  if (!r.errors.empty()) parse_policy_errors(r.errors, out->mutable_errors());
+  to_proto(r.errors, out->mutable_errors());
   out->set_kernel_refused(r.kernel_refused);
   out->set_retry_in_ms(a.retry_in_ms);
   out->set_duration_ns(r.duration_ns);

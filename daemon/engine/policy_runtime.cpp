@@ -27,7 +27,6 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <set>
@@ -81,22 +80,10 @@ class BankWriter : public enforce::MapWriter {
   uint32_t base_;
 };
 
-// name → the policy document's YAML, for telling what a reload changed.
-std::map<std::string, std::string> fingerprints_of_text(const std::string& text) {
+// name → the policy document as parsed, for telling what a reload changed.
+std::map<std::string, std::string> fingerprints_of(const policy::PolicySet& set) {
   std::map<std::string, std::string> out;
-  try {
-    for (const auto& doc : YAML::LoadAll(text)) {
-      if (!doc.IsMap() || !doc["metadata"] || !doc["metadata"]["name"]) continue;
-      out[doc["metadata"]["name"].as<std::string>()] = YAML::Dump(doc);
-    }
-  } catch (const YAML::Exception&) {
-  }
-  return out;
-}
-
-std::map<std::string, std::string> fingerprints_of_files(const std::map<std::string, std::string>& texts) {
-  std::map<std::string, std::string> out;
-  for (const auto& [path, text] : texts) out.merge(fingerprints_of_text(text));
+  for (const auto& p : set.policies()) out[p.name] = p.fingerprint;
   return out;
 }
 
@@ -244,7 +231,9 @@ void PolicyRuntime::set_initial(policy::PolicySet set, std::map<std::string, std
   violations_ = score::Violations(set_);
   files_ = std::move(files);
   source_ = std::move(source);
-  fingerprints_ = fingerprints_of_files(files_);
+  fingerprints_ = fingerprints_of(set_);
+  if (learner_)
+    for (const auto& [name, src] : learner_->sources()) fingerprints_[name] = src.fingerprint;
 }
 
 Result<void> PolicyRuntime::stage_all(Candidate& next, size_t& staged) {
@@ -302,13 +291,19 @@ void PolicyRuntime::after_write_retries() {
     for (auto* m : mechanisms_) m->stragglers_gone();
 }
 
+std::string ReloadResult::errors_text() const {
+  std::string out;
+  for (const auto& d : errors) out += (out.empty() ? "" : "\n") + d.str();
+  return out;
+}
+
 ReloadResult PolicyRuntime::reload(const std::string& dir, const std::string& text, const std::string& source,
                                    bool keep_deleted) {
   const uint64_t t0 = boot_now_ns();
   ReloadResult out;
   out.generation = generation_;
-  auto done = [&](std::string errors, bool kernel) {
-    out.errors = std::move(errors);
+  auto done = [&](std::string error, bool kernel) {
+    if (!error.empty()) out.errors.push_back({{}, std::move(error), {}});
     out.kernel_refused = kernel;
     out.duration_ns = boot_now_ns() - t0;
     return out;
@@ -316,8 +311,8 @@ ReloadResult PolicyRuntime::reload(const std::string& dir, const std::string& te
 
   // 1. Parse and validate, completely, before anything changes.
   std::map<std::string, std::string> files;  // path → text, of a directory load
-  Result<policy::PolicySet> loaded =
-      text.empty() ? policy::PolicySet::load_dir(dir, &files) : policy::PolicySet::load_text(text, source);
+  Result<policy::PolicySet> loaded = text.empty() ? policy::PolicySet::load_dir(dir, &files, {}, &out.errors)
+                                                  : policy::PolicySet::load_text(text, source, &out.errors);
   // A file of the set in force that is gone from the directory: its
   // policies stay (a deleted file must not switch enforcement off), with an
   // alert, until an explicit reload (API, SIGHUP) confirms the removal.
@@ -329,7 +324,7 @@ ReloadResult PolicyRuntime::reload(const std::string& dir, const std::string& te
     }
     if (!kept.empty()) {
       std::map<std::string, std::string> with_kept;
-      if (auto combined = policy::PolicySet::load_dir(dir, &with_kept, kept)) {
+      if (auto combined = policy::PolicySet::load_dir(dir, &with_kept, kept, &out.errors)) {
         loaded = std::move(combined);
         files = std::move(with_kept);
       } else {
@@ -337,10 +332,14 @@ ReloadResult PolicyRuntime::reload(const std::string& dir, const std::string& te
         ops::log_line("policy files deleted, and their policies defined again in " + dir + ": nothing kept (" +
                       combined.error().what().substr(0, combined.error().what().find('\n')) + ")");
         kept.clear();
+        out.errors.clear();
       }
     }
   }
-  if (!loaded) return done(loaded.error().what(), false);
+  if (!loaded) {
+    // A directory that cannot be listed has no place: its error is the message.
+    return done(out.errors.empty() ? loaded.error().what() : std::string(), false);
+  }
   policy::PolicySet next = std::move(*loaded);
   auto learn_sources = learner_->overlay(next);  // learned profiles in their policies' places
   if (next.policies().size() > kBank)
@@ -401,7 +400,10 @@ ReloadResult PolicyRuntime::reload(const std::string& dir, const std::string& te
   for (auto* m : mechanisms_) m->commit(stragglers);
 
   // What changed.
-  auto prints = text.empty() ? fingerprints_of_files(files) : fingerprints_of_text(text);
+  // Compared as parsed; a learn policy as it was written, not as its
+  // profile's stage put it in place.
+  auto prints = fingerprints_of(set_);
+  for (const auto& [name, src] : learner_->sources()) prints[name] = src.fingerprint;
   std::set<std::string> before, after;
   for (const auto& p : old_set.policies()) before.insert(p.name);
   for (const auto& p : set_.policies()) after.insert(p.name);

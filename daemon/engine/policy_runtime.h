@@ -37,9 +37,10 @@ struct ReloadResult {
   uint64_t generation = 0;  // in force after the attempt
   std::vector<std::string> added, removed, changed, notes;
   uint32_t unchanged = 0;
-  // Why not: the loader's or the kernel's errors, one per line
-  // ("file:line:col: message" where known).
-  std::string errors;
+  // Why not: the loader's errors with their places, or what the kernel
+  // refused (a message without a place).
+  std::vector<policy::Diagnostic> errors;
+  std::string errors_text() const;  // one "file:line:col: message" line each
   bool kernel_refused = false;  // the set was valid; the kernel refused a write
   uint64_t duration_ns = 0;
 };

@@ -57,11 +57,6 @@ struct Field {
   YAML::Mark mark() const { return node.IsNull() ? key_mark : node.Mark(); }
 };
 
-struct Diagnostic {
-  SourcePos pos;
-  std::string message;
-};
-
 // The selector values that take part in the load-time tie check.
 enum class Criterion : uint8_t { kContainer, kPod, kExactExe, kCgroup, kExePattern, kUid };
 
@@ -134,6 +129,7 @@ class DocParser {
     Parsed out;
     Policy& p = out.policy;
     p.pos = pos(doc.Mark());
+    p.fingerprint = YAML::Dump(doc);  // to tell what a reload changed, without parsing the text again
     Field root{doc, doc.Mark(), ""};
     if (!doc.IsMap()) {
       error(doc.Mark(), "a policy document must be a mapping, got " + type_name(doc));
@@ -143,13 +139,13 @@ class DocParser {
     if (auto f = required(root, top, "apiVersion"); f) {
       if (auto s = text(*f); s) {
         if (*s != kApiVersion)
-          error(f->mark(), "'apiVersion' must be '" + std::string(kApiVersion) + "', got '" + *s + "'");
+          error(*f, "'apiVersion' must be '" + std::string(kApiVersion) + "', got '" + *s + "'");
         p.api_version = *s;
       }
     }
     if (auto f = required(root, top, "kind"); f) {
       if (auto s = text(*f); s && *s != kKind)
-        error(f->mark(), "'kind' must be '" + std::string(kKind) + "', got '" + *s + "'");
+        error(*f, "'kind' must be '" + std::string(kKind) + "', got '" + *s + "'");
     }
     if (auto f = required(root, top, "metadata"); f) parse_metadata(*f, out);
     if (auto f = required(root, top, "spec"); f) parse_spec(*f, out);
@@ -162,14 +158,18 @@ class DocParser {
     // yaml-cpp marks are 0-based; a node built without one has -1.
     return SourcePos{source_, std::max(m.line, 0) + 1, std::max(m.column, 0) + 1};
   }
-  void error(const YAML::Mark& m, std::string message) { errors_.push_back({pos(m), std::move(message)}); }
+  void error(const YAML::Mark& m, std::string message, std::string field = {}) {
+    errors_.push_back({pos(m), std::move(message), std::move(field)});
+  }
+  // An error about a field's value, named by its key path.
+  void error(const Field& f, std::string message) { errors_.push_back({pos(f.mark()), std::move(message), f.path}); }
 
   // The known keys of mapping f that are present; reports unknown and
   // duplicate keys and a value that is not a mapping.
   std::map<std::string, Field> fields(const Field& f, std::initializer_list<std::string_view> known) {
     std::map<std::string, Field> out;
     if (!f.node.IsMap()) {
-      error(f.mark(), "'" + f.path + "' must be a mapping, got " + type_name(f.node));
+      error(f, "'" + f.path + "' must be a mapping, got " + type_name(f.node));
       return out;
     }
     std::map<std::string, YAML::Mark> seen;
@@ -181,13 +181,13 @@ class DocParser {
         continue;
       }
       if (auto [it, fresh] = seen.emplace(key, kv.first.Mark()); !fresh) {
-        error(kv.first.Mark(), "duplicate field '" + full + "' (first at " + pos(it->second).str() + ")");
+        error(kv.first.Mark(), "duplicate field '" + full + "' (first at " + pos(it->second).str() + ")", full);
         continue;
       }
       if (std::find(known.begin(), known.end(), key) == known.end()) {
         std::string expected;
         for (auto k : known) expected += (expected.empty() ? "" : ", ") + std::string(k);
-        error(kv.first.Mark(), "unknown field '" + full + "' (expected one of: " + expected + ")");
+        error(kv.first.Mark(), "unknown field '" + full + "' (expected one of: " + expected + ")", full);
         continue;
       }
       out.emplace(key, Field{kv.second, kv.first.Mark(), full});
@@ -218,7 +218,7 @@ class DocParser {
 
   std::optional<std::string> text(const Field& f) {
     if (!f.node.IsScalar() || f.node.Scalar().empty()) {
-      error(f.mark(), "'" + f.path + "' must be a non-empty string, got " + type_name(f.node));
+      error(f, "'" + f.path + "' must be a non-empty string, got " + type_name(f.node));
       return std::nullopt;
     }
     return f.node.Scalar();
@@ -237,24 +237,24 @@ class DocParser {
       }
       list += (list.empty() ? "" : ", ") + std::string(w);
     }
-    error(f.mark(), "'" + f.path + "' must be one of " + list + ", got '" + *s + "'");
+    error(f, "'" + f.path + "' must be one of " + list + ", got '" + *s + "'");
   }
 
   // An unquoted integer in [lo, hi].
   std::optional<uint32_t> integer(const Field& f, uint32_t lo, uint32_t hi) {
     std::string range = " (" + std::to_string(lo) + "-" + std::to_string(hi) + ")";
     if (!f.node.IsScalar()) {
-      error(f.mark(), "'" + f.path + "' must be an integer" + range + ", got " + type_name(f.node));
+      error(f, "'" + f.path + "' must be an integer" + range + ", got " + type_name(f.node));
       return std::nullopt;
     }
     const std::string& s = f.node.Scalar();
     if (f.node.Tag() == "!") {
-      error(f.mark(), "'" + f.path + "' must be an integer" + range + ", got the quoted string \"" + s + "\"");
+      error(f, "'" + f.path + "' must be an integer" + range + ", got the quoted string \"" + s + "\"");
       return std::nullopt;
     }
     auto v = parse_number<uint32_t>(s, lo, hi);
     if (!v) {
-      error(f.mark(), "'" + f.path + "' " + v.error().message);
+      error(f, "'" + f.path + "' " + v.error().message);
       return std::nullopt;
     }
     return *v;
@@ -266,7 +266,7 @@ class DocParser {
       if (s == "true" || s == "True" || s == "TRUE") return true;
       if (s == "false" || s == "False" || s == "FALSE") return false;
     }
-    error(f.mark(), "'" + f.path + "' must be true or false, got " +
+    error(f, "'" + f.path + "' must be true or false, got " +
                         (f.node.IsScalar() && f.node.Tag() == "!" ? "the quoted string \"" + f.node.Scalar() + "\""
                                                                   : type_name(f.node)));
     return std::nullopt;
@@ -276,7 +276,7 @@ class DocParser {
   // an error: "[]" says "nothing", an empty value may be a slip.
   std::optional<std::vector<Field>> list(const Field& f, std::string_view of) {
     if (!f.node.IsSequence()) {
-      error(f.mark(), "'" + f.path + "' must be a list of " + std::string(of) + ", got " + type_name(f.node) +
+      error(f, "'" + f.path + "' must be a list of " + std::string(of) + ", got " + type_name(f.node) +
                           (f.node.IsNull() ? " (write [] for an empty list)" : ""));
       return std::nullopt;
     }
@@ -298,7 +298,7 @@ class DocParser {
       if (!s) continue;
       auto pat = parse_path_pattern(*s);
       if (!pat) {
-        error(item.mark(), "'" + item.path + "': " + pat.error().message);
+        error(item, "'" + item.path + "': " + pat.error().message);
         continue;
       }
       pat->pos = pos(item.mark());
@@ -316,7 +316,7 @@ class DocParser {
       if (!s) continue;
       auto rule = parse_net_rule(*s);
       if (!rule) {
-        error(item.mark(), "'" + item.path + "': " + rule.error().message);
+        error(item, "'" + item.path + "': " + rule.error().message);
         continue;
       }
       rule->pos = pos(item.mark());
@@ -330,9 +330,9 @@ class DocParser {
     if (auto name = required(f, m, "name"); name) {
       if (auto s = text(*name); s) {
         if (!valid_name(*s))
-          error(name->mark(), "'metadata.name' '" + *s + "' is not a valid name: " + kNameRule);
+          error(*name, "'metadata.name' '" + *s + "' is not a valid name: " + kNameRule);
         else if (*s == "default")
-          error(name->mark(), "'metadata.name' 'default' is reserved for the built-in default policy");
+          error(*name, "'metadata.name' 'default' is reserved for the built-in default policy");
         out.policy.name = *s;
         out.name_pos = pos(name->mark());
       }
@@ -381,11 +381,11 @@ class DocParser {
     };
     strings("cgroupPrefixes", "cgroup paths", [&](const Field& item, const std::string& s) {
       if (s.front() != '/')
-        error(item.mark(), "'" + item.path + "': cgroup prefix '" + s +
+        error(item, "'" + item.path + "': cgroup prefix '" + s +
                                "' must start with '/' (a cgroup v2 path "
                                "such as /system.slice/nginx.service)");
       else if (s.find_first_of("*?[") != std::string::npos)
-        error(item.mark(), "'" + item.path + "': cgroup prefix '" + s +
+        error(item, "'" + item.path + "': cgroup prefix '" + s +
                                "' has a wildcard: cgroup prefixes are literal paths, matched component-wise");
       else {
         sel.cgroup_prefixes.push_back(normalize_cgroup_prefix(s));
@@ -394,7 +394,7 @@ class DocParser {
     });
     strings("containerIds", "container ids", [&](const Field& item, const std::string& s) {
       if (!is_container_id(s))
-        error(item.mark(), "'" + item.path + "': container id '" + s + "' must be 64 lowercase hex characters");
+        error(item, "'" + item.path + "': container id '" + s + "' must be 64 lowercase hex characters");
       else {
         sel.container_ids.push_back(s);
         add(Criterion::kContainer, s, item);
@@ -402,7 +402,7 @@ class DocParser {
     });
     strings("podUids", "pod UIDs", [&](const Field& item, const std::string& s) {
       if (!is_pod_uid(s))
-        error(item.mark(), "'" + item.path + "': pod uid '" + s +
+        error(item, "'" + item.path + "': pod uid '" + s +
                                "' must be a lowercase UUID (8-4-4-4-12 hex digits) or 32 hex digits for a static pod");
       else {
         sel.pod_uids.push_back(s);
@@ -421,7 +421,7 @@ class DocParser {
     }
     // Bad values already said why the selector came out empty.
     if (f.node.IsMap() && sel.empty() && errors_.size() == errors_before)
-      error(f.mark(),
+      error(f,
             "'spec.selector' selects nothing: give at least one of executables, cgroupPrefixes, containerIds, "
             "podUids, uids");
   }
@@ -454,12 +454,12 @@ class DocParser {
         if (auto items = list(*l, "ports (443 or \"8000-8100\")"); items) {
           for (const Field& item : *items) {
             if (!item.node.IsScalar() || item.node.Scalar().empty()) {
-              error(item.mark(), "'" + item.path + "' must be a port or a port range, got " + type_name(item.node));
+              error(item, "'" + item.path + "' must be a port or a port range, got " + type_name(item.node));
               continue;
             }
             auto r = parse_port_range(item.node.Scalar());
             if (!r) {
-              error(item.mark(), "'" + item.path + "': " + r.error().message);
+              error(item, "'" + item.path + "': " + r.error().message);
               continue;
             }
             r->pos = pos(item.mark());
@@ -493,9 +493,9 @@ class DocParser {
       if (auto id = required(item, m, "id"); id) {
         if (auto s = text(*id); s) {
           if (!valid_rule_id(*s)) {
-            error(id->mark(), "'" + id->path + "' '" + *s + "' is not a valid rule id: " + kRuleIdRule);
+            error(*id, "'" + id->path + "' '" + *s + "' is not a valid rule id: " + kRuleIdRule);
           } else if (auto [it, fresh] = ids.emplace(*s, pos(id->mark())); !fresh) {
-            error(id->mark(), "duplicate deny rule id '" + *s + "' (first at " + it->second.str() + ")");
+            error(*id, "duplicate deny rule id '" + *s + "' (first at " + it->second.str() + ")");
           }
           r.id = *s;
         }
@@ -522,13 +522,13 @@ class DocParser {
           else if (*s == "alert")
             r.action = Action::kAlert;
           else
-            error(act->mark(), "'" + act->path + "' must be one of deny, kill, alert, got '" + *s + "'");
+            error(*act, "'" + act->path + "' must be one of deny, kill, alert, got '" + *s + "'");
         }
       }
       if (auto w = get(m, "weight"); w) r.weight = integer(*w, 0, 100).value_or(r.weight);
       if (r.exec.empty() && r.file_read.empty() && r.file_write.empty() && r.connect.empty() &&
           errors_.size() == errors_before)
-        error(item.mark(), "deny rule " + (r.id.empty() ? item.path : "'" + r.id + "'") +
+        error(item, "deny rule " + (r.id.empty() ? item.path : "'" + r.id + "'") +
                                " has no matcher: give at least one of exec, files.read, files.write, "
                                "network.connect");
       rules.push_back(std::move(r));
@@ -539,7 +539,7 @@ class DocParser {
     auto m = fields(f, {"weights", "thresholds", "decayPerMinute", "inheritPercent"});
     if (auto w = get(m, "weights"); w) {
       if (!w->node.IsMap()) {
-        error(w->mark(), "'" + w->path + "' must be a mapping of rule id to weight, got " + type_name(w->node));
+        error(*w, "'" + w->path + "' must be a mapping of rule id to weight, got " + type_name(w->node));
       } else {
         for (const auto& kv : w->node) {
           std::string id = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
@@ -727,7 +727,7 @@ class Loader {
         return std::tie(a.pos.file, a.pos.line, a.pos.column) < std::tie(b.pos.file, b.pos.line, b.pos.column);
       });
       std::vector<std::string> lines;
-      for (const Diagnostic& d : errors_) lines.push_back(d.pos.str() + ": " + d.message);
+      for (const Diagnostic& d : errors_) lines.push_back(d.str());
       return fail(format_errors(lines));
     }
     std::vector<Policy> out;
@@ -738,6 +738,10 @@ class Loader {
  private:
   std::vector<Parsed> parsed_;
   std::vector<Diagnostic> errors_;
+
+ public:
+  // After finish(): the errors, sorted by place.
+  std::vector<Diagnostic>& diagnostics() { return errors_; }
 };
 
 // How strongly p selects s: (rank, tiebreaker), rank 0 for not at all.
@@ -803,10 +807,12 @@ Policy PolicySet::default_policy() {
   return p;
 }
 
-Result<PolicySet> PolicySet::load_text(std::string_view text, std::string_view source) {
+Result<PolicySet> PolicySet::load_text(std::string_view text, std::string_view source,
+                                      std::vector<Diagnostic>* diagnostics) {
   Loader loader;
   loader.add_text(text, std::string(source));
   auto policies = loader.finish();
+  if (diagnostics) *diagnostics = std::move(loader.diagnostics());
   if (!policies) return tl::unexpected(policies.error());
   PolicySet set;
   set.policies_ = std::move(*policies);
@@ -814,7 +820,8 @@ Result<PolicySet> PolicySet::load_text(std::string_view text, std::string_view s
 }
 
 Result<PolicySet> PolicySet::load_dir(const std::string& dir, std::map<std::string, std::string>* texts,
-                                     const std::map<std::string, std::string>& kept) {
+                                     const std::map<std::string, std::string>& kept,
+                                     std::vector<Diagnostic>* diagnostics) {
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<fs::path> files;
@@ -857,6 +864,7 @@ Result<PolicySet> PolicySet::load_dir(const std::string& dir, std::map<std::stri
   for (const auto& [path, text] : read) loader.add_text(text, path);
   if (texts) *texts = std::move(read);
   auto policies = loader.finish();
+  if (diagnostics) *diagnostics = std::move(loader.diagnostics());
   if (!policies) return tl::unexpected(policies.error());
   PolicySet set;
   set.policies_ = std::move(*policies);

@@ -29,6 +29,16 @@ struct SourcePos {
   std::string str() const { return file + ":" + std::to_string(line) + ":" + std::to_string(column); }
 };
 
+// One thing wrong with a policy text, where it is: the structured form of
+// the "file:line:column: message" lines. field is the key path
+// ("spec.allow.files.read[2]") when the error is about one field.
+struct Diagnostic {
+  SourcePos pos;
+  std::string message;
+  std::string field;
+  std::string str() const { return pos.file.empty() ? message : pos.str() + ": " + message; }
+};
+
 // A path pattern. "/etc/shadow" is exact, "/var/log/nginx/" (trailing slash)
 // is a prefix (the directory and everything below it), and a pattern with
 // '*', '?' or '[...]' is a glob where '*' does not cross '/' and '**' does.
@@ -137,6 +147,7 @@ struct Policy {
   std::vector<DenyRule> deny;
   Scoring scoring;
   SourcePos pos;  // the document
+  std::string fingerprint;  // the document as parsed, re-emitted: equal texts mean an unchanged policy
   bool builtin = false;
 };
 
@@ -162,10 +173,14 @@ class PolicySet {
   // with the files and checked with them (duplicate names, selectors). A
   // *.yaml entry that cannot be read (a dangling symlink, a directory, no
   // permission) is an error naming it.
+  // diagnostics: filled with the errors, structured (the error's message
+  // holds the same as "file:line:column: message" lines).
   static Result<PolicySet> load_dir(const std::string& dir, std::map<std::string, std::string>* texts = nullptr,
-                                    const std::map<std::string, std::string>& kept = {});
+                                    const std::map<std::string, std::string>& kept = {},
+                                    std::vector<Diagnostic>* diagnostics = nullptr);
   // Parses one text (for ValidatePolicy and tests); `source` names it in errors.
-  static Result<PolicySet> load_text(std::string_view text, std::string_view source);
+  static Result<PolicySet> load_text(std::string_view text, std::string_view source,
+                                     std::vector<Diagnostic>* diagnostics = nullptr);
 
   // The governing policy: the most specific matching one, else the default.
   const Policy& select(const Subject& s) const;

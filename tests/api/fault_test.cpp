@@ -194,6 +194,9 @@ TEST_CASE("a reload the kernel refuses (net_allow4_map full) changes nothing, an
   auto port = [](const Listener& l) { return "\"127.0.0.1:" + std::to_string(l.port()) + "\""; };
   write_file(d.policy_dir() + "/p.yaml", policy_yaml("fault-reload", py, "enforce", port(allowed)));
   REQUIRE(ctl(d.socket(), {"policy", "reload"}).code == 0);
+  // The write above also reloads through inotify (debounced): let it land
+  // first, or it would change the generation in the middle of the test.
+  REQUIRE(eventually([&] { return d.stderr_text().find("policy_reload by inotify: applied") != std::string::npos; }));
   REQUIRE(connect_from(py, allowed.port(), d.dir()) == "ok");
   REQUIRE(connect_from(py, later.port(), d.dir()) == "EPERM");
   const auto gen = generation(d);
@@ -209,9 +212,11 @@ TEST_CASE("a reload the kernel refuses (net_allow4_map full) changes nothing, an
   INFO("filled with " << full.size() << " entries, then errno " << full.refused_errno);
   REQUIRE(full.refused_errno == ENOSPC);
 
-  // Through the watched directory: refused, and the old policy enforces as before.
+  // Through the watched directory: refused, and the old policy enforces as
+  // before. The new set needs two entries (a second address), more than
+  // emptying the idle bank can free (at most the one of an older copy).
   write_file(d.policy_dir() + "/p.yaml",
-             policy_yaml("fault-reload", py, "enforce", port(allowed) + ", " + port(later)));
+             policy_yaml("fault-reload", py, "enforce", port(allowed) + ", " + port(later) + ", \"127.0.0.3:9\""));
   REQUIRE(eventually([&] { return d.stderr_text().find("is retried in") != std::string::npos; }));
   CHECK(d.stderr_text().find("policy_reload by inotify: rejected") != std::string::npos);
   CHECK(d.stderr_text().find("net_allow4_map") != std::string::npos);

@@ -345,7 +345,7 @@ TEST_CASE("a reload moves every process to the new bank, and a mechanism that re
   auto refused = rt.reload("", kPolicy, "again.yaml", false);
   CHECK_FALSE(refused.applied);
   CHECK(refused.kernel_refused);
-  CHECK(refused.errors.find("fake mechanism refused") != std::string::npos);
+  CHECK(refused.errors_text().find("fake mechanism refused") != std::string::npos);
   CHECK(rt.generation() == gen + 1);
   CHECK(rt.base() == engine::kBank);
   CHECK(h.kernel.assigned.at(kPid) == engine::kBank + 1);
@@ -359,7 +359,11 @@ TEST_CASE("a reload moves every process to the new bank, and a mechanism that re
                        "bad.yaml", false);
   CHECK_FALSE(bad.applied);
   CHECK_FALSE(bad.kernel_refused);
-  CHECK(bad.errors.find("bad.yaml:") != std::string::npos);
+  // Two errors, each with its place: the missing selector, and the mode.
+  REQUIRE(bad.errors.size() == 2);
+  CHECK(bad.errors[1].pos.file == "bad.yaml");
+  CHECK(bad.errors[1].pos.line == 6);
+  CHECK(bad.errors[1].field == "spec.mode");
   CHECK(h.mechanism.staged == staged);
 }
 

@@ -124,15 +124,32 @@ TEST_CASE("api config: defaults, TCP needs mTLS unless insecure, errors name fil
   CHECK(key.error().what().find("unknown key 'api.sockets'") != std::string::npos);
 }
 
-TEST_CASE("policy loader errors become structured errors with line and column", "[api]") {
+TEST_CASE("policy loader errors reach the API structured: file, line, column, field, message", "[api]") {
+  std::vector<policy::Diagnostic> diags;
+  auto set = policy::PolicySet::load_text(
+      "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: web\nspec:\n  selector:\n"
+      "    uids: [33]\n  mode: enforced\n  allow:\n    exec: [\"/usr/bin/*\"]\n    colour: blue\n",
+      "/p/a.yaml", &diags);
+  REQUIRE(!set);
   google::protobuf::RepeatedPtrField<v1::PolicyError> errors;
-  api::parse_policy_errors("/p/a.yaml:11:17: 'spec.allow': bad\nsomething without a place", &errors);
+  api::to_proto(diags, &errors);
   REQUIRE(errors.size() == 2);
   CHECK(errors[0].file() == "/p/a.yaml");
-  CHECK(errors[0].line() == 11);
-  CHECK(errors[0].column() == 17);
-  CHECK(errors[0].message() == "'spec.allow': bad");
-  CHECK(errors[1].line() == 0);
+  CHECK(errors[0].line() == 8);
+  CHECK(errors[0].column() == 9);
+  CHECK(errors[0].field() == "spec.mode");
+  CHECK(errors[0].message().find("'spec.mode' must be one of") == 0);
+  CHECK(errors[1].line() == 11);
+  CHECK(errors[1].field() == "spec.allow.colour");
+  CHECK(errors[1].message().find("unknown field 'spec.allow.colour'") == 0);
+  // The error's text is the same diagnostics, one "file:line:col: message" line each.
+  CHECK(set.error().what() == diags[0].str() + "\n" + diags[1].str());
+  // A message without a place (the kernel refused a write) has no position.
+  errors.Clear();
+  api::to_proto({policy::Diagnostic{{}, "policy_map update: No space left on device", {}}}, &errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].line() == 0);
+  CHECK(errors[0].file().empty());
 }
 
 TEST_CASE("stream queues report their size and bytes, and a full one keeps its oldest events", "[api]") {
