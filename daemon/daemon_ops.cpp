@@ -1,8 +1,10 @@
 // Operations for the daemon (issue 7): the Prometheus /metrics and /healthz
 // endpoint on the pipeline's loop, systemd readiness and watchdog pings,
-// and the counters the pipeline bumps for them. Everything here runs on the
-// loop thread, so it reads the daemon's state without locks; a scrape reads
-// the kernel's per-CPU stats map, the events path only bumps array slots.
+// and the definitions of the daemon's counters (define_counters), which the
+// stats line, /metrics and GetStatus all render from. Everything here runs
+// on the loop thread, so it reads the daemon's state without locks; a
+// scrape reads the kernel's per-CPU stats map, the events path only bumps
+// array slots.
 #include <time.h>
 
 #include <boost/asio/post.hpp>
