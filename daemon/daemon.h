@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "engine/kernel_mechanisms.h"
 #include "k8s/kubelet.h"
+#include "ops/counters.h"
 #include "ops/http_server.h"
 #include "ops/ringbuf_fill.h"
 #include "ops/systemd.h"
@@ -103,6 +104,12 @@ class Daemon final : public Control {
   void stop_ops();   // at shutdown: STOPPING=1, the endpoint closed
   ops::HttpResponse serve_http(const std::string& path);
   std::string render_metrics();
+  // The counters the stats line, /metrics and GetStatus render from, each
+  // defined once (at start, once the engine exists).
+  void define_counters();
+  ops::Counters counters_;
+  // Read once per counters_.read(), shared by the counters that need them.
+  Result<std::array<bpf::TypeStats, RP_EV_MAX>> kernel_stats_;
 
   // --- overload and bounded state (daemon_overload.cpp) ---
   void arm_overload_check();
@@ -113,6 +120,7 @@ class Daemon final : public Control {
     const char* eviction;
   };
   std::vector<StateUse> state_use() const;
+  std::vector<StateUse> state_now_;  // as of the last counters_.read()
 
   DaemonOptions opts_;
   boost::asio::io_context io_;

@@ -116,80 +116,73 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
            : "needs the cgroup hooks");
   for (const auto& a : programs_->attached()) out->add_attached_programs(a);
   out->set_traced_syscalls(static_cast<uint32_t>(programs_->traced_syscall_count()));
-  auto stats = programs_->read_stats();
+  // The numbers below come from the one registry the stats line and
+  // /metrics render from (daemon_ops.cpp), read once.
+  const auto c = counters_.read();
   for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
     auto* e = out->add_events();
-    e->set_type(sources::event_type_name(t));
-    if (stats) {
-      const auto& s = (*stats)[t].total;
-      e->set_emitted(s.emitted);
-      e->set_filtered(s.filtered);
-      e->set_dropped(s.dropped);
-      e->set_errors(s.errors);
-      e->set_rate_limited(s.rate_limited);
-      for (auto d : (*stats)[t].dropped_per_cpu) e->add_dropped_per_cpu(d);
-    }
-    e->set_delivered(engine_->emit().delivered()[t]);
+    const std::string type = sources::event_type_name(t);
+    const std::vector<std::pair<std::string, std::string>> of_type{{"type", type}};
+    e->set_type(type);
+    e->set_emitted(c.value("kernel_events_emitted_total", of_type));
+    e->set_filtered(c.value("kernel_events_filtered_total", of_type));
+    e->set_dropped(c.value("kernel_events_dropped_total", of_type));
+    e->set_errors(c.value("kernel_errors_total", of_type));
+    e->set_rate_limited(c.value("kernel_events_rate_limited_total", of_type));
+    for (const auto& s : c.samples("kernel_events_dropped_per_cpu"))
+      if (s.labels[0] == type) e->add_dropped_per_cpu(std::get<uint64_t>(s.value));
+    e->set_delivered(c.value("events_total", of_type));
   }
-  out->set_received(engine_->received());
-  uint64_t decode_errors = 0;
-  for (auto n : engine_->decode_errors()) decode_errors += n;
-  out->set_decode_errors(decode_errors);
+  out->set_received(c.value("events_received_total"));
+  out->set_decode_errors(c.value("decode_errors_total"));
   auto& levels = *out->mutable_verdicts_by_level();
   for (int l = 0; l <= static_cast<int>(score::Level::kKill); ++l) levels[score::level_name(score::Level(l))] = 0;
   for (const auto& v : engine_->score().trust().list(score::Level::kObserve, now)) ++levels[score::level_name(v.level)];
-  out->set_rule_hits(engine_->score().rule_hits());
-  out->set_verdicts_applied(engine_->act().verdicts_applied());
-  out->set_kills(engine_->act().kills());
+  out->set_rule_hits(c.value("rule_hits_total"));
+  out->set_verdicts_applied(c.value("verdicts_applied_total"));
+  out->set_kills(c.value("kills_total"));
   out->set_denies(engine_->emit().denies());
   out->set_would_deny(engine_->emit().would_deny());
-  out->set_policy_generation(policies().generation());
-  out->set_policy_count(static_cast<uint32_t>(policies().set().policies().size()));
+  out->set_policy_generation(c.value("policy_generation"));
+  out->set_policy_count(static_cast<uint32_t>(c.value("policies")));
   out->set_policy_dir(policies().source());
   if (api_) out->set_api_listeners(api_->describe());
   out->mutable_streams()->set_subscribers(static_cast<uint32_t>(hub_.subscribers()));
   out->mutable_streams()->set_sent(hub_.sent());
   out->mutable_streams()->set_missed(hub_.missed());
   out->set_quarantined_manually(engine_->act().manual_quarantine().size());
-  out->set_synthesized(engine_->synthesized());
+  out->set_synthesized(c.value("events_synthesized_total"));
   auto* o = out->mutable_overload();
-  if (stats) {
-    for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
-      const auto& ts = (*stats)[t];
-      o->set_dropped(o->dropped() + ts.total.dropped);
-      o->set_rate_limited(o->rate_limited() + ts.total.rate_limited);
-      if (o->dropped_per_cpu_size() < static_cast<int>(ts.dropped_per_cpu.size()))
-        o->mutable_dropped_per_cpu()->Resize(static_cast<int>(ts.dropped_per_cpu.size()), 0);
-      for (size_t c = 0; c < ts.dropped_per_cpu.size(); ++c)
-        o->set_dropped_per_cpu(static_cast<int>(c), o->dropped_per_cpu(static_cast<int>(c)) + ts.dropped_per_cpu[c]);
-    }
-  }
-  o->set_alerts(overload_alerts_);
-  o->set_quarantined(overload_quarantines_);
-  o->set_quarantined_now(engine_->act().overload_quarantine().size());
+  o->set_dropped(c.value("kernel_events_dropped_total"));
+  o->set_rate_limited(c.value("kernel_events_rate_limited_total"));
+  for (const auto& s : c.samples("kernel_events_dropped_by_cpu_total")) o->add_dropped_per_cpu(std::get<uint64_t>(s.value));
+  o->set_alerts(c.value("overload_alerts_total"));
+  o->set_quarantined(c.value("overload_quarantines_total"));
+  o->set_quarantined_now(c.value("overload_quarantined_now"));
   o->set_process_rate(opts_.config.rate_process_per_s);
   o->set_cgroup_rate(opts_.config.rate_cgroup_per_s);
   o->set_ringbuf_bytes(opts_.config.ringbuf_bytes());
-  for (const auto& u : state_use()) {
+  for (const auto& u : state_now_) {
+    const std::vector<std::pair<std::string, std::string>> of{{"structure", u.name}};
     auto* st = out->add_state();
     st->set_name(u.name);
-    st->set_entries(u.entries);
-    st->set_limit(u.limit);
-    st->set_approx_bytes(u.bytes);
-    st->set_evictions(u.evictions);
+    st->set_entries(c.value("state_entries", of));
+    st->set_limit(c.value("state_limit", of));
+    st->set_approx_bytes(c.value("state_bytes", of));
+    st->set_evictions(c.value("state_evictions_total", of));
     st->set_eviction(u.eviction);
   }
   auto* kw = out->mutable_kernel_writes();
   const auto& pc = engine_->act().pending().counters();
-  kw->set_failed(pc.failed);
-  kw->set_recovered(pc.recovered);
+  kw->set_failed(c.value("kernel_writes_failed_total"));
+  kw->set_recovered(c.value("kernel_writes_recovered_total"));
   kw->set_superseded(pc.superseded);
-  kw->set_abandoned(pc.abandoned);
-  kw->set_not_kept(pc.overflow);
-  kw->set_pending(engine_->act().pending().size());
+  kw->set_abandoned(c.value("kernel_writes_abandoned_total"));
+  kw->set_not_kept(c.value("kernel_writes_not_kept_total"));
+  kw->set_pending(c.value("kernel_writes_pending"));
   if (auto oldest = engine_->act().pending().oldest_ns()) kw->set_oldest_pending_ms((now - std::min(now, *oldest)) / 1'000'000);
   kw->set_last_error(engine_->act().last_write_error());
-  kw->set_reload_retries(reload_retries_);
+  kw->set_reload_retries(c.value("policy_reload_retries_total"));
   auto ps = ops::read_process_stats();
   out->set_resident_bytes(ps.resident_bytes);
   out->set_open_fds(ps.open_fds);

@@ -1,8 +1,10 @@
 // Operations for the daemon (issue 7): the Prometheus /metrics and /healthz
 // endpoint on the pipeline's loop, systemd readiness and watchdog pings,
-// and the counters the pipeline bumps for them. Everything here runs on the
-// loop thread, so it reads the daemon's state without locks; a scrape reads
-// the kernel's per-CPU stats map, the events path only bumps array slots.
+// and the definitions of the daemon's counters (define_counters), which the
+// stats line, /metrics and GetStatus all render from. Everything here runs
+// on the loop thread, so it reads the daemon's state without locks; a
+// scrape reads the kernel's per-CPU stats map, the events path only bumps
+// array slots.
 #include <time.h>
 
 #include <boost/asio/post.hpp>
@@ -33,6 +35,7 @@ const char* action_label(size_t a) {
 }  // namespace
 
 void Daemon::start_ops() {
+  define_counters();
   ringbuf_fill_ = ops::RingbufFill::open(programs_->ringbuf_fd(), static_cast<size_t>(opts_.config.ringbuf_bytes()));
   if (!opts_.config.metrics_address.empty()) {
     auto server = ops::HttpServer::start(io_, opts_.config.metrics_address,
@@ -86,167 +89,279 @@ ops::HttpResponse Daemon::serve_http(const std::string& path) {
   return {404, "text/plain; charset=utf-8", "not found\n"};
 }
 
-std::string Daemon::render_metrics() {
-  ops::MetricsText m;
-  m.family("build_info", "gauge", "Version of rampartd and of its kernel event ABI.");
-  m.sample(uint64_t{1}, {{"version", RAMPART_VERSION}, {"abi", std::to_string(RP_ABI_VERSION)}});
-  m.family("uptime_seconds", "gauge", "Seconds since rampartd started its pipeline.");
-  m.sample(boot_seconds() - static_cast<double>(started_ns_) / 1e9);
+void Daemon::define_counters() {
+  using ops::Counters;
+  using K = Counters::Kind;
+  auto& c = counters_;
+  // One read of the kernel's per-CPU stats map and of the state sizes per
+  // rendering, shared by the counters below.
+  c.on_read([this] {
+    kernel_stats_ = programs_->read_stats();
+    state_now_ = state_use();
+  });
+  auto one = [](auto v) { return Counters::one(Counters::Value(v)); };
+  // Samples of one value per event type, labelled with the type's name.
+  auto per_type = [](auto&& value) {
+    std::vector<Counters::Sample> out;
+    for (uint32_t t = 1; t < RP_EV_MAX; ++t) out.push_back({{sources::event_type_name(t)}, uint64_t{value(t)}});
+    return out;
+  };
+  // A field of the kernel's per-type stats; no samples when they could not be read.
+  auto kernel = [this, per_type](__u64 rp_stats::*member) {
+    return [this, per_type, member]() -> std::vector<Counters::Sample> {
+      if (!kernel_stats_) return {};
+      return per_type([&](uint32_t t) { return (*kernel_stats_)[t].total.*member; });
+    };
+  };
+  auto state = [this](uint64_t StateUse::*member) {
+    return [this, member] {
+      std::vector<Counters::Sample> out;
+      for (const auto& u : state_now_) out.push_back({{u.name}, u.*member});
+      return out;
+    };
+  };
+
+  c.define({"build_info", "Version of rampartd and of its kernel event ABI.", K::kGauge, {"version", "abi"}},
+           [] { return std::vector<Counters::Sample>{{{RAMPART_VERSION, std::to_string(RP_ABI_VERSION)}, uint64_t{1}}}; });
+  c.define({"uptime_seconds", "Seconds since rampartd started its pipeline.", K::kGauge},
+           [this, one] { return one(boot_seconds() - static_cast<double>(started_ns_) / 1e9); });
 
   // Events: what the kernel emitted, filtered out and dropped (ring buffer
   // full), per type, and what rampartd delivered to its output.
-  auto stats = programs_->read_stats();
-  m.family("events_total", "counter", "Events delivered to the output, by type.");
-  for (uint32_t t = 1; t < RP_EV_MAX; ++t) m.sample(engine_->emit().delivered()[t], {{"type", sources::event_type_name(t)}});
-  if (stats) {
-    struct Field {
-      const char* name;
-      const char* help;
-      __u64 rp_stats::*member;
-    };
-    for (auto f : {Field{"kernel_events_emitted_total", "Events the BPF programs submitted, by type.",
-                         &rp_stats::emitted},
-                   Field{"kernel_events_filtered_total", "Events the BPF programs skipped in the kernel, by type.",
-                         &rp_stats::filtered},
-                   Field{"kernel_events_dropped_total", "Events lost because the ring buffer was full, by type.",
-                         &rp_stats::dropped},
-                   Field{"kernel_errors_total", "BPF helper or map failures while building events, by type.",
-                         &rp_stats::errors},
-                   Field{"kernel_events_rate_limited_total",
-                         "Events not emitted because their process or cgroup was over its rate limit, by type.",
-                         &rp_stats::rate_limited}}) {
-      m.family(f.name, "counter", f.help);
-      for (uint32_t t = 1; t < RP_EV_MAX; ++t)
-        m.sample(uint64_t{(*stats)[t].total.*f.member}, {{"type", sources::event_type_name(t)}});
-    }
-  }
-  if (kubelet_) {
-    m.family("kubelet_fetches_total", "counter", "Pod lists fetched from the kubelet, by result.");
-    m.sample(kubelet_->fetches_ok(), {{"result", "ok"}});
-    m.sample(kubelet_->fetches_failed(), {{"result", "error"}});
-    m.family("kubelet_pods", "gauge", "Pods in the kubelet's last list.");
-    m.sample(uint64_t{engine_->enrich().pods()->size()});
-  }
-  if (stats) {
-    std::vector<uint64_t> per_cpu;
-    for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
-      const auto& d = (*stats)[t].dropped_per_cpu;
-      if (per_cpu.size() < d.size()) per_cpu.resize(d.size());
-      for (size_t c = 0; c < d.size(); ++c) per_cpu[c] += d[c];
-    }
-    m.family("kernel_events_dropped_by_cpu_total", "counter", "Events lost because the ring buffer was full, by CPU.");
-    for (size_t c = 0; c < per_cpu.size(); ++c) m.sample(per_cpu[c], {{"cpu", std::to_string(c)}});
-  }
-  m.family("events_received_total", "counter", "Records read from the ring buffer.");
-  m.sample(engine_->received());
-  m.family("events_synthesized_total", "counter",
-           "Enforce events rampartd made itself (fanotify answers, after-the-fact kills), not from the ring buffer.");
-  m.sample(engine_->synthesized());
-  m.family("overload_alerts_total", "counter", "Overload records: a process lost events (ring buffer full or rate-limited).");
-  m.sample(overload_alerts_);
-  m.family("overload_quarantines_total", "counter", "Processes quarantined by a fail-closed policy after losing events.");
-  m.sample(overload_quarantines_);
-  m.family("decode_errors_total", "counter", "Kernel records rejected by the decoder, by reason.");
-  for (size_t i = 0; i < engine_->decode_errors().size(); ++i)
-    m.sample(engine_->decode_errors()[i], {{"reason", sources::decode_error_name(static_cast<sources::DecodeError>(i))}});
+  c.define({"events_total", "Events delivered to the output, by type.", K::kCounter, {"type"},
+            "events.<type>.delivered"},
+           [this, per_type] { return per_type([this](uint32_t t) { return engine_->emit().delivered()[t]; }); });
+  c.define({"kernel_events_emitted_total", "Events the BPF programs submitted, by type.", K::kCounter, {"type"},
+            "events.<type>.emitted"},
+           kernel(&rp_stats::emitted));
+  c.define({"kernel_events_filtered_total", "Events the BPF programs skipped in the kernel, by type.", K::kCounter,
+            {"type"}, "events.<type>.filtered"},
+           kernel(&rp_stats::filtered));
+  c.define({"kernel_events_dropped_total", "Events lost because the ring buffer was full, by type.", K::kCounter,
+            {"type"}, "events.<type>.dropped"},
+           kernel(&rp_stats::dropped));
+  c.define({"kernel_errors_total", "BPF helper or map failures while building events, by type.", K::kCounter,
+            {"type"}, "events.<type>.errors"},
+           kernel(&rp_stats::errors));
+  c.define({"kernel_events_rate_limited_total",
+            "Events not emitted because their process or cgroup was over its rate limit, by type.", K::kCounter,
+            {"type"}, "events.<type>.rate_limited"},
+           kernel(&rp_stats::rate_limited));
+  c.define({"kernel_events_dropped_per_cpu", "Events lost because the ring buffer was full, by type and CPU.",
+            K::kCounter, {"type", "cpu"}, "events.<type>.dropped_per_cpu[]", false},
+           [this] {
+             std::vector<Counters::Sample> out;
+             if (!kernel_stats_) return out;
+             for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
+               const auto& d = (*kernel_stats_)[t].dropped_per_cpu;
+               for (size_t cpu = 0; cpu < d.size(); ++cpu)
+                 out.push_back({{sources::event_type_name(t), std::to_string(cpu)}, d[cpu]});
+             }
+             return out;
+           });
+  c.define({"kubelet_fetches_total", "Pod lists fetched from the kubelet, by result.", K::kCounter, {"result"}},
+           [this]() -> std::vector<Counters::Sample> {
+             if (!kubelet_) return {};
+             return {{{"ok"}, kubelet_->fetches_ok()}, {{"error"}, kubelet_->fetches_failed()}};
+           });
+  c.define({"kubelet_pods", "Pods in the kubelet's last list.", K::kGauge}, [this, one]() -> std::vector<Counters::Sample> {
+    if (!kubelet_) return {};
+    return one(uint64_t{engine_->enrich().pods()->size()});
+  });
+  c.define({"kernel_events_dropped_by_cpu_total", "Events lost because the ring buffer was full, by CPU.",
+            K::kCounter, {"cpu"}},
+           [this] {
+             std::vector<Counters::Sample> out;
+             if (!kernel_stats_) return out;
+             std::vector<uint64_t> per_cpu;
+             for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
+               const auto& d = (*kernel_stats_)[t].dropped_per_cpu;
+               if (per_cpu.size() < d.size()) per_cpu.resize(d.size());
+               for (size_t cpu = 0; cpu < d.size(); ++cpu) per_cpu[cpu] += d[cpu];
+             }
+             for (size_t cpu = 0; cpu < per_cpu.size(); ++cpu) out.push_back({{std::to_string(cpu)}, per_cpu[cpu]});
+             return out;
+           });
+  c.define({"events_received_total", "Records read from the ring buffer.", K::kCounter, {}, "received"},
+           [this, one] { return one(engine_->received()); });
+  c.define({"events_synthesized_total",
+            "Enforce events rampartd made itself (fanotify answers, after-the-fact kills), not from the ring buffer.",
+            K::kCounter, {}, "synthesized"},
+           [this, one] { return one(engine_->synthesized()); });
+  c.define({"overload_alerts_total", "Overload records: a process lost events (ring buffer full or rate-limited).",
+            K::kCounter, {}, "overload.alerts"},
+           [this, one] { return one(overload_alerts_); });
+  c.define({"overload_quarantines_total", "Processes quarantined by a fail-closed policy after losing events.",
+            K::kCounter, {}, "overload.quarantined"},
+           [this, one] { return one(overload_quarantines_); });
+  c.define({"overload_quarantined_now", "Processes held in fail-closed quarantine now.", K::kGauge, {},
+            "overload.quarantined_now", false},
+           [this, one] { return one(uint64_t{engine_->act().overload_quarantine().size()}); });
+  c.define({"decode_errors_total", "Kernel records rejected by the decoder, by reason.", K::kCounter, {"reason"},
+            "decode_errors.<reason>"},
+           [this] {
+             std::vector<Counters::Sample> out;
+             const auto& errors = engine_->decode_errors();
+             for (size_t i = 0; i < errors.size(); ++i)
+               out.push_back({{sources::decode_error_name(static_cast<sources::DecodeError>(i))}, errors[i]});
+             return out;
+           });
 
   // Verdicts and enforcement.
-  m.family("verdicts_total", "counter", "Trust verdicts (after rule hits), by the level they put the process at.");
-  for (size_t l = 0; l < engine_->emit().verdicts_by_level().size(); ++l)
-    m.sample(engine_->emit().verdicts_by_level()[l], {{"level", score::level_name(static_cast<score::Level>(l))}});
-  m.family("verdicts_applied_total", "counter", "Verdicts written into the kernel's verdict map (enforce mode).");
-  m.sample(engine_->act().verdicts_applied());
-  m.family("rule_hits_total", "counter", "Built-in rule and policy-violation hits.");
-  m.sample(engine_->score().rule_hits());
-  m.family("kills_total", "counter", "Processes rampartd sent SIGKILL.");
-  m.sample(engine_->act().kills());
-  m.family("enforcement_total", "counter",
-           "Enforce events by mechanism and action (denied: refused; would_deny: audit mode; killed).");
-  for (size_t mech = 1; mech < engine_->emit().enforcement_by_mechanism().size(); ++mech)
-    for (size_t a = 1; a < engine_->emit().enforcement_by_mechanism()[mech].size(); ++a)
-      m.sample(engine_->emit().enforcement_by_mechanism()[mech][a],
-               {{"mechanism", outputs::mechanism_name(static_cast<uint8_t>(mech))}, {"action", action_label(a)}});
+  c.define({"verdicts_total", "Trust verdicts (after rule hits), by the level they put the process at.", K::kCounter,
+            {"level"}},
+           [this] {
+             std::vector<Counters::Sample> out;
+             const auto& by_level = engine_->emit().verdicts_by_level();
+             for (size_t l = 0; l < by_level.size(); ++l)
+               out.push_back({{score::level_name(static_cast<score::Level>(l))}, by_level[l]});
+             return out;
+           });
+  c.define({"verdicts_applied_total", "Verdicts written into the kernel's verdict map (enforce mode).", K::kCounter,
+            {}, "trust.verdicts_applied"},
+           [this, one] { return one(engine_->act().verdicts_applied()); });
+  c.define({"rule_hits_total", "Built-in rule and policy-violation hits.", K::kCounter, {}, "trust.rule_hits"},
+           [this, one] { return one(engine_->score().rule_hits()); });
+  c.define({"kills_total", "Processes rampartd sent SIGKILL.", K::kCounter, {}, "trust.kills"},
+           [this, one] { return one(engine_->act().kills()); });
+  c.define({"enforcement_total",
+            "Enforce events by mechanism and action (denied: refused; would_deny: audit mode; killed).", K::kCounter,
+            {"mechanism", "action"}},
+           [this] {
+             std::vector<Counters::Sample> out;
+             const auto& by_mech = engine_->emit().enforcement_by_mechanism();
+             for (size_t mech = 1; mech < by_mech.size(); ++mech)
+               for (size_t a = 1; a < by_mech[mech].size(); ++a)
+                 out.push_back({{outputs::mechanism_name(static_cast<uint8_t>(mech)), action_label(a)}, by_mech[mech][a]});
+             return out;
+           });
+  auto guard = [this](uint64_t (enforce::PermGuard::*read)() const) {
+    return [this, read]() -> std::vector<Counters::Sample> {
+      const auto* g = guard_ ? guard_->current() : nullptr;
+      if (!g) return {};
+      return Counters::one((g->*read)());
+    };
+  };
+  c.define({"perm_guard_decisions_total", "fanotify permission events answered.", K::kCounter, {},
+            "perm_guard.decisions"},
+           guard(&enforce::PermGuard::decisions));
+  c.define({"perm_guard_denials_total", "fanotify permission events answered with EPERM.", K::kCounter, {},
+            "perm_guard.denials"},
+           guard(&enforce::PermGuard::denials));
+  c.define({"perm_guard_deadline_expired_total",
+            "fanotify permission events allowed because the decision deadline passed.", K::kCounter, {},
+            "perm_guard.deadline_expired"},
+           guard(&enforce::PermGuard::deadline_expired));
+  c.define({"perm_guard_overflows_total", "fanotify queue overflows.", K::kCounter, {}, "perm_guard.overflows"},
+           guard(&enforce::PermGuard::overflows));
+  c.define({"perm_guard_cache_hits_total", "fanotify permission events answered from the decision cache.",
+            K::kCounter, {}, "perm_guard.cache_hits", false},
+           guard(&enforce::PermGuard::cache_hits));
+  c.define({"perm_guard_access_checks_total", "Access checks made for fanotify permission events.", K::kCounter, {},
+            "perm_guard.access_checks", false},
+           guard(&enforce::PermGuard::access_checks));
+  c.define({"perm_guard_access_unknown_total", "Access checks that could not tell the access asked for.",
+            K::kCounter, {}, "perm_guard.access_unknown", false},
+           guard(&enforce::PermGuard::access_unknown));
+
+  // Policies.
+  c.define({"policies", "Policies loaded (the built-in default not counted).", K::kGauge},
+           [this, one] { return one(uint64_t{policies().set().policies().size()}); });
+  c.define({"policy_generation", "Generation of the policy set in force: 1 at start, +1 per applied reload.",
+            K::kGauge},
+           [this, one] { return one(policies().generation()); });
+  c.define({"policy_reloads_total", "Policy reloads (API, SIGHUP, inotify), by result.", K::kCounter, {"result"}},
+           [this] { return std::vector<Counters::Sample>{{{"ok"}, reloads_ok_}, {{"failed"}, reloads_failed_}}; });
+  c.define({"profiles", "Learned profiles, by stage.", K::kGauge, {"stage"}}, [this] {
+    std::map<std::string, uint64_t> by_stage{{"learning", 0}, {"shadow", 0}, {"enforce", 0}, {"audit", 0}};
+    for (const auto& [_, st] : engine_->learner().profiles()) ++by_stage[learn::stage_name(st.profile.stage)];
+    std::vector<Counters::Sample> out;
+    for (const auto& [stage, n] : by_stage) out.push_back({{stage}, n});
+    return out;
+  });
+  c.define({"profiles_rejected_total", "Profile files rejected as corrupt and set aside.", K::kCounter},
+           [this, one] { return one(uint64_t{engine_->learner().rejected().size()}); });
+  c.define({"profile_save_errors_total",
+            "Failed profile writes (full disk, unwritable state_dir); the profile is kept and saved again later.",
+            K::kCounter},
+           [this, one] { return one(uint64_t{engine_->learner().save_errors()}); });
+  c.define({"policy_assign_errors_total", "Failed writes of a process's policy into the kernel.", K::kCounter, {},
+            "policy_assign_errors"},
+           [this, one] { return one(engine_->act().policy_assign_errors()); });
+  auto writes = [this](uint64_t enforce::PendingCounters::*member) {
+    return [this, member] { return Counters::one(engine_->act().pending().counters().*member); };
+  };
+  c.define({"kernel_writes_failed_total",
+            "Verdict and policy-assignment writes the kernel refused (a full map, no memory); each is retried.",
+            K::kCounter},
+           writes(&enforce::PendingCounters::failed));
+  c.define({"kernel_writes_recovered_total", "Refused kernel writes that landed on a retry.", K::kCounter},
+           writes(&enforce::PendingCounters::recovered));
+  c.define({"kernel_writes_abandoned_total", "Refused kernel writes dropped because the process exited.",
+            K::kCounter},
+           writes(&enforce::PendingCounters::abandoned));
+  c.define({"kernel_writes_not_kept_total", "Refused kernel writes not retried: the pending set was full.",
+            K::kCounter},
+           writes(&enforce::PendingCounters::overflow));
+  c.define({"kernel_writes_pending", "Kernel writes waiting for a retry now.", K::kGauge},
+           [this, one] { return one(uint64_t{engine_->act().pending().size()}); });
+  c.define({"policy_reload_retries_total", "Directory reloads retried after the kernel refused a write.",
+            K::kCounter},
+           [this, one] { return one(reload_retries_); });
+
+  // State sizes.
+  c.define({"process_table_size", "Processes in rampartd's process table.", K::kGauge, {}, "process_table.size"},
+           [this, one] { return one(uint64_t{engine_->table().size()}); });
+  c.define({"process_table_evictions_total", "Processes evicted from a full process table.", K::kCounter, {},
+            "process_table.evictions"},
+           [this, one] { return one(engine_->table().evictions()); });
+  c.define({"trust_tracked_processes", "Processes with a trust score of their own.", K::kGauge, {}, "trust.tracked"},
+           [this, one] { return one(uint64_t{engine_->score().trust().size()}); });
+  c.define({"state_entries", "Entries in each bounded in-memory structure of rampartd.", K::kGauge, {"structure"},
+            "state.<structure>.entries"},
+           state(&StateUse::entries));
+  c.define({"state_limit", "The configured limit of each structure (0: bounded by another).", K::kGauge,
+            {"structure"}, "state.<structure>.limit"},
+           state(&StateUse::limit));
+  c.define({"state_bytes", "Approximate heap bytes held by each structure.", K::kGauge, {"structure"},
+            "state.<structure>.approx_bytes"},
+           state(&StateUse::bytes));
+  c.define({"state_evictions_total", "Entries evicted from each structure to keep it within its limit.",
+            K::kCounter, {"structure"}, "state.<structure>.evictions"},
+           state(&StateUse::evictions));
+  c.define({"ringbuf_used_bytes", "Bytes in the ring buffer not yet consumed by rampartd.", K::kGauge},
+           [this, one]() -> std::vector<Counters::Sample> {
+             if (!ringbuf_fill_) return {};
+             return one(ringbuf_fill_->used());
+           });
+  c.define({"ringbuf_size_bytes", "Size of the kernel-to-rampartd ring buffer.", K::kGauge},
+           [this, one]() -> std::vector<Counters::Sample> {
+             if (!ringbuf_fill_) return {};
+             return one(uint64_t{ringbuf_fill_->size()});
+           });
+  c.define({"output_bytes_written_total", "Bytes of JSON lines written.", K::kCounter, {}, "output.bytes_written"},
+           [this, one] { return one(engine_->output().sink().bytes_written()); });
+  c.define({"output_write_errors_total", "Failed writes of JSON lines.", K::kCounter, {}, "output.write_errors"},
+           [this, one] { return one(engine_->output().sink().write_errors()); });
+  c.define({"output_bytes_lost_total", "Bytes of JSON lines lost to failed writes.", K::kCounter, {},
+            "output.bytes_lost", false},
+           [this, one] { return one(engine_->output().sink().bytes_lost()); });
+  c.define({"watchdog_pings_total", "systemd watchdog pings sent from the pipeline loop.", K::kCounter},
+           [this, one]() -> std::vector<Counters::Sample> {
+             if (!watchdog_) return {};
+             return one(watchdog_->pings());
+           });
+}
+
+std::string Daemon::render_metrics() {
+  ops::MetricsText m;
+  counters_.read().write_metrics(m);
+  // Beside the registry: the latency histogram (buckets, not one value per
+  // label set) and the daemon's own resources under the standard process_*
+  // names (no "rampart_" prefix).
   m.family("verdict_latency_seconds", "histogram",
            "From the event's kernel timestamp to its verdict (to the kernel map write when there was one).");
   engine_->emit().verdict_latency().write(m);
-  if (const auto* perm_guard_ = guard_ ? guard_->current() : nullptr) {
-    m.family("perm_guard_decisions_total", "counter", "fanotify permission events answered.");
-    m.sample(perm_guard_->decisions());
-    m.family("perm_guard_denials_total", "counter", "fanotify permission events answered with EPERM.");
-    m.sample(perm_guard_->denials());
-    m.family("perm_guard_deadline_expired_total", "counter",
-             "fanotify permission events allowed because the decision deadline passed.");
-    m.sample(perm_guard_->deadline_expired());
-    m.family("perm_guard_overflows_total", "counter", "fanotify queue overflows.");
-    m.sample(perm_guard_->overflows());
-  }
-
-  // Policies.
-  m.family("policies", "gauge", "Policies loaded (the built-in default not counted).");
-  m.sample(uint64_t{policies().set().policies().size()});
-  m.family("policy_generation", "gauge", "Generation of the policy set in force: 1 at start, +1 per applied reload.");
-  m.sample(policies().generation());
-  m.family("policy_reloads_total", "counter", "Policy reloads (API, SIGHUP, inotify), by result.");
-  m.sample(reloads_ok_, {{"result", "ok"}});
-  m.sample(reloads_failed_, {{"result", "failed"}});
-  m.family("profiles", "gauge", "Learned profiles, by stage.");
-  std::map<std::string, uint64_t> by_stage{{"learning", 0}, {"shadow", 0}, {"enforce", 0}, {"audit", 0}};
-  for (const auto& [_, st] : engine_->learner().profiles()) ++by_stage[learn::stage_name(st.profile.stage)];
-  for (const auto& [stage, n] : by_stage) m.sample(n, {{"stage", stage}});
-  m.family("profiles_rejected_total", "counter", "Profile files rejected as corrupt and set aside.");
-  m.sample(static_cast<uint64_t>(engine_->learner().rejected().size()));
-  m.family("profile_save_errors_total", "counter",
-           "Failed profile writes (full disk, unwritable state_dir); the profile is kept and saved again later.");
-  m.sample(static_cast<uint64_t>(engine_->learner().save_errors()));
-  m.family("policy_assign_errors_total", "counter", "Failed writes of a process's policy into the kernel.");
-  m.sample(engine_->act().policy_assign_errors());
-  const auto& kw = engine_->act().pending().counters();
-  m.family("kernel_writes_failed_total", "counter",
-           "Verdict and policy-assignment writes the kernel refused (a full map, no memory); each is retried.");
-  m.sample(kw.failed);
-  m.family("kernel_writes_recovered_total", "counter", "Refused kernel writes that landed on a retry.");
-  m.sample(kw.recovered);
-  m.family("kernel_writes_abandoned_total", "counter", "Refused kernel writes dropped because the process exited.");
-  m.sample(kw.abandoned);
-  m.family("kernel_writes_not_kept_total", "counter", "Refused kernel writes not retried: the pending set was full.");
-  m.sample(kw.overflow);
-  m.family("kernel_writes_pending", "gauge", "Kernel writes waiting for a retry now.");
-  m.sample(uint64_t{engine_->act().pending().size()});
-  m.family("policy_reload_retries_total", "counter", "Directory reloads retried after the kernel refused a write.");
-  m.sample(reload_retries_);
-
-  // State sizes.
-  m.family("process_table_size", "gauge", "Processes in rampartd's process table.");
-  m.sample(uint64_t{engine_->table().size()});
-  m.family("process_table_evictions_total", "counter", "Processes evicted from a full process table.");
-  m.sample(engine_->table().evictions());
-  m.family("trust_tracked_processes", "gauge", "Processes with a trust score of their own.");
-  m.sample(uint64_t{engine_->score().trust().size()});
-  const auto use = state_use();
-  m.family("state_entries", "gauge", "Entries in each bounded in-memory structure of rampartd.");
-  for (const auto& u : use) m.sample(u.entries, {{"structure", u.name}});
-  m.family("state_limit", "gauge", "The configured limit of each structure (0: bounded by another).");
-  for (const auto& u : use) m.sample(u.limit, {{"structure", u.name}});
-  m.family("state_bytes", "gauge", "Approximate heap bytes held by each structure.");
-  for (const auto& u : use) m.sample(u.bytes, {{"structure", u.name}});
-  m.family("state_evictions_total", "counter", "Entries evicted from each structure to keep it within its limit.");
-  for (const auto& u : use) m.sample(u.evictions, {{"structure", u.name}});
-  if (ringbuf_fill_) {
-    m.family("ringbuf_used_bytes", "gauge", "Bytes in the ring buffer not yet consumed by rampartd.");
-    m.sample(ringbuf_fill_->used());
-    m.family("ringbuf_size_bytes", "gauge", "Size of the kernel-to-rampartd ring buffer.");
-    m.sample(uint64_t{ringbuf_fill_->size()});
-  }
-  m.family("output_bytes_written_total", "counter", "Bytes of JSON lines written.");
-  m.sample(engine_->output().sink().bytes_written());
-  m.family("output_write_errors_total", "counter", "Failed writes of JSON lines.");
-  m.sample(engine_->output().sink().write_errors());
-  if (watchdog_) {
-    m.family("watchdog_pings_total", "counter", "systemd watchdog pings sent from the pipeline loop.");
-    m.sample(watchdog_->pings());
-  }
-
-  // The daemon's own resources (the standard process_* names).
   auto ps = ops::read_process_stats();
   m.standard_family("process_cpu_seconds_total", "counter", "User and system CPU time of rampartd, in seconds.");
   m.sample(ps.cpu_seconds);
@@ -271,62 +386,8 @@ void Daemon::write_stats(const char* reason) {
   w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + o.boot_to_realtime_ns()));
   w.field("type", "stats").field("reason", reason);
   w.field("uptime_ns", now - started_ns_);
-  auto stats = programs_->read_stats();
-  const auto& delivered = engine_->emit().delivered();
-  w.key("events").begin_object();
-  for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
-    w.key(sources::event_type_name(t)).begin_object();
-    if (stats) {
-      const auto& s = (*stats)[t];
-      w.field("emitted", s.total.emitted).field("filtered", s.total.filtered);
-      w.field("dropped", s.total.dropped).field("errors", s.total.errors);
-      w.field("rate_limited", s.total.rate_limited);
-      w.key("dropped_per_cpu").begin_array();
-      for (auto d : s.dropped_per_cpu) w.value(d);
-      w.end_array();
-    }
-    w.field("delivered", delivered[t]);
-    w.end_object();
-  }
-  w.end_object();
-  if (!stats) w.field("kernel_stats_error", stats.error().what());
-  w.field("received", engine_->received()).field("synthesized", engine_->synthesized());
-  const auto& act = engine_->act();
-  w.key("overload").begin_object();
-  w.field("alerts", overload_alerts_).field("quarantined", overload_quarantines_);
-  w.field("quarantined_now", static_cast<uint64_t>(act.overload_quarantine().size())).end_object();
-  w.key("state").begin_object();
-  for (const auto& u : state_use()) {
-    w.key(u.name).begin_object();
-    w.field("entries", u.entries).field("limit", u.limit).field("approx_bytes", u.bytes);
-    w.field("evictions", u.evictions).end_object();
-  }
-  w.end_object();
-  w.key("decode_errors").begin_object();
-  const auto& decode_errors = engine_->decode_errors();
-  for (size_t i = 0; i < decode_errors.size(); ++i)
-    w.field(sources::decode_error_name(static_cast<sources::DecodeError>(i)), decode_errors[i]);
-  w.end_object();
-  const auto& sink = o.sink();
-  w.key("output").begin_object();
-  w.field("bytes_written", sink.bytes_written()).field("write_errors", sink.write_errors());
-  w.field("bytes_lost", sink.bytes_lost()).end_object();
-  w.field("policy_assign_errors", act.policy_assign_errors());
-  w.key("trust").begin_object();
-  w.field("rule_hits", engine_->score().rule_hits()).field("verdicts_applied", act.verdicts_applied());
-  w.field("kills", act.kills());
-  w.field("tracked", static_cast<uint64_t>(engine_->score().trust().size())).end_object();
-  if (const auto* g = guard_ ? guard_->current() : nullptr) {
-    w.key("perm_guard").begin_object();
-    w.field("decisions", g->decisions()).field("denials", g->denials());
-    w.field("overflows", g->overflows()).field("cache_hits", g->cache_hits());
-    w.field("deadline_expired", g->deadline_expired());
-    w.field("access_checks", g->access_checks()).field("access_unknown", g->access_unknown());
-    w.end_object();
-  }
-  const auto& table = engine_->table();
-  w.key("process_table").begin_object();
-  w.field("size", static_cast<uint64_t>(table.size())).field("evictions", table.evictions()).end_object();
+  counters_.read().write_json(w);
+  if (!kernel_stats_) w.field("kernel_stats_error", kernel_stats_.error().what());
   w.end_object();
   o.buffer().push_back('\n');
 }
