@@ -414,11 +414,11 @@ std::string net_text(const policy::NetRule& n) {
   return out;
 }
 
-// A flow sequence ([a, b]) of what text() makes of each element.
+// A flow sequence (["a", "b"]) of what text() makes of each element.
 template <typename T, typename Fn>
 void flow_list(YAML::Emitter& e, const std::vector<T>& v, Fn text) {
   e << YAML::Flow << YAML::BeginSeq;
-  for (const auto& x : v) e << text(x);
+  for (const auto& x : v) e << YAML::DoubleQuoted << text(x);
   e << YAML::EndSeq;
 }
 
@@ -467,7 +467,9 @@ void block(YAML::Emitter& e, const char* key, const std::map<std::string, Item>&
       note += "; parents:";
       for (const auto& pa : it.parents) note += " " + pa;
     }
-    e << YAML::DoubleQuoted << k << YAML::Comment(note);
+    // Ports stay plain (listen: [8080]); paths and peers are always quoted.
+    if (paths || key != std::string_view("listen")) e << YAML::DoubleQuoted;
+    e << k << YAML::Comment(note);
   }
   e << YAML::EndSeq;
 }
@@ -484,7 +486,7 @@ std::string export_policy(const Profile& p, const policy::Policy& from, policy::
   e << YAML::Key << "apiVersion" << YAML::Value << "rampart.dev/v1";
   e << YAML::Key << "kind" << YAML::Value << "Policy";
   e << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap;
-  e << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << p.name;
+  e << YAML::Key << "name" << YAML::Value << p.name;
   e << YAML::Key << "description" << YAML::Value << YAML::DoubleQuoted << ("learned allow-list of " + p.name);
   e << YAML::EndMap;
   e << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
@@ -503,8 +505,9 @@ std::string export_policy(const Profile& p, const policy::Policy& from, policy::
   strings("containerIds", s.container_ids);
   strings("podUids", s.pod_uids);
   if (!s.uids.empty()) {
-    e << YAML::Key << "uids" << YAML::Value;
-    flow_list(e, s.uids, [](uint32_t u) { return u; });
+    e << YAML::Key << "uids" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (uint32_t u : s.uids) e << u;
+    e << YAML::EndSeq;
   }
   e << YAML::EndMap;
   e << YAML::Key << "mode" << YAML::Value << policy::mode_name(mode);
