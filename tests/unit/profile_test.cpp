@@ -301,9 +301,14 @@ TEST_CASE("profile: the export is a valid policy of what was learned", "[unit]")
 }
 
 TEST_CASE("profile: the export keeps awkward paths and names exactly", "[unit]") {
-  const std::vector<std::string> paths{
-      "/srv/say \"hi\"/it's.txt", "/srv/key: value", "/srv/#not-a-comment", "/srv/two  spaces ",
-      "/srv/caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.log", "/srv/back\\slash", "/srv/- dash", "/srv/{brace},comma"};
+  const std::vector<std::string> paths{"/srv/say \"hi\"/it's.txt",
+                                       "/srv/key: value",
+                                       "/srv/#not-a-comment",
+                                       "/srv/two  spaces ",
+                                       "/srv/caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.log",
+                                       "/srv/back\\slash",
+                                       "/srv/- dash",
+                                       "/srv/{brace},comma"};
   Profile p;
   p.name = "web";
   p.created = p.stage_since = kT0;
