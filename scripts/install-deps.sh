@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   build-essential cmake make pkg-config git
   clang llvm libclang-rt-14-dev
+  # scripts/check-format.sh and scripts/lint.sh
+  clang-format clang-tidy
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libboost-dev libboost-system-dev
   libyaml-cpp-dev nlohmann-json3-dev libexpected-dev

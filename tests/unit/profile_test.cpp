@@ -10,10 +10,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "learn/profile.h"
 #include "learn/store.h"
+#include "policy/patterns.h"
 #include "policy/policy.h"
 
 using namespace rampart;
@@ -296,4 +298,53 @@ TEST_CASE("profile: the export is a valid policy of what was learned", "[unit]")
   CHECK(none->policies()[0].allow.has_exec);
   CHECK(none->policies()[0].allow.exec.empty());
   CHECK(none->policies()[0].mode == policy::Mode::kAudit);
+}
+
+TEST_CASE("profile: the export keeps awkward paths and names exactly", "[unit]") {
+  const std::vector<std::string> paths{"/srv/say \"hi\"/it's.txt",
+                                       "/srv/key: value",
+                                       "/srv/#not-a-comment",
+                                       "/srv/two  spaces ",
+                                       "/srv/caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.log",
+                                       "/srv/back\\slash",
+                                       "/srv/- dash",
+                                       "/srv/{brace},comma"};
+  Profile p;
+  p.name = "web";
+  p.created = p.stage_since = kT0;
+  learn::Limits lim;
+  for (const auto& path : paths) {
+    p.record({Kind::kRead, path, "/usr/bin/we\"ird # parent: x"}, kT0, lim);
+    p.record({Kind::kWrite, path, ""}, kT0, lim);
+  }
+  p.record({Kind::kExec, "/opt/my app/run: #1", "/bin/s\xc3\xa9 h"}, kT0, lim);
+  p.record({Kind::kRead, "/srv/bad\xff", ""}, kT0, lim);  // not UTF-8: left out
+  auto from = learn_policy();
+  from.selector.executables = {*policy::parse_path_pattern("/opt/my app/run: #1")};
+  from.selector.cgroup_prefixes = {"/sys/fs/cgroup/a \"b\": #c"};
+  const std::string yaml = learn::export_policy(p, from, policy::Mode::kEnforce);
+  INFO(yaml);
+  CHECK(yaml.find("1 learned paths left out") != std::string::npos);
+  auto set = policy::PolicySet::load_text(yaml, "awkward.yaml");
+  REQUIRE(set);
+  const auto& q = set->policies().front();
+  CHECK(q.name == "web");
+  auto texts = [](const std::vector<policy::PathPattern>& v) {
+    std::set<std::string> out;
+    for (const auto& x : v) out.insert(x.text);
+    return out;
+  };
+  const std::set<std::string> want(paths.begin(), paths.end());
+  CHECK(texts(q.allow.file_read) == want);
+  CHECK(texts(q.allow.file_write) == want);
+  CHECK(texts(q.allow.exec) == std::set<std::string>{"/opt/my app/run: #1"});
+  CHECK(texts(q.selector.executables) == std::set<std::string>{"/opt/my app/run: #1"});
+  CHECK(q.selector.cgroup_prefixes == std::vector<std::string>{"/sys/fs/cgroup/a \"b\": #c"});
+  for (const auto& path : paths) {
+    bool matched = false;
+    for (const auto& r : q.allow.file_read) matched = matched || r.matches(path);
+    CHECK(matched);
+  }
+  // Exported again from what it parsed to: the same text.
+  CHECK(learn::export_policy(p, q, policy::Mode::kEnforce) == yaml);
 }
