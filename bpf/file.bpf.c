@@ -54,7 +54,8 @@ static __always_inline int rp_emit_file(struct pt_regs *regs, long ret, struct r
 		ev->policy_id = id ? *id : 0;
 	}
 	if (a->upath)
-		rp_read_user_path(ev->path, a->upath, a->dirfd, &ev->hdr.flags, RP_F_PATH_TRUNCATED, RP_F_PATH_RESOLVED);
+		rp_read_user_path(ev->path, a->upath, a->dirfd, &ev->hdr.flags, RP_F_PATH_TRUNCATED,
+				  RP_F_PATH_RESOLVED);
 	else
 		rp_file_path(ev->path, rp_fd_file(bpf_get_current_task_btf(), a->fd), &ev->hdr.flags,
 			     RP_F_PATH_TRUNCATED);
@@ -64,30 +65,43 @@ static __always_inline int rp_emit_file(struct pt_regs *regs, long ret, struct r
 
 RP_SYS_EXIT(open)
 {
-	struct rp_file_args a = { RP_EV_OPEN, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1,
-				  (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs), RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {
+	    RP_EV_OPEN, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs),
+	    RP_NO_ID,	RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(creat)
 {
-	struct rp_file_args a = { RP_EV_OPEN, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1,
-				  RP_O_CREAT | RP_O_WRONLY | RP_O_TRUNC, (__u32)RP_ARG1(regs), RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {RP_EV_OPEN,
+				 RP_AT_FDCWD,
+				 (const char *)RP_ARG0(regs),
+				 -1,
+				 RP_O_CREAT | RP_O_WRONLY | RP_O_TRUNC,
+				 (__u32)RP_ARG1(regs),
+				 RP_NO_ID,
+				 RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(openat)
 {
-	struct rp_file_args a = { RP_EV_OPEN, (int)RP_ARG0(regs), (const char *)RP_ARG1(regs), -1,
-				  (__u32)RP_ARG2(regs), (__u32)RP_ARG3(regs), RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {RP_EV_OPEN,
+				 (int)RP_ARG0(regs),
+				 (const char *)RP_ARG1(regs),
+				 -1,
+				 (__u32)RP_ARG2(regs),
+				 (__u32)RP_ARG3(regs),
+				 RP_NO_ID,
+				 RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(openat2)
 {
 	struct open_how how = {};
-	struct rp_file_args a = { RP_EV_OPEN, (int)RP_ARG0(regs), (const char *)RP_ARG1(regs), -1, 0, 0,
-				  RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {RP_EV_OPEN, (int)RP_ARG0(regs), (const char *)RP_ARG1(regs), -1, 0, 0, RP_NO_ID,
+				 RP_NO_ID};
 
 	bpf_probe_read_user(&how, sizeof(how), (void *)RP_ARG2(regs));
 	a.flags = (__u32)how.flags;
@@ -97,78 +111,86 @@ RP_SYS_EXIT(openat2)
 
 RP_SYS_EXIT(unlink)
 {
-	struct rp_file_args a = { RP_EV_UNLINK, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, 0, 0, RP_NO_ID,
-				  RP_NO_ID };
+	struct rp_file_args a = {RP_EV_UNLINK, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, 0, 0, RP_NO_ID, RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(rmdir)
 {
-	struct rp_file_args a = { RP_EV_UNLINK, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, RP_AT_REMOVEDIR, 0,
-				  RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {RP_EV_UNLINK, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, RP_AT_REMOVEDIR, 0,
+				 RP_NO_ID,     RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(unlinkat)
 {
-	struct rp_file_args a = { RP_EV_UNLINK, (int)RP_ARG0(regs), (const char *)RP_ARG1(regs), -1,
-				  (__u32)RP_ARG2(regs), 0, RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {
+	    RP_EV_UNLINK, (int)RP_ARG0(regs), (const char *)RP_ARG1(regs), -1, (__u32)RP_ARG2(regs), 0, RP_NO_ID,
+	    RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(chmod)
 {
-	struct rp_file_args a = { RP_EV_CHMOD, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, 0,
-				  (__u32)RP_ARG1(regs), RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {RP_EV_CHMOD, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, 0, (__u32)RP_ARG1(regs),
+				 RP_NO_ID,    RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(fchmod)
 {
-	struct rp_file_args a = { RP_EV_CHMOD, RP_AT_FDCWD, 0, (int)RP_ARG0(regs), 0, (__u32)RP_ARG1(regs),
-				  RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {RP_EV_CHMOD, RP_AT_FDCWD,	    0,	      (int)RP_ARG0(regs),
+				 0,	      (__u32)RP_ARG1(regs), RP_NO_ID, RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(fchmodat)
 {
-	struct rp_file_args a = { RP_EV_CHMOD, (int)RP_ARG0(regs), (const char *)RP_ARG1(regs), -1, 0,
-				  (__u32)RP_ARG2(regs), RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {
+	    RP_EV_CHMOD, (int)RP_ARG0(regs), (const char *)RP_ARG1(regs), -1, 0, (__u32)RP_ARG2(regs), RP_NO_ID,
+	    RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(fchmodat2)
 {
-	struct rp_file_args a = { RP_EV_CHMOD, (int)RP_ARG0(regs), (const char *)RP_ARG1(regs), -1,
-				  (__u32)RP_ARG3(regs), (__u32)RP_ARG2(regs), RP_NO_ID, RP_NO_ID };
+	struct rp_file_args a = {RP_EV_CHMOD,
+				 (int)RP_ARG0(regs),
+				 (const char *)RP_ARG1(regs),
+				 -1,
+				 (__u32)RP_ARG3(regs),
+				 (__u32)RP_ARG2(regs),
+				 RP_NO_ID,
+				 RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(chown)
 {
-	struct rp_file_args a = { RP_EV_CHOWN, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, 0, 0,
-				  (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs) };
+	struct rp_file_args a = {RP_EV_CHOWN, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1,
+				 0,	      0,	   (__u32)RP_ARG1(regs),	(__u32)RP_ARG2(regs)};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(lchown)
 {
-	struct rp_file_args a = { RP_EV_CHOWN, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, 0, 0,
-				  (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs) };
+	struct rp_file_args a = {RP_EV_CHOWN, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1,
+				 0,	      0,	   (__u32)RP_ARG1(regs),	(__u32)RP_ARG2(regs)};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(fchown)
 {
-	struct rp_file_args a = { RP_EV_CHOWN, RP_AT_FDCWD, 0, (int)RP_ARG0(regs), 0, 0, (__u32)RP_ARG1(regs),
-				  (__u32)RP_ARG2(regs) };
+	struct rp_file_args a = {RP_EV_CHOWN,	       RP_AT_FDCWD,	    0, (int)RP_ARG0(regs), 0, 0,
+				 (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs)};
 	return rp_emit_file(regs, ret, &a);
 }
 
 RP_SYS_EXIT(fchownat)
 {
-	struct rp_file_args a = { RP_EV_CHOWN, (int)RP_ARG0(regs), (const char *)RP_ARG1(regs), -1,
-				  (__u32)RP_ARG4(regs), 0, (__u32)RP_ARG2(regs), (__u32)RP_ARG3(regs) };
+	struct rp_file_args a = {
+	    RP_EV_CHOWN, (int)RP_ARG0(regs),   (const char *)RP_ARG1(regs), -1, (__u32)RP_ARG4(regs),
+	    0,		 (__u32)RP_ARG2(regs), (__u32)RP_ARG3(regs)};
 	return rp_emit_file(regs, ret, &a);
 }
 

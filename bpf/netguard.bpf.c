@@ -56,12 +56,12 @@ static __always_inline int rp_net_decide(__u32 op, __u8 family, const __u8 *addr
 		struct rp_port_set *deny;
 
 		if (family == 4) {
-			struct rp_net4_key k = { .prefixlen = 32 + 32, .policy_id = policy_id };
+			struct rp_net4_key k = {.prefixlen = 32 + 32, .policy_id = policy_id};
 
 			__builtin_memcpy(k.addr, addr, 4);
 			deny = bpf_map_lookup_elem(&net_deny4_map, &k);
 		} else {
-			struct rp_net6_key k = { .prefixlen = 32 + 128, .policy_id = policy_id };
+			struct rp_net6_key k = {.prefixlen = 32 + 128, .policy_id = policy_id};
 
 			__builtin_memcpy(k.addr, addr, 16);
 			deny = bpf_map_lookup_elem(&net_deny6_map, &k);
@@ -85,12 +85,12 @@ static __always_inline int rp_net_decide(__u32 op, __u8 family, const __u8 *addr
 		if (!rule->restrict_connect)
 			return RP_ALLOW;
 		if (family == 4) {
-			struct rp_net4_key k = { .prefixlen = 32 + 32, .policy_id = policy_id };
+			struct rp_net4_key k = {.prefixlen = 32 + 32, .policy_id = policy_id};
 
 			__builtin_memcpy(k.addr, addr, 4);
 			ports = bpf_map_lookup_elem(&net_allow4_map, &k);
 		} else {
-			struct rp_net6_key k = { .prefixlen = 32 + 128, .policy_id = policy_id };
+			struct rp_net6_key k = {.prefixlen = 32 + 128, .policy_id = policy_id};
 
 			__builtin_memcpy(k.addr, addr, 16);
 			ports = bpf_map_lookup_elem(&net_allow6_map, &k);

@@ -67,8 +67,7 @@ static __always_inline struct rp_syscall_event *rp_sys_begin(struct pt_regs *reg
 	return ev;
 }
 
-static __always_inline int rp_sys_ids(struct pt_regs *regs, long ret, __u32 type, __u64 r, __u64 e, __u64 s,
-				      __u64 fs)
+static __always_inline int rp_sys_ids(struct pt_regs *regs, long ret, __u32 type, __u64 r, __u64 e, __u64 s, __u64 fs)
 {
 	struct rp_syscall_event *ev;
 
@@ -85,14 +84,40 @@ static __always_inline int rp_sys_ids(struct pt_regs *regs, long ret, __u32 type
 	return 0;
 }
 
-RP_SYS_EXIT(setuid) { return rp_sys_ids(regs, ret, RP_EV_SETUID, (__u32)RP_ARG0(regs), RP_NONE, RP_NONE, RP_NONE); }
-RP_SYS_EXIT(setreuid) { return rp_sys_ids(regs, ret, RP_EV_SETUID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), RP_NONE, RP_NONE); }
-RP_SYS_EXIT(setresuid) { return rp_sys_ids(regs, ret, RP_EV_SETUID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs), RP_NONE); }
-RP_SYS_EXIT(setfsuid) { return rp_sys_ids(regs, ret, RP_EV_SETUID, RP_NONE, RP_NONE, RP_NONE, (__u32)RP_ARG0(regs)); }
-RP_SYS_EXIT(setgid) { return rp_sys_ids(regs, ret, RP_EV_SETGID, (__u32)RP_ARG0(regs), RP_NONE, RP_NONE, RP_NONE); }
-RP_SYS_EXIT(setregid) { return rp_sys_ids(regs, ret, RP_EV_SETGID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), RP_NONE, RP_NONE); }
-RP_SYS_EXIT(setresgid) { return rp_sys_ids(regs, ret, RP_EV_SETGID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs), RP_NONE); }
-RP_SYS_EXIT(setfsgid) { return rp_sys_ids(regs, ret, RP_EV_SETGID, RP_NONE, RP_NONE, RP_NONE, (__u32)RP_ARG0(regs)); }
+RP_SYS_EXIT(setuid)
+{
+	return rp_sys_ids(regs, ret, RP_EV_SETUID, (__u32)RP_ARG0(regs), RP_NONE, RP_NONE, RP_NONE);
+}
+RP_SYS_EXIT(setreuid)
+{
+	return rp_sys_ids(regs, ret, RP_EV_SETUID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), RP_NONE, RP_NONE);
+}
+RP_SYS_EXIT(setresuid)
+{
+	return rp_sys_ids(regs, ret, RP_EV_SETUID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs),
+			  RP_NONE);
+}
+RP_SYS_EXIT(setfsuid)
+{
+	return rp_sys_ids(regs, ret, RP_EV_SETUID, RP_NONE, RP_NONE, RP_NONE, (__u32)RP_ARG0(regs));
+}
+RP_SYS_EXIT(setgid)
+{
+	return rp_sys_ids(regs, ret, RP_EV_SETGID, (__u32)RP_ARG0(regs), RP_NONE, RP_NONE, RP_NONE);
+}
+RP_SYS_EXIT(setregid)
+{
+	return rp_sys_ids(regs, ret, RP_EV_SETGID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), RP_NONE, RP_NONE);
+}
+RP_SYS_EXIT(setresgid)
+{
+	return rp_sys_ids(regs, ret, RP_EV_SETGID, (__u32)RP_ARG0(regs), (__u32)RP_ARG1(regs), (__u32)RP_ARG2(regs),
+			  RP_NONE);
+}
+RP_SYS_EXIT(setfsgid)
+{
+	return rp_sys_ids(regs, ret, RP_EV_SETGID, RP_NONE, RP_NONE, RP_NONE, (__u32)RP_ARG0(regs));
+}
 
 RP_SYS_EXIT(capset)
 {

@@ -43,17 +43,17 @@ struct {
 #endif
 
 /* Declares a sys_exit handler; rampartd maps it to syscall NAME by its program name. */
-#define RP_SYS_EXIT(name) \
-	SEC("tp_btf/sys_exit") \
+#define RP_SYS_EXIT(name)                                                                                              \
+	SEC("tp_btf/sys_exit")                                                                                         \
 	int BPF_PROG(sys_exit_##name, struct pt_regs *regs, long ret)
 
 /* Filters rampartd's own syscalls, counting them under `type`. */
-#define RP_SKIP_SELF(type) \
-	do { \
-		if (rp_is_self()) { \
-			rp_count(type, RP_STAT_FILTERED); \
-			return 0; \
-		} \
+#define RP_SKIP_SELF(type)                                                                                             \
+	do {                                                                                                           \
+		if (rp_is_self()) {                                                                                    \
+			rp_count(type, RP_STAT_FILTERED);                                                              \
+			return 0;                                                                                      \
+		}                                                                                                      \
 	} while (0)
 
 #endif /* RAMPART_SYSCALL_BPF_H */

@@ -30,12 +30,18 @@ void Table::print(std::ostream& out, const std::string& indent) const {
 
 std::string level_name(v1::Level l) {
   switch (l) {
-    case v1::LEVEL_OBSERVE: return "observe";
-    case v1::LEVEL_ALERT: return "alert";
-    case v1::LEVEL_DENY: return "deny";
-    case v1::LEVEL_QUARANTINE: return "quarantine";
-    case v1::LEVEL_KILL: return "kill";
-    default: return "level-" + std::to_string(static_cast<int>(l));
+    case v1::LEVEL_OBSERVE:
+      return "observe";
+    case v1::LEVEL_ALERT:
+      return "alert";
+    case v1::LEVEL_DENY:
+      return "deny";
+    case v1::LEVEL_QUARANTINE:
+      return "quarantine";
+    case v1::LEVEL_KILL:
+      return "kill";
+    default:
+      return "level-" + std::to_string(static_cast<int>(l));
   }
 }
 
@@ -52,10 +58,15 @@ bool parse_level(const std::string& s, v1::Level* out) {
 std::string duration(uint64_t ns) {
   uint64_t s = ns / 1'000'000'000;
   char buf[64];
-  if (s >= 86400) std::snprintf(buf, sizeof(buf), "%llud %lluh", (unsigned long long)(s / 86400), (unsigned long long)(s % 86400 / 3600));
-  else if (s >= 3600) std::snprintf(buf, sizeof(buf), "%lluh %llum", (unsigned long long)(s / 3600), (unsigned long long)(s % 3600 / 60));
-  else if (s >= 60) std::snprintf(buf, sizeof(buf), "%llum %llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
-  else std::snprintf(buf, sizeof(buf), "%.1fs", static_cast<double>(ns) / 1e9);
+  if (s >= 86400)
+    std::snprintf(buf, sizeof(buf), "%llud %lluh", (unsigned long long)(s / 86400),
+                  (unsigned long long)(s % 86400 / 3600));
+  else if (s >= 3600)
+    std::snprintf(buf, sizeof(buf), "%lluh %llum", (unsigned long long)(s / 3600), (unsigned long long)(s % 3600 / 60));
+  else if (s >= 60)
+    std::snprintf(buf, sizeof(buf), "%llum %llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+  else
+    std::snprintf(buf, sizeof(buf), "%.1fs", static_cast<double>(ns) / 1e9);
   return buf;
 }
 
@@ -80,17 +91,19 @@ void print_status(std::ostream& out, const v1::GetStatusResponse& s) {
     if (e.emitted() || e.filtered() || e.dropped() || e.rate_limited() || e.delivered())
       ev.row({e.type(), std::to_string(e.emitted()), std::to_string(e.filtered()), std::to_string(e.dropped()),
               std::to_string(e.rate_limited()), std::to_string(e.delivered())});
-  if (ev.empty()) out << "  none yet\n";
-  else ev.print(out, "  ");
-  out << "\nreceived " << s.received() << ", decode errors " << s.decode_errors() << ", synthesized "
-      << s.synthesized() << "\n";
+  if (ev.empty())
+    out << "  none yet\n";
+  else
+    ev.print(out, "  ");
+  out << "\nreceived " << s.received() << ", decode errors " << s.decode_errors() << ", synthesized " << s.synthesized()
+      << "\n";
   const auto& o = s.overload();
   out << "overload: " << o.dropped() << " dropped (ring buffer full, " << (o.ringbuf_bytes() >> 10) << " KiB; by cpu:";
   for (int c = 0; c < o.dropped_per_cpu_size(); ++c) out << " cpu" << c << " " << o.dropped_per_cpu(c);
   out << "), " << o.rate_limited() << " rate-limited (per process "
       << (o.process_rate() ? std::to_string(o.process_rate()) + "/s" : "off") << ", per cgroup "
-      << (o.cgroup_rate() ? std::to_string(o.cgroup_rate()) + "/s" : "off") << "); " << o.alerts()
-      << " alerts, " << o.quarantined() << " fail-closed quarantines (" << o.quarantined_now() << " held now)\n";
+      << (o.cgroup_rate() ? std::to_string(o.cgroup_rate()) + "/s" : "off") << "); " << o.alerts() << " alerts, "
+      << o.quarantined() << " fail-closed quarantines (" << o.quarantined_now() << " held now)\n";
   const auto& kw = s.kernel_writes();
   out << "kernel writes refused: " << kw.failed() << " (" << kw.pending() << " pending";
   if (kw.pending()) out << ", oldest " << kw.oldest_pending_ms() << " ms";
@@ -127,10 +140,11 @@ void print_verdict(std::ostream& out, const v1::Verdict& v) {
   if (!v.container_id().empty()) out << "container " << v.container_id() << "\n";
   if (!v.tracked()) out << "no rule has fired on this process\n";
   if (v.evidence_size() > 0) {
-    out << "\nevidence (oldest first" << (v.evidence_dropped() ? ", " + std::to_string(v.evidence_dropped()) + " older dropped" : "")
-        << "):\n";
+    out << "\nevidence (oldest first"
+        << (v.evidence_dropped() ? ", " + std::to_string(v.evidence_dropped()) + " older dropped" : "") << "):\n";
     Table t({"RULE", "WEIGHT", "EVENT", "DETAIL"});
-    for (const auto& e : v.evidence()) t.row({e.rule_id(), "-" + std::to_string(e.weight()), e.event_type(), e.detail()});
+    for (const auto& e : v.evidence())
+      t.row({e.rule_id(), "-" + std::to_string(e.weight()), e.event_type(), e.detail()});
     t.print(out, "  ");
   }
   if (v.ancestry_size() > 0) {

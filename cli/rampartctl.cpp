@@ -2,7 +2,6 @@
 // tables by default, --json for scripts. Every error says what failed and
 // what to do about it; the exit codes are documented in --help and the
 // README. The command line is parsed by CLI11: every command answers --help.
-#include <CLI/CLI.hpp>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -11,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <climits>
 #include <cstdint>
@@ -201,8 +201,10 @@ int cmd_status(Client& c) {
   v1::GetStatusResponse r;
   auto s = c.stub().GetStatus(&ctx, {}, &r);
   if (!s.ok()) return c.failed("status", s);
-  if (c.json()) print_json(r);
-  else cli::print_status(std::cout, r);
+  if (c.json())
+    print_json(r);
+  else
+    cli::print_status(std::cout, r);
   return kOk;
 }
 
@@ -250,8 +252,10 @@ int cmd_events(Client& c, const EventsArgs& a) {
       continue;
     }
     ++seen;
-    if (c.json()) std::cout << msg.event().json() << "\n";
-    else cli::print_event_line(std::cout, msg.event());
+    if (c.json())
+      std::cout << msg.event().json() << "\n";
+    else
+      cli::print_event_line(std::cout, msg.event());
     if (follow) std::cout.flush();
   }
   std::cout.flush();
@@ -274,8 +278,10 @@ int cmd_verdict(Client& c, uint32_t pid) {
   v1::Verdict v;
   auto s = c.stub().GetVerdict(&ctx, req, &v);
   if (!s.ok()) return c.failed("verdict " + std::to_string(pid), s);
-  if (c.json()) print_json(v);
-  else cli::print_verdict(std::cout, v);
+  if (c.json())
+    print_json(v);
+  else
+    cli::print_verdict(std::cout, v);
   return kOk;
 }
 
@@ -285,8 +291,10 @@ int cmd_verdicts(Client& c, const v1::ListVerdictsRequest& req) {
   v1::ListVerdictsResponse r;
   auto s = c.stub().ListVerdicts(&ctx, req, &r);
   if (!s.ok()) return c.failed("verdicts", s);
-  if (c.json()) print_json(r);
-  else cli::print_verdicts(std::cout, r);
+  if (c.json())
+    print_json(r);
+  else
+    cli::print_verdicts(std::cout, r);
   return kOk;
 }
 
@@ -298,16 +306,18 @@ int cmd_process(Client& c, const std::string& cmd, const v1::ProcessRequest& req
   v1::ProcessActionResponse r;
   auto s = cmd == "quarantine" ? c.stub().Quarantine(&ctx, req, &r) : c.stub().Release(&ctx, req, &r);
   if (!s.ok()) return c.failed(cmd + " " + std::to_string(pid), s);
-  if (c.json()) print_json(r);
-  else std::cout << "pid " << r.pid() << ": " << r.message() << " (level " << level_name(r.level()) << ")\n";
+  if (c.json())
+    print_json(r);
+  else
+    std::cout << "pid " << r.pid() << ": " << r.message() << " (level " << level_name(r.level()) << ")\n";
   return r.pending() ? kKernelRefused : kOk;
 }
 
 // What `policy` and `profile` asked for; filled in by the command line.
 struct SubArgs {
-  std::string sub;         // list, validate, reload, show, ...
-  std::string operand;     // FILE, DIR or NAME, if given
-  std::string file;        // policy reload --file
+  std::string sub;                  // list, validate, reload, show, ...
+  std::string operand;              // FILE, DIR or NAME, if given
+  std::string file;                 // policy reload --file
   v1::ProfileActionRequest action;  // profile promote / rollback
 };
 
@@ -319,8 +329,10 @@ int cmd_policy(Client& c, const SubArgs& a) {
     v1::ListPoliciesResponse r;
     auto s = c.stub().ListPolicies(&ctx, {}, &r);
     if (!s.ok()) return c.failed("policy list", s);
-    if (c.json()) print_json(r);
-    else cli::print_policies(std::cout, r);
+    if (c.json())
+      print_json(r);
+    else
+      cli::print_policies(std::cout, r);
     return kOk;
   }
   if (sub == "validate") {
@@ -390,8 +402,10 @@ int cmd_profile(Client& c, const SubArgs& a) {
     v1::ListProfilesResponse r;
     auto s = c.stub().ProfileStatus(&ctx, req, &r);
     if (!s.ok()) return c.failed("profile " + sub, s);
-    if (c.json()) print_json(r);
-    else cli::print_profiles(std::cout, r, sub == "status");
+    if (c.json())
+      print_json(r);
+    else
+      cli::print_profiles(std::cout, r, sub == "status");
     return kOk;
   }
   if (sub == "show" || sub == "export") {
@@ -401,15 +415,19 @@ int cmd_profile(Client& c, const SubArgs& a) {
       v1::ExportProfileResponse r;
       auto s = c.stub().ExportProfile(&ctx, req, &r);
       if (!s.ok()) return c.failed("profile export " + a.operand, s);
-      if (c.json()) print_json(r);
-      else std::cout << r.yaml();
+      if (c.json())
+        print_json(r);
+      else
+        std::cout << r.yaml();
       return kOk;
     }
     v1::GetProfileResponse r;
     auto s = c.stub().GetProfile(&ctx, req, &r);
     if (!s.ok()) return c.failed("profile show " + a.operand, s);
-    if (c.json()) print_json(r);
-    else cli::print_profile(std::cout, r);
+    if (c.json())
+      print_json(r);
+    else
+      cli::print_profile(std::cout, r);
     return kOk;
   }
   // promote, rollback
@@ -417,8 +435,10 @@ int cmd_profile(Client& c, const SubArgs& a) {
   v1::ProfileActionResponse r;
   auto s = sub == "promote" ? c.stub().PromoteProfile(&ctx, req, &r) : c.stub().RollbackProfile(&ctx, req, &r);
   if (!s.ok()) return c.failed("profile " + sub + " " + req.name(), s);
-  if (c.json()) print_json(r);
-  else std::cout << "profile " << r.name() << ": " << r.message() << "\n";
+  if (c.json())
+    print_json(r);
+  else
+    std::cout << "profile " << r.name() << ": " << r.message() << "\n";
   return kOk;
 }
 
@@ -491,7 +511,8 @@ int parse_failed(CLI::App& app, const CLI::ParseError& e) {
   for (const CLI::App* sub : at->get_subcommands([](CLI::App*) { return true; }))
     known += (known.empty() ? "" : ", ") + sub->get_name();
   for (const auto& word : app.remaining(true))
-    if (!word.empty() && word[0] != '-') return usage_error(where + "unknown command '" + word + "' (" + known + ")", command);
+    if (!word.empty() && word[0] != '-')
+      return usage_error(where + "unknown command '" + word + "' (" + known + ")", command);
   return usage_error(where + "no command given (" + known + ")", command);
 }
 
@@ -506,9 +527,10 @@ int main(int argc, char** argv) {
   app.get_formatter()->label("Usage", "usage");
   app.get_formatter()->column_width(30);
   app.set_help_flag("-h,--help", "this text");  // before the commands: each one inherits it
-  app.fallthrough();                             // global options may follow the command too
+  app.fallthrough();                            // global options may follow the command too
   app.require_subcommand(1);
-  app.add_option("--socket", o.socket, "rampartd's Unix socket (default $RAMPART_SOCKET or " + std::string(kDefaultSocket) + ")")
+  app.add_option("--socket", o.socket,
+                 "rampartd's Unix socket (default $RAMPART_SOCKET or " + std::string(kDefaultSocket) + ")")
       ->type_name("PATH");
   app.add_option("--address", o.address,
                  "use TCP instead (mTLS: --tls-cert, --tls-key, --tls-ca; or --insecure for a plain-TCP listener)")
@@ -518,8 +540,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", o.tls_ca, "the CA that signed rampartd's certificate (PEM)")->type_name("FILE");
   app.add_flag("--insecure", o.insecure, "plain TCP to --address (a listener with api.tcp.insecure)");
   app.add_flag("--json", o.json, "machine-readable output: one JSON object (events: one per line)");
-  add_number(&app, "--timeout", 1, INT_MAX, [&o](uint32_t s) { o.timeout_s = static_cast<int>(s); },
-             "give up on a call after S seconds (default 30)")
+  add_number(
+      &app, "--timeout", 1, INT_MAX, [&o](uint32_t s) { o.timeout_s = static_cast<int>(s); },
+      "give up on a call after S seconds (default 30)")
       ->type_name("S");
 
   auto* status = app.add_subcommand(
@@ -530,15 +553,18 @@ int main(int argc, char** argv) {
   auto* events =
       app.add_subcommand("events", "live events: the next N (default 10), or with --follow until interrupted");
   events->add_flag("-f,--follow", ev.follow, "until interrupted");
-  add_number(events, "--count", 1, UINT32_MAX, [&ev](uint32_t n) { ev.count = n; }, "the next N events (default 10)")
+  add_number(
+      events, "--count", 1, UINT32_MAX, [&ev](uint32_t n) { ev.count = n; }, "the next N events (default 10)")
       ->type_name("N");
   events->add_option("--type", types, "only these types; may repeat or take a comma list (exec,connect)")
       ->delimiter(',')
       ->allow_extra_args(false)
       ->type_name("T");
-  add_number(events, "--pid", 1, UINT32_MAX, [&ev](uint32_t p) { ev.req.set_pid(p); }, "only this thread")
+  add_number(
+      events, "--pid", 1, UINT32_MAX, [&ev](uint32_t p) { ev.req.set_pid(p); }, "only this thread")
       ->type_name("P");
-  add_number(events, "--tgid", 1, UINT32_MAX, [&ev](uint32_t p) { ev.req.set_tgid(p); }, "only this process")
+  add_number(
+      events, "--tgid", 1, UINT32_MAX, [&ev](uint32_t p) { ev.req.set_tgid(p); }, "only this process")
       ->type_name("P");
   events
       ->add_option_function<std::string>(
@@ -549,7 +575,8 @@ int main(int argc, char** argv) {
       ->add_option_function<std::string>(
           "--policy", [&ev](const std::string& name) { ev.req.set_policy(name); }, "only processes under this policy")
       ->type_name("NAME");
-  add_level(events, [&ev](v1::Level l) { ev.req.set_min_level(l); }, "only processes at this level or worse");
+  add_level(
+      events, [&ev](v1::Level l) { ev.req.set_min_level(l); }, "only processes at this level or worse");
 
   uint32_t verdict_pid = 0;
   auto* verdict = app.add_subcommand("verdict", "score, level, policy, evidence chain, ancestry of a process");
@@ -558,8 +585,9 @@ int main(int argc, char** argv) {
   v1::ListVerdictsRequest verdicts_req;
   verdicts_req.set_min_level(v1::LEVEL_ALERT);
   auto* verdicts = app.add_subcommand("verdicts", "processes with a score of their own");
-  add_level(verdicts, [&verdicts_req](v1::Level l) { verdicts_req.set_min_level(l); },
-            "the lowest level listed (default alert)");
+  add_level(
+      verdicts, [&verdicts_req](v1::Level l) { verdicts_req.set_min_level(l); },
+      "the lowest level listed (default alert)");
 
   SubArgs pol;
   auto* policy = app.add_subcommand("policy", "list | validate FILE | reload [DIR] | reload --file FILE");
@@ -585,8 +613,8 @@ int main(int argc, char** argv) {
   profile->add_subcommand("export", "the profile as a policy (YAML, mode enforce)")
       ->add_option("NAME", prof.operand, "the profile")
       ->required();
-  auto* promote = profile->add_subcommand(
-      "promote", "learning -> shadow (needs a stable profile, or --force); shadow -> enforce");
+  auto* promote =
+      profile->add_subcommand("promote", "learning -> shadow (needs a stable profile, or --force); shadow -> enforce");
   promote->add_option("NAME", prof.operand, "the profile")->required();
   promote->add_flag("--force", force, "promote a profile that is not stable yet");
   promote->add_option("--reason", reason, "why (audited)")->type_name("TEXT");

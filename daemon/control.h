@@ -19,9 +19,9 @@ namespace rampart {
 struct Outcome {
   enum class Code { kOk, kNotFound, kRefused, kFailed };
   Code code = Code::kOk;
-  std::string message;  // for the operator; on an error, why
+  std::string message;   // for the operator; on an error, why
   bool pending = false;  // quarantine: accepted, not yet in the kernel (retried)
-  std::string stage;    // profiles: the stage it is in now
+  std::string stage;     // profiles: the stage it is in now
   static Outcome error(Code c, std::string m) { return Outcome{c, std::move(m), false, {}}; }
 };
 
@@ -33,7 +33,7 @@ struct ReloadAsk {
 struct ReloadAnswer {
   engine::ReloadResult result;
   uint32_t retry_in_ms = 0;  // a refused reload of the policy directory is retried after this
-  std::string invalid;      // the request itself was wrong (no such directory)
+  std::string invalid;       // the request itself was wrong (no such directory)
 };
 
 class Control {

@@ -85,8 +85,9 @@ Result<void> Daemon::start() {
       programs_->set_lsm_privileges(bpf::LsmPrograms::kPrivileges);
       if (auto r = lsm_->protect(*programs_, static_cast<uint32_t>(getppid())); !r)
         log("warning: self-protection: " + r.error().what());
-      lsm_status_ = "BPF LSM (self-test passed): exec, files, ptrace, module loading, mount, bpf() and "
-                    "self-protection refused with EPERM in LSM hooks";
+      lsm_status_ =
+          "BPF LSM (self-test passed): exec, files, ptrace, module loading, mount, bpf() and "
+          "self-protection refused with EPERM in LSM hooks";
     } else {
       lsm_status_ = "BPF LSM not used (" + lsm.error().what() + "): fanotify for exec and files, kill for privilege";
     }
@@ -109,9 +110,8 @@ Result<void> Daemon::start() {
         "; network enforcement " +
         (programs_->network_enforcement() ? "in the kernel (cgroup hooks at " + lo.enforce_cgroup + ")" : "off"));
     log("attached " + std::to_string(programs_->attached().size()) + " programs, tracing " +
-        std::to_string(programs_->traced_syscall_count()) + " syscalls; " +
-        std::to_string(engine_->table().size()) + " processes from /proc; output to " +
-        (out.path() == "-" ? "stdout" : out.path()));
+        std::to_string(programs_->traced_syscall_count()) + " syscalls; " + std::to_string(engine_->table().size()) +
+        " processes from /proc; output to " + (out.path() == "-" ? "stdout" : out.path()));
   }
   return {};
 }
@@ -217,8 +217,8 @@ void Daemon::arm_housekeeping() {
     // second at most, counted always; the pipeline goes on.
     auto& sink = out.sink();
     if (sink.write_errors() != output_errors_logged_) {
-      log("warning: event output: " + std::to_string(sink.write_errors() - output_errors_logged_) +
-          " writes failed (" + std::strerror(sink.last_errno()) + "); " + std::to_string(sink.bytes_lost()) +
+      log("warning: event output: " + std::to_string(sink.write_errors() - output_errors_logged_) + " writes failed (" +
+          std::strerror(sink.last_errno()) + "); " + std::to_string(sink.bytes_lost()) +
           " bytes of events lost so far (rampart_output_write_errors_total)");
       output_errors_logged_ = sink.write_errors();
     }

@@ -15,13 +15,13 @@
 #include <memory>
 #include <string>
 
-#include "api/service.h"
-#include "control.h"
 #include "api/event_hub.h"
 #include "api/server.h"
+#include "api/service.h"
 #include "bpf/loader.h"
 #include "bpf/lsm_loader.h"
 #include "config/config.h"
+#include "control.h"
 #include "engine/bpf_kernel.h"
 #include "engine/engine.h"
 #include "engine/kernel_mechanisms.h"
@@ -128,7 +128,7 @@ class Daemon final : public Control {
   boost::asio::steady_timer housekeeping_;
   std::unique_ptr<bpf::Programs> programs_;
   std::unique_ptr<bpf::LsmPrograms> lsm_;  // null: the fallbacks enforce exec, files and privilege
-  std::string lsm_status_;                  // why, for the log and status
+  std::string lsm_status_;                 // why, for the log and status
   std::unique_ptr<engine::BpfKernel> kernel_;
   api::EventHub hub_;
   std::unique_ptr<engine::Engine> engine_;

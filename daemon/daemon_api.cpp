@@ -54,7 +54,9 @@ void Daemon::audit(const std::string& action, uint32_t pid, const api::Peer& pee
       result + (detail.empty() ? "" : " (" + detail + ")"));
 }
 
-void Daemon::peer_refused(const api::Peer& peer, const std::string& why) { audit("api_refused", 0, peer, "refused", why); }
+void Daemon::peer_refused(const api::Peer& peer, const std::string& why) {
+  audit("api_refused", 0, peer, "refused", why);
+}
 
 grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
   const uint64_t now = boot_now_ns();
@@ -155,7 +157,8 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
   auto* o = out->mutable_overload();
   o->set_dropped(c.value("kernel_events_dropped_total"));
   o->set_rate_limited(c.value("kernel_events_rate_limited_total"));
-  for (const auto& s : c.samples("kernel_events_dropped_by_cpu_total")) o->add_dropped_per_cpu(std::get<uint64_t>(s.value));
+  for (const auto& s : c.samples("kernel_events_dropped_by_cpu_total"))
+    o->add_dropped_per_cpu(std::get<uint64_t>(s.value));
   o->set_alerts(c.value("overload_alerts_total"));
   o->set_quarantined(c.value("overload_quarantines_total"));
   o->set_quarantined_now(c.value("overload_quarantined_now"));
@@ -180,7 +183,8 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
   kw->set_abandoned(c.value("kernel_writes_abandoned_total"));
   kw->set_not_kept(c.value("kernel_writes_not_kept_total"));
   kw->set_pending(c.value("kernel_writes_pending"));
-  if (auto oldest = engine_->act().pending().oldest_ns()) kw->set_oldest_pending_ms((now - std::min(now, *oldest)) / 1'000'000);
+  if (auto oldest = engine_->act().pending().oldest_ns())
+    kw->set_oldest_pending_ms((now - std::min(now, *oldest)) / 1'000'000);
   kw->set_last_error(engine_->act().last_write_error());
   kw->set_reload_retries(c.value("policy_reload_retries_total"));
   auto ps = ops::read_process_stats();
@@ -218,7 +222,8 @@ Outcome Daemon::release(uint32_t pid, const std::string& reason, const api::Peer
     audit("release", pid, peer, "not_found", reason);
     return Outcome::error(Outcome::Code::kNotFound, not_found(pid));
   }
-  const bool was_manual = (engine_->act().manual_quarantine().erase(pid) + engine_->act().overload_quarantine().erase(pid)) > 0;
+  const bool was_manual =
+      (engine_->act().manual_quarantine().erase(pid) + engine_->act().overload_quarantine().erase(pid)) > 0;
   const bool was_tracked = engine_->score().trust().tracked(pid);
   if (auto r = engine_->act().write_verdict(pid, rp_verdict{0, 0}, "api release"); !r) {
     audit("release", pid, peer, "failed", r.error().what());
@@ -241,7 +246,8 @@ Outcome Daemon::release(uint32_t pid, const std::string& reason, const api::Peer
     }
     const bool enforce = policies().governing(child).mode == policy::Mode::kEnforce;
     rp_verdict kv = own && enforce ? engine::kernel_verdict(own->level) : rp_verdict{0, 0};
-    if (!engine_->act().write_verdict(child, kv, "api release of parent " + std::to_string(pid))) continue;  // reported, retried
+    if (!engine_->act().write_verdict(child, kv, "api release of parent " + std::to_string(pid)))
+      continue;  // reported, retried
     ++children;
   }
   audit("release", pid, peer, "ok",

@@ -61,8 +61,7 @@ Outcome Daemon::promote(const std::string& name, bool force, const std::string& 
     audit("profile_promote", 0, peer, "refused", name + ": " + why);
     return Outcome::error(Outcome::Code::kRefused, why);
   };
-  if (!engine_->learner().sources().count(name))
-    return refuse("no policy '" + name + "' in mode learn is loaded");
+  if (!engine_->learner().sources().count(name)) return refuse("no policy '" + name + "' in mode learn is loaded");
   learn::Stage next;
   switch (p.stage) {
     case learn::Stage::kEnforce:
@@ -81,8 +80,8 @@ Outcome Daemon::promote(const std::string& name, bool force, const std::string& 
     audit("profile_promote", 0, peer, "failed", name + ": " + r.error().what());
     return Outcome::error(Outcome::Code::kFailed, r.error().what());
   }
-  audit("profile_promote", 0, peer, "ok", name + ": " + learn::stage_name(next) +
-                                              (reason.empty() ? "" : " (" + reason + ")"));
+  audit("profile_promote", 0, peer, "ok",
+        name + ": " + learn::stage_name(next) + (reason.empty() ? "" : " (" + reason + ")"));
   Outcome o;
   o.stage = learn::stage_name(next);
   o.message = next == learn::Stage::kShadow

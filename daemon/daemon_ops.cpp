@@ -54,7 +54,8 @@ void Daemon::start_ops() {
     kubelet_ = std::make_unique<k8s::KubeletPods>(
         kc,
         [this](k8s::PodMap pods) {
-          boost::asio::post(io_, [this, pods = std::move(pods)]() mutable { engine_->enrich().set_pods(std::move(pods)); });
+          boost::asio::post(io_,
+                            [this, pods = std::move(pods)]() mutable { engine_->enrich().set_pods(std::move(pods)); });
         },
         [this](const std::string& m) { boost::asio::post(io_, [this, m] { log(m); }); });
     engine_->enrich().on_unknown_pod([this] {
@@ -121,34 +122,53 @@ void Daemon::define_counters() {
     };
   };
 
-  c.define({"build_info", "Version of rampartd and of its kernel event ABI.", K::kGauge, {"version", "abi"}},
-           [] { return std::vector<Counters::Sample>{{{RAMPART_VERSION, std::to_string(RP_ABI_VERSION)}, uint64_t{1}}}; });
+  c.define({"build_info", "Version of rampartd and of its kernel event ABI.", K::kGauge, {"version", "abi"}}, [] {
+    return std::vector<Counters::Sample>{{{RAMPART_VERSION, std::to_string(RP_ABI_VERSION)}, uint64_t{1}}};
+  });
   c.define({"uptime_seconds", "Seconds since rampartd started its pipeline.", K::kGauge},
            [this, one] { return one(boot_seconds() - static_cast<double>(started_ns_) / 1e9); });
 
   // Events: what the kernel emitted, filtered out and dropped (ring buffer
   // full), per type, and what rampartd delivered to its output.
-  c.define({"events_total", "Events delivered to the output, by type.", K::kCounter, {"type"},
-            "events.<type>.delivered"},
-           [this, per_type] { return per_type([this](uint32_t t) { return engine_->emit().delivered()[t]; }); });
-  c.define({"kernel_events_emitted_total", "Events the BPF programs submitted, by type.", K::kCounter, {"type"},
+  c.define(
+      {"events_total", "Events delivered to the output, by type.", K::kCounter, {"type"}, "events.<type>.delivered"},
+      [this, per_type] { return per_type([this](uint32_t t) { return engine_->emit().delivered()[t]; }); });
+  c.define({"kernel_events_emitted_total",
+            "Events the BPF programs submitted, by type.",
+            K::kCounter,
+            {"type"},
             "events.<type>.emitted"},
            kernel(&rp_stats::emitted));
-  c.define({"kernel_events_filtered_total", "Events the BPF programs skipped in the kernel, by type.", K::kCounter,
-            {"type"}, "events.<type>.filtered"},
+  c.define({"kernel_events_filtered_total",
+            "Events the BPF programs skipped in the kernel, by type.",
+            K::kCounter,
+            {"type"},
+            "events.<type>.filtered"},
            kernel(&rp_stats::filtered));
-  c.define({"kernel_events_dropped_total", "Events lost because the ring buffer was full, by type.", K::kCounter,
-            {"type"}, "events.<type>.dropped"},
+  c.define({"kernel_events_dropped_total",
+            "Events lost because the ring buffer was full, by type.",
+            K::kCounter,
+            {"type"},
+            "events.<type>.dropped"},
            kernel(&rp_stats::dropped));
-  c.define({"kernel_errors_total", "BPF helper or map failures while building events, by type.", K::kCounter,
-            {"type"}, "events.<type>.errors"},
+  c.define({"kernel_errors_total",
+            "BPF helper or map failures while building events, by type.",
+            K::kCounter,
+            {"type"},
+            "events.<type>.errors"},
            kernel(&rp_stats::errors));
   c.define({"kernel_events_rate_limited_total",
-            "Events not emitted because their process or cgroup was over its rate limit, by type.", K::kCounter,
-            {"type"}, "events.<type>.rate_limited"},
+            "Events not emitted because their process or cgroup was over its rate limit, by type.",
+            K::kCounter,
+            {"type"},
+            "events.<type>.rate_limited"},
            kernel(&rp_stats::rate_limited));
-  c.define({"kernel_events_dropped_per_cpu", "Events lost because the ring buffer was full, by type and CPU.",
-            K::kCounter, {"type", "cpu"}, "events.<type>.dropped_per_cpu[]", false},
+  c.define({"kernel_events_dropped_per_cpu",
+            "Events lost because the ring buffer was full, by type and CPU.",
+            K::kCounter,
+            {"type", "cpu"},
+            "events.<type>.dropped_per_cpu[]",
+            false},
            [this] {
              std::vector<Counters::Sample> out;
              if (!kernel_stats_) return out;
@@ -164,12 +184,15 @@ void Daemon::define_counters() {
              if (!kubelet_) return {};
              return {{{"ok"}, kubelet_->fetches_ok()}, {{"error"}, kubelet_->fetches_failed()}};
            });
-  c.define({"kubelet_pods", "Pods in the kubelet's last list.", K::kGauge}, [this, one]() -> std::vector<Counters::Sample> {
-    if (!kubelet_) return {};
-    return one(uint64_t{engine_->enrich().pods()->size()});
-  });
-  c.define({"kernel_events_dropped_by_cpu_total", "Events lost because the ring buffer was full, by CPU.",
-            K::kCounter, {"cpu"}},
+  c.define({"kubelet_pods", "Pods in the kubelet's last list.", K::kGauge},
+           [this, one]() -> std::vector<Counters::Sample> {
+             if (!kubelet_) return {};
+             return one(uint64_t{engine_->enrich().pods()->size()});
+           });
+  c.define({"kernel_events_dropped_by_cpu_total",
+            "Events lost because the ring buffer was full, by CPU.",
+            K::kCounter,
+            {"cpu"}},
            [this] {
              std::vector<Counters::Sample> out;
              if (!kernel_stats_) return out;
@@ -186,18 +209,33 @@ void Daemon::define_counters() {
            [this, one] { return one(engine_->received()); });
   c.define({"events_synthesized_total",
             "Enforce events rampartd made itself (fanotify answers, after-the-fact kills), not from the ring buffer.",
-            K::kCounter, {}, "synthesized"},
+            K::kCounter,
+            {},
+            "synthesized"},
            [this, one] { return one(engine_->synthesized()); });
-  c.define({"overload_alerts_total", "Overload records: a process lost events (ring buffer full or rate-limited).",
-            K::kCounter, {}, "overload.alerts"},
+  c.define({"overload_alerts_total",
+            "Overload records: a process lost events (ring buffer full or rate-limited).",
+            K::kCounter,
+            {},
+            "overload.alerts"},
            [this, one] { return one(overload_alerts_); });
-  c.define({"overload_quarantines_total", "Processes quarantined by a fail-closed policy after losing events.",
-            K::kCounter, {}, "overload.quarantined"},
+  c.define({"overload_quarantines_total",
+            "Processes quarantined by a fail-closed policy after losing events.",
+            K::kCounter,
+            {},
+            "overload.quarantined"},
            [this, one] { return one(overload_quarantines_); });
-  c.define({"overload_quarantined_now", "Processes held in fail-closed quarantine now.", K::kGauge, {},
-            "overload.quarantined_now", false},
+  c.define({"overload_quarantined_now",
+            "Processes held in fail-closed quarantine now.",
+            K::kGauge,
+            {},
+            "overload.quarantined_now",
+            false},
            [this, one] { return one(uint64_t{engine_->act().overload_quarantine().size()}); });
-  c.define({"decode_errors_total", "Kernel records rejected by the decoder, by reason.", K::kCounter, {"reason"},
+  c.define({"decode_errors_total",
+            "Kernel records rejected by the decoder, by reason.",
+            K::kCounter,
+            {"reason"},
             "decode_errors.<reason>"},
            [this] {
              std::vector<Counters::Sample> out;
@@ -208,7 +246,9 @@ void Daemon::define_counters() {
            });
 
   // Verdicts and enforcement.
-  c.define({"verdicts_total", "Trust verdicts (after rule hits), by the level they put the process at.", K::kCounter,
+  c.define({"verdicts_total",
+            "Trust verdicts (after rule hits), by the level they put the process at.",
+            K::kCounter,
             {"level"}},
            [this] {
              std::vector<Counters::Sample> out;
@@ -217,24 +257,29 @@ void Daemon::define_counters() {
                out.push_back({{score::level_name(static_cast<score::Level>(l))}, by_level[l]});
              return out;
            });
-  c.define({"verdicts_applied_total", "Verdicts written into the kernel's verdict map (enforce mode).", K::kCounter,
-            {}, "trust.verdicts_applied"},
+  c.define({"verdicts_applied_total",
+            "Verdicts written into the kernel's verdict map (enforce mode).",
+            K::kCounter,
+            {},
+            "trust.verdicts_applied"},
            [this, one] { return one(engine_->act().verdicts_applied()); });
   c.define({"rule_hits_total", "Built-in rule and policy-violation hits.", K::kCounter, {}, "trust.rule_hits"},
            [this, one] { return one(engine_->score().rule_hits()); });
   c.define({"kills_total", "Processes rampartd sent SIGKILL.", K::kCounter, {}, "trust.kills"},
            [this, one] { return one(engine_->act().kills()); });
-  c.define({"enforcement_total",
-            "Enforce events by mechanism and action (denied: refused; would_deny: audit mode; killed).", K::kCounter,
-            {"mechanism", "action"}},
-           [this] {
-             std::vector<Counters::Sample> out;
-             const auto& by_mech = engine_->emit().enforcement_by_mechanism();
-             for (size_t mech = 1; mech < by_mech.size(); ++mech)
-               for (size_t a = 1; a < by_mech[mech].size(); ++a)
-                 out.push_back({{outputs::mechanism_name(static_cast<uint8_t>(mech)), action_label(a)}, by_mech[mech][a]});
-             return out;
-           });
+  c.define(
+      {"enforcement_total",
+       "Enforce events by mechanism and action (denied: refused; would_deny: audit mode; killed).",
+       K::kCounter,
+       {"mechanism", "action"}},
+      [this] {
+        std::vector<Counters::Sample> out;
+        const auto& by_mech = engine_->emit().enforcement_by_mechanism();
+        for (size_t mech = 1; mech < by_mech.size(); ++mech)
+          for (size_t a = 1; a < by_mech[mech].size(); ++a)
+            out.push_back({{outputs::mechanism_name(static_cast<uint8_t>(mech)), action_label(a)}, by_mech[mech][a]});
+        return out;
+      });
   auto guard = [this](uint64_t (enforce::PermGuard::*read)() const) {
     return [this, read]() -> std::vector<Counters::Sample> {
       const auto* g = guard_ ? guard_->current() : nullptr;
@@ -242,36 +287,55 @@ void Daemon::define_counters() {
       return Counters::one((g->*read)());
     };
   };
-  c.define({"perm_guard_decisions_total", "fanotify permission events answered.", K::kCounter, {},
-            "perm_guard.decisions"},
-           guard(&enforce::PermGuard::decisions));
-  c.define({"perm_guard_denials_total", "fanotify permission events answered with EPERM.", K::kCounter, {},
+  c.define(
+      {"perm_guard_decisions_total", "fanotify permission events answered.", K::kCounter, {}, "perm_guard.decisions"},
+      guard(&enforce::PermGuard::decisions));
+  c.define({"perm_guard_denials_total",
+            "fanotify permission events answered with EPERM.",
+            K::kCounter,
+            {},
             "perm_guard.denials"},
            guard(&enforce::PermGuard::denials));
   c.define({"perm_guard_deadline_expired_total",
-            "fanotify permission events allowed because the decision deadline passed.", K::kCounter, {},
+            "fanotify permission events allowed because the decision deadline passed.",
+            K::kCounter,
+            {},
             "perm_guard.deadline_expired"},
            guard(&enforce::PermGuard::deadline_expired));
   c.define({"perm_guard_overflows_total", "fanotify queue overflows.", K::kCounter, {}, "perm_guard.overflows"},
            guard(&enforce::PermGuard::overflows));
-  c.define({"perm_guard_cache_hits_total", "fanotify permission events answered from the decision cache.",
-            K::kCounter, {}, "perm_guard.cache_hits", false},
+  c.define({"perm_guard_cache_hits_total",
+            "fanotify permission events answered from the decision cache.",
+            K::kCounter,
+            {},
+            "perm_guard.cache_hits",
+            false},
            guard(&enforce::PermGuard::cache_hits));
-  c.define({"perm_guard_access_checks_total", "Access checks made for fanotify permission events.", K::kCounter, {},
-            "perm_guard.access_checks", false},
+  c.define({"perm_guard_access_checks_total",
+            "Access checks made for fanotify permission events.",
+            K::kCounter,
+            {},
+            "perm_guard.access_checks",
+            false},
            guard(&enforce::PermGuard::access_checks));
-  c.define({"perm_guard_access_unknown_total", "Access checks that could not tell the access asked for.",
-            K::kCounter, {}, "perm_guard.access_unknown", false},
+  c.define({"perm_guard_access_unknown_total",
+            "Access checks that could not tell the access asked for.",
+            K::kCounter,
+            {},
+            "perm_guard.access_unknown",
+            false},
            guard(&enforce::PermGuard::access_unknown));
 
   // Policies.
   c.define({"policies", "Policies loaded (the built-in default not counted).", K::kGauge},
            [this, one] { return one(uint64_t{policies().set().policies().size()}); });
-  c.define({"policy_generation", "Generation of the policy set in force: 1 at start, +1 per applied reload.",
-            K::kGauge},
-           [this, one] { return one(policies().generation()); });
+  c.define(
+      {"policy_generation", "Generation of the policy set in force: 1 at start, +1 per applied reload.", K::kGauge},
+      [this, one] { return one(policies().generation()); });
   c.define({"policy_reloads_total", "Policy reloads (API, SIGHUP, inotify), by result.", K::kCounter, {"result"}},
-           [this] { return std::vector<Counters::Sample>{{{"ok"}, reloads_ok_}, {{"failed"}, reloads_failed_}}; });
+           [this] {
+             return std::vector<Counters::Sample>{{{"ok"}, reloads_ok_}, {{"failed"}, reloads_failed_}};
+           });
   c.define({"profiles", "Learned profiles, by stage.", K::kGauge, {"stage"}}, [this] {
     std::map<std::string, uint64_t> by_stage{{"learning", 0}, {"shadow", 0}, {"enforce", 0}, {"audit", 0}};
     for (const auto& [_, st] : engine_->learner().profiles()) ++by_stage[learn::stage_name(st.profile.stage)];
@@ -285,7 +349,10 @@ void Daemon::define_counters() {
             "Failed profile writes (full disk, unwritable state_dir); the profile is kept and saved again later.",
             K::kCounter},
            [this, one] { return one(uint64_t{engine_->learner().save_errors()}); });
-  c.define({"policy_assign_errors_total", "Failed writes of a process's policy into the kernel.", K::kCounter, {},
+  c.define({"policy_assign_errors_total",
+            "Failed writes of a process's policy into the kernel.",
+            K::kCounter,
+            {},
             "policy_assign_errors"},
            [this, one] { return one(engine_->act().policy_assign_errors()); });
   auto writes = [this](uint64_t enforce::PendingCounters::*member) {
@@ -297,37 +364,50 @@ void Daemon::define_counters() {
            writes(&enforce::PendingCounters::failed));
   c.define({"kernel_writes_recovered_total", "Refused kernel writes that landed on a retry.", K::kCounter},
            writes(&enforce::PendingCounters::recovered));
-  c.define({"kernel_writes_abandoned_total", "Refused kernel writes dropped because the process exited.",
-            K::kCounter},
+  c.define({"kernel_writes_abandoned_total", "Refused kernel writes dropped because the process exited.", K::kCounter},
            writes(&enforce::PendingCounters::abandoned));
-  c.define({"kernel_writes_not_kept_total", "Refused kernel writes not retried: the pending set was full.",
-            K::kCounter},
-           writes(&enforce::PendingCounters::overflow));
+  c.define(
+      {"kernel_writes_not_kept_total", "Refused kernel writes not retried: the pending set was full.", K::kCounter},
+      writes(&enforce::PendingCounters::overflow));
   c.define({"kernel_writes_pending", "Kernel writes waiting for a retry now.", K::kGauge},
            [this, one] { return one(uint64_t{engine_->act().pending().size()}); });
-  c.define({"policy_reload_retries_total", "Directory reloads retried after the kernel refused a write.",
-            K::kCounter},
+  c.define({"policy_reload_retries_total", "Directory reloads retried after the kernel refused a write.", K::kCounter},
            [this, one] { return one(reload_retries_); });
 
   // State sizes.
   c.define({"process_table_size", "Processes in rampartd's process table.", K::kGauge, {}, "process_table.size"},
            [this, one] { return one(uint64_t{engine_->table().size()}); });
-  c.define({"process_table_evictions_total", "Processes evicted from a full process table.", K::kCounter, {},
+  c.define({"process_table_evictions_total",
+            "Processes evicted from a full process table.",
+            K::kCounter,
+            {},
             "process_table.evictions"},
            [this, one] { return one(engine_->table().evictions()); });
   c.define({"trust_tracked_processes", "Processes with a trust score of their own.", K::kGauge, {}, "trust.tracked"},
            [this, one] { return one(uint64_t{engine_->score().trust().size()}); });
-  c.define({"state_entries", "Entries in each bounded in-memory structure of rampartd.", K::kGauge, {"structure"},
+  c.define({"state_entries",
+            "Entries in each bounded in-memory structure of rampartd.",
+            K::kGauge,
+            {"structure"},
             "state.<structure>.entries"},
            state(&StateUse::entries));
-  c.define({"state_limit", "The configured limit of each structure (0: bounded by another).", K::kGauge,
-            {"structure"}, "state.<structure>.limit"},
+  c.define({"state_limit",
+            "The configured limit of each structure (0: bounded by another).",
+            K::kGauge,
+            {"structure"},
+            "state.<structure>.limit"},
            state(&StateUse::limit));
-  c.define({"state_bytes", "Approximate heap bytes held by each structure.", K::kGauge, {"structure"},
+  c.define({"state_bytes",
+            "Approximate heap bytes held by each structure.",
+            K::kGauge,
+            {"structure"},
             "state.<structure>.approx_bytes"},
            state(&StateUse::bytes));
-  c.define({"state_evictions_total", "Entries evicted from each structure to keep it within its limit.",
-            K::kCounter, {"structure"}, "state.<structure>.evictions"},
+  c.define({"state_evictions_total",
+            "Entries evicted from each structure to keep it within its limit.",
+            K::kCounter,
+            {"structure"},
+            "state.<structure>.evictions"},
            state(&StateUse::evictions));
   c.define({"ringbuf_used_bytes", "Bytes in the ring buffer not yet consumed by rampartd.", K::kGauge},
            [this, one]() -> std::vector<Counters::Sample> {
@@ -343,8 +423,12 @@ void Daemon::define_counters() {
            [this, one] { return one(engine_->output().sink().bytes_written()); });
   c.define({"output_write_errors_total", "Failed writes of JSON lines.", K::kCounter, {}, "output.write_errors"},
            [this, one] { return one(engine_->output().sink().write_errors()); });
-  c.define({"output_bytes_lost_total", "Bytes of JSON lines lost to failed writes.", K::kCounter, {},
-            "output.bytes_lost", false},
+  c.define({"output_bytes_lost_total",
+            "Bytes of JSON lines lost to failed writes.",
+            K::kCounter,
+            {},
+            "output.bytes_lost",
+            false},
            [this, one] { return one(engine_->output().sink().bytes_lost()); });
   c.define({"watchdog_pings_total", "systemd watchdog pings sent from the pipeline loop.", K::kCounter},
            [this, one]() -> std::vector<Counters::Sample> {

@@ -14,9 +14,9 @@
 #include <time.h>
 
 #include "daemon.h"
-#include "util/clock.h"
 #include "ops/log.h"
 #include "outputs/json_writer.h"
+#include "util/clock.h"
 #include "util/memory.h"
 
 namespace rampart {
@@ -100,8 +100,8 @@ void Daemon::check_overload() {
 
     if (listed < 8 || action == "quarantined") {
       summary += (summary.empty() ? "" : "; ") + std::string("pid ") + std::to_string(l.tgid) + " (" +
-                 std::string(comm) + ") " + std::to_string(l.dropped) + " dropped, " +
-                 std::to_string(l.rate_limited) + " rate-limited" + (action == "alert" ? "" : ", " + action);
+                 std::string(comm) + ") " + std::to_string(l.dropped) + " dropped, " + std::to_string(l.rate_limited) +
+                 " rate-limited" + (action == "alert" ? "" : ", " + action);
       ++listed;
     }
   }
@@ -141,8 +141,8 @@ std::vector<Daemon::StateUse> Daemon::state_use() const {
        "cleared when full, refilled on demand"},
       {"violation_history", seen, 0, seen * (sizeof(void*) + sizeof(uint64_t)), 0,
        "64 per process, the oldest first; forgotten at exit"},
-      {"fail_closed_quarantine", held.size(), 0,
-       held.size() * (sizeof(uint32_t) + util::kNodeOverhead), 0, "forgotten at exit or Release"},
+      {"fail_closed_quarantine", held.size(), 0, held.size() * (sizeof(uint32_t) + util::kNodeOverhead), 0,
+       "forgotten at exit or Release"},
   };
 }
 

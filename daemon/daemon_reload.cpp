@@ -52,13 +52,12 @@ ReloadAnswer Daemon::reload_and_audit(const ReloadAsk& ask, const api::Peer& pee
   std::string what = ask.text.empty() ? dir : source;
   if (r.applied) {
     audit("policy_reload", 0, peer, "applied",
-          what + ": generation " + std::to_string(r.generation) + ", " + std::to_string(r.added.size()) +
-              " added, " + std::to_string(r.removed.size()) + " removed, " + std::to_string(r.changed.size()) +
-              " changed");
+          what + ": generation " + std::to_string(r.generation) + ", " + std::to_string(r.added.size()) + " added, " +
+              std::to_string(r.removed.size()) + " removed, " + std::to_string(r.changed.size()) + " changed");
   } else {
     audit("policy_reload", 0, peer, "rejected",
-          what + ": " + std::to_string(r.errors.size()) + " errors, first: " +
-              (r.errors.empty() ? std::string() : r.errors.front().str()));
+          what + ": " + std::to_string(r.errors.size()) +
+              " errors, first: " + (r.errors.empty() ? std::string() : r.errors.front().str()));
   }
   return a;
 }

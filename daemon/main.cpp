@@ -3,7 +3,6 @@
 // pipeline until SIGINT or SIGTERM. Fatal errors end here with a message and
 // a non-zero exit code.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 #include <optional>
 #include <string>

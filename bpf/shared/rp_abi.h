@@ -40,8 +40,8 @@
 #define RP_EV_ACCEPT 10
 #define RP_EV_BIND 11
 #define RP_EV_LISTEN 12
-#define RP_EV_SETUID 13	    /* setuid, setreuid, setresuid, setfsuid */
-#define RP_EV_SETGID 14	    /* setgid, setregid, setresgid, setfsgid */
+#define RP_EV_SETUID 13 /* setuid, setreuid, setresuid, setfsuid */
+#define RP_EV_SETGID 14 /* setgid, setregid, setresgid, setfsgid */
 #define RP_EV_CAPSET 15
 #define RP_EV_PTRACE 16
 #define RP_EV_PROCESS_VM_WRITEV 17
@@ -64,7 +64,7 @@
 #define RP_F_MEMFD (1u << 5)	      /* the executed file is a memfd */
 #define RP_F_PATH2_TRUNCATED (1u << 6)
 #define RP_F_PATH2_RESOLVED (1u << 7)
-#define RP_F_STDIO_SOCKET (1u << 8) /* exec: stdin or stdout is a socket (checked in-kernel, at exec) */
+#define RP_F_STDIO_SOCKET (1u << 8)   /* exec: stdin or stdout is a socket (checked in-kernel, at exec) */
 #define RP_F_INHERIT_FAILED (1u << 9) /* fork: the child's policy or verdict could not be copied (a full map) */
 
 struct rp_event_hdr {
@@ -84,7 +84,7 @@ struct rp_proc {
 	__u32 gid;
 	__u32 euid;
 	__u32 egid;
-	__u32 mntns; /* mount namespace inode number */
+	__u32 mntns;	 /* mount namespace inode number */
 	__u64 cgroup_id; /* cgroup v2 id (inode of the cgroup directory) */
 	__u64 start_ns;	 /* process start (group leader), boot clock: pid + start_ns is unique */
 	char comm[RP_COMM_LEN];
@@ -94,7 +94,7 @@ struct rp_proc {
 struct rp_exec_event {
 	struct rp_event_hdr hdr;
 	struct rp_proc proc;
-	__u32 old_pid;	 /* thread id that called execve (a non-leader thread may) */
+	__u32 old_pid; /* thread id that called execve (a non-leader thread may) */
 	__u32 argc;
 	__u32 args_len;	 /* bytes used in args */
 	__u32 exe_nlink; /* 0 for a memfd or a deleted file */
@@ -136,7 +136,7 @@ struct rp_file_event {
 	__u32 mode;
 	__u32 uid; /* chown only; (__u32)-1 means unchanged */
 	__u32 gid;
-	__s32 dirfd; /* AT_FDCWD (-100) or the fd the path is relative to */
+	__s32 dirfd;	 /* AT_FDCWD (-100) or the fd the path is relative to */
 	__u32 policy_id; /* open only: the opener's policy when it opened (0: none) */
 	__u32 _pad0;
 	char path[RP_PATH_MAX];
@@ -224,9 +224,9 @@ struct rp_syscall_event {
 #define RP_ACT_KILLED 3
 
 /* rp_enforce_event.reason */
-#define RP_REASON_NOT_ALLOWED 1 /* not on the policy's allow-list */
-#define RP_REASON_DENY_RULE 2	/* an explicit deny rule */
-#define RP_REASON_VERDICT 3	/* the process's trust verdict (quarantine) */
+#define RP_REASON_NOT_ALLOWED 1	 /* not on the policy's allow-list */
+#define RP_REASON_DENY_RULE 2	 /* an explicit deny rule */
+#define RP_REASON_VERDICT 3	 /* the process's trust verdict (quarantine) */
 #define RP_REASON_SELF_PROTECT 4 /* aimed at rampartd itself (BPF LSM only) */
 
 /* rp_enforce_event.op for operations that have no event type of their own. */
@@ -281,7 +281,7 @@ struct rp_policy_rule {
 	__u8 restrict_connect; /* 1: only net_allow{4,6}_map entries may be connected to */
 	__u8 restrict_bind;    /* 1: only listen[] ports may be bound */
 	__u8 n_listen;
-	__u8 deny_priv; /* RP_PRIV_*: refused by killing the caller (no LSM) */
+	__u8 deny_priv;	   /* RP_PRIV_*: refused by killing the caller (no LSM) */
 	__u8 has_net_deny; /* 1: net_deny{4,6}_map holds deny rules for this policy */
 	__u8 path_flags;   /* RP_PATHS_*: what the BPF LSM programs check in path_rules_map */
 	__u8 _pad0;
@@ -290,8 +290,8 @@ struct rp_policy_rule {
 
 /* net_allow{4,6}_map values: the ports allowed for a network.
  * net_deny{4,6}_map values: the ports denied, and what a deny rule does. */
-#define RP_NET_DENY 1 /* refuse with EPERM */
-#define RP_NET_KILL 2 /* refuse with EPERM; rampartd then kills the caller */
+#define RP_NET_DENY 1  /* refuse with EPERM */
+#define RP_NET_KILL 2  /* refuse with EPERM; rampartd then kills the caller */
 #define RP_NET_ALERT 3 /* allow and report */
 struct rp_port_set {
 	__u32 n;
@@ -319,7 +319,7 @@ struct rp_exe_key {
 };
 
 /* verdict_map value, keyed by tgid: what the trust score decided. */
-#define RP_V_DENY_NET (1u << 0)	  /* quarantine: no connect, bind or sendmsg */
+#define RP_V_DENY_NET (1u << 0) /* quarantine: no connect, bind or sendmsg */
 #define RP_V_DENY_EXEC (1u << 1)
 #define RP_V_DENY_FILES (1u << 2) /* sensitive file opens */
 #define RP_V_KILL (1u << 3)
@@ -346,10 +346,10 @@ struct rp_enforce_event {
 
 /* Per-CPU counters, one slot per event type (index = RP_EV_*). */
 struct rp_stats {
-	__u64 emitted;	/* records submitted to the ring buffer */
-	__u64 filtered; /* seen but skipped in-kernel on purpose (threads, self, family) */
-	__u64 dropped;	/* lost: the ring buffer was full */
-	__u64 errors;	/* lost: a kernel read or map lookup failed */
+	__u64 emitted;	    /* records submitted to the ring buffer */
+	__u64 filtered;	    /* seen but skipped in-kernel on purpose (threads, self, family) */
+	__u64 dropped;	    /* lost: the ring buffer was full */
+	__u64 errors;	    /* lost: a kernel read or map lookup failed */
 	__u64 rate_limited; /* lost: over its process's or cgroup's rate (RP_RATE_LIMITED_TYPES only) */
 };
 
@@ -359,9 +359,10 @@ struct rp_stats {
  * never are (they are rare, and the process table and enforcement need them).
  * Bit n stands for event type n.
  */
-#define RP_RATE_LIMITED_TYPES                                                                                      \
-	((1u << RP_EV_OPEN) | (1u << RP_EV_UNLINK) | (1u << RP_EV_RENAME) | (1u << RP_EV_CHMOD) | (1u << RP_EV_CHOWN) | \
-	 (1u << RP_EV_CONNECT) | (1u << RP_EV_ACCEPT) | (1u << RP_EV_BIND) | (1u << RP_EV_LISTEN))
+#define RP_RATE_LIMITED_TYPES                                                                                          \
+	((1u << RP_EV_OPEN) | (1u << RP_EV_UNLINK) | (1u << RP_EV_RENAME) | (1u << RP_EV_CHMOD) |                      \
+	 (1u << RP_EV_CHOWN) | (1u << RP_EV_CONNECT) | (1u << RP_EV_ACCEPT) | (1u << RP_EV_BIND) |                     \
+	 (1u << RP_EV_LISTEN))
 
 /*
  * loss_map value, keyed by tgid: the events of one process that never reached

@@ -38,7 +38,7 @@ struct QueuedEvent {
   uint64_t boot_ns = 0;
   uint32_t pid = 0, tgid = 0, ppid = 0, uid = 0;
   std::string comm, exe, container_id;
-  std::string json;          // the JSON-lines object, without its newline
+  std::string json;            // the JSON-lines object, without its newline
   uint64_t missed_before = 0;  // dropped for this subscriber just before this one
 };
 

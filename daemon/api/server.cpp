@@ -127,16 +127,15 @@ class ApiServer::Impl final : public v1::Rampart::Service {
   grpc::Status Quarantine(grpc::ServerContext* ctx, const v1::ProcessRequest* req,
                           v1::ProcessActionResponse* out) override {
     if (auto s = check_pid(req->pid()); !s.ok()) return s;
-    return on_loop<v1::ProcessActionResponse>(out, [this, r = *req, p = peer_of(ctx)](v1::ProcessActionResponse* o) {
-      return backend_.quarantine(r, p, o);
-    });
+    return on_loop<v1::ProcessActionResponse>(
+        out, [this, r = *req, p = peer_of(ctx)](v1::ProcessActionResponse* o) { return backend_.quarantine(r, p, o); });
   }
 
-  grpc::Status Release(grpc::ServerContext* ctx, const v1::ProcessRequest* req, v1::ProcessActionResponse* out) override {
+  grpc::Status Release(grpc::ServerContext* ctx, const v1::ProcessRequest* req,
+                       v1::ProcessActionResponse* out) override {
     if (auto s = check_pid(req->pid()); !s.ok()) return s;
-    return on_loop<v1::ProcessActionResponse>(out, [this, r = *req, p = peer_of(ctx)](v1::ProcessActionResponse* o) {
-      return backend_.release(r, p, o);
-    });
+    return on_loop<v1::ProcessActionResponse>(
+        out, [this, r = *req, p = peer_of(ctx)](v1::ProcessActionResponse* o) { return backend_.release(r, p, o); });
   }
 
   grpc::Status ListPolicies(grpc::ServerContext*, const v1::ListPoliciesRequest*,
@@ -210,9 +209,7 @@ class ApiServer::Impl final : public v1::Rampart::Service {
 
  private:
   static grpc::Status invalid(std::string msg) { return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, msg); }
-  static grpc::Status unavailable() {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "rampartd is shutting down");
-  }
+  static grpc::Status unavailable() { return grpc::Status(grpc::StatusCode::UNAVAILABLE, "rampartd is shutting down"); }
   grpc::Status check_pid(uint32_t pid) const {
     if (pid == 0) return invalid("pid is required (a process id, > 0)");
     if (pid == 1) return invalid("refusing to act on pid 1 (init): it would take the host down");
@@ -297,7 +294,8 @@ Result<void> ApiServer::Impl::open_unix_socket() {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return fail("api.socket " + path + " exists and is not a socket; remove it or choose another path");
+    if (!S_ISSOCK(st.st_mode))
+      return fail("api.socket " + path + " exists and is not a socket; remove it or choose another path");
     // A live socket means another rampartd: never steal it.
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     bool live = probe >= 0 && connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
@@ -365,8 +363,8 @@ void ApiServer::Impl::accept_one(int fd) {
         for (size_t i = 0; i < glen / sizeof(gid_t); ++i) allowed = allowed || groups[i] == cfg_.allowed_gid;
     }
     if (!allowed)
-      why = "access to the Rampart API refused: uid " + std::to_string(cred.uid) + " (pid " +
-            std::to_string(cred.pid) + ") is not root" +
+      why = "access to the Rampart API refused: uid " + std::to_string(cred.uid) + " (pid " + std::to_string(cred.pid) +
+            ") is not root" +
             (cfg_.allowed_group.empty() ? std::string(" (api.allowed_group is not set: root only)")
                                         : " and not in group '" + cfg_.allowed_group + "'");
   }
@@ -375,9 +373,8 @@ void ApiServer::Impl::accept_one(int fd) {
     std::string comm = p.has_creds ? proc_comm(p.pid) : "";
     deny_.set_reason(key, why);
     // Logged and audited by the daemon, on its loop.
-    boost::asio::post(io_, [this, p, detail = why + (comm.empty() ? "" : "; client " + comm)] {
-      backend_.peer_refused(p, detail);
-    });
+    boost::asio::post(
+        io_, [this, p, detail = why + (comm.empty() ? "" : "; client " + comm)] { backend_.peer_refused(p, detail); });
     grpc::AddInsecureChannelFromFd(deny_server_.get(), fd);
     return;
   }
@@ -431,7 +428,8 @@ Result<void> ApiServer::Impl::start() {
   if (!cfg_.socket.empty()) {
     if (auto r = open_unix_socket(); !r) return r;
     acceptor_ = std::thread([this] { accept_loop(); });
-    described_ = "unix:" + cfg_.socket + (cfg_.allowed_group.empty() ? " (root only)" : " (root and group " + cfg_.allowed_group + ")");
+    described_ = "unix:" + cfg_.socket +
+                 (cfg_.allowed_group.empty() ? " (root only)" : " (root and group " + cfg_.allowed_group + ")");
   }
   if (!tcp_desc.empty()) described_ += (described_.empty() ? "" : ", ") + tcp_desc;
   if (described_.empty()) described_ = "no listener (api.socket and api.tcp.address are both empty)";
@@ -444,8 +442,10 @@ void ApiServer::Impl::stop() {
   stopping_ = true;
   if (acceptor_.joinable()) {
     uint64_t one = 1;
-    if (write(stop_fd_, &one, sizeof(one)) == sizeof(one)) acceptor_.join();
-    else acceptor_.detach();
+    if (write(stop_fd_, &one, sizeof(one)) == sizeof(one))
+      acceptor_.join();
+    else
+      acceptor_.detach();
   }
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + 1s);
   if (deny_server_) deny_server_->Shutdown(std::chrono::system_clock::now() + 200ms);
@@ -479,10 +479,11 @@ grpc::Status ApiServer::Impl::StreamEvents(grpc::ServerContext* ctx, const v1::S
     void Swap(Nothing*) {}
   } nothing;
   // Subscribed before the client hears back, so it sees every event after.
-  if (auto s = on_loop<Nothing>(&nothing, [this, sub](Nothing*) {
-        hub_.subscribe(sub);
-        return grpc::Status::OK;
-      });
+  if (auto s = on_loop<Nothing>(&nothing,
+                                [this, sub](Nothing*) {
+                                  hub_.subscribe(sub);
+                                  return grpc::Status::OK;
+                                });
       !s.ok())
     return s;
   writer->SendInitialMetadata();

@@ -20,9 +20,10 @@
 // the daemon's state has one owner and the event path takes no lock.
 #pragma once
 
+#include <grpcpp/channel.h>
+
 #include <boost/asio/io_context.hpp>
 #include <functional>
-#include <grpcpp/channel.h>
 #include <memory>
 #include <string>
 

@@ -35,8 +35,9 @@ void fill_verdict(const score::Verdict& v, v1::Verdict* out) {
 }
 
 grpc::Status no_profile(const std::string& name) {
-  return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                      "no profile named '" + name + "' (a policy in mode learn creates one; see `rampartctl profile list`)");
+  return grpc::Status(
+      grpc::StatusCode::NOT_FOUND,
+      "no profile named '" + name + "' (a policy in mode learn creates one; see `rampartctl profile list`)");
 }
 
 grpc::Status status_of(const Outcome& o) {

@@ -123,13 +123,15 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
 
   if (int err = rampart_bpf__load(p->skel_); err) {
     if (err == -EPERM || err == -EACCES)
-      return fail("loading BPF programs: permission denied (run as root, or with CAP_BPF, CAP_PERFMON and "
-                  "CAP_SYS_ADMIN)",
-                  -err);
+      return fail(
+          "loading BPF programs: permission denied (run as root, or with CAP_BPF, CAP_PERFMON and "
+          "CAP_SYS_ADMIN)",
+          -err);
     if (p->reused_maps_)
       return fail("loading BPF programs on the maps a previous rampartd pinned in " + opts.pin_dir +
                       " (if this build's maps differ, the old ones cannot be reused: stop enforcement by removing "
-                      "the directory, rm -r " + opts.pin_dir + ", and start again)",
+                      "the directory, rm -r " +
+                      opts.pin_dir + ", and start again)",
                   -err);
     return fail("loading BPF programs (the verifier log above names the program)", -err);
   }
@@ -239,8 +241,8 @@ Result<void> add_net(struct bpf_map* map, uint32_t policy_id, const uint8_t (&ad
 
 }  // namespace
 
-Result<void> Programs::add_net4(enforce::NetList list, uint32_t policy_id, const uint8_t (&addr)[4],
-                                uint8_t prefix_len, const rp_port_set& ports) {
+Result<void> Programs::add_net4(enforce::NetList list, uint32_t policy_id, const uint8_t (&addr)[4], uint8_t prefix_len,
+                                const rp_port_set& ports) {
   auto* map = list == enforce::NetList::kDeny ? skel_->maps.net_deny4_map : skel_->maps.net_allow4_map;
   return add_net<rp_net4_key>(map, policy_id, addr, prefix_len, ports);
 }

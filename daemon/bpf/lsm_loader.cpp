@@ -77,8 +77,9 @@ Result<void> LsmPrograms::self_test() {
   bpf_map_delete_elem(map_fd, &tgid);
   if (!marked) return fail("BPF LSM self-test: marking the test child", err);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return fail("BPF LSM self-test: the programs are attached but an open they must refuse went through "
-                "(is 'bpf' in the active LSMs, /sys/kernel/security/lsm?)");
+    return fail(
+        "BPF LSM self-test: the programs are attached but an open they must refuse went through "
+        "(is 'bpf' in the active LSMs, /sys/kernel/security/lsm?)");
   return {};
 }
 

@@ -19,8 +19,7 @@ namespace {
 
 // Loads "r0 = 0; exit" as a tracing/LSM program attached (not yet attached,
 // only verified) to kernel function `func`. Returns 0 or -errno.
-int try_load_btf_prog(bpf_prog_type type, bpf_attach_type attach, const char* func,
-                      int kind = BTF_KIND_FUNC) {
+int try_load_btf_prog(bpf_prog_type type, bpf_attach_type attach, const char* func, int kind = BTF_KIND_FUNC) {
   struct btf* vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux) return -errno;
   int id = btf__find_by_name_kind(vmlinux, func, kind);
@@ -77,13 +76,15 @@ Capabilities probe_kernel() {
 
 std::vector<Capability> Capabilities::matrix() const {
   int fentry_err = 0, lsm_err = 0;
-  if (btf && !trampolines) fentry_err = try_load_btf_prog(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "security_file_open");
+  if (btf && !trampolines)
+    fentry_err = try_load_btf_prog(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "security_file_open");
   if (btf && !lsm_loadable) lsm_err = try_load_btf_prog(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "bpf_lsm_file_open");
   std::string lsm_detail;
   if (lsm_active())
     lsm_detail = "active: listed in /sys/kernel/security/lsm and loadable";
   else if (!lsm_listed)
-    lsm_detail = std::string("'bpf' not in /sys/kernel/security/lsm") + (lsm_loadable ? "" : "; load: " + errtext(lsm_err));
+    lsm_detail =
+        std::string("'bpf' not in /sys/kernel/security/lsm") + (lsm_loadable ? "" : "; load: " + errtext(lsm_err));
   else
     lsm_detail = "listed, but an lsm program does not load: " + errtext(lsm_err);
   return {

@@ -21,9 +21,9 @@ struct Capabilities {
   bool user_ringbuf = false;
   bool tp_btf = false;
   bool raw_tracepoint = false;
-  bool trampolines = false;  // fentry/fexit load
-  bool lsm_listed = false;   // "bpf" in /sys/kernel/security/lsm
-  bool lsm_loadable = false; // an lsm/ program loads
+  bool trampolines = false;   // fentry/fexit load
+  bool lsm_listed = false;    // "bpf" in /sys/kernel/security/lsm
+  bool lsm_loadable = false;  // an lsm/ program loads
   bool cgroup_sock_addr = false;
   bool send_signal = false;
   bool kprobes = false;

@@ -10,10 +10,10 @@
 #include <map>
 #include <sstream>
 
+#include "k8s/pods.h"
 #include "ops/address.h"
 #include "policy/patterns.h"
 #include "sources/decoder.h"
-#include "k8s/pods.h"
 #include "util/file.h"
 #include "util/number.h"
 
@@ -186,8 +186,9 @@ Result<void> check_api(ApiConfig& a, const std::string& socket_at, const std::st
   if (a.insecure && any_tls)
     return fail(tcp_at + ": insecure: true and tls_* files are both set; use one or the other");
   if (!a.insecure && (a.tls_cert.empty() || a.tls_key.empty() || a.tls_ca.empty()))
-    return fail(tcp_at + ": a TCP listener needs mTLS (api.tcp.tls_cert, tls_key and tls_ca); plain TCP is refused "
-                         "unless api.tcp.insecure is true");
+    return fail(tcp_at +
+                ": a TCP listener needs mTLS (api.tcp.tls_cert, tls_key and tls_ca); plain TCP is refused "
+                "unless api.tcp.insecure is true");
   return {};
 }
 
@@ -214,8 +215,7 @@ Result<Config> parse(std::string_view text, std::string_view source) {
     for (const auto& item : n) {
       auto name = item.IsScalar() ? item.Scalar() : std::string();
       uint32_t type = sources::event_type_from_name(name);
-      if (type == 0)
-        return fail(where(source, item.Mark()) + ": 'events.exclude': unknown event type '" + name + "'");
+      if (type == 0) return fail(where(source, item.Mark()) + ": 'events.exclude': unknown event type '" + name + "'");
       c.excluded_events.push_back(type);
     }
     return {};
@@ -233,77 +233,87 @@ Result<Config> parse(std::string_view text, std::string_view source) {
 
   Result<void> r;
   try {
-  r = walk(root, source, "",
-                {
-                    {"output", nested("output", {{"path", string_of(c.output_path)}})},
-                    {"ringbuf", nested("ringbuf", {{"size_mb", located(size_mb_at, pow2_in(c.ringbuf_size_mb, 1, 1024))},
-                                                   {"size_kb", located(size_kb_at, pow2_in(c.ringbuf_size_kb, 4, 1024 * 1024))},
-                                                   {"wakeup_kb", located(wakeup_at, uint_in(c.wakeup_kb, 4, 1024 * 1024))},
-                                                   {"poll_interval_ms", uint_in(c.poll_interval_ms, 1, 1000)}})},
-                    {"events", nested("events", {{"exclude", excluded}})},
-                    {"process_table", nested("process_table", {{"max_entries", uint_in(c.process_table_max, 64, 4194304)}})},
-                    {"trust", nested("trust", {{"max_processes", uint_in(c.trust_max_processes, 64, 4194304)},
-                                               {"max_evidence", uint_in(c.trust_max_evidence, 1, 1024)}})},
-                    {"ratelimit", nested("ratelimit", {{"process_per_s", uint_in(c.rate_process_per_s, 0, 100000000)},
-                                                       {"process_burst", uint_in(c.rate_process_burst, 1, 100000000)},
-                                                       {"cgroup_per_s", uint_in(c.rate_cgroup_per_s, 0, 100000000)},
-                                                       {"cgroup_burst", uint_in(c.rate_cgroup_burst, 1, 100000000)}})},
-                    {"overload", nested("overload", {{"check_interval_ms", uint_in(c.overload_check_ms, 10, 10000)}})},
-                    {"stats", nested("stats", {{"interval_s", uint_in(c.stats_interval_s, 0, 86400)}})},
-                    {"policy", nested("policy", {{"dir", string_of(c.policy_dir)}})},
-                    {"enforcement", nested("enforcement", {{"network", bool_of(c.enforce_network)},
-                                                           {"exec_mounts", path_list(c.exec_mounts)},
-                                                           {"file_mounts", path_list(c.file_mounts)},
-                                                           {"sensitive_paths", pattern_list(c.sensitive_paths)},
-                                                           {"decision_deadline_ms", uint_in(c.decision_deadline_ms, 10, 60000)},
-                                                           {"bpf_lsm", bool_of(c.bpf_lsm)},
-                                                           {"pin_dir", dir_or_none(c.pin_dir, " on bpffs")}})},
-                    {"api", nested("api", {{"socket", located(api_socket_at, string_or_empty(c.api.socket))},
-                                           {"allowed_group", located(api_group_at, string_or_empty(c.api.allowed_group))},
-                                           {"stream_queue", uint_in(c.api.stream_queue, 16, 1 << 20)},
-                                           {"max_message_kb", uint_in(c.api.max_message_kb, 64, 65536)},
-                                           {"tcp", located(api_tcp_at, nested("api.tcp", {
-                                               {"address", located(api_tcp_at, string_or_empty(c.api.tcp_address))},
-                                               {"tls_cert", string_or_empty(c.api.tls_cert)},
-                                               {"tls_key", string_or_empty(c.api.tls_key)},
-                                               {"tls_ca", string_or_empty(c.api.tls_ca)},
-                                               {"insecure", bool_of(c.api.insecure)}}))}})},
-                    {"learning", nested("learning", {{"state_dir", dir_or_none(c.learning.state_dir, "")},
-                                                     {"collapse_threshold", uint_in(c.learning.collapse_threshold, 1, 65536)},
-                                                     {"max_items", uint_in(c.learning.max_items, 16, 1 << 20)},
-                                                     {"stability_window_s", uint_in(c.learning.stability_window_s, 0, 365 * 86400)},
-                                                     {"auto_promote", bool_of(c.learning.auto_promote)},
-                                                     {"shadow_period_s", uint_in(c.learning.shadow_period_s, 0, 365 * 86400)},
-                                                     {"flush_interval_s", uint_in(c.learning.flush_interval_s, 1, 3600)}})},
-                    // --- operations ---
-                    {"metrics", nested("metrics", {{"address", listen_address(c.metrics_address, metrics_at)},
-                                                   {"allow_remote", bool_of(c.metrics_allow_remote)}})},
-                    {"log", nested("log", {{"level", one_of(c.log_level, {"debug", "info", "warning", "error"})},
-                                           {"format", one_of(c.log_format, {"text", "json"})}})},
-                    {"kubernetes", nested("kubernetes", {
-                        {"kubelet_url", [&c](const YAML::Node& n, const std::string& at) -> Result<void> {
-                           if (!n.IsScalar()) return fail(at + " must be a URL or \"\"");
-                           c.kubelet_url = n.Scalar();
-                           if (c.kubelet_url.empty()) return {};
-                           // ${NAME} from the environment: the node's IP in a DaemonSet.
-                           for (size_t at_var; (at_var = c.kubelet_url.find("${")) != std::string::npos;) {
-                             size_t end = c.kubelet_url.find('}', at_var);
-                             if (end == std::string::npos) return fail(at + ": unclosed '${' in '" + n.Scalar() + "'");
-                             std::string name = c.kubelet_url.substr(at_var + 2, end - at_var - 2);
-                             const char* value = name.empty() ? nullptr : std::getenv(name.c_str());
-                             if (!value || !*value)
-                               return fail(at + ": '" + n.Scalar() + "' names ${" + name +
-                                           "}, which is not set in rampartd's environment");
-                             c.kubelet_url.replace(at_var, end - at_var + 1, value);
-                           }
-                           if (auto u = k8s::parse_url(c.kubelet_url); !u) return fail(at + ": " + u.error().what());
-                           return {};
-                         }},
-                        {"token_file", string_or_empty(c.kubelet_token_file)},
-                        {"ca_file", string_or_empty(c.kubelet_ca_file)},
-                        {"insecure_skip_tls_verify", bool_of(c.kubelet_insecure_skip_tls_verify)},
-                        {"refresh_seconds", uint_in(c.kubelet_refresh_s, 5, 86400)}})},
-                });
+    r = walk(
+        root, source, "",
+        {
+            {"output", nested("output", {{"path", string_of(c.output_path)}})},
+            {"ringbuf", nested("ringbuf", {{"size_mb", located(size_mb_at, pow2_in(c.ringbuf_size_mb, 1, 1024))},
+                                           {"size_kb", located(size_kb_at, pow2_in(c.ringbuf_size_kb, 4, 1024 * 1024))},
+                                           {"wakeup_kb", located(wakeup_at, uint_in(c.wakeup_kb, 4, 1024 * 1024))},
+                                           {"poll_interval_ms", uint_in(c.poll_interval_ms, 1, 1000)}})},
+            {"events", nested("events", {{"exclude", excluded}})},
+            {"process_table", nested("process_table", {{"max_entries", uint_in(c.process_table_max, 64, 4194304)}})},
+            {"trust", nested("trust", {{"max_processes", uint_in(c.trust_max_processes, 64, 4194304)},
+                                       {"max_evidence", uint_in(c.trust_max_evidence, 1, 1024)}})},
+            {"ratelimit", nested("ratelimit", {{"process_per_s", uint_in(c.rate_process_per_s, 0, 100000000)},
+                                               {"process_burst", uint_in(c.rate_process_burst, 1, 100000000)},
+                                               {"cgroup_per_s", uint_in(c.rate_cgroup_per_s, 0, 100000000)},
+                                               {"cgroup_burst", uint_in(c.rate_cgroup_burst, 1, 100000000)}})},
+            {"overload", nested("overload", {{"check_interval_ms", uint_in(c.overload_check_ms, 10, 10000)}})},
+            {"stats", nested("stats", {{"interval_s", uint_in(c.stats_interval_s, 0, 86400)}})},
+            {"policy", nested("policy", {{"dir", string_of(c.policy_dir)}})},
+            {"enforcement", nested("enforcement", {{"network", bool_of(c.enforce_network)},
+                                                   {"exec_mounts", path_list(c.exec_mounts)},
+                                                   {"file_mounts", path_list(c.file_mounts)},
+                                                   {"sensitive_paths", pattern_list(c.sensitive_paths)},
+                                                   {"decision_deadline_ms", uint_in(c.decision_deadline_ms, 10, 60000)},
+                                                   {"bpf_lsm", bool_of(c.bpf_lsm)},
+                                                   {"pin_dir", dir_or_none(c.pin_dir, " on bpffs")}})},
+            {"api",
+             nested("api", {{"socket", located(api_socket_at, string_or_empty(c.api.socket))},
+                            {"allowed_group", located(api_group_at, string_or_empty(c.api.allowed_group))},
+                            {"stream_queue", uint_in(c.api.stream_queue, 16, 1 << 20)},
+                            {"max_message_kb", uint_in(c.api.max_message_kb, 64, 65536)},
+                            {"tcp", located(api_tcp_at,
+                                            nested("api.tcp", {{"address", located(api_tcp_at,
+                                                                                   string_or_empty(c.api.tcp_address))},
+                                                               {"tls_cert", string_or_empty(c.api.tls_cert)},
+                                                               {"tls_key", string_or_empty(c.api.tls_key)},
+                                                               {"tls_ca", string_or_empty(c.api.tls_ca)},
+                                                               {"insecure", bool_of(c.api.insecure)}}))}})},
+            {"learning",
+             nested("learning", {{"state_dir", dir_or_none(c.learning.state_dir, "")},
+                                 {"collapse_threshold", uint_in(c.learning.collapse_threshold, 1, 65536)},
+                                 {"max_items", uint_in(c.learning.max_items, 16, 1 << 20)},
+                                 {"stability_window_s", uint_in(c.learning.stability_window_s, 0, 365 * 86400)},
+                                 {"auto_promote", bool_of(c.learning.auto_promote)},
+                                 {"shadow_period_s", uint_in(c.learning.shadow_period_s, 0, 365 * 86400)},
+                                 {"flush_interval_s", uint_in(c.learning.flush_interval_s, 1, 3600)}})},
+            // --- operations ---
+            {"metrics", nested("metrics", {{"address", listen_address(c.metrics_address, metrics_at)},
+                                           {"allow_remote", bool_of(c.metrics_allow_remote)}})},
+            {"log", nested("log", {{"level", one_of(c.log_level, {"debug", "info", "warning", "error"})},
+                                   {"format", one_of(c.log_format, {"text", "json"})}})},
+            {"kubernetes", nested(
+                               "kubernetes", {{"kubelet_url",
+                                               [&c](const YAML::Node& n, const std::string& at) -> Result<void> {
+                                                 if (!n.IsScalar()) return fail(at + " must be a URL or \"\"");
+                                                 c.kubelet_url = n.Scalar();
+                                                 if (c.kubelet_url.empty()) return {};
+                                                 // ${NAME} from the environment: the node's IP in a DaemonSet.
+                                                 for (size_t at_var;
+                                                      (at_var = c.kubelet_url.find("${")) != std::string::npos;) {
+                                                   size_t end = c.kubelet_url.find('}', at_var);
+                                                   if (end == std::string::npos)
+                                                     return fail(at + ": unclosed '${' in '" + n.Scalar() + "'");
+                                                   std::string name =
+                                                       c.kubelet_url.substr(at_var + 2, end - at_var - 2);
+                                                   const char* value =
+                                                       name.empty() ? nullptr : std::getenv(name.c_str());
+                                                   if (!value || !*value)
+                                                     return fail(at + ": '" + n.Scalar() + "' names ${" + name +
+                                                                 "}, which is not set in rampartd's environment");
+                                                   c.kubelet_url.replace(at_var, end - at_var + 1, value);
+                                                 }
+                                                 if (auto u = k8s::parse_url(c.kubelet_url); !u)
+                                                   return fail(at + ": " + u.error().what());
+                                                 return {};
+                                               }},
+                                              {"token_file", string_or_empty(c.kubelet_token_file)},
+                                              {"ca_file", string_or_empty(c.kubelet_ca_file)},
+                                              {"insecure_skip_tls_verify", bool_of(c.kubelet_insecure_skip_tls_verify)},
+                                              {"refresh_seconds", uint_in(c.kubelet_refresh_s, 5, 86400)}})},
+        });
   } catch (const YAML::Exception& e) {
     return fail(where(source, e.mark) + ": " + e.msg);
   }

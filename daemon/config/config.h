@@ -27,19 +27,19 @@ struct ApiConfig {
   std::string tcp_address;
   std::string tls_cert, tls_key, tls_ca;
   bool insecure = false;
-  uint32_t stream_queue = 4096;  // events queued per StreamEvents subscriber
+  uint32_t stream_queue = 4096;    // events queued per StreamEvents subscriber
   uint32_t max_message_kb = 4096;  // largest request accepted
 };
 
 // learning: profiles learned by policies in mode learn (daemon/learn/).
 struct LearningConfig {
   std::string state_dir = "/var/lib/rampart";  // profiles go to STATE_DIR/profiles/NAME.json
-  uint32_t collapse_threshold = 8;  // more distinct names in one directory: one "dir/*" item
-  uint32_t max_items = 4096;        // per profile; past it new items are dropped and counted
-  uint32_t stability_window_s = 86400;  // no new behaviour for this long: the profile may be promoted
-  bool auto_promote = false;        // promote (to shadow) as soon as the window has passed
-  uint32_t shadow_period_s = 86400; // shadow (would-deny counted) before enforcement
-  uint32_t flush_interval_s = 10;   // changed profiles are written at most this often (and at exit)
+  uint32_t collapse_threshold = 8;             // more distinct names in one directory: one "dir/*" item
+  uint32_t max_items = 4096;                   // per profile; past it new items are dropped and counted
+  uint32_t stability_window_s = 86400;         // no new behaviour for this long: the profile may be promoted
+  bool auto_promote = false;                   // promote (to shadow) as soon as the window has passed
+  uint32_t shadow_period_s = 86400;            // shadow (would-deny counted) before enforcement
+  uint32_t flush_interval_s = 10;              // changed profiles are written at most this often (and at exit)
 };
 
 struct Config {

@@ -124,8 +124,9 @@ uint32_t Compiled::id_of(const std::string& name) const {
 }
 
 std::vector<rp_port_range> merge_ranges(std::vector<rp_port_range> ranges) {
-  std::sort(ranges.begin(), ranges.end(),
-            [](const rp_port_range& a, const rp_port_range& b) { return a.lo < b.lo || (a.lo == b.lo && a.hi < b.hi); });
+  std::sort(ranges.begin(), ranges.end(), [](const rp_port_range& a, const rp_port_range& b) {
+    return a.lo < b.lo || (a.lo == b.lo && a.hi < b.hi);
+  });
   std::vector<rp_port_range> out;
   for (const auto& r : ranges) {
     if (!out.empty() && static_cast<uint32_t>(r.lo) <= static_cast<uint32_t>(out.back().hi) + 1)

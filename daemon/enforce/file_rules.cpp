@@ -3,9 +3,9 @@
 
 #include <elf.h>
 #include <fcntl.h>
-#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -33,7 +33,8 @@ uint8_t reason(bool restricted, const std::vector<policy::PathPattern>& allow,
 // The directory a prefix or glob lives under: everything before the first
 // component with a wildcard ("/var/log/" for "/var/log/*.log").
 std::string literal_dir(const policy::PathPattern& p) {
-  if (p.kind == policy::PathPattern::Kind::kPrefix) return p.text.size() > 1 ? p.text.substr(0, p.text.size() - 1) : "/";
+  if (p.kind == policy::PathPattern::Kind::kPrefix)
+    return p.text.size() > 1 ? p.text.substr(0, p.text.size() - 1) : "/";
   size_t wild = p.text.find_first_of("*?[");
   size_t slash = p.text.rfind('/', wild);
   return slash == 0 ? "/" : p.text.substr(0, slash);
@@ -167,7 +168,8 @@ MarkPlan plan_marks(const std::vector<policy::PathPattern>& patterns, bool missi
       if (stat(parent.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
         plan.dirs.push_back(parent);
       } else {
-        plan.notes.push_back(p.pos.str() + ": " + p.text + " and its directory do not exist: not protected until "
+        plan.notes.push_back(p.pos.str() + ": " + p.text +
+                             " and its directory do not exist: not protected until "
                              "rampartd restarts or reloads after they do");
       }
       continue;
@@ -263,7 +265,7 @@ std::vector<PathEntry> compile_path_rules(const std::vector<PathRuleInput>& inpu
 std::vector<PathRuleInput> path_inputs(const GuardRule& r) {
   std::vector<PathRuleInput> in;
   const std::pair<const std::vector<policy::PathPattern>*, uint32_t> lists[] = {
-      {&r.exec_allow, RP_PR_EXEC_ALLOW}, {&r.exec_deny, RP_PR_EXEC_DENY},   {&r.read_allow, RP_PR_READ_ALLOW},
+      {&r.exec_allow, RP_PR_EXEC_ALLOW},   {&r.exec_deny, RP_PR_EXEC_DENY}, {&r.read_allow, RP_PR_READ_ALLOW},
       {&r.write_allow, RP_PR_WRITE_ALLOW}, {&r.read_deny, RP_PR_READ_DENY}, {&r.write_deny, RP_PR_WRITE_DENY}};
   for (const auto& [list, flag] : lists)
     for (const auto& p : *list) in.push_back({p, flag});

@@ -26,9 +26,7 @@ struct GuardRule {
   std::vector<policy::PathPattern> read_deny, write_deny;  // from deny rules (deny and kill)
 
   bool has_exec_rules() const { return restrict_exec || !exec_deny.empty(); }
-  bool has_file_rules() const {
-    return restrict_read || restrict_write || !read_deny.empty() || !write_deny.empty();
-  }
+  bool has_file_rules() const { return restrict_read || restrict_write || !read_deny.empty() || !write_deny.empty(); }
 };
 
 GuardRule guard_rule(const policy::Policy& p);

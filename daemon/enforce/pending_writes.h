@@ -28,20 +28,20 @@ const char* write_kind_map(WriteKind k);  // the map it goes to
 struct PendingWrite {
   WriteKind kind = WriteKind::kVerdict;
   uint32_t tgid = 0;
-  rp_verdict verdict{};  // kVerdict
-  std::string policy;    // kAssignment: the policy's name, "" for none
-  std::string why;       // who wanted it: "api quarantine", "score", "fork inheritance", "reload", ...
-  std::string error;     // the last failure
+  rp_verdict verdict{};   // kVerdict
+  std::string policy;     // kAssignment: the policy's name, "" for none
+  std::string why;        // who wanted it: "api quarantine", "score", "fork inheritance", "reload", ...
+  std::string error;      // the last failure
   uint32_t attempts = 0;  // failed tries so far
   uint64_t first_ns = 0, next_ns = 0;
 };
 
 struct PendingCounters {
-  uint64_t failed = 0;     // writes the kernel refused (first tries and retries)
-  uint64_t recovered = 0;  // pending writes that landed on a retry
-  uint64_t superseded = 0; // pending writes made moot by a newer write that landed
-  uint64_t abandoned = 0;  // the process exited before its write landed
-  uint64_t overflow = 0;   // not kept: the pending set was full
+  uint64_t failed = 0;      // writes the kernel refused (first tries and retries)
+  uint64_t recovered = 0;   // pending writes that landed on a retry
+  uint64_t superseded = 0;  // pending writes made moot by a newer write that landed
+  uint64_t abandoned = 0;   // the process exited before its write landed
+  uint64_t overflow = 0;    // not kept: the pending set was full
 };
 
 class PendingWrites {

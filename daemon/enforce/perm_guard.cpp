@@ -1,7 +1,5 @@
 // fanotify exec and file guard; see perm_guard.h.
 #include "enforce/perm_guard.h"
-#include "util/clock.h"
-#include "util/number.h"
 
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -16,6 +14,9 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+
+#include "util/clock.h"
+#include "util/number.h"
 
 namespace rampart::enforce {
 namespace {
@@ -45,7 +46,8 @@ Result<std::unique_ptr<PermGuard>> PermGuard::start(Setup setup, Report report) 
     return {};
   };
   for (const auto& m : setup.exec_mounts)
-    if (auto r = mark(FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM, m, "the filesystem at"); !r) return tl::unexpected(r.error());
+    if (auto r = mark(FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM, m, "the filesystem at"); !r)
+      return tl::unexpected(r.error());
   for (const auto& m : setup.file_mounts)
     if (auto r = mark(FAN_MARK_FILESYSTEM, FAN_OPEN_PERM, m, "the filesystem at"); !r) return tl::unexpected(r.error());
   for (const auto& f : setup.files)
@@ -71,8 +73,10 @@ PermGuard::~PermGuard() {
   if (watchdog_.joinable()) watchdog_.join();
   if (thread_.joinable()) {
     uint64_t one = 1;
-    if (write(stop_fd_, &one, sizeof(one)) == sizeof(one)) thread_.join();
-    else thread_.detach();
+    if (write(stop_fd_, &one, sizeof(one)) == sizeof(one))
+      thread_.join();
+    else
+      thread_.detach();
   }
   // Closing the fanotify fd lets any operation still waiting through.
   if (fan_fd_ >= 0) close(fan_fd_);

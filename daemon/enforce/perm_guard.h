@@ -44,10 +44,10 @@ class PermGuard {
   using Report = std::function<void(const rp_enforce_event&)>;
 
   struct Setup {
-    std::vector<std::string> exec_mounts;  // FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM
-    std::vector<std::string> file_mounts;  // FAN_MARK_FILESYSTEM, FAN_OPEN_PERM
-    std::vector<std::string> files;        // inode marks, FAN_OPEN_PERM
-    std::vector<std::string> dirs;         // directory marks, FAN_OPEN_PERM on their children
+    std::vector<std::string> exec_mounts;        // FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM
+    std::vector<std::string> file_mounts;        // FAN_MARK_FILESYSTEM, FAN_OPEN_PERM
+    std::vector<std::string> files;              // inode marks, FAN_OPEN_PERM
+    std::vector<std::string> dirs;               // directory marks, FAN_OPEN_PERM on their children
     std::vector<policy::PathPattern> sensitive;  // refused under a deny-files verdict
     int proc_policy_map_fd = -1;
     int verdict_map_fd = -1;

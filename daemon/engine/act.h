@@ -18,11 +18,11 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "enforce/pending_writes.h"
 #include "engine/kernel.h"
 #include "engine/output.h"
 #include "engine/policy_runtime.h"
 #include "engine/work.h"
-#include "enforce/pending_writes.h"
 #include "pipeline/process_table.h"
 #include "score/trust.h"
 

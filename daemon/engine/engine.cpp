@@ -26,8 +26,8 @@ void Engine::on_record(const void* data, size_t len) {
     auto idx = static_cast<size_t>(ev.error());
     // Log the first of each kind; the rest are counted in the stats line.
     if (decode_errors_[idx]++ == 0)
-      ops::log_line("warning: rejected a kernel record (" + std::string(sources::decode_error_name(ev.error())) +
-                    ", " + std::to_string(len) + " bytes); further ones are counted in stats");
+      ops::log_line("warning: rejected a kernel record (" + std::string(sources::decode_error_name(ev.error())) + ", " +
+                    std::to_string(len) + " bytes); further ones are counted in stats");
     return;
   }
   handle(*ev);

@@ -46,7 +46,7 @@ class Enrich {
   pipeline::ProcReader& proc_;
   const PolicyRuntime& policies_;
   Act& act_;
-  std::string cgroup_root_;                                  // for cgroup paths by id
+  std::string cgroup_root_;                                 // for cgroup paths by id
   std::unordered_map<uint64_t, std::string> cgroup_paths_;  // cgroup id → path
   uint64_t cgroup_path_resets_ = 0;
   k8s::PodMap pods_;

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "enforce/map_writer.h"
-
 #include "shared/rp_abi.h"
 #include "util/result.h"
 

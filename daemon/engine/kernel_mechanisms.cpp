@@ -17,7 +17,8 @@ Result<void> LsmPathRules::stage(Candidate& next) {
   if (auto r = lsm_.remove_path_rules(base_ + 1, base_ + kBank); !r)
     return fail("clearing path rules: " + r.error().what());
   for (const auto& [id, entries] : next.compiled.paths)
-    if (auto r = lsm_.add_path_rules(base_ + id, entries); !r) return fail("installing path rules: " + r.error().what());
+    if (auto r = lsm_.add_path_rules(base_ + id, entries); !r)
+      return fail("installing path rules: " + r.error().what());
   return {};
 }
 

@@ -11,8 +11,8 @@
 #include "bpf/loader.h"
 #include "bpf/lsm_loader.h"
 #include "config/config.h"
-#include "engine/mechanism.h"
 #include "enforce/perm_guard.h"
+#include "engine/mechanism.h"
 
 namespace rampart::engine {
 

@@ -80,7 +80,7 @@ class Learner {
 
   const config::LearningConfig& cfg_;
   std::map<std::string, State> profiles_;
-  std::map<std::string, policy::Policy> sources_;          // loaded learn policies, as written
+  std::map<std::string, policy::Policy> sources_;  // loaded learn policies, as written
   std::vector<learn::Rejected> rejected_;
   std::unordered_map<uint32_t, std::unordered_set<std::string>> anomaly_seen_;  // tgid → anomalies it paid for
   uint64_t save_errors_ = 0;

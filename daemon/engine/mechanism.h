@@ -26,7 +26,7 @@ namespace rampart::engine {
 struct Candidate {
   const policy::PolicySet& set;
   uint32_t base = 0;
-  enforce::Compiled compiled;                    // filled by the map bank, read by the others
+  enforce::Compiled compiled;                   // filled by the map bank, read by the others
   std::vector<enforce::GuardRule> guard_rules;  // by kernel id - 1 (ids below base: empty)
   std::vector<std::string> notes;               // for the log and the reload answer
 };

@@ -181,7 +181,8 @@ const policy::Policy& PolicyRuntime::select(const pipeline::ProcessInfo& info) c
   return set_.select({info.exe, info.cgroup_path, info.container.id, info.container.pod_uid, info.uid});
 }
 
-const policy::Policy& PolicyRuntime::governing(const sources::EventView& ev, const pipeline::ProcessTable& table) const {
+const policy::Policy& PolicyRuntime::governing(const sources::EventView& ev,
+                                               const pipeline::ProcessTable& table) const {
   const rp_proc& p = ev.proc();
   // An open says which policy its opener had.
   if (ev.type() == RP_EV_OPEN && ev.as<rp_file_event>().policy_id) return by_id(ev.as<rp_file_event>().policy_id);
@@ -257,7 +258,7 @@ void PolicyRuntime::swap_in(Candidate& next, policy::PolicySet set) {
   // With BPF LSM, file_open decides every open in the kernel: nothing is
   // left to check after the fact.
   any_file_rules_ = !path_rules_ && std::any_of(guard_rules_.begin(), guard_rules_.end(),
-                                [](const enforce::GuardRule& r) { return r.has_file_rules(); });
+                                                [](const enforce::GuardRule& r) { return r.has_file_rules(); });
   violations_ = score::Violations(set_);
 }
 
@@ -279,8 +280,8 @@ Result<void> PolicyRuntime::install_initial() {
 std::string PolicyRuntime::remap(const policy::PolicySet& set, const enforce::Compiled& compiled, uint32_t tgid,
                                  const std::string& old_name) const {
   if (const auto* info = table_->find(tgid)) {
-    const policy::Policy& p = set.select({info->exe, info->cgroup_path, info->container.id, info->container.pod_uid,
-                                          info->uid});
+    const policy::Policy& p =
+        set.select({info->exe, info->cgroup_path, info->container.id, info->container.pod_uid, info->uid});
     if (!p.builtin) return p.name;
   }
   return compiled.id_of(old_name) ? old_name : std::string();
@@ -343,9 +344,9 @@ ReloadResult PolicyRuntime::reload(const std::string& dir, const std::string& te
   policy::PolicySet next = std::move(*loaded);
   auto learn_sources = learner_->overlay(next);  // learned profiles in their policies' places
   if (next.policies().size() > kBank)
-    return done("too many policies: " + std::to_string(next.policies().size()) + " (at most " +
-                    std::to_string(kBank) + ")",
-                false);
+    return done(
+        "too many policies: " + std::to_string(next.policies().size()) + " (at most " + std::to_string(kBank) + ")",
+        false);
   const uint32_t old_base = base_;
   const uint32_t new_base = old_base == 0 ? kBank : 0;
   auto name_of = [&](uint32_t id) { return kernel_names_.size() >= id ? kernel_names_[id - 1] : std::string(); };
@@ -408,9 +409,12 @@ ReloadResult PolicyRuntime::reload(const std::string& dir, const std::string& te
   for (const auto& p : old_set.policies()) before.insert(p.name);
   for (const auto& p : set_.policies()) after.insert(p.name);
   for (const auto& n : after) {
-    if (!before.count(n)) out.added.push_back(n);
-    else if (fingerprints_[n] != prints[n]) out.changed.push_back(n);
-    else ++out.unchanged;
+    if (!before.count(n))
+      out.added.push_back(n);
+    else if (fingerprints_[n] != prints[n])
+      out.changed.push_back(n);
+    else
+      ++out.unchanged;
   }
   for (const auto& n : before)
     if (!after.count(n)) out.removed.push_back(n);

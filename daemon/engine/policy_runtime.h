@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/kernel.h"
-#include "engine/mechanism.h"
 #include "enforce/compiler.h"
 #include "enforce/file_rules.h"
+#include "engine/kernel.h"
+#include "engine/mechanism.h"
 #include "pipeline/process_table.h"
 #include "policy/policy.h"
 #include "score/violations.h"
@@ -41,7 +41,7 @@ struct ReloadResult {
   // refused (a message without a place).
   std::vector<policy::Diagnostic> errors;
   std::string errors_text() const;  // one "file:line:col: message" line each
-  bool kernel_refused = false;  // the set was valid; the kernel refused a write
+  bool kernel_refused = false;      // the set was valid; the kernel refused a write
   uint64_t duration_ns = 0;
 };
 
@@ -105,8 +105,7 @@ class PolicyRuntime {
   // into the other bank of every mechanism, flips every process to it, and
   // swaps; or changes nothing. keep_deleted: the policies of files deleted
   // from the directory stay in force (with an alert) instead of going.
-  ReloadResult reload(const std::string& dir, const std::string& text, const std::string& source,
-                      bool keep_deleted);
+  ReloadResult reload(const std::string& dir, const std::string& text, const std::string& source, bool keep_deleted);
   // A file whose policies are kept though it was deleted (alerted once).
   void on_kept(std::function<void(const std::string& path, const std::vector<std::string>& policies)> f) {
     kept_alert_ = std::move(f);
@@ -140,10 +139,10 @@ class PolicyRuntime {
   bool any_file_rules_ = false;
   score::Violations violations_;
   uint64_t generation_ = 1;
-  std::string source_;                                // where the set in force came from
+  std::string source_;                               // where the set in force came from
   std::map<std::string, std::string> fingerprints_;  // name → its YAML, to tell what a reload changed
   std::map<std::string, std::string> files_;         // path → text of the directory set in force
-  std::set<std::string> kept_files_;                  // of those, deleted files whose policies stay
+  std::set<std::string> kept_files_;                 // of those, deleted files whose policies stay
 };
 
 }  // namespace rampart::engine

@@ -20,8 +20,8 @@ void Score::run(Work& w) {
   // Only a parent with a score of its own passes distrust on; the policy
   // lookup (a map syscall) is not worth making for every fork on the host.
   if (ev.type() == RP_EV_FORK && trust_.tracked(p.tgid)) {
-    auto v = trust_.on_fork(p.tgid, ev.as<rp_fork_event>().child_tgid, ev.hdr->ts_ns,
-                            policies_.governing(p.tgid).scoring);
+    auto v =
+        trust_.on_fork(p.tgid, ev.as<rp_fork_event>().child_tgid, ev.hdr->ts_ns, policies_.governing(p.tgid).scoring);
     if (v.level_changed) w.changed.push_back(std::move(v));
   }
 }

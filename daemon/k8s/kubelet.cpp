@@ -1,6 +1,5 @@
 // The kubelet pod-list fetcher; see kubelet.h.
 #include "k8s/kubelet.h"
-#include "util/file.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,6 +10,8 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+
+#include "util/file.h"
 
 namespace rampart::k8s {
 namespace {
@@ -84,8 +85,10 @@ Result<std::string> KubeletPods::fetch(const KubeletConfig& cfg) {
     ctx.set_verify_mode(asio::ssl::verify_none);
   } else {
     ctx.set_verify_mode(asio::ssl::verify_peer);
-    if (cfg.ca_file.empty()) ctx.set_default_verify_paths(ec);
-    else ctx.load_verify_file(cfg.ca_file, ec);
+    if (cfg.ca_file.empty())
+      ctx.set_default_verify_paths(ec);
+    else
+      ctx.load_verify_file(cfg.ca_file, ec);
     if (ec) return fail("kubernetes.ca_file " + cfg.ca_file + ": " + ec.message());
   }
   beast::ssl_stream<beast::tcp_stream> stream(io, ctx);

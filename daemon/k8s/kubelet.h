@@ -19,7 +19,7 @@
 namespace rampart::k8s {
 
 struct KubeletConfig {
-  std::string url;  // http(s)://host:port/pods; "" = off
+  std::string url;         // http(s)://host:port/pods; "" = off
   std::string token_file;  // bearer token, read before each request; "" = none
   std::string ca_file;     // CA for the kubelet's serving certificate; "" = the system's
   bool insecure_skip_tls_verify = false;

@@ -3,11 +3,11 @@
 #include "learn/profile.h"
 
 #include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <ctime>
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 #include "enforce/file_rules.h"
 #include "policy/patterns.h"
@@ -22,8 +22,8 @@ constexpr int kFormatVersion = 1;
 constexpr std::array<const char*, kKinds> kKindNames{"exec", "read", "write", "connect", "listen", "privilege"};
 constexpr std::array<const char*, 4> kStageNames{"learning", "shadow", "enforce", "audit"};
 // Privilege operations as policies spell them (allow.privilege.*).
-constexpr std::array<const char*, 7> kPrivileges{"setuid", "capset", "ptrace", "moduleLoad", "bpf", "mount",
-                                                 "namespaces"};
+constexpr std::array<const char*, 7> kPrivileges{"setuid", "capset", "ptrace",    "moduleLoad",
+                                                 "bpf",    "mount",  "namespaces"};
 
 const char* privilege_of(uint32_t type) {
   switch (type) {
@@ -248,9 +248,10 @@ class Reader {
     const json& v = obj.at(key);
     if (!v.is_number_integer()) return fail(at + "." + key + ": must be an integer");
     // Compared as what they are: a large unsigned is never a small signed.
-    const bool in_range = v.is_number_unsigned()
-                              ? v.get<uint64_t>() >= static_cast<uint64_t>(lo) && v.get<uint64_t>() <= static_cast<uint64_t>(hi)
-                              : v.get<int64_t>() >= static_cast<int64_t>(lo) && v.get<int64_t>() <= static_cast<int64_t>(hi);
+    const bool in_range =
+        v.is_number_unsigned()
+            ? v.get<uint64_t>() >= static_cast<uint64_t>(lo) && v.get<uint64_t>() <= static_cast<uint64_t>(hi)
+            : v.get<int64_t>() >= static_cast<int64_t>(lo) && v.get<int64_t>() <= static_cast<int64_t>(hi);
     if (!in_range) return fail(at + "." + key + ": out of range");
     return v.get<T>();
   }
@@ -302,8 +303,9 @@ Result<Profile> parse_profile(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return fail("not valid JSON");
   Reader r;
-  if (auto k = r.keys(j, "profile", {"version", "name", "stage", "created", "last_new", "stage_since", "shadow_until",
-                                     "dropped_items", "would_deny", "items"});
+  if (auto k = r.keys(j, "profile",
+                      {"version", "name", "stage", "created", "last_new", "stage_since", "shadow_until",
+                       "dropped_items", "would_deny", "items"});
       !k)
     return tl::unexpected(k.error());
   Profile p;

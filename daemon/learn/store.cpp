@@ -42,8 +42,7 @@ Loaded load_profiles(const std::string& dir, int64_t now) {
     std::stringstream ss;
     ss << in.rdbuf();
     Result<Profile> p = in ? parse_profile(ss.str()) : fail("cannot read: " + std::string(std::strerror(errno)));
-    if (p && p->name != path.stem().string())
-      p = fail("profile.name: '" + p->name + "' does not match the file name");
+    if (p && p->name != path.stem().string()) p = fail("profile.name: '" + p->name + "' does not match the file name");
     if (p) {
       out.profiles.push_back(std::move(*p));
       continue;

@@ -138,8 +138,8 @@ ProcessStats read_process_stats() {
           timespec boot{}, real{};
           clock_gettime(CLOCK_BOOTTIME, &boot);
           clock_gettime(CLOCK_REALTIME, &real);
-          double boot_epoch = static_cast<double>(real.tv_sec - boot.tv_sec) +
-                              static_cast<double>(real.tv_nsec - boot.tv_nsec) / 1e9;
+          double boot_epoch =
+              static_cast<double>(real.tv_sec - boot.tv_sec) + static_cast<double>(real.tv_nsec - boot.tv_nsec) / 1e9;
           s.start_time_seconds = boot_epoch + ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
         }
     }

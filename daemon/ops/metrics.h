@@ -28,7 +28,8 @@ class MetricsText {
   const std::string& text() const { return out_; }
 
  private:
-  void begin_sample(std::string_view suffix, Labels labels, std::initializer_list<std::pair<std::string_view, std::string_view>> extra = {});
+  void begin_sample(std::string_view suffix, Labels labels,
+                    std::initializer_list<std::pair<std::string_view, std::string_view>> extra = {});
   friend class Histogram;
   std::string out_;
   std::string name_;
@@ -56,8 +57,8 @@ std::string escape_label(std::string_view v);
 
 // The daemon's own resource use, read from the kernel at scrape time.
 struct ProcessStats {
-  double cpu_seconds = 0;        // user + system
-  uint64_t resident_bytes = 0;   // VmRSS
+  double cpu_seconds = 0;       // user + system
+  uint64_t resident_bytes = 0;  // VmRSS
   uint64_t virtual_bytes = 0;
   uint64_t open_fds = 0;
   double start_time_seconds = 0;  // since the Unix epoch

@@ -209,8 +209,8 @@ void namespaces_json(JsonWriter& w, uint64_t flags) {
   static constexpr struct {
     uint64_t bit;
     const char* name;
-  } kNs[] = {{0x00020000, "mnt"}, {0x02000000, "cgroup"}, {0x04000000, "uts"}, {0x08000000, "ipc"},
-             {0x10000000, "user"}, {0x20000000, "pid"},   {0x40000000, "net"}, {0x00000080, "time"}};
+  } kNs[] = {{0x00020000, "mnt"},  {0x02000000, "cgroup"}, {0x04000000, "uts"}, {0x08000000, "ipc"},
+             {0x10000000, "user"}, {0x20000000, "pid"},    {0x40000000, "net"}, {0x00000080, "time"}};
   w.key("namespaces").begin_array();
   for (const auto& n : kNs)
     if (flags & n.bit) w.value(n.name);
@@ -305,17 +305,17 @@ void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& 
                     : e.action == RP_ACT_WOULD_DENY ? "would_deny"
                     : e.action == RP_ACT_KILLED     ? "killed"
                                                     : "unknown");
-  w.field("reason", e.reason == RP_REASON_NOT_ALLOWED ? "not_allowed"
-                    : e.reason == RP_REASON_DENY_RULE ? "deny_rule"
-                    : e.reason == RP_REASON_VERDICT   ? "verdict"
+  w.field("reason", e.reason == RP_REASON_NOT_ALLOWED    ? "not_allowed"
+                    : e.reason == RP_REASON_DENY_RULE    ? "deny_rule"
+                    : e.reason == RP_REASON_VERDICT      ? "verdict"
                     : e.reason == RP_REASON_SELF_PROTECT ? "self_protection"
-                                                      : "unknown");
+                                                         : "unknown");
   w.field("policy_id", e.policy_id);
   if (ctx.policy_names && e.policy_id >= 1 && e.policy_id <= ctx.policy_names->size())
     w.field("policy", std::string_view((*ctx.policy_names)[e.policy_id - 1]));
   // A refusal by a hook stops the operation before it happens; a kill at
   // syscall entry stops the process, but the syscall itself may complete.
-  w.field("operation_completed", e.mechanism == RP_MECH_SIGKILL                               ? "possibly"
+  w.field("operation_completed", e.mechanism == RP_MECH_SIGKILL                                  ? "possibly"
                                  : e.mechanism == RP_MECH_AFTER || e.action == RP_ACT_WOULD_DENY ? "yes"
                                                                                                  : "no");
   if (!ctx.deny_rule.empty()) w.field("deny_rule", ctx.deny_rule);

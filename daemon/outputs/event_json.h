@@ -26,7 +26,7 @@ struct EventContext {
   // Rule hits on this event and the process's verdict after them, if any.
   const std::vector<score::RuleHit>* hits = nullptr;
   const score::Verdict* verdict = nullptr;
-  bool verdict_enforced = false;  // the governing policy is in enforce mode
+  bool verdict_enforced = false;    // the governing policy is in enforce mode
   uint64_t verdict_applied_ns = 0;  // boot clock when the verdict reached the kernel map, 0 if it did not
   // Enforce events: the deny rule that matched, and whether rampartd killed the process for it.
   std::string_view deny_rule;

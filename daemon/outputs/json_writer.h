@@ -25,8 +25,7 @@ class JsonWriter {
   JsonWriter& value(const char* s) { return value(std::string_view(s)); }
   // Any integer type (the ABI's __u64 is unsigned long long, uint64_t is not).
   template <typename T>
-    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-  JsonWriter& value(T v) {
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) JsonWriter& value(T v) {
     if constexpr (std::is_signed_v<T>)
       return signed_value(static_cast<int64_t>(v));
     else

@@ -103,8 +103,7 @@ bool parse_status_uids(std::string_view status, ProcSnapshot& snap) {
   size_t at = status.starts_with("Uid:") ? 0 : status.find("\nUid:");
   if (at == std::string_view::npos) return false;
   size_t pos = status.find(':', at) + 1;
-  return parse_uint(next_token(status, pos), snap.uid) &&
-         parse_uint(next_token(status, pos), snap.euid);
+  return parse_uint(next_token(status, pos), snap.uid) && parse_uint(next_token(status, pos), snap.euid);
 }
 
 // NUL-separated argv; the last argument ends with a NUL too. Empty arguments

@@ -32,9 +32,8 @@ void ProcessTable::seed(const std::vector<ProcSnapshot>& snapshots) {
   }
 }
 
-std::optional<std::string> ProcessTable::on_exec(uint32_t tgid, uint32_t ppid, uint64_t start_ns,
-                                                 uint32_t uid, uint32_t euid, std::string_view comm,
-                                                 std::string_view exe,
+std::optional<std::string> ProcessTable::on_exec(uint32_t tgid, uint32_t ppid, uint64_t start_ns, uint32_t uid,
+                                                 uint32_t euid, std::string_view comm, std::string_view exe,
                                                  std::vector<std::string> args, uint64_t cgroup_id,
                                                  uint64_t /*now_ns*/) {
   ProcessInfo& p = upsert(tgid);
@@ -59,8 +58,7 @@ std::optional<std::string> ProcessTable::on_exec(uint32_t tgid, uint32_t ppid, u
   return previous;
 }
 
-void ProcessTable::on_fork(uint32_t parent_tgid, uint32_t child_tgid, uint64_t child_start_ns,
-                           uint64_t /*now_ns*/) {
+void ProcessTable::on_fork(uint32_t parent_tgid, uint32_t child_tgid, uint64_t child_start_ns, uint64_t /*now_ns*/) {
   const ProcessInfo* parent = find(parent_tgid);
   if (parent != nullptr && !parent->exited) touch(parent_tgid);
   // Copied before upsert(), which may evict the parent to make room.

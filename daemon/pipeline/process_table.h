@@ -85,9 +85,9 @@ class ProcessTable {
   // Event hooks. `now_ns` is the event's boot-clock timestamp.
   // exec: the process keeps its tgid and parent and gets a new image.
   // Returns the executable it had before, if known (for "replaced_exe").
-  std::optional<std::string> on_exec(uint32_t tgid, uint32_t ppid, uint64_t start_ns, uint32_t uid,
-                                     uint32_t euid, std::string_view comm, std::string_view exe,
-                                     std::vector<std::string> args, uint64_t cgroup_id, uint64_t now_ns);
+  std::optional<std::string> on_exec(uint32_t tgid, uint32_t ppid, uint64_t start_ns, uint32_t uid, uint32_t euid,
+                                     std::string_view comm, std::string_view exe, std::vector<std::string> args,
+                                     uint64_t cgroup_id, uint64_t now_ns);
   // fork: the child starts as a copy of the parent's entry.
   void on_fork(uint32_t parent_tgid, uint32_t child_tgid, uint64_t child_start_ns, uint64_t now_ns);
   void on_exit(uint32_t tgid, uint32_t exit_code, uint64_t now_ns);

@@ -178,8 +178,8 @@ Result<void> parse_network(std::string_view text, uint8_t family, NetRule& r) {
     if (!v && !all_digits(len))
       return fail("bad prefix length '/" + std::string(len) + "' (expected 0-" + std::to_string(max_len) + ")");
     if (!v)
-      return fail("prefix length /" + std::string(len) + " is too long for " + fam + " (0-" +
-                  std::to_string(max_len) + ")");
+      return fail("prefix length /" + std::string(len) + " is too long for " + fam + " (0-" + std::to_string(max_len) +
+                  ")");
     r.prefix_len = static_cast<uint8_t>(*v);
   }
   // Host bits below the prefix are almost always a typo for the network.

@@ -25,8 +25,6 @@
 // of the document for top-level fields).
 #include "policy/policy.h"
 
-#include "shared/rp_abi.h"
-
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -40,6 +38,7 @@
 #include <tuple>
 
 #include "policy/patterns.h"
+#include "shared/rp_abi.h"
 #include "util/number.h"
 
 namespace rampart::policy {
@@ -115,7 +114,6 @@ bool valid_rule_id(std::string_view s) { return valid_name(s, true); }
 
 constexpr const char* kNameRule = "use 1-63 lowercase letters, digits, '-' and '.', starting with a letter or digit";
 
-
 constexpr const char* kRuleIdRule =
     "use 1-63 lowercase letters, digits, '-', '_' and '.', starting with a letter or digit";
 
@@ -138,8 +136,7 @@ class DocParser {
     auto top = fields(root, {"apiVersion", "kind", "metadata", "spec"});
     if (auto f = required(root, top, "apiVersion"); f) {
       if (auto s = text(*f); s) {
-        if (*s != kApiVersion)
-          error(*f, "'apiVersion' must be '" + std::string(kApiVersion) + "', got '" + *s + "'");
+        if (*s != kApiVersion) error(*f, "'apiVersion' must be '" + std::string(kApiVersion) + "', got '" + *s + "'");
         p.api_version = *s;
       }
     }
@@ -267,8 +264,8 @@ class DocParser {
       if (s == "false" || s == "False" || s == "FALSE") return false;
     }
     error(f, "'" + f.path + "' must be true or false, got " +
-                        (f.node.IsScalar() && f.node.Tag() == "!" ? "the quoted string \"" + f.node.Scalar() + "\""
-                                                                  : type_name(f.node)));
+                 (f.node.IsScalar() && f.node.Tag() == "!" ? "the quoted string \"" + f.node.Scalar() + "\""
+                                                           : type_name(f.node)));
     return std::nullopt;
   }
 
@@ -277,7 +274,7 @@ class DocParser {
   std::optional<std::vector<Field>> list(const Field& f, std::string_view of) {
     if (!f.node.IsSequence()) {
       error(f, "'" + f.path + "' must be a list of " + std::string(of) + ", got " + type_name(f.node) +
-                          (f.node.IsNull() ? " (write [] for an empty list)" : ""));
+                   (f.node.IsNull() ? " (write [] for an empty list)" : ""));
       return std::nullopt;
     }
     std::vector<Field> out;
@@ -382,11 +379,11 @@ class DocParser {
     strings("cgroupPrefixes", "cgroup paths", [&](const Field& item, const std::string& s) {
       if (s.front() != '/')
         error(item, "'" + item.path + "': cgroup prefix '" + s +
-                               "' must start with '/' (a cgroup v2 path "
-                               "such as /system.slice/nginx.service)");
+                        "' must start with '/' (a cgroup v2 path "
+                        "such as /system.slice/nginx.service)");
       else if (s.find_first_of("*?[") != std::string::npos)
         error(item, "'" + item.path + "': cgroup prefix '" + s +
-                               "' has a wildcard: cgroup prefixes are literal paths, matched component-wise");
+                        "' has a wildcard: cgroup prefixes are literal paths, matched component-wise");
       else {
         sel.cgroup_prefixes.push_back(normalize_cgroup_prefix(s));
         add(Criterion::kCgroup, sel.cgroup_prefixes.back(), item);
@@ -403,7 +400,7 @@ class DocParser {
     strings("podUids", "pod UIDs", [&](const Field& item, const std::string& s) {
       if (!is_pod_uid(s))
         error(item, "'" + item.path + "': pod uid '" + s +
-                               "' must be a lowercase UUID (8-4-4-4-12 hex digits) or 32 hex digits for a static pod");
+                        "' must be a lowercase UUID (8-4-4-4-12 hex digits) or 32 hex digits for a static pod");
       else {
         sel.pod_uids.push_back(s);
         add(Criterion::kPod, s, item);
@@ -470,10 +467,9 @@ class DocParser {
     }
     if (auto priv = get(m, "privilege"); priv) {
       auto pm = fields(*priv, {"setuid", "capset", "ptrace", "moduleLoad", "bpf", "mount", "namespaces"});
-      const std::pair<const char*, bool*> switches[] = {{"setuid", &a.setuid},         {"capset", &a.capset},
-                                                        {"ptrace", &a.ptrace},         {"moduleLoad", &a.module_load},
-                                                        {"bpf", &a.bpf},               {"mount", &a.mount},
-                                                        {"namespaces", &a.namespaces}};
+      const std::pair<const char*, bool*> switches[] = {
+          {"setuid", &a.setuid}, {"capset", &a.capset}, {"ptrace", &a.ptrace},        {"moduleLoad", &a.module_load},
+          {"bpf", &a.bpf},       {"mount", &a.mount},   {"namespaces", &a.namespaces}};
       for (const auto& [name, flag] : switches)
         if (auto v = get(pm, name); v) *flag = boolean(*v).value_or(true);
       a.bpf_expected = a.bpf && get(pm, "bpf");
@@ -529,8 +525,8 @@ class DocParser {
       if (r.exec.empty() && r.file_read.empty() && r.file_write.empty() && r.connect.empty() &&
           errors_.size() == errors_before)
         error(item, "deny rule " + (r.id.empty() ? item.path : "'" + r.id + "'") +
-                               " has no matcher: give at least one of exec, files.read, files.write, "
-                               "network.connect");
+                        " has no matcher: give at least one of exec, files.read, files.write, "
+                        "network.connect");
       rules.push_back(std::move(r));
     }
   }
@@ -808,7 +804,7 @@ Policy PolicySet::default_policy() {
 }
 
 Result<PolicySet> PolicySet::load_text(std::string_view text, std::string_view source,
-                                      std::vector<Diagnostic>* diagnostics) {
+                                       std::vector<Diagnostic>* diagnostics) {
   Loader loader;
   loader.add_text(text, std::string(source));
   auto policies = loader.finish();
@@ -820,8 +816,8 @@ Result<PolicySet> PolicySet::load_text(std::string_view text, std::string_view s
 }
 
 Result<PolicySet> PolicySet::load_dir(const std::string& dir, std::map<std::string, std::string>* texts,
-                                     const std::map<std::string, std::string>& kept,
-                                     std::vector<Diagnostic>* diagnostics) {
+                                      const std::map<std::string, std::string>& kept,
+                                      std::vector<Diagnostic>* diagnostics) {
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<fs::path> files;

@@ -52,7 +52,7 @@ struct PathPattern {
 // An IPv4 or IPv6 network with a port range: "10.0.0.0/8:5432",
 // "127.0.0.1:8000-8100", "[::1]:443", "0.0.0.0/0" (all ports), "[2001:db8::/32]:80".
 struct NetRule {
-  uint8_t family = 0;  // 4 or 6
+  uint8_t family = 0;              // 4 or 6
   std::array<uint8_t, 16> addr{};  // network byte order; IPv4 in the first 4
   uint8_t prefix_len = 0;          // 0-32 or 0-128
   uint16_t port_lo = 0;            // 0-65535; all ports is 0-65535
@@ -87,13 +87,13 @@ struct Allow {
   // Unset: the list does not restrict that operation (anything goes). Set,
   // even to an empty list: only what is listed is allowed.
   bool has_exec = false, has_file_read = false, has_file_write = false, has_connect = false, has_listen = false;
-  bool setuid = true;  // privilege: may the workload change uid/gid
-  bool capset = true;  // may it change its capabilities
-  bool ptrace = true;  // may it attach to, or write into, other processes (ptrace, process_vm_writev)
-  bool module_load = true;  // init_module, finit_module
-  bool bpf = true;          // bpf()
-  bool mount = true;        // mount, umount2
-  bool namespaces = true;   // unshare, setns
+  bool setuid = true;         // privilege: may the workload change uid/gid
+  bool capset = true;         // may it change its capabilities
+  bool ptrace = true;         // may it attach to, or write into, other processes (ptrace, process_vm_writev)
+  bool module_load = true;    // init_module, finit_module
+  bool bpf = true;            // bpf()
+  bool mount = true;          // mount, umount2
+  bool namespaces = true;     // unshare, setns
   bool bpf_expected = false;  // privilege.bpf: true was written: bpf() is part of this workload's job
 };
 
@@ -146,7 +146,7 @@ struct Policy {
   Allow allow;
   std::vector<DenyRule> deny;
   Scoring scoring;
-  SourcePos pos;  // the document
+  SourcePos pos;            // the document
   std::string fingerprint;  // the document as parsed, re-emitted: equal texts mean an unchanged policy
   bool builtin = false;
 };

@@ -71,13 +71,16 @@ const std::vector<Rule> kRules = {
     {"rampart.persistence.init_scripts", "T1037.004", 40, "write to /etc/rc.local or /etc/init.d/"},
     {"rampart.defense_evasion.rampart_tamper", "T1562.001", 60, "write to or removal of Rampart's own configuration"},
     {"rampart.privilege.kernel_handlers", "T1611", 60, "write to /proc/sys/kernel/core_pattern or modprobe"},
-    {"rampart.credentials.ssh_private_key", "T1552.004", 40, "an ssh private key read by a binary other than ssh tools"},
+    {"rampart.credentials.ssh_private_key", "T1552.004", 40,
+     "an ssh private key read by a binary other than ssh tools"},
     {"rampart.network.first_connect", "T1071", 10,
      "first outbound (non-loopback) connect by an executable never seen connecting before"},
 };
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool ends_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(s.size() - p.size()) == p; }
+bool ends_with(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
+}
 
 std::string_view base_name(std::string_view path) {
   auto slash = path.rfind('/');
@@ -85,7 +88,7 @@ std::string_view base_name(std::string_view path) {
 }
 
 bool is_shell(std::string_view path) {
-  static constexpr std::array<std::string_view, 12> kShells = {"sh",  "bash", "dash",    "zsh",     "ksh",  "fish",
+  static constexpr std::array<std::string_view, 12> kShells = {"sh",  "bash", "dash",    "zsh",    "ksh",  "fish",
                                                                "csh", "tcsh", "python3", "python", "perl", "ruby"};
   auto b = base_name(path);
   if (starts_with(b, "python3.")) return true;
@@ -94,14 +97,16 @@ bool is_shell(std::string_view path) {
 
 // Long-running network daemons whose children should not be shells.
 bool is_network_service(std::string_view exe) {
-  static constexpr std::array<std::string_view, 12> kServices = {
-      "nginx", "apache2", "httpd", "php-fpm", "node", "java", "mysqld", "postgres", "redis-server", "memcached",
-      "tomcat", "lighttpd"};
+  static constexpr std::array<std::string_view, 12> kServices = {"nginx",        "apache2",   "httpd",  "php-fpm",
+                                                                 "node",         "java",      "mysqld", "postgres",
+                                                                 "redis-server", "memcached", "tomcat", "lighttpd"};
   auto b = base_name(exe);
   return std::find(kServices.begin(), kServices.end(), b) != kServices.end();
 }
 
-bool is_write_open(const rp_file_event& e) { return (e.flags & O_ACCMODE) != O_RDONLY || (e.flags & (O_CREAT | O_TRUNC)); }
+bool is_write_open(const rp_file_event& e) {
+  return (e.flags & O_ACCMODE) != O_RDONLY || (e.flags & (O_CREAT | O_TRUNC));
+}
 
 void hit(std::vector<RuleHit>& out, RuleIndex r, std::string detail) { out.push_back({&kRules[r], std::move(detail)}); }
 
@@ -109,11 +114,12 @@ void on_exec(const rp_exec_event& e, const pipeline::ProcessTable& table, std::v
   std::string_view file = fixed_str(e.filename);
   if (starts_with(file, "/tmp/") || starts_with(file, "/var/tmp/") || starts_with(file, "/dev/shm/"))
     hit(out, kExecWritableDir, std::string(file));
-  if (e.hdr.flags & RP_F_FILELESS) hit(out, kExecFileless, std::string(file) + " (" + std::string(fixed_str(e.exe_name)) + ")");
+  if (e.hdr.flags & RP_F_FILELESS)
+    hit(out, kExecFileless, std::string(file) + " (" + std::string(fixed_str(e.exe_name)) + ")");
   if (auto b = base_name(file); b.size() > 1 && b.front() == '.') hit(out, kHiddenExec, std::string(file));
   {
-    static constexpr std::array<std::string_view, 6> kNetcats = {"nc", "ncat", "netcat", "nc.openbsd", "nc.traditional",
-                                                                 "socat"};
+    static constexpr std::array<std::string_view, 6> kNetcats = {"nc",         "ncat",           "netcat",
+                                                                 "nc.openbsd", "nc.traditional", "socat"};
     if (std::find(kNetcats.begin(), kNetcats.end(), base_name(file)) != kNetcats.end())
       hit(out, kNetcat, std::string(file));
   }
@@ -162,16 +168,16 @@ void on_file(uint32_t type, const rp_file_event& e, const pipeline::ProcessTable
   }
   if (path == "/etc/shadow" || path == "/etc/gshadow") {
     static constexpr std::array<std::string_view, 16> kExpected = {
-        "passwd", "chpasswd", "login", "sshd", "su",      "sudo",    "unix_chkpwd", "useradd",
-        "usermod", "userdel", "groupadd", "chage", "pwck", "grpck", "shadowconfig", "cron"};
+        "passwd",  "chpasswd", "login",    "sshd",  "su",   "sudo",  "unix_chkpwd",  "useradd",
+        "usermod", "userdel",  "groupadd", "chage", "pwck", "grpck", "shadowconfig", "cron"};
     const auto* p = table.find(e.proc.tgid);
     std::string_view exe = p ? std::string_view(p->exe) : fixed_str(e.proc.comm);
     if (std::find(kExpected.begin(), kExpected.end(), base_name(exe)) == kExpected.end())
       hit(out, kShadowRead, std::string(path) + " by " + std::string(exe));
   }
   if (auto b = base_name(path); path.find("/.ssh/id_") != std::string_view::npos && !ends_with(b, ".pub")) {
-    static constexpr std::array<std::string_view, 6> kSshTools = {"ssh", "sshd", "ssh-add", "ssh-agent", "ssh-keygen",
-                                                                  "scp"};
+    static constexpr std::array<std::string_view, 6> kSshTools = {"ssh",       "sshd",       "ssh-add",
+                                                                  "ssh-agent", "ssh-keygen", "scp"};
     const auto* p = table.find(e.proc.tgid);
     std::string_view exe = p ? std::string_view(p->exe) : fixed_str(e.proc.comm);
     if (std::find(kSshTools.begin(), kSshTools.end(), base_name(exe)) == kSshTools.end())

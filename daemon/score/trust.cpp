@@ -250,8 +250,7 @@ size_t TrustEngine::approx_bytes() const {
   for (const auto& [tgid, p] : procs_) {
     n += kPerProc + util::heap_bytes(p.policy);
     for (const auto& e : p.evidence)
-      n += sizeof(Evidence) + util::heap_bytes(e.rule_id) + util::heap_bytes(e.event_type) +
-           util::heap_bytes(e.detail);
+      n += sizeof(Evidence) + util::heap_bytes(e.rule_id) + util::heap_bytes(e.event_type) + util::heap_bytes(e.detail);
   }
   return n;
 }

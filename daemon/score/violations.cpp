@@ -63,7 +63,8 @@ std::optional<Violations::Match> Violations::match(const rp_enforce_event& e) co
   const auto& policy = set_->policies()[e.policy_id - 1];
   for (size_t i = 0; i < policy.deny.size(); ++i)
     if (matches(policy.deny[i], e))
-      return Match{&deny_[e.policy_id - 1][i], &policy.deny[i], what + " matches deny rule '" + policy.deny[i].id + "'"};
+      return Match{&deny_[e.policy_id - 1][i], &policy.deny[i],
+                   what + " matches deny rule '" + policy.deny[i].id + "'"};
   return std::nullopt;
 }
 

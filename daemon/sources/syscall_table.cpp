@@ -14,7 +14,8 @@
 namespace rampart::sources {
 namespace {
 
-#define RP_SC(name, type) TracedSyscall{#name, SYS_##name, type}
+#define RP_SC(name, type) \
+  TracedSyscall { #name, SYS_##name, type }
 
 constexpr TracedSyscall kTable[] = {
 #ifdef SYS_open

@@ -14,9 +14,7 @@ namespace rampart::util {
 inline constexpr size_t kNodeOverhead = 2 * sizeof(void*);
 
 // Heap bytes behind a string (0 while it fits the small-string buffer).
-inline size_t heap_bytes(const std::string& s) {
-  return s.capacity() > 15 ? s.capacity() + 1 : 0;
-}
+inline size_t heap_bytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
 
 inline size_t heap_bytes(const std::vector<std::string>& v) {
   size_t n = v.capacity() * sizeof(std::string);

@@ -29,8 +29,6 @@ inline tl::unexpected<Error> fail(std::string message, int code = 0) {
 }
 
 // For a syscall that just failed: captures errno.
-inline tl::unexpected<Error> fail_errno(std::string message) {
-  return fail(std::move(message), errno);
-}
+inline tl::unexpected<Error> fail_errno(std::string message) { return fail(std::move(message), errno); }
 
 }  // namespace rampart

@@ -68,8 +68,7 @@ ApiDaemon::ApiDaemon(const std::string& extra_api_config, const std::string& ext
   dir_ = mkdtemp(tmpl);
   chmod(dir_.c_str(), 0755);
   std::filesystem::create_directory(dir_ + "/policies");
-  std::ofstream(dir_ + "/rampart.yaml") << "api:\n  socket: " << socket() << "\n"
-                                        << extra_api_config << extra_config;
+  std::ofstream(dir_ + "/rampart.yaml") << "api:\n  socket: " << socket() << "\n" << extra_api_config << extra_config;
   start();
 }
 

@@ -4,23 +4,23 @@
 // connect with EPERM and release restoring it; access control by
 // SO_PEERCRED; a slow stream subscriber that misses events while the
 // pipeline keeps going; a client written in Python (grpcio) against the proto.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <regex>
 #include <set>
-#include <filesystem>
-#include <fstream>
-#include <grpcpp/grpcpp.h>
 #include <thread>
 
 #include "api/api_support.h"
@@ -74,8 +74,7 @@ TEST_CASE("rampartctl events --follow --type exec shows a process the test start
   pid_t follower = spawn_child([&] {
     int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
-    execl(RAMPARTCTL_PATH, RAMPARTCTL_PATH, "--socket", sock.c_str(), "events", "--follow", "--type", "exec",
-          nullptr);
+    execl(RAMPARTCTL_PATH, RAMPARTCTL_PATH, "--socket", sock.c_str(), "events", "--follow", "--type", "exec", nullptr);
     return 127;
   });
   // Wait until the subscription is in place (the status counts it).
@@ -309,8 +308,8 @@ TEST_CASE("TCP with mTLS: a client with a certificate from the CA is served and 
   Pki pki;
   REQUIRE(pki.ok);
   const std::string addr = "127.0.0.1:" + std::to_string(free_port());
-  ApiDaemon d("  tcp:\n    address: \"" + addr + "\"\n    tls_cert: " + pki("server.pem") + "\n    tls_key: " +
-              pki("server.key") + "\n    tls_ca: " + pki("ca.pem") + "\n");
+  ApiDaemon d("  tcp:\n    address: \"" + addr + "\"\n    tls_cert: " + pki("server.pem") +
+              "\n    tls_key: " + pki("server.key") + "\n    tls_ca: " + pki("ca.pem") + "\n");
   INFO(d.stderr_text());
   REQUIRE(d.ready());
   auto tcp = [&](const std::string& who, std::vector<std::string> args) {
@@ -479,8 +478,8 @@ TEST_CASE("a kubelet that refuses the token: logged with the RBAC hint, events s
   write_file(dir + "/pods.json", pod_list({}));
   write_file(dir + "/token", "wrong-token");
   FakeKubelet kubelet(dir, "right-token");
-  ApiDaemon d("", "kubernetes:\n  kubelet_url: https://127.0.0.1:" + kubelet.port() + "/pods\n  token_file: " +
-                      dir + "/token\n  ca_file: " + dir + "/ca.pem\n");
+  ApiDaemon d("", "kubernetes:\n  kubelet_url: https://127.0.0.1:" + kubelet.port() + "/pods\n  token_file: " + dir +
+                      "/token\n  ca_file: " + dir + "/ca.pem\n");
   INFO(d.stderr_text());
   REQUIRE(d.ready());
   for (int i = 0; i < 100 && d.stderr_text().find("HTTP 401") == std::string::npos; ++i)
@@ -535,8 +534,10 @@ TEST_CASE("a slow stream subscriber misses events and is told, while the pipelin
   uint64_t missed = 0, events = 0;
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (missed == 0 && std::chrono::steady_clock::now() < deadline && slow->Read(&msg)) {
-    if (msg.has_gap()) missed = msg.gap().missed();
-    else ++events;
+    if (msg.has_gap())
+      missed = msg.gap().missed();
+    else
+      ++events;
   }
   stop = true;
   trickle.join();

@@ -119,8 +119,7 @@ std::string connect_from(const std::string& exe, uint16_t port, const std::strin
 
 }  // namespace
 
-TEST_CASE("a verdict the kernel refuses (verdict_map full) is reported, and retried until it lands",
-          "[api][fault]") {
+TEST_CASE("a verdict the kernel refuses (verdict_map full) is reported, and retried until it lands", "[api][fault]") {
   PinDir pins;
   ApiDaemon d("", pins.config());
   REQUIRE(d.ready());
@@ -243,9 +242,10 @@ TEST_CASE("a reload the kernel refuses (net_allow4_map full) changes nothing, an
   CHECK(connect_from(py, allowed.port(), d.dir()) == "ok");
 }
 
-TEST_CASE("a deleted policy file keeps its policy in force with an alert until an explicit reload, and an unreadable "
-          "one is refused",
-          "[api][fault][reload]") {
+TEST_CASE(
+    "a deleted policy file keeps its policy in force with an alert until an explicit reload, and an unreadable "
+    "one is refused",
+    "[api][fault][reload]") {
   ApiDaemon d;
   REQUIRE(d.ready());
   Listener allowed, other;

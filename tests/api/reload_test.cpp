@@ -7,6 +7,7 @@
 // the watched directory) is rejected with line:column and the old policy
 // keeps enforcing.
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,7 +17,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <grpcpp/grpcpp.h>
 #include <sstream>
 #include <thread>
 
@@ -205,8 +205,7 @@ TEST_CASE("100 reloads under an exec loop and a denied-connect loop: no denied c
   CHECK(seen <= kExecs);
 }
 
-TEST_CASE("an invalid reload is rejected with line:column and the previous policy still enforces",
-          "[api][reload]") {
+TEST_CASE("an invalid reload is rejected with line:column and the previous policy still enforces", "[api][reload]") {
   Listener target;
   ApiDaemon d;
   REQUIRE(d.ready());

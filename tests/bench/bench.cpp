@@ -534,7 +534,8 @@ Json report(const std::vector<Totals>& totals) {
                 floor_ratio, events.c_str(), drops_text(t).c_str());
     const std::string name = w.name;
     if (t.enforce_events)
-      notes.push_back(name + ": " + std::to_string(t.enforce_events) + " enforce events under the bench policy, none expected");
+      notes.push_back(name + ": " + std::to_string(t.enforce_events) +
+                      " enforce events under the bench policy, none expected");
     if (t.guard_decisions)
       notes.push_back(name + " enforcing: fanotify decisions " + std::to_string(t.guard_decisions) + ", cache hits " +
                       std::to_string(t.guard_cache_hits) + ", open modes read from /proc " +
@@ -723,10 +724,9 @@ int run(int argc, char** argv) {
         else
           t.add_monitored(r, scan_output(daemon.out_path(), w, r.pid), w.events_per_op);
       }
-      std::fprintf(stderr,
-                   "rep %d/%d  %-15s baseline %10.0f  hook floor %10.0f  monitored %10.0f  enforcing %10.0f ops/s\n",
-                   rep + 1, opt.reps, w.name, t.baseline.back(), t.floor.back(), t.monitored.back(),
-                   t.enforcing.back());
+      std::fprintf(
+          stderr, "rep %d/%d  %-15s baseline %10.0f  hook floor %10.0f  monitored %10.0f  enforcing %10.0f ops/s\n",
+          rep + 1, opt.reps, w.name, t.baseline.back(), t.floor.back(), t.monitored.back(), t.enforcing.back());
     }
   }
 

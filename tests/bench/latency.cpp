@@ -83,8 +83,10 @@ int main(int argc, char** argv) {
   int trials = 1000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--trials" && i + 1 < argc) trials = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--quick") trials = 200;
+    if (a == "--trials" && i + 1 < argc)
+      trials = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--quick")
+      trials = 200;
     else {
       std::fprintf(stderr, "usage: rampart_latency [--trials N | --quick]\n");
       return 1;
@@ -134,8 +136,7 @@ int main(int argc, char** argv) {
   if (daemon == 0) {
     int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(e, 2);
-    execl(RAMPARTD_PATH, RAMPARTD_PATH, "--policy-dir", (dir + "/policies").c_str(), "--output", out.c_str(),
-          nullptr);
+    execl(RAMPARTD_PATH, RAMPARTD_PATH, "--policy-dir", (dir + "/policies").c_str(), "--output", out.c_str(), nullptr);
     _exit(127);
   }
   for (int i = 0; i < 1500 && slurp(err).find("attached ") == std::string::npos; ++i) {

@@ -17,6 +17,7 @@
 // was told (Gap messages) against the server's count. It never fails on a
 // ratio; it fails when those two counts differ.
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,7 +28,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <grpcpp/grpcpp.h>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -118,8 +118,10 @@ class Client {
       auto reader = stub_->StreamEvents(&ctx_, req_);
       v1::StreamEventsResponse msg;
       while (reader->Read(&msg)) {
-        if (msg.has_gap()) missed_total_ = msg.gap().missed_total();
-        else ++events_;
+        if (msg.has_gap())
+          missed_total_ = msg.gap().missed_total();
+        else
+          ++events_;
         if (slow_.load()) std::this_thread::sleep_for(kSlowPause);
       }
       reader->Finish();
@@ -200,8 +202,9 @@ int run(int argc, char** argv) {
       const Counters subscribed = counters(*stub);
       if (c != kNone) {
         const std::vector<std::string> types =
-            c == kSlowPlusFiltered ? std::vector<std::string>{"exec", "connect", "enforce", "setuid", "ptrace", "module_load"}
-                                   : std::vector<std::string>{};
+            c == kSlowPlusFiltered
+                ? std::vector<std::string>{"exec", "connect", "enforce", "setuid", "ptrace", "module_load"}
+                : std::vector<std::string>{};
         for (int i = 0; i < kClients - 1; ++i) fast.push_back(std::make_unique<Client>(d, false, types));
         slow = std::make_unique<Client>(d, true, std::vector<std::string>{});
         for (int i = 0; i < 200 && counters(*stub).subscribers < kClients; ++i) std::this_thread::sleep_for(10ms);
@@ -244,8 +247,8 @@ int run(int argc, char** argv) {
           t.slow_server += counters(*stub).missed - subscribed.missed;
         }
       }
-      std::printf("rep %d %-7s open loop %9.0f ops/s, rampartd delivered %9.0f events/s, kernel drops %lu\n",
-                  rep + 1, kNames[c], s.ops, s.delivered_per_s, static_cast<unsigned long>(s.dropped));
+      std::printf("rep %d %-7s open loop %9.0f ops/s, rampartd delivered %9.0f events/s, kernel drops %lu\n", rep + 1,
+                  kNames[c], s.ops, s.delivered_per_s, static_cast<unsigned long>(s.dropped));
       std::fflush(stdout);
     }
   }
@@ -263,15 +266,17 @@ int run(int argc, char** argv) {
                 del0 > 0 ? del / del0 : 0);
   }
   const Tally& sf = tally[kSlowPlusFiltered];
-  std::printf("\nslow+7: the 7 filtered clients received %lu events; the slow client (sleeps %lld ms per message) "
-              "was told it missed %lu, the server counted %lu for it: %s\n",
-              static_cast<unsigned long>(sf.fast_received), static_cast<long long>(kSlowPause.count()),
-              static_cast<unsigned long>(sf.slow_told), static_cast<unsigned long>(sf.slow_server),
-              sf.slow_told == sf.slow_server ? "consistent" : "INCONSISTENT");
+  std::printf(
+      "\nslow+7: the 7 filtered clients received %lu events; the slow client (sleeps %lld ms per message) "
+      "was told it missed %lu, the server counted %lu for it: %s\n",
+      static_cast<unsigned long>(sf.fast_received), static_cast<long long>(kSlowPause.count()),
+      static_cast<unsigned long>(sf.slow_told), static_cast<unsigned long>(sf.slow_server),
+      sf.slow_told == sf.slow_server ? "consistent" : "INCONSISTENT");
   const Tally& all = tally[kAllFollowAll];
-  std::printf("8 all: the 7 fast clients received %lu events; the server counted %lu missed by all eight "
-              "subscribers (the fast ones cannot keep up either)\n",
-              static_cast<unsigned long>(all.fast_received), static_cast<unsigned long>(all.server_missed));
+  std::printf(
+      "8 all: the 7 fast clients received %lu events; the server counted %lu missed by all eight "
+      "subscribers (the fast ones cannot keep up either)\n",
+      static_cast<unsigned long>(all.fast_received), static_cast<unsigned long>(all.server_missed));
   return sf.slow_told == sf.slow_server ? 0 : 1;  // accounting is checked; ratios are not
 }
 

@@ -5,13 +5,13 @@
 // only the children the test assigns a policy to are refused anything.
 #include <arpa/inet.h>
 #include <linux/bpf.h>
-#include <sched.h>
-#include <sys/mount.h>
-#include <sys/syscall.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -360,8 +360,9 @@ TEST_CASE("namespace, mount and bpf() under a policy that forbids them kill the 
       // need a namespace first; a refused mount (bad source) is enough: the
       // kill does not depend on the result.
       {RP_PRIV_MOUNT, RP_EV_MOUNT, [] { return mount("rampart-none", "/nonexistent-rampart", "tmpfs", 0, nullptr); }},
-      {RP_PRIV_BPF, RP_EV_BPF, [] {
-         union bpf_attr attr{};  // BPF_PROG_LOAD of nothing: refused with EINVAL
+      {RP_PRIV_BPF, RP_EV_BPF,
+       [] {
+         union bpf_attr attr {};  // BPF_PROG_LOAD of nothing: refused with EINVAL
          return static_cast<int>(syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr)));
        }},
   };

@@ -121,7 +121,8 @@ const json* find_event(const std::vector<json>& evs, const std::function<bool(co
 
 }  // namespace
 
-TEST_CASE("bash -c with cat /etc/hostname then /bin/true gives exec events with parents and the open within 1 s", "[e2e]") {
+TEST_CASE("bash -c with cat /etc/hostname then /bin/true gives exec events with parents and the open within 1 s",
+          "[e2e]") {
   // The workload is exactly bash -c 'cat /etc/hostname; /bin/true' (no ';' in a test name: ctest splits on it).
   Rampartd d({"--output", "{out}"});
   REQUIRE(d.wait_ready());
@@ -148,10 +149,16 @@ TEST_CASE("bash -c with cat /etc/hostname then /bin/true gives exec events with 
     auto exec_of = [&](const std::string& file) {
       return find_event(evs, [&](const json& e) { return e["type"] == "exec" && e["filename"] == file; });
     };
-    exec_bash = find_event(evs, [&](const json& e) { return e["type"] == "exec" && e["proc"]["tgid"] == bash && e["filename"] == "/bin/bash"; });
+    exec_bash = find_event(evs, [&](const json& e) {
+      return e["type"] == "exec" && e["proc"]["tgid"] == bash && e["filename"] == "/bin/bash";
+    });
     exec_cat = exec_of("/usr/bin/cat");
-    exec_true = find_event(evs, [&](const json& e) { return e["type"] == "exec" && e["filename"] == "/bin/true" && e["proc"]["tgid"] == bash; });
-    open_host = find_event(evs, [&](const json& e) { return e["type"] == "open" && e["path"] == "/etc/hostname" && e["proc"]["comm"] == "cat"; });
+    exec_true = find_event(evs, [&](const json& e) {
+      return e["type"] == "exec" && e["filename"] == "/bin/true" && e["proc"]["tgid"] == bash;
+    });
+    open_host = find_event(evs, [&](const json& e) {
+      return e["type"] == "open" && e["path"] == "/etc/hostname" && e["proc"]["comm"] == "cat";
+    });
     if (exec_bash && exec_cat && exec_true && open_host) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -320,8 +327,10 @@ TEST_CASE("no built-in rule fires on a benign workload", "[e2e]") {
       "; /usr/bin/python3 -u -m http.server 0 --bind 127.0.0.1 --directory . > srv.log 2>&1 & SRV=$!"
       "; for i in $(seq 50); do PORT=$(grep -o 'port [0-9]*' srv.log | grep -o '[0-9]*' || true)"
       "; [ -n \"$PORT\" ] && break; sleep 0.1; done"
-      "; /usr/bin/python3 -c \"import urllib.request; print(len(urllib.request.urlopen('http://127.0.0.1:$PORT/hello.c').read()))\""
-      "; kill $SRV; ps aux > /dev/null; ls -R " + dir + " > /dev/null; echo benign-done";
+      "; /usr/bin/python3 -c \"import urllib.request; "
+      "print(len(urllib.request.urlopen('http://127.0.0.1:$PORT/hello.c').read()))\""
+      "; kill $SRV; ps aux > /dev/null; ls -R " +
+      dir + " > /dev/null; echo benign-done";
   auto child = rampart::testing::run_child([&] {
     int fd = open((dir + "/out.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(fd, 1);

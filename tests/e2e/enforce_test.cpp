@@ -34,7 +34,6 @@ using rampart::testing::run_shell;
 using rampart::testing::ScratchTmpfs;
 using rampart::testing::slurp;
 
-
 TEST_CASE("enforce policy for a binary: its denied connect fails with EPERM and other processes are untouched",
           "[e2e]") {
   Listener allowed, denied;
@@ -104,7 +103,6 @@ TEST_CASE("rampartd refuses to start on an invalid policy and names file:line:co
   CHECK(err.find("refusing to start") != std::string::npos);
   CHECK(err.find("attached") == std::string::npos);
 }
-
 
 TEST_CASE("enforce policy: an exec outside allow.exec fails with EPERM, never runs, and the caller survives", "[e2e]") {
   ScratchTmpfs fs;
@@ -201,8 +199,9 @@ namespace {
 std::pair<int, std::string> persistence_then_connect(const PolicedSetup& s, uint16_t port) {
   std::string ssh = s.dir() + "/home/.ssh";
   std::filesystem::create_directories(ssh);
-  return run_shell(s.bash(), "echo ssh-ed25519 AAAA >> " + ssh + "/authorized_keys; sleep 0.3; exec 3<>/dev/tcp/127.0.0.1/" +
-                                 std::to_string(port) + " && echo connected || echo refused");
+  return run_shell(s.bash(), "echo ssh-ed25519 AAAA >> " + ssh +
+                                 "/authorized_keys; sleep 0.3; exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
+                                 " && echo connected || echo refused");
 }
 
 const std::string kQuarantineSpec = "  scoring:\n    thresholds: { alert: 95, deny: 90, quarantine: 60, kill: 5 }\n";
@@ -297,7 +296,7 @@ TEST_CASE("deny rules with a prefix and a glob protect every file below them, fo
   CHECK(out.find("read-conf=port=1") != std::string::npos);  // reading is allowed
   CHECK(out.find("write-rc=1") != std::string::npos);        // writing below the prefix is not
   CHECK(slurp(fs.path + "/conf/sub/app.conf") == "port=1\n");
-  CHECK(out.find("pem-rc=1") != std::string::npos);  // the glob's match
+  CHECK(out.find("pem-rc=1") != std::string::npos);      // the glob's match
   CHECK(out.find("readme=hello") != std::string::npos);  // not the glob's match
 
   auto enforce = s.enforce_events();
@@ -320,9 +319,9 @@ TEST_CASE("allow.files on a marked filesystem: a write outside the allow-list fa
   std::string spec = "  allow:\n    files:\n      write: [\"" + fs.path + "/out/\", \"/dev/\"]\n";
   PolicedSetup s("enforce", spec, scoped_config(fs, "  file_mounts: [\"" + fs.path + "\"]\n"), fs.dir);
   REQUIRE(s.ready());
-  auto [code, out] = run_shell(s.bash(), "echo ok > " + fs.path + "/out/result && echo wrote-out; " + "echo x > " +
-                                             fs.path + "/input.txt; echo other-rc=$?; read -r l < " + fs.path +
-                                             "/input.txt && echo read=$l");
+  auto [code, out] =
+      run_shell(s.bash(), "echo ok > " + fs.path + "/out/result && echo wrote-out; " + "echo x > " + fs.path +
+                              "/input.txt; echo other-rc=$?; read -r l < " + fs.path + "/input.txt && echo read=$l");
   INFO(out);
   CHECK(out.find("wrote-out") != std::string::npos);
   CHECK(out.find("other-rc=1") != std::string::npos);
@@ -370,7 +369,8 @@ TEST_CASE("an exec deny rule refuses its binaries with EPERM without an exec all
   std::string spec = "  deny:\n" + deny_rule("no-denied", "exec: [\"" + fs.path + "/denied-*\"]");
   PolicedSetup s("enforce", spec, scoped_config(fs), fs.dir);
   REQUIRE(s.ready());
-  auto [code, out] = run_shell(s.bash(), allowed + " && echo ran-tool; " + denied + " " + fs.dir + "/marker; echo rc=$?");
+  auto [code, out] =
+      run_shell(s.bash(), allowed + " && echo ran-tool; " + denied + " " + fs.dir + "/marker; echo rc=$?");
   CHECK(out.find("ran-tool") != std::string::npos);
   CHECK(out.find("rc=126") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(fs.dir + "/marker"));
@@ -390,10 +390,9 @@ TEST_CASE("the deny level of the trust ladder refuses exec and sensitive files i
   std::string spec = "  scoring:\n    thresholds: { alert: 95, deny: 90, quarantine: 20, kill: 5 }\n";
   PolicedSetup s("enforce", spec, scoped_config(fs, "", "[\"" + fs.path + "/secret\"]"), fs.dir);
   REQUIRE(s.ready());
-  auto [code, out] =
-      run_shell(s.bash(), "sleep 0.3; " + tool + "; echo exec-rc=$?; read -r l < " + fs.path +
-                              "/secret; echo secret-rc=$?; exec 3<>/dev/tcp/127.0.0.1/" +
-                              std::to_string(open_port.port) + " && echo connected");
+  auto [code, out] = run_shell(s.bash(), "sleep 0.3; " + tool + "; echo exec-rc=$?; read -r l < " + fs.path +
+                                             "/secret; echo secret-rc=$?; exec 3<>/dev/tcp/127.0.0.1/" +
+                                             std::to_string(open_port.port) + " && echo connected");
   INFO(out);
   CHECK(out.find("exec-rc=126") != std::string::npos);
   CHECK(out.find("secret-rc=1") != std::string::npos);
@@ -410,9 +409,9 @@ TEST_CASE("the deny level of the trust ladder refuses exec and sensitive files i
 
 TEST_CASE("a network deny rule with action kill refuses the connect and rampartd ends the process", "[e2e]") {
   Listener denied, open_port;
-  std::string spec = "  deny:\n" + deny_rule("no-port", "network: { connect: [\"127.0.0.1:" +
-                                                            std::to_string(denied.port) + "\"] }",
-                                             "kill");
+  std::string spec =
+      "  deny:\n" +
+      deny_rule("no-port", "network: { connect: [\"127.0.0.1:" + std::to_string(denied.port) + "\"] }", "kill");
   PolicedSetup s("enforce", spec, "");
   REQUIRE(s.ready());
   auto [code, out] = run_shell(s.bash(), "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(open_port.port) +
@@ -463,7 +462,8 @@ TEST_CASE("an allowed script runs through its interpreter, which cannot be run d
   REQUIRE(s.ready());
   // The kernel opens the script, then its "#!" program, both as execs: the
   // second belongs to the allowed exec. Run directly, the program is refused.
-  auto [code, out] = run_shell(s.bash(), script + "; echo script-rc=$?; " + interp + " -c 'echo direct-ran'; echo direct-rc=$?");
+  auto [code, out] =
+      run_shell(s.bash(), script + "; echo script-rc=$?; " + interp + " -c 'echo direct-ran'; echo direct-rc=$?");
   INFO(out);
   CHECK(out.find("script-ran") != std::string::npos);
   CHECK(out.find("script-rc=0") != std::string::npos);
@@ -478,8 +478,9 @@ TEST_CASE("enforcement survives a SIGKILLed rampartd through its pins, and a res
           "[e2e]") {
   Listener denied, open_port;
   const std::string pins = "/sys/fs/bpf/rampart-e2e-" + std::to_string(getpid());
-  std::string spec = "  deny:\n    - id: no-port\n      network: { connect: [\"127.0.0.1:" +
-                     std::to_string(denied.port) + "\"] }\n      weight: 1\n";
+  std::string spec =
+      "  deny:\n    - id: no-port\n      network: { connect: [\"127.0.0.1:" + std::to_string(denied.port) +
+      "\"] }\n      weight: 1\n";
   PolicedSetup s("enforce", spec, rampart::testing::kScopedConfig + "  pin_dir: " + pins + "\n");
   REQUIRE(s.ready());
   REQUIRE(std::filesystem::exists(pins + "/policy_map"));
@@ -489,7 +490,8 @@ TEST_CASE("enforcement survives a SIGKILLed rampartd through its pins, and a res
   const std::string out = s.dir() + "/loop.txt";
   const std::string loop = "for i in $(seq 40); do (exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(denied.port) +
                            ") 2>/dev/null && echo denied-port-connected || echo denied-port-refused; (exec "
-                           "3<>/dev/tcp/127.0.0.1/" + std::to_string(open_port.port) +
+                           "3<>/dev/tcp/127.0.0.1/" +
+                           std::to_string(open_port.port) +
                            ") && echo open-port-connected; sleep 0.1; done; echo loop-done";
   pid_t looper = rampart::testing::spawn_child([&] {
     int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);

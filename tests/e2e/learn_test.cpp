@@ -24,10 +24,10 @@
 #include "support/workload.h"
 
 using nlohmann::json;
-using rampart::testing::json_u64;
 using rampart::testing::ApiDaemon;
 using rampart::testing::ctl;
 using rampart::testing::free_port;
+using rampart::testing::json_u64;
 using rampart::testing::Listener;
 using rampart::testing::ScratchTmpfs;
 using rampart::testing::slurp;
@@ -74,8 +74,10 @@ class LearnSetup {
     // Quarantine at 50: a new executable (50 points) is enough on its own.
     rampart::testing::write_file(daemon_.policy_dir() + "/server.yaml",
                                  "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: server\nspec:\n"
-                                 "  selector:\n    executables: [\"" + exe_ + "\"]\n  mode: learn\n"
-                                 "  scoring:\n    thresholds: {alert: 80, deny: 60, quarantine: 50, kill: 5}\n");
+                                 "  selector:\n    executables: [\"" +
+                                     exe_ +
+                                     "\"]\n  mode: learn\n"
+                                     "  scoring:\n    thresholds: {alert: 80, deny: 60, quarantine: 50, kill: 5}\n");
     daemon_.stop();  // the policy is read at start
     REQUIRE(daemon_.start());
   }
@@ -84,12 +86,12 @@ class LearnSetup {
   std::string config() const {
     return "enforcement:\n  exec_mounts: [\"" + fs_.path + "\"]\n  file_mounts: [\"" + fs_.path +
            "\"]\n  sensitive_paths: []\n  pin_dir: \"\"\nmetrics:\n  address: \"\"\n"
-           "learning:\n  state_dir: " + fs_.dir + "/state\n  flush_interval_s: 1\n" + learning_;
+           "learning:\n  state_dir: " +
+           fs_.dir + "/state\n  flush_interval_s: 1\n" + learning_;
   }
 
   void start_workload() {
-    const std::string exe = exe_, base = base_, port = std::to_string(port_),
-                      backend = std::to_string(backend_.port());
+    const std::string exe = exe_, base = base_, port = std::to_string(port_), backend = std::to_string(backend_.port());
     workload_ = rampart::testing::spawn_child([&] {
       execl(exe.c_str(), exe.c_str(), base.c_str(), port.c_str(), backend.c_str(), nullptr);
       return 127;
@@ -110,7 +112,9 @@ class LearnSetup {
     for (int i = 0; i < n; ++i) ok += ask(port_, "GET") == "ok";
     return ok;
   }
-  rampart::testing::CtlResult ctl(std::vector<std::string> args) const { return rampart::testing::ctl(daemon_.socket(), args); }
+  rampart::testing::CtlResult ctl(std::vector<std::string> args) const {
+    return rampart::testing::ctl(daemon_.socket(), args);
+  }
   json status() const {
     auto r = ctl({"--json", "profile", "status", "server"});
     REQUIRE(r.code == 0);
@@ -132,9 +136,7 @@ class LearnSetup {
   pid_t workload_ = -1;
 };
 
-bool is_workload(const json& e, pid_t server) {
-  return e["proc"]["tgid"] == server || e["proc"]["ppid"] == server;
-}
+bool is_workload(const json& e, pid_t server) { return e["proc"]["tgid"] == server || e["proc"]["ppid"] == server; }
 
 }  // namespace
 
@@ -277,7 +279,8 @@ TEST_CASE("learn: a profile survives a restart, and a corrupt profile file is se
   const json before = s.status();
   REQUIRE(json_u64(before["items"]) > 0);
   s.daemon_.stop();  // SIGTERM: written at exit
-  const std::string profiles = before["file"].get<std::string>().substr(0, before["file"].get<std::string>().rfind('/'));
+  const std::string profiles =
+      before["file"].get<std::string>().substr(0, before["file"].get<std::string>().rfind('/'));
   REQUIRE(std::filesystem::exists(profiles + "/server.json"));
   std::ofstream(profiles + "/broken.json") << "{\"version\": 1, \"name\": \"broken\", \"stage\": ";
 

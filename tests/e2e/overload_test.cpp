@@ -94,8 +94,9 @@ struct BurstOutcome {
 
 BurstOutcome run_burst(const std::string& overload) {
   Listener allowed;
-  const std::string spec = "  overload: " + overload + "\n  allow:\n    network:\n      connect: [\"127.0.0.1:" +
-                           std::to_string(allowed.port) + "\"]\n";
+  const std::string spec = "  overload: " + overload +
+                           "\n  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed.port) +
+                           "\"]\n";
   PolicedSetup s("enforce", spec, kTinyRing);
   REQUIRE(s.ready());
   BurstOutcome o;
@@ -158,8 +159,7 @@ TEST_CASE("overload: fail-open alerts on the same overflow and refuses nothing",
   for (const auto& r : o.records) CHECK((r["action"] == "alert" || r["action"] == "exited"));
 }
 
-TEST_CASE("rate limits: a noisy cgroup loses its excess, counted and named, and a quiet one loses nothing",
-          "[e2e]") {
+TEST_CASE("rate limits: a noisy cgroup loses its excess, counted and named, and a quiet one loses nothing", "[e2e]") {
   // Per cgroup 2000 events/s with a burst of 500; per process 5000/s, 1000.
   const std::string config = kIsolated +
                              "ratelimit:\n  process_per_s: 5000\n  process_burst: 1000\n  cgroup_per_s: 2000\n"
@@ -194,7 +194,7 @@ TEST_CASE("rate limits: a noisy cgroup loses its excess, counted and named, and 
     return pid;
   };
   pid_t quiet = opener(quiet_cg, quiet_path, kQuiet, 2000);  // about 400 opens/s, within the burst anyway
-  pid_t noisy = opener(noisy_cg, noisy_path, kNoisy, 0);      // as fast as it can
+  pid_t noisy = opener(noisy_cg, noisy_path, kNoisy, 0);     // as fast as it can
   int st = 0;
   REQUIRE(waitpid(noisy, &st, 0) == noisy);
   CHECK(WEXITSTATUS(st) == 0);
@@ -217,8 +217,8 @@ TEST_CASE("rate limits: a noisy cgroup loses its excess, counted and named, and 
     CHECK(r["lost_types"] == json::array({"open"}));
     CHECK((r["action"] == "alert" || r["action"] == "exited"));
   }
-  INFO("noisy: delivered " << noisy_delivered << ", rate-limited " << noisy_limited << ", dropped "
-                           << noisy_dropped << "; quiet: delivered " << quiet_delivered);
+  INFO("noisy: delivered " << noisy_delivered << ", rate-limited " << noisy_limited << ", dropped " << noisy_dropped
+                           << "; quiet: delivered " << quiet_delivered);
   // Every event of the noisy process is accounted for: delivered, or lost and named.
   CHECK(noisy_delivered + noisy_limited + noisy_dropped == kNoisy);
   CHECK(noisy_limited > kNoisy / 2);
@@ -233,8 +233,7 @@ TEST_CASE("rate limits: a noisy cgroup loses its excess, counted and named, and 
   CHECK(stats.back()["events"]["exec"]["rate_limited"] == 0);  // never limited
 }
 
-TEST_CASE("/proc races: rampartd starts and runs while thousands of processes exit under its /proc reads",
-          "[e2e]") {
+TEST_CASE("/proc races: rampartd starts and runs while thousands of processes exit under its /proc reads", "[e2e]") {
   // Short-lived children for the whole test: rampartd's start-up scan of
   // /proc and its per-event lookups of unknown pids race their exits.
   std::atomic<bool> stop{false};

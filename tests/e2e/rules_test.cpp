@@ -47,7 +47,8 @@ TEST_CASE("built-in rules fire on real actions", "[e2e]") {
     execl(RAMPARTD_PATH, RAMPARTD_PATH, "--output", out.c_str(), nullptr);
     _exit(127);
   }
-  for (int i = 0; i < 1000 * rampart::testing::timeout_scale() && slurp(err).find("attached ") == std::string::npos; ++i)
+  for (int i = 0; i < 1000 * rampart::testing::timeout_scale() && slurp(err).find("attached ") == std::string::npos;
+       ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   REQUIRE(slurp(err).find("attached ") != std::string::npos);
 
@@ -101,38 +102,51 @@ libc.capset(hdr, data)
 
   // rule id -> the action that triggers it
   const std::vector<std::pair<std::string, std::string>> actions = {
-      {"rampart.exec.writable_dir", "cp /bin/true /tmp/rp-rules-true-$$ && /tmp/rp-rules-true-$$; rm -f /tmp/rp-rules-true-$$"},
+      {"rampart.exec.writable_dir",
+       "cp /bin/true /tmp/rp-rules-true-$$ && /tmp/rp-rules-true-$$; rm -f /tmp/rp-rules-true-$$"},
       {"rampart.exec.hidden_file", "cp /bin/true " + d + "/.hidden && " + d + "/.hidden"},
       {"rampart.chmod.setuid", "touch " + d + "/suid && chmod u+s " + d + "/suid"},
       {"rampart.persistence.cron", ": >> /etc/cron.rampart-test-$$; rm -f /etc/cron.rampart-test-$$"},
-      {"rampart.persistence.systemd", "mkdir -p " + d + "/home/.config/systemd/user && : >> " + d +
-                                          "/home/.config/systemd/user/x.service"},
-      {"rampart.persistence.authorized_keys", "mkdir -p " + d + "/home/.ssh && : >> " + d + "/home/.ssh/authorized_keys"},
+      {"rampart.persistence.systemd",
+       "mkdir -p " + d + "/home/.config/systemd/user && : >> " + d + "/home/.config/systemd/user/x.service"},
+      {"rampart.persistence.authorized_keys",
+       "mkdir -p " + d + "/home/.ssh && : >> " + d + "/home/.ssh/authorized_keys"},
       {"rampart.persistence.account_files", ": >> /etc/passwd"},
       {"rampart.persistence.shell_profile", ": >> /etc/profile"},
       {"rampart.privilege.kernel_handlers", ": >> /proc/sys/kernel/core_pattern"},
-      {"rampart.defense_evasion.rampart_tamper", "mkdir -p /etc/rampart && : >> /etc/rampart/rp-test-$$ && rm -f /etc/rampart/rp-test-$$"},
+      {"rampart.defense_evasion.rampart_tamper",
+       "mkdir -p /etc/rampart && : >> /etc/rampart/rp-test-$$ && rm -f /etc/rampart/rp-test-$$"},
       {"rampart.credentials.shadow_read", "cat /etc/shadow > /dev/null"},
-      {"rampart.credentials.ssh_private_key", "mkdir -p " + d + "/home/.ssh && echo k > " + d + "/home/.ssh/id_ed25519 && cat " +
-                                                  d + "/home/.ssh/id_ed25519 > /dev/null"},
+      {"rampart.credentials.ssh_private_key", "mkdir -p " + d + "/home/.ssh && echo k > " + d +
+                                                  "/home/.ssh/id_ed25519 && cat " + d +
+                                                  "/home/.ssh/id_ed25519 > /dev/null"},
       {"rampart.defense_evasion.log_tamper", ": > /var/log/rampart-test-$$.log && rm /var/log/rampart-test-$$.log"},
-      {"rampart.defense_evasion.history_tamper", "echo ls > " + d + "/home/.bash_history && rm " + d + "/home/.bash_history"},
+      {"rampart.defense_evasion.history_tamper",
+       "echo ls > " + d + "/home/.bash_history && rm " + d + "/home/.bash_history"},
       {"rampart.namespace.change", "unshare --mount true"},
-      {"rampart.exec.reverse_shell", "/usr/bin/python3 -c 'import socket,os; a,b=socket.socketpair(); os.dup2(b.fileno(),0); os.execv(\"/bin/sh\",[\"sh\",\"-c\",\"true\"])'"},
+      {"rampart.exec.reverse_shell",
+       "/usr/bin/python3 -c 'import socket,os; a,b=socket.socketpair(); os.dup2(b.fileno(),0); "
+       "os.execv(\"/bin/sh\",[\"sh\",\"-c\",\"true\"])'"},
       {"rampart.exec.shell_from_service", "cp /bin/bash " + d + "/nginx && " + d + "/nginx -c '/bin/sh -c true; true'"},
-      {"rampart.exec.fileless", "/usr/bin/python3 -c 'import os; f=os.memfd_create(\"rp\"); os.write(f, open(\"/bin/true\",\"rb\").read()); os.execv(\"/proc/self/fd/%d\" % f, [\"x\"])'"},
+      {"rampart.exec.fileless",
+       "/usr/bin/python3 -c 'import os; f=os.memfd_create(\"rp\"); os.write(f, open(\"/bin/true\",\"rb\").read()); "
+       "os.execv(\"/proc/self/fd/%d\" % f, [\"x\"])'"},
       {"rampart.ptrace.attach", "/usr/bin/python3 " + d + "/inject.py"},
       {"rampart.process_vm_writev", "/usr/bin/python3 " + d + "/inject.py"},
       {"rampart.exec.netcat", "cp /bin/true " + d + "/nc && " + d + "/nc"},
-      {"rampart.persistence.init_scripts", "mkdir -p /etc/init.d && : >> /etc/init.d/rampart-test-$$ && rm -f /etc/init.d/rampart-test-$$"},
+      {"rampart.persistence.init_scripts",
+       "mkdir -p /etc/init.d && : >> /etc/init.d/rampart-test-$$ && rm -f /etc/init.d/rampart-test-$$"},
       {"rampart.capset.admin", "/usr/bin/python3 " + d + "/capset.py"},
       {"rampart.persistence.ld_preload",
-       "if [ -e /etc/ld.so.preload ]; then : >> /etc/ld.so.preload; else : >> /etc/ld.so.preload; rm -f /etc/ld.so.preload; fi"},
+       "if [ -e /etc/ld.so.preload ]; then : >> /etc/ld.so.preload; else : >> /etc/ld.so.preload; rm -f "
+       "/etc/ld.so.preload; fi"},
       {"rampart.bpf.prog_load", "/usr/bin/python3 " + d + "/bpfload.py"},
       // A UDP connect only sets the peer: no packet leaves (192.0.2.1 is TEST-NET-1).
-      {"rampart.network.first_connect", "cp /bin/bash " + d + "/netprobe && " + d +
-                                            "/netprobe -c 'exec 3<>/dev/udp/192.0.2.1/9'"},
-      {"rampart.module.load", "/usr/bin/python3 -c 'import ctypes,os; fd=os.open(\"/etc/hostname\",os.O_RDONLY); ctypes.CDLL(None).syscall(313, fd, b\"\", 0)'"},
+      {"rampart.network.first_connect",
+       "cp /bin/bash " + d + "/netprobe && " + d + "/netprobe -c 'exec 3<>/dev/udp/192.0.2.1/9'"},
+      {"rampart.module.load",
+       "/usr/bin/python3 -c 'import ctypes,os; fd=os.open(\"/etc/hostname\",os.O_RDONLY); "
+       "ctypes.CDLL(None).syscall(313, fd, b\"\", 0)'"},
   };
   std::string script;
   for (const auto& [id, action] : actions) script += "(" + action + ") >/dev/null 2>&1; ";

@@ -50,9 +50,7 @@ struct Backend final : api::Backend {
     return name.empty() ? grpc::Status::OK : grpc::Status(grpc::StatusCode::NOT_FOUND, "no profile " + name);
   }
   grpc::Status get_profile(const std::string& name, v1::GetProfileResponse*) override { return no_profile(name); }
-  grpc::Status export_profile(const std::string& name, v1::ExportProfileResponse*) override {
-    return no_profile(name);
-  }
+  grpc::Status export_profile(const std::string& name, v1::ExportProfileResponse*) override { return no_profile(name); }
   grpc::Status promote_profile(const v1::ProfileActionRequest& r, const api::Peer&,
                                v1::ProfileActionResponse*) override {
     return no_profile(r.name());
@@ -125,89 +123,89 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(method == 8 ? 5 : 2000));
   using C = grpc::StatusCode;
   try {
-  switch (method) {
-    case 0: {
-      v1::GetStatusResponse out;
-      expect(w.stub->GetStatus(&ctx, parse<v1::GetStatusRequest>(data, size), &out), {C::OK});
-      break;
-    }
-    case 1: {
-      v1::Verdict out;
-      expect(w.stub->GetVerdict(&ctx, parse<v1::GetVerdictRequest>(data, size), &out),
-             {C::INVALID_ARGUMENT, C::NOT_FOUND});
-      break;
-    }
-    case 2: {
-      v1::ListVerdictsResponse out;
-      expect(w.stub->ListVerdicts(&ctx, parse<v1::ListVerdictsRequest>(data, size), &out), {C::OK});
-      break;
-    }
-    case 3:
-    case 4: {
-      v1::ProcessActionResponse out;
-      auto req = parse<v1::ProcessRequest>(data, size);
-      auto s = method == 3 ? w.stub->Quarantine(&ctx, req, &out) : w.stub->Release(&ctx, req, &out);
-      expect(s, {C::INVALID_ARGUMENT, C::NOT_FOUND});
-      break;
-    }
-    case 5: {
-      v1::ListPoliciesResponse out;
-      expect(w.stub->ListPolicies(&ctx, parse<v1::ListPoliciesRequest>(data, size), &out), {C::OK});
-      break;
-    }
-    case 6: {
-      v1::ValidatePolicyResponse out;
-      auto s = w.stub->ValidatePolicy(&ctx, parse<v1::ValidatePolicyRequest>(data, size), &out);
-      expect(s, {C::OK, C::INVALID_ARGUMENT});
-      // An invalid policy always comes with at least one error to show.
-      if (s.ok() && !out.valid() && out.errors_size() == 0) std::abort();
-      break;
-    }
-    case 7: {
-      v1::ReloadPoliciesResponse out;
-      expect(w.stub->ReloadPolicies(&ctx, parse<v1::ReloadPoliciesRequest>(data, size), &out),
-             {C::OK, C::INVALID_ARGUMENT, C::FAILED_PRECONDITION});
-      break;
-    }
-    case 8: {
-      auto reader = w.stub->StreamEvents(&ctx, parse<v1::StreamEventsRequest>(data, size));
-      v1::StreamEventsResponse msg;
-      while (reader->Read(&msg)) {
+    switch (method) {
+      case 0: {
+        v1::GetStatusResponse out;
+        expect(w.stub->GetStatus(&ctx, parse<v1::GetStatusRequest>(data, size), &out), {C::OK});
+        break;
       }
-      expect(reader->Finish(), {C::INVALID_ARGUMENT, C::DEADLINE_EXCEEDED, C::OK});
-      break;
+      case 1: {
+        v1::Verdict out;
+        expect(w.stub->GetVerdict(&ctx, parse<v1::GetVerdictRequest>(data, size), &out),
+               {C::INVALID_ARGUMENT, C::NOT_FOUND});
+        break;
+      }
+      case 2: {
+        v1::ListVerdictsResponse out;
+        expect(w.stub->ListVerdicts(&ctx, parse<v1::ListVerdictsRequest>(data, size), &out), {C::OK});
+        break;
+      }
+      case 3:
+      case 4: {
+        v1::ProcessActionResponse out;
+        auto req = parse<v1::ProcessRequest>(data, size);
+        auto s = method == 3 ? w.stub->Quarantine(&ctx, req, &out) : w.stub->Release(&ctx, req, &out);
+        expect(s, {C::INVALID_ARGUMENT, C::NOT_FOUND});
+        break;
+      }
+      case 5: {
+        v1::ListPoliciesResponse out;
+        expect(w.stub->ListPolicies(&ctx, parse<v1::ListPoliciesRequest>(data, size), &out), {C::OK});
+        break;
+      }
+      case 6: {
+        v1::ValidatePolicyResponse out;
+        auto s = w.stub->ValidatePolicy(&ctx, parse<v1::ValidatePolicyRequest>(data, size), &out);
+        expect(s, {C::OK, C::INVALID_ARGUMENT});
+        // An invalid policy always comes with at least one error to show.
+        if (s.ok() && !out.valid() && out.errors_size() == 0) std::abort();
+        break;
+      }
+      case 7: {
+        v1::ReloadPoliciesResponse out;
+        expect(w.stub->ReloadPolicies(&ctx, parse<v1::ReloadPoliciesRequest>(data, size), &out),
+               {C::OK, C::INVALID_ARGUMENT, C::FAILED_PRECONDITION});
+        break;
+      }
+      case 8: {
+        auto reader = w.stub->StreamEvents(&ctx, parse<v1::StreamEventsRequest>(data, size));
+        v1::StreamEventsResponse msg;
+        while (reader->Read(&msg)) {
+        }
+        expect(reader->Finish(), {C::INVALID_ARGUMENT, C::DEADLINE_EXCEEDED, C::OK});
+        break;
+      }
+      case 9: {
+        v1::ListProfilesResponse out;
+        expect(w.stub->ListProfiles(&ctx, parse<v1::ListProfilesRequest>(data, size), &out), {C::OK});
+        break;
+      }
+      case 10: {
+        v1::ListProfilesResponse out;
+        expect(w.stub->ProfileStatus(&ctx, parse<v1::ProfileRequest>(data, size), &out), {C::OK, C::NOT_FOUND});
+        break;
+      }
+      case 11: {
+        v1::GetProfileResponse out;
+        expect(w.stub->GetProfile(&ctx, parse<v1::ProfileRequest>(data, size), &out),
+               {C::INVALID_ARGUMENT, C::NOT_FOUND});
+        break;
+      }
+      case 12: {
+        v1::ExportProfileResponse out;
+        expect(w.stub->ExportProfile(&ctx, parse<v1::ProfileRequest>(data, size), &out),
+               {C::INVALID_ARGUMENT, C::NOT_FOUND});
+        break;
+      }
+      case 13:
+      case 14: {
+        v1::ProfileActionResponse out;
+        auto req = parse<v1::ProfileActionRequest>(data, size);
+        auto s = method == 13 ? w.stub->PromoteProfile(&ctx, req, &out) : w.stub->RollbackProfile(&ctx, req, &out);
+        expect(s, {C::INVALID_ARGUMENT, C::NOT_FOUND});
+        break;
+      }
     }
-    case 9: {
-      v1::ListProfilesResponse out;
-      expect(w.stub->ListProfiles(&ctx, parse<v1::ListProfilesRequest>(data, size), &out), {C::OK});
-      break;
-    }
-    case 10: {
-      v1::ListProfilesResponse out;
-      expect(w.stub->ProfileStatus(&ctx, parse<v1::ProfileRequest>(data, size), &out), {C::OK, C::NOT_FOUND});
-      break;
-    }
-    case 11: {
-      v1::GetProfileResponse out;
-      expect(w.stub->GetProfile(&ctx, parse<v1::ProfileRequest>(data, size), &out),
-             {C::INVALID_ARGUMENT, C::NOT_FOUND});
-      break;
-    }
-    case 12: {
-      v1::ExportProfileResponse out;
-      expect(w.stub->ExportProfile(&ctx, parse<v1::ProfileRequest>(data, size), &out),
-             {C::INVALID_ARGUMENT, C::NOT_FOUND});
-      break;
-    }
-    case 13:
-    case 14: {
-      v1::ProfileActionResponse out;
-      auto req = parse<v1::ProfileActionRequest>(data, size);
-      auto s = method == 13 ? w.stub->PromoteProfile(&ctx, req, &out) : w.stub->RollbackProfile(&ctx, req, &out);
-      expect(s, {C::INVALID_ARGUMENT, C::NOT_FOUND});
-      break;
-    }
-  }
   } catch (const NotAMessage&) {
   }
   return 0;

@@ -27,8 +27,7 @@ pid_t rampartd_pid(const PolicedSetup& s) {
 
 }  // namespace
 
-TEST_CASE("LSM: rampartd chooses BPF LSM, and a non-allowed exec fails with EPERM while the caller survives",
-          "[lsm]") {
+TEST_CASE("LSM: rampartd chooses BPF LSM, and a non-allowed exec fails with EPERM while the caller survives", "[lsm]") {
   ScratchTmpfs fs;
   std::string allowed = fs.install("/bin/true", "allowed-true");
   std::string denied = fs.install("/usr/bin/touch", "denied-touch");
@@ -60,8 +59,8 @@ TEST_CASE("LSM: an open for writing of a denied path fails with EPERM and the fi
   PolicedSetup s("enforce", spec, kConfig, fs.dir);
   REQUIRE(s.ready());
   REQUIRE(s.lsm());
-  auto [code, out] = run_shell(s.bash(), "echo overwritten > " + target + "; echo rc=$?; read -r l < " + target +
-                                             " && echo read=$l");
+  auto [code, out] =
+      run_shell(s.bash(), "echo overwritten > " + target + "; echo rc=$?; read -r l < " + target + " && echo read=$l");
   INFO(out);
   CHECK(out.find("rc=1") != std::string::npos);
   CHECK(out.find("read=original") != std::string::npos);  // reading stays allowed: the hook knows the mode
@@ -79,9 +78,10 @@ TEST_CASE("LSM: a forbidden ptrace fails with EPERM instead of killing the trace
   REQUIRE(s.lsm());
   // The policed bash starts a sleeper and tries to attach to it through python's ctypes-free path: strace-less, so
   // use /proc: bash cannot ptrace by itself; gdb is not installed. A tiny C-free way: python3 with ctypes.
-  std::string script = "sleep 5 & T=$!; /usr/bin/python3 -c 'import ctypes,sys; l=ctypes.CDLL(None, use_errno=True); "
-                       "r=l.ptrace(16, int(sys.argv[1]), 0, 0); print(\"ptrace\", r, ctypes.get_errno())' $T; "
-                       "echo tracer-rc=$?; kill $T";
+  std::string script =
+      "sleep 5 & T=$!; /usr/bin/python3 -c 'import ctypes,sys; l=ctypes.CDLL(None, use_errno=True); "
+      "r=l.ptrace(16, int(sys.argv[1]), 0, 0); print(\"ptrace\", r, ctypes.get_errno())' $T; "
+      "echo tracer-rc=$?; kill $T";
   auto [code, out] = run_shell(s.bash(), script);
   INFO(out);
   CHECK(out.find("ptrace -1 1") != std::string::npos);  // EPERM

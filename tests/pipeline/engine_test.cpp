@@ -2,22 +2,21 @@
 // (enrich, evaluate, score, act, emit) with a fake kernel that records
 // every map write and kill. No privileges, no BPF: what is asserted is what
 // an operator sees in the JSON lines and what the kernel would hold.
-#include <catch2/catch.hpp>
+#include "engine/engine.h"
 
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "config/config.h"
-#include "engine/engine.h"
 #include "engine/mechanism.h"
 
 using namespace rampart;
@@ -30,7 +29,7 @@ constexpr uint32_t kPid = 4190001, kParent = 4190000, kChild = 4190002;
 
 class FakeKernel final : public engine::Kernel, public enforce::MapWriter {
  public:
-  std::map<uint32_t, uint32_t> assigned;   // tgid → policy id
+  std::map<uint32_t, uint32_t> assigned;    // tgid → policy id
   std::map<uint32_t, rp_verdict> verdicts;  // tgid → verdict
   std::vector<uint32_t> killed;
   std::set<uint32_t> dead;
@@ -54,8 +53,10 @@ class FakeKernel final : public engine::Kernel, public enforce::MapWriter {
     return {};
   }
   Result<void> assign_process(uint32_t tgid, uint32_t id) override {
-    if (id) assigned[tgid] = id;
-    else assigned.erase(tgid);
+    if (id)
+      assigned[tgid] = id;
+    else
+      assigned.erase(tgid);
     return {};
   }
   bool kill(uint32_t tgid) override {
@@ -70,7 +71,8 @@ class FakeKernel final : public engine::Kernel, public enforce::MapWriter {
   Result<void> clear_policy_ids(uint32_t lo, uint32_t hi, bool exe_only) override {
     cleared.emplace_back(lo, hi);
     if (!exe_only)
-      for (auto it = rules.begin(); it != rules.end();) it = it->first >= lo && it->first <= hi ? rules.erase(it) : ++it;
+      for (auto it = rules.begin(); it != rules.end();)
+        it = it->first >= lo && it->first <= hi ? rules.erase(it) : ++it;
     return {};
   }
   // enforce::MapWriter
@@ -165,8 +167,8 @@ struct Harness {
     out_path = tmpl;
     auto sink = outputs::JsonlSink::open(out_path);
     REQUIRE(sink);
-    engine = std::make_unique<engine::Engine>(io, cfg, kernel, std::make_unique<engine::Output>(std::move(*sink)), hub,
-                                              "");
+    engine =
+        std::make_unique<engine::Engine>(io, cfg, kernel, std::make_unique<engine::Output>(std::move(*sink)), hub, "");
     auto& rt = engine->policies();
     rt.add_mechanism(mechanism);
     auto set = policy::PolicySet::load_text(policy_text, "test.yaml");
@@ -196,8 +198,7 @@ struct Harness {
 
 }  // namespace
 
-TEST_CASE("an exec is written with its file, argv and parent, and put under the policy that selects it",
-          "[pipeline]") {
+TEST_CASE("an exec is written with its file, argv and parent, and put under the policy that selects it", "[pipeline]") {
   Harness h(kPolicy);
   h.feed(exec_event(kParent, 1, "/usr/bin/bash"));
   h.feed(exec_event(kPid, kParent, "/opt/probe/bin/probe"));
@@ -296,9 +297,10 @@ TEST_CASE("a pending write of a process that exits is abandoned", "[pipeline]") 
 }
 
 TEST_CASE("an enforce event under a kill rule kills the process and names the rule", "[pipeline]") {
-  const std::string policy = kPolicy +
-                             "  deny:\n    - id: no-metadata\n      network:\n        connect: [\"169.254.169.254/32:80\"]\n"
-                             "      action: kill\n";
+  const std::string policy =
+      kPolicy +
+      "  deny:\n    - id: no-metadata\n      network:\n        connect: [\"169.254.169.254/32:80\"]\n"
+      "      action: kill\n";
   Harness h(policy);
   h.feed(exec_event(kPid, kParent, "/opt/probe/bin/probe"));
   auto e = record<rp_enforce_event>(RP_EV_ENFORCE, proc(kPid, kParent, "probe"));

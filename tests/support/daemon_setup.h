@@ -173,11 +173,11 @@ inline std::string connect_script(uint16_t a, uint16_t b) {
          "; exec 4<>/dev/tcp/127.0.0.1/" + std::to_string(b) + " && echo connected-" + std::to_string(b);
 }
 
-
-inline std::string exec_policy(const ScratchTmpfs& fs) { return "  allow:\n    exec: [\"" + fs.path + "/allowed-*\"]\n"; }
+inline std::string exec_policy(const ScratchTmpfs& fs) {
+  return "  allow:\n    exec: [\"" + fs.path + "/allowed-*\"]\n";
+}
 inline std::string exec_config(const ScratchTmpfs& fs) {
   return "enforcement:\n  exec_mounts: [\"" + fs.path + "\"]\n  sensitive_paths: []\n";
 }
-
 
 }  // namespace rampart::testing

@@ -11,12 +11,12 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
-#include "bpf/probe.h"
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
+
+#include "bpf/probe.h"
 
 namespace {
 

@@ -5,9 +5,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <deque>
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>

@@ -57,7 +57,8 @@ TEST_CASE("stream queues: one publisher, three readers, every event sent or coun
     f.type = 1;
     f.boot_ns = n;
     f.json = json;
-    hub.publish(f, [] { return std::string_view(); }, [] { return uint8_t{0}; });
+    hub.publish(
+        f, [] { return std::string_view(); }, [] { return uint8_t{0}; });
   }
   done = true;
   for (auto& t : readers) t.join();
@@ -99,8 +100,9 @@ TEST_CASE("kubelet fetcher: refreshes asked from other threads, results posted b
   std::atomic<int> logs{0};
   {
     // Nothing listens on port 9 of loopback: every fetch fails fast.
-    k8s::KubeletPods pods({"http://127.0.0.1:9/pods", "", "", false, 5}, [&](k8s::PodMap) {},
-                          [&](const std::string&) { boost::asio::post(io, [&] { ++logs; }); });
+    k8s::KubeletPods pods(
+        {"http://127.0.0.1:9/pods", "", "", false, 5}, [&](k8s::PodMap) {},
+        [&](const std::string&) { boost::asio::post(io, [&] { ++logs; }); });
     std::vector<std::thread> askers;
     for (int t = 0; t < 4; ++t)
       askers.emplace_back([&] {

@@ -17,21 +17,21 @@ namespace {
 
 // Every record type and map value: plain, copyable bytes with one layout.
 template <typename T>
-constexpr bool kPlain = std::is_standard_layout_v<T> && std::is_trivially_copyable_v<T> &&
-                        std::is_trivially_default_constructible_v<T>;
+constexpr bool kPlain =
+    std::is_standard_layout_v<T>&& std::is_trivially_copyable_v<T>&& std::is_trivially_default_constructible_v<T>;
 
 // A field of struct S named F has type T and sits at byte O.
-#define RP_FIELD(S, F, T, O)                                                       \
-  static_assert(std::is_same_v<decltype(S::F), T>, #S "." #F " is not " #T);       \
+#define RP_FIELD(S, F, T, O)                                                 \
+  static_assert(std::is_same_v<decltype(S::F), T>, #S "." #F " is not " #T); \
   static_assert(offsetof(S, F) == (O), #S "." #F " moved: that is an ABI change")
 
 // Every record: plain, 8-byte aligned and sized, header first, proc next.
-#define RP_RECORD(S, SIZE)                                                          \
-  static_assert(kPlain<S>, #S " must be plain data");                               \
-  static_assert(sizeof(S) == (SIZE), #S " changed size: that is an ABI change");    \
-  static_assert(sizeof(S) % 8 == 0, #S " size must be a multiple of 8");            \
-  static_assert(alignof(S) == 8, #S " must be 8-byte aligned");                     \
-  RP_FIELD(S, hdr, rp_event_hdr, 0);                                                \
+#define RP_RECORD(S, SIZE)                                                       \
+  static_assert(kPlain<S>, #S " must be plain data");                            \
+  static_assert(sizeof(S) == (SIZE), #S " changed size: that is an ABI change"); \
+  static_assert(sizeof(S) % 8 == 0, #S " size must be a multiple of 8");         \
+  static_assert(alignof(S) == 8, #S " must be 8-byte aligned");                  \
+  RP_FIELD(S, hdr, rp_event_hdr, 0);                                             \
   RP_FIELD(S, proc, rp_proc, kHdrSize)
 
 // ---- Expected sizes, computed by hand for RP_ABI_VERSION 1. ----
@@ -204,8 +204,8 @@ RP_FIELD(rp_loss, types, __u32, 44);
 static_assert(offsetof(rp_loss, comm) == 48);
 // Every rate-limited type fits the 32-bit masks, and none of the types that must never be limited is in it.
 static_assert(RP_EV_MAX <= 32);
-static_assert((RP_RATE_LIMITED_TYPES & ((1u << RP_EV_EXEC) | (1u << RP_EV_FORK) | (1u << RP_EV_EXIT) |
-                                        (1u << RP_EV_ENFORCE))) == 0);
+static_assert((RP_RATE_LIMITED_TYPES &
+               ((1u << RP_EV_EXEC) | (1u << RP_EV_FORK) | (1u << RP_EV_EXIT) | (1u << RP_EV_ENFORCE))) == 0);
 
 #undef RP_RECORD
 #undef RP_FIELD

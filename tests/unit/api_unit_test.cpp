@@ -65,7 +65,8 @@ TEST_CASE("stream filters: type, tgid, container prefix, policy and level", "[ap
   };
   hub.publish(ev(RP_EV_CONNECT, 7), policy, [] { return uint8_t{3}; });
   hub.publish(ev(RP_EV_EXEC, 7), policy, [] { return uint8_t{1}; });
-  hub.publish(ev(RP_EV_CONNECT, 8), [] { return std::string_view("db"); }, [] { return uint8_t{4}; });
+  hub.publish(
+      ev(RP_EV_CONNECT, 8), [] { return std::string_view("db"); }, [] { return uint8_t{4}; });
   std::vector<api::QueuedEvent> out;
   CHECK(typed->pop(out, 10) == 1);
   out.clear();

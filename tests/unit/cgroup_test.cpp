@@ -41,17 +41,16 @@ TEST_CASE("docker cgroupfs directory gives the docker runtime and id", "[unit]")
 }
 
 TEST_CASE("kubelet systemd layout with containerd gives pod uid with dashes", "[unit]") {
-  ContainerIdentity c =
-      parse_container("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" +
-                      kPodUidSystemd + ".slice/cri-containerd-" + kId + ".scope");
+  ContainerIdentity c = parse_container("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" +
+                                        kPodUidSystemd + ".slice/cri-containerd-" + kId + ".scope");
   CHECK(c.runtime == "containerd");
   CHECK(c.id == kId);
   CHECK(c.pod_uid == kPodUid);
 }
 
 TEST_CASE("kubelet systemd layout of a guaranteed pod has no qos slice", "[unit]") {
-  ContainerIdentity c = parse_container("/kubepods.slice/kubepods-pod" + kPodUidSystemd +
-                                        ".slice/cri-containerd-" + kId + ".scope");
+  ContainerIdentity c =
+      parse_container("/kubepods.slice/kubepods-pod" + kPodUidSystemd + ".slice/cri-containerd-" + kId + ".scope");
   CHECK(c.runtime == "containerd");
   CHECK(c.id == kId);
   CHECK(c.pod_uid == kPodUid);
@@ -65,18 +64,16 @@ TEST_CASE("kubelet cgroupfs layout gives id and pod uid but no runtime", "[unit]
 }
 
 TEST_CASE("cri-o scope under a kubelet pod slice gives the crio runtime", "[unit]") {
-  ContainerIdentity c =
-      parse_container("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
-                      kPodUidSystemd + ".slice/crio-" + kId + ".scope");
+  ContainerIdentity c = parse_container("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
+                                        kPodUidSystemd + ".slice/crio-" + kId + ".scope");
   CHECK(c.runtime == "crio");
   CHECK(c.id == kId);
   CHECK(c.pod_uid == kPodUid);
 }
 
 TEST_CASE("cri-o conmon scope is the pod's but not a container", "[unit]") {
-  ContainerIdentity c =
-      parse_container("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
-                      kPodUidSystemd + ".slice/crio-conmon-" + kId + ".scope");
+  ContainerIdentity c = parse_container("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
+                                        kPodUidSystemd + ".slice/crio-conmon-" + kId + ".scope");
   CHECK(c.runtime.empty());
   CHECK(c.id.empty());
   CHECK(c.pod_uid == kPodUid);
@@ -87,8 +84,8 @@ TEST_CASE("podman libpod scope gives the podman runtime, rootful and rootless", 
   CHECK(rootful.runtime == "podman");
   CHECK(rootful.id == kId);
 
-  ContainerIdentity rootless = parse_container(
-      "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + kId + ".scope");
+  ContainerIdentity rootless =
+      parse_container("/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + kId + ".scope");
   CHECK(rootless.runtime == "podman");
   CHECK(rootless.id == kId);
   CHECK(rootless.pod_uid.empty());
@@ -101,11 +98,11 @@ TEST_CASE("the innermost container of nested layouts wins", "[unit]") {
     CHECK(c.id == kInnerId);
   }
   SECTION("kind node: containerd pod inside a docker container") {
-    ContainerIdentity c = parse_container(
-        "/system.slice/docker-" + kId +
-        ".scope/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
-        "kubelet-kubepods-besteffort-pod" +
-        kPodUidSystemd + ".slice/cri-containerd-" + kInnerId + ".scope");
+    ContainerIdentity c =
+        parse_container("/system.slice/docker-" + kId +
+                        ".scope/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
+                        "kubelet-kubepods-besteffort-pod" +
+                        kPodUidSystemd + ".slice/cri-containerd-" + kInnerId + ".scope");
     CHECK(c.runtime == "containerd");
     CHECK(c.id == kInnerId);
     CHECK(c.pod_uid == kPodUid);

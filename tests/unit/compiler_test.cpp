@@ -1,12 +1,12 @@
 // Unit tests for the policy compiler, with a fake MapWriter that records
 // what would be written to the kernel.
+#include "enforce/compiler.h"
+
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <map>
 #include <string>
 #include <vector>
-
-#include "enforce/compiler.h"
 
 using rampart::Result;
 using rampart::enforce::install;
@@ -145,9 +145,10 @@ TEST_CASE("audit and learn modes compile to audit, and a policy without allow-li
 
 TEST_CASE("more port ranges than the kernel holds for one network is an error naming the rule", "[unit]") {
   std::string ports;
-  for (int i = 0; i < RP_MAX_PORT_RANGES + 1; ++i) ports += std::string(i ? ", " : "") + "\"10.0.0.0/8:" + std::to_string(1000 + 10 * i) + "\"";
-  auto set = PolicySet::load_text(policy_yaml("many", "enforce", "  allow:\n    network:\n      connect: [" + ports + "]\n"),
-                                  "many.yaml");
+  for (int i = 0; i < RP_MAX_PORT_RANGES + 1; ++i)
+    ports += std::string(i ? ", " : "") + "\"10.0.0.0/8:" + std::to_string(1000 + 10 * i) + "\"";
+  auto set = PolicySet::load_text(
+      policy_yaml("many", "enforce", "  allow:\n    network:\n      connect: [" + ports + "]\n"), "many.yaml");
   REQUIRE(set.has_value());
   FakeMaps maps;
   auto c = install(*set, maps, [](const std::string&) { return std::nullopt; });
@@ -158,7 +159,8 @@ TEST_CASE("more port ranges than the kernel holds for one network is an error na
 
 TEST_CASE("privilege switches compile to the kernel's deny bits", "[unit]") {
   auto set = PolicySet::load_text(
-      policy_yaml("p", "enforce", "  allow:\n    privilege: { setuid: false, capset: true, ptrace: false }\n"), "p.yaml");
+      policy_yaml("p", "enforce", "  allow:\n    privilege: { setuid: false, capset: true, ptrace: false }\n"),
+      "p.yaml");
   INFO((set ? std::string() : set.error().what()));
   REQUIRE(set.has_value());
   FakeMaps maps;

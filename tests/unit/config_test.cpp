@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -295,9 +295,10 @@ TEST_CASE("enforcement: file mounts, sensitive paths and the decision deadline",
   CHECK(std::find(d.sensitive_paths.begin(), d.sensitive_paths.end(), "/etc/shadow") != d.sensitive_paths.end());
   CHECK(std::find(d.sensitive_paths.begin(), d.sensitive_paths.end(), "/root/.ssh/") != d.sensitive_paths.end());
 
-  auto r = parse("enforcement:\n  file_mounts: [/srv]\n  sensitive_paths: [\"/srv/keys/*.pem\", /srv/secret]\n"
-                 "  decision_deadline_ms: 250\n",
-                 "test.yaml");
+  auto r = parse(
+      "enforcement:\n  file_mounts: [/srv]\n  sensitive_paths: [\"/srv/keys/*.pem\", /srv/secret]\n"
+      "  decision_deadline_ms: 250\n",
+      "test.yaml");
   INFO((r ? std::string() : r.error().message));
   REQUIRE(r.has_value());
   CHECK(r->file_mounts == std::vector<std::string>{"/srv"});
@@ -328,10 +329,11 @@ TEST_CASE("ringbuf.size_kb sets a small ring buffer, exclusive with size_mb", "[
 }
 
 TEST_CASE("ratelimit, trust and overload keys parse and are range-checked", "[unit]") {
-  auto r = parse("ratelimit:\n  process_per_s: 0\n  process_burst: 10\n  cgroup_per_s: 2000\n  cgroup_burst: 500\n"
-                 "trust:\n  max_processes: 128\n  max_evidence: 4\n"
-                 "overload:\n  check_interval_ms: 50\n",
-                 "test.yaml");
+  auto r = parse(
+      "ratelimit:\n  process_per_s: 0\n  process_burst: 10\n  cgroup_per_s: 2000\n  cgroup_burst: 500\n"
+      "trust:\n  max_processes: 128\n  max_evidence: 4\n"
+      "overload:\n  check_interval_ms: 50\n",
+      "test.yaml");
   REQUIRE(r.has_value());
   CHECK(r->rate_process_per_s == 0);
   CHECK(r->rate_process_burst == 10);
@@ -348,9 +350,10 @@ TEST_CASE("ratelimit, trust and overload keys parse and are range-checked", "[un
 }
 
 TEST_CASE("learning: profile storage, collapse, bound and promotion", "[unit]") {
-  auto c = parse("learning:\n  state_dir: /srv/state\n  collapse_threshold: 3\n  max_items: 100\n"
-                 "  stability_window_s: 60\n  auto_promote: true\n  shadow_period_s: 0\n  flush_interval_s: 2\n",
-                 "test.yaml");
+  auto c = parse(
+      "learning:\n  state_dir: /srv/state\n  collapse_threshold: 3\n  max_items: 100\n"
+      "  stability_window_s: 60\n  auto_promote: true\n  shadow_period_s: 0\n  flush_interval_s: 2\n",
+      "test.yaml");
   REQUIRE(c);
   CHECK(c->learning.state_dir == "/srv/state");
   CHECK(c->learning.collapse_threshold == 3);
@@ -362,7 +365,6 @@ TEST_CASE("learning: profile storage, collapse, bound and promotion", "[unit]") 
   CHECK(parse("learning:\n  state_dir: \"\"\n", "test.yaml")->learning.state_dir.empty());
   CHECK(error_for("learning:\n  state_dir: relative\n") ==
         "test.yaml:2:14: 'learning.state_dir' must be an absolute directory, or \"\" for none");
-  CHECK(error_for("learning:\n  max_items: 8\n").find("'learning.max_items' must be between 16") !=
-        std::string::npos);
+  CHECK(error_for("learning:\n  max_items: 8\n").find("'learning.max_items' must be between 16") != std::string::npos);
   CHECK(error_for("learning:\n  window: 1\n").find("unknown key 'learning.window'") != std::string::npos);
 }

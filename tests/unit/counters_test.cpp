@@ -1,9 +1,9 @@
 // The counter registry, no privileges: the stats JSON nested from each
 // counter's path, the Prometheus text with its labels, and lookup by name.
+#include "ops/counters.h"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "ops/counters.h"
 
 using namespace rampart;
 using ops::Counters;
@@ -22,13 +22,20 @@ struct Fixture {
 
   Fixture() {
     c.on_read([this] { ++refreshed; });
-    c.define({"events_total", "Events delivered to the output, by type.", Counters::Kind::kCounter, {"type"},
+    c.define({"events_total",
+              "Events delivered to the output, by type.",
+              Counters::Kind::kCounter,
+              {"type"},
               "events.<type>.delivered"},
              [this] {
                return std::vector<Counters::Sample>{{{"exec"}, delivered_exec}, {{"open"}, delivered_open}};
              });
-    c.define({"dropped_per_cpu", "Dropped, by type and CPU.", Counters::Kind::kCounter, {"type", "cpu"},
-              "events.<type>.dropped_per_cpu[]", false},
+    c.define({"dropped_per_cpu",
+              "Dropped, by type and CPU.",
+              Counters::Kind::kCounter,
+              {"type", "cpu"},
+              "events.<type>.dropped_per_cpu[]",
+              false},
              [] {
                return std::vector<Counters::Sample>{
                    {{"exec", "0"}, uint64_t{1}}, {{"exec", "1"}, uint64_t{2}}, {{"open", "0"}, uint64_t{4}}};
@@ -37,10 +44,9 @@ struct Fixture {
              [this] { return Counters::one(rule_hits); });
     c.define({"trust_tracked_processes", "Tracked.", Counters::Kind::kGauge, {}, "trust.tracked"},
              [] { return Counters::one(uint64_t{2}); });
-    c.define({"enforcement_total", "Enforce events.", Counters::Kind::kCounter, {"mechanism", "action"}},
-             [] {
-               return std::vector<Counters::Sample>{{{"lsm", "denied"}, uint64_t{9}}, {{"kill", "killed"}, uint64_t{1}}};
-             });
+    c.define({"enforcement_total", "Enforce events.", Counters::Kind::kCounter, {"mechanism", "action"}}, [] {
+      return std::vector<Counters::Sample>{{{"lsm", "denied"}, uint64_t{9}}, {{"kill", "killed"}, uint64_t{1}}};
+    });
     c.define({"uptime_seconds", "Uptime.", Counters::Kind::kGauge}, [] { return Counters::one(1.5); });
     c.define({"perm_guard_decisions_total", "Decisions.", Counters::Kind::kCounter, {}, "perm_guard.decisions"},
              [this]() -> std::vector<Counters::Sample> {
@@ -133,8 +139,8 @@ TEST_CASE("counters: a name is defined once, with at most two labels") {
   c.define({"a_total", "A.", Counters::Kind::kCounter}, [] { return Counters::one(uint64_t{1}); });
   CHECK_THROWS_AS(c.define({"a_total", "Again.", Counters::Kind::kCounter}, [] { return Counters::one(uint64_t{1}); }),
                   std::logic_error);
-  CHECK_THROWS_AS(c.define({"b_total", "B.", Counters::Kind::kCounter, {"x", "y", "z"}},
-                           [] { return Counters::one(uint64_t{1}); }),
-                  std::logic_error);
+  CHECK_THROWS_AS(
+      c.define({"b_total", "B.", Counters::Kind::kCounter, {"x", "y", "z"}}, [] { return Counters::one(uint64_t{1}); }),
+      std::logic_error);
   CHECK(c.size() == 1);
 }

@@ -149,8 +149,8 @@ TEST_CASE("decode rejects a declared size other than the record's", "[unit]") {
     INFO("type " << type << " (" << event_type_name(type) << ")");
     const auto size = static_cast<uint32_t>(record_size(type));
     const size_t room = size + 64;  // the buffer itself is always long enough
-    for (uint32_t declared : {0u, static_cast<uint32_t>(sizeof(rp_event_hdr)), size - 8, size - 1, size + 1,
-                              size + 8, ~0u}) {
+    for (uint32_t declared :
+         {0u, static_cast<uint32_t>(sizeof(rp_event_hdr)), size - 8, size - 1, size + 1, size + 8, ~0u}) {
       INFO("declared " << declared);
       Buffer b = record(type, size, room);
       b.hdr().size = declared;

@@ -18,11 +18,12 @@ using rampart::enforce::GuardRule;
 namespace {
 
 rampart::policy::Policy load(const std::string& spec) {
-  auto set = rampart::policy::PolicySet::load_text("apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: p\n"
-                                                   "spec:\n  selector:\n    executables: [\"/usr/bin/p\"]\n"
-                                                   "  mode: enforce\n" +
-                                                       spec,
-                                                   "p.yaml");
+  auto set = rampart::policy::PolicySet::load_text(
+      "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: p\n"
+      "spec:\n  selector:\n    executables: [\"/usr/bin/p\"]\n"
+      "  mode: enforce\n" +
+          spec,
+      "p.yaml");
   INFO((set ? std::string() : set.error().what()));
   REQUIRE(set.has_value());
   return set->policies()[0];
@@ -33,24 +34,27 @@ std::optional<uint64_t> no_memory(uint64_t) { return std::nullopt; }
 }  // namespace
 
 TEST_CASE("exec: deny rules win over the allow-list, and no allow-list allows the rest", "[unit]") {
-  GuardRule r = rampart::enforce::guard_rule(load("  allow:\n    exec: [\"/usr/bin/*\"]\n"
-                                                  "  deny:\n    - id: no-curl\n      exec: [\"/usr/bin/curl\"]\n"));
+  GuardRule r =
+      rampart::enforce::guard_rule(load("  allow:\n    exec: [\"/usr/bin/*\"]\n"
+                                        "  deny:\n    - id: no-curl\n      exec: [\"/usr/bin/curl\"]\n"));
   CHECK(r.has_exec_rules());
   CHECK_FALSE(r.has_file_rules());
   CHECK(rampart::enforce::exec_reason(r, "/usr/bin/ls") == 0);
   CHECK(rampart::enforce::exec_reason(r, "/usr/bin/curl") == RP_REASON_DENY_RULE);
   CHECK(rampart::enforce::exec_reason(r, "/tmp/x") == RP_REASON_NOT_ALLOWED);
 
-  GuardRule only_deny = rampart::enforce::guard_rule(load("  deny:\n    - id: no-nc\n      exec: [\"/usr/bin/nc*\"]\n"));
+  GuardRule only_deny =
+      rampart::enforce::guard_rule(load("  deny:\n    - id: no-nc\n      exec: [\"/usr/bin/nc*\"]\n"));
   CHECK(rampart::enforce::exec_reason(only_deny, "/tmp/x") == 0);
   CHECK(rampart::enforce::exec_reason(only_deny, "/usr/bin/ncat") == RP_REASON_DENY_RULE);
 }
 
 TEST_CASE("files: reads and writes are judged apart", "[unit]") {
-  GuardRule r = rampart::enforce::guard_rule(load("  allow:\n    files:\n      write: [\"/var/log/app/\"]\n"
-                                                  "  deny:\n    - id: no-keys\n      files: { read: [\"/etc/keys/\"] }\n"
-                                                  "    - id: watch\n      files: { read: [\"/etc/motd\"] }\n"
-                                                  "      action: alert\n"));
+  GuardRule r =
+      rampart::enforce::guard_rule(load("  allow:\n    files:\n      write: [\"/var/log/app/\"]\n"
+                                        "  deny:\n    - id: no-keys\n      files: { read: [\"/etc/keys/\"] }\n"
+                                        "    - id: watch\n      files: { read: [\"/etc/motd\"] }\n"
+                                        "      action: alert\n"));
   CHECK(r.has_file_rules());
   auto log = rampart::enforce::open_reasons(r, "/var/log/app/x.log");
   CHECK(log.allowed());
@@ -109,9 +113,9 @@ TEST_CASE("marks: files by inode, prefixes and globs by every directory below th
   auto pat = [](const std::string& text) {
     rampart::policy::PathPattern p;
     p.text = text;
-    p.kind = text.back() == '/'                             ? rampart::policy::PathPattern::Kind::kPrefix
+    p.kind = text.back() == '/'                    ? rampart::policy::PathPattern::Kind::kPrefix
              : text.find('*') != std::string::npos ? rampart::policy::PathPattern::Kind::kGlob
-                                                            : rampart::policy::PathPattern::Kind::kExact;
+                                                   : rampart::policy::PathPattern::Kind::kExact;
     return p;
   };
   auto plan = rampart::enforce::plan_marks(

@@ -173,17 +173,17 @@ TEST_CASE("JsonWriter escapes quotes, backslashes and control characters", "[uni
   CHECK(escaped(std::string_view("a\0b", 3)) == R"("a\u0000b")");
   CHECK(escaped("\x7f") == "\"\x7f\"");  // DEL is valid in a JSON string
 
-  for (std::string_view s : {std::string_view("say \"hi\""), std::string_view("C:\\dir\\"),
-                             std::string_view("a\nb\tc\rd\b\f"), std::string_view("a\0b\x1f", 4),
-                             std::string_view("\"\\\"\\")}) {
+  for (std::string_view s :
+       {std::string_view("say \"hi\""), std::string_view("C:\\dir\\"), std::string_view("a\nb\tc\rd\b\f"),
+        std::string_view("a\0b\x1f", 4), std::string_view("\"\\\"\\")}) {
     INFO(escaped(s));
     CHECK(round_trip(s) == std::string(s));
   }
 }
 
 TEST_CASE("JsonWriter passes valid UTF-8 through", "[unit]") {
-  for (std::string s : {"caf\xC3\xA9", "\xE2\x82\xAC 5", "\xF0\x9F\x98\x80", "\xE4\xB8\xAD\xE6\x96\x87",
-                        "\xEF\xBF\xBD", "\xF4\x8F\xBF\xBF" /* U+10FFFF */, "\xC2\x80", "\xED\x9F\xBF"}) {
+  for (std::string s : {"caf\xC3\xA9", "\xE2\x82\xAC 5", "\xF0\x9F\x98\x80", "\xE4\xB8\xAD\xE6\x96\x87", "\xEF\xBF\xBD",
+                        "\xF4\x8F\xBF\xBF" /* U+10FFFF */, "\xC2\x80", "\xED\x9F\xBF"}) {
     INFO(s);
     CHECK(escaped(s) == "\"" + s + "\"");  // bytes copied, not \u-escaped
     CHECK(round_trip(s) == s);
@@ -197,16 +197,16 @@ TEST_CASE("JsonWriter turns invalid UTF-8 into U+FFFD", "[unit]") {
     std::string out;
   } cases[] = {
       {"\xFF", R},
-      {"a\x80z", "a" + R + "z"},                // lone continuation byte
-      {"\xC0\xAF", R + R},                      // overlong '/'
-      {"\xC1\xBF", R + R},                      // overlong
-      {"\xE0\x80\xAF", R + R + R},              // overlong 3-byte
-      {"\xED\xA0\x80", R + R + R},              // UTF-16 surrogate
-      {"\xF0\x80\x80\xAF", R + R + R + R},      // overlong 4-byte
-      {"\xF4\x90\x80\x80", R + R + R + R},      // above U+10FFFF
-      {"\xF5\x80", R + R},                      // never a lead byte
-      {"\xE2\x82", R + R},                      // cut at the end
-      {"\xE2\x82x", R + R + "x"},               // cut in the middle
+      {"a\x80z", "a" + R + "z"},            // lone continuation byte
+      {"\xC0\xAF", R + R},                  // overlong '/'
+      {"\xC1\xBF", R + R},                  // overlong
+      {"\xE0\x80\xAF", R + R + R},          // overlong 3-byte
+      {"\xED\xA0\x80", R + R + R},          // UTF-16 surrogate
+      {"\xF0\x80\x80\xAF", R + R + R + R},  // overlong 4-byte
+      {"\xF4\x90\x80\x80", R + R + R + R},  // above U+10FFFF
+      {"\xF5\x80", R + R},                  // never a lead byte
+      {"\xE2\x82", R + R},                  // cut at the end
+      {"\xE2\x82x", R + R + "x"},           // cut in the middle
       {"\xC3\xA9\xFF\xC3\xA9", "\xC3\xA9" + R + "\xC3\xA9"},
   };
   for (const auto& c : cases) {
@@ -636,6 +636,6 @@ TEST_CASE("valid_utf8 keeps UTF-8 and replaces every other byte with U+FFFD", "[
   CHECK(valid_utf8("caf\xC3\xA9 \xE2\x82\xAC") == "caf\xC3\xA9 \xE2\x82\xAC");
   CHECK(valid_utf8(std::string("a\x00b", 3)) == std::string("a\x00b", 3));  // NUL is valid UTF-8
   CHECK(valid_utf8("x\xFFy") == "x\xEF\xBF\xBDy");
-  CHECK(valid_utf8("\xC3") == "\xEF\xBF\xBD");            // truncated sequence
+  CHECK(valid_utf8("\xC3") == "\xEF\xBF\xBD");                                  // truncated sequence
   CHECK(valid_utf8("\xED\xA0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate, byte by byte
 }

@@ -74,9 +74,10 @@ TEST_CASE("kubelet URLs: scheme, host, port and path, with defaults", "[unit]") 
 
 TEST_CASE("kubernetes: config section, with ${VAR} from the environment in kubelet_url", "[unit]") {
   setenv("RAMPART_TEST_NODE_IP", "10.1.2.3", 1);
-  auto c = config::parse("kubernetes:\n  kubelet_url: https://${RAMPART_TEST_NODE_IP}:10250/pods\n"
-                         "  ca_file: /etc/ca.pem\n  refresh_seconds: 60\n",
-                         "k.yaml");
+  auto c = config::parse(
+      "kubernetes:\n  kubelet_url: https://${RAMPART_TEST_NODE_IP}:10250/pods\n"
+      "  ca_file: /etc/ca.pem\n  refresh_seconds: 60\n",
+      "k.yaml");
   REQUIRE(c);
   CHECK(c->kubelet_url == "https://10.1.2.3:10250/pods");
   CHECK(c->kubelet_ca_file == "/etc/ca.pem");
@@ -89,8 +90,8 @@ TEST_CASE("kubernetes: config section, with ${VAR} from the environment in kubel
   };
   CHECK(error("kubernetes:\n  kubelet_url: ftp://x\n") ==
         "k.yaml:2:16: 'kubernetes.kubelet_url': 'ftp://x' must start with http:// or https://");
-  CHECK(error("kubernetes:\n  kubelet_url: https://${RAMPART_TEST_UNSET_VAR}:10250/pods\n").find(
-            "names ${RAMPART_TEST_UNSET_VAR}, which is not set in rampartd's environment") != std::string::npos);
+  CHECK(error("kubernetes:\n  kubelet_url: https://${RAMPART_TEST_UNSET_VAR}:10250/pods\n")
+            .find("names ${RAMPART_TEST_UNSET_VAR}, which is not set in rampartd's environment") != std::string::npos);
   CHECK(error("kubernetes:\n  refresh_seconds: 1\n").find("'kubernetes.refresh_seconds'") != std::string::npos);
   CHECK(error("kubernetes:\n  kubelet: x\n").find("kubernetes.kubelet") != std::string::npos);
 }

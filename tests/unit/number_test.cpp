@@ -1,11 +1,10 @@
 // parse_number: whole-string integers in a range, and error texts that name
 // the value and the range.
-#include <catch2/catch.hpp>
+#include "util/number.h"
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <limits>
-
-#include "util/number.h"
 
 using rampart::parse_number;
 

@@ -1,8 +1,8 @@
 // Unit tests for PendingWrites: what rampartd keeps when the kernel refuses
 // a verdict or policy-assignment write, and when it tries again.
-#include <catch2/catch.hpp>
-
 #include "enforce/pending_writes.h"
+
+#include <catch2/catch.hpp>
 
 using rampart::enforce::PendingWrite;
 using rampart::enforce::PendingWrites;
@@ -65,14 +65,14 @@ TEST_CASE("the latest wanted value per process and kind is what is retried", "[p
   PendingWrites p;
   p.failed(verdict(7, 2), 0);
   p.failed(verdict(7, 3, "api quarantine"), 50 * kMs);  // a newer verdict, refused too
-  p.failed(assignment(7, "web"), 50 * kMs);            // another map: kept beside it
+  p.failed(assignment(7, "web"), 50 * kMs);             // another map: kept beside it
   CHECK(p.size() == 2);
   const auto* v = p.find(WriteKind::kVerdict, 7);
   REQUIRE(v);
   CHECK(v->verdict.level == 3);
   CHECK(v->why == "api quarantine");
-  CHECK(v->attempts == 2);     // continues the count
-  CHECK(v->first_ns == 0);     // and the age
+  CHECK(v->attempts == 2);  // continues the count
+  CHECK(v->first_ns == 0);  // and the age
   CHECK(p.oldest_ns() == 0u);
   CHECK(p.any_for("reload"));
   CHECK_FALSE(p.any_for("fork inheritance"));

@@ -788,8 +788,7 @@ TEST_CASE("a text that yaml-cpp's LoadAll never gets past is rejected, not hung 
   CHECK(set.error().what().find("p.yaml:1:1:") != std::string::npos);
 }
 
-TEST_CASE("spec.overload: fail-open by default, fail-closed when written, anything else named at its place",
-          "[unit]") {
+TEST_CASE("spec.overload: fail-open by default, fail-closed when written, anything else named at its place", "[unit]") {
   auto open = PolicySet::load_text(doc("x", "  mode: enforce\n"), "p.yaml");
   REQUIRE(open.has_value());
   CHECK(open->policies()[0].overload == Overload::kFailOpen);

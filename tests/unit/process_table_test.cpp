@@ -10,12 +10,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <thread>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 using rampart::pipeline::ProcessInfo;
@@ -28,8 +28,7 @@ namespace {
 const std::string kId = "3f1c9a7e2b8d4c6f0a5e1d9b7c3a2f8e6d4b0c9a1e7f5d3b2a8c6e4f0d1b9a7c";
 constexpr uint64_t kSec = 1'000'000'000;
 
-ProcSnapshot snapshot(uint32_t tgid, uint32_t ppid, std::string exe,
-                      std::string cgroup = "/system.slice/ssh.service") {
+ProcSnapshot snapshot(uint32_t tgid, uint32_t ppid, std::string exe, std::string cgroup = "/system.slice/ssh.service") {
   ProcSnapshot s;
   s.tgid = tgid;
   s.ppid = ppid;
@@ -76,13 +75,11 @@ std::string stat_line(uint32_t pid, const std::string& comm, uint32_t ppid, uint
 
 std::string status_text(const std::string& name, uint32_t uid, uint32_t euid) {
   return "Name:\t" + name + "\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t1\nPid:\t1\n" + "Uid:\t" +
-         std::to_string(uid) + "\t" + std::to_string(euid) + "\t" + std::to_string(euid) + "\t" +
-         std::to_string(euid) + "\nGid:\t0\t0\t0\t0\n";
+         std::to_string(uid) + "\t" + std::to_string(euid) + "\t" + std::to_string(euid) + "\t" + std::to_string(euid) +
+         "\nGid:\t0\t0\t0\t0\n";
 }
 
-uint64_t ticks_ns(uint64_t ticks) {
-  return ticks * kSec / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
-}
+uint64_t ticks_ns(uint64_t ticks) { return ticks * kSec / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK)); }
 
 }  // namespace
 
@@ -158,9 +155,8 @@ TEST_CASE("exec replaces the image and returns the previous executable", "[unit]
   table.seed({snapshot(100, 1, "/bin/bash")});
   table.on_fork(100, 101, 10 * kSec, 10 * kSec);
 
-  std::optional<std::string> previous =
-      table.on_exec(101, 100, 10 * kSec, 0, 0, "curl", "/usr/bin/curl",
-                    {"curl", "-s", "http://example.com"}, 42, 11 * kSec);
+  std::optional<std::string> previous = table.on_exec(101, 100, 10 * kSec, 0, 0, "curl", "/usr/bin/curl",
+                                                      {"curl", "-s", "http://example.com"}, 42, 11 * kSec);
   REQUIRE(previous.has_value());
   CHECK(*previous == "/bin/bash");
 
@@ -175,8 +171,7 @@ TEST_CASE("exec replaces the image and returns the previous executable", "[unit]
   CHECK(p->cgroup_id == 42);
 
   SECTION("an exec of the same file still reports it") {
-    previous =
-        table.on_exec(101, 100, 10 * kSec, 0, 0, "curl", "/usr/bin/curl", {"curl"}, 42, 12 * kSec);
+    previous = table.on_exec(101, 100, 10 * kSec, 0, 0, "curl", "/usr/bin/curl", {"curl"}, 42, 12 * kSec);
     REQUIRE(previous.has_value());
     CHECK(*previous == "/usr/bin/curl");
   }
@@ -187,8 +182,7 @@ TEST_CASE("exec replaces the image and returns the previous executable", "[unit]
     CHECK(table.find(500)->exe == "/bin/sh");
   }
   SECTION("a seeded cgroup path survives the exec") {
-    previous =
-        table.on_exec(100, 1, 100 * kSec, 1000, 1000, "vim", "/usr/bin/vim", {"vim"}, 9, 14 * kSec);
+    previous = table.on_exec(100, 1, 100 * kSec, 1000, 1000, "vim", "/usr/bin/vim", {"vim"}, 9, 14 * kSec);
     CHECK(table.find(100)->cgroup_path == "/system.slice/ssh.service");
     CHECK(table.find(100)->cgroup_id == 9);
   }
@@ -242,9 +236,8 @@ TEST_CASE("descendants lists live children, grandchildren and so on, not exited 
 
 TEST_CASE("ancestors lists the parent chain nearest first", "[unit]") {
   ProcessTable table;
-  table.seed({snapshot(1, 0, "/sbin/init"), snapshot(50, 1, "/usr/sbin/sshd"),
-              snapshot(60, 50, "/usr/sbin/sshd"), snapshot(70, 60, "/bin/bash"),
-              snapshot(80, 70, "/usr/bin/python3")});
+  table.seed({snapshot(1, 0, "/sbin/init"), snapshot(50, 1, "/usr/sbin/sshd"), snapshot(60, 50, "/usr/sbin/sshd"),
+              snapshot(70, 60, "/bin/bash"), snapshot(80, 70, "/usr/bin/python3")});
 
   CHECK(tgids(table.ancestors(80)) == std::vector<uint32_t>{70, 60, 50, 1});
   CHECK(tgids(table.ancestors(80, 2)) == std::vector<uint32_t>{70, 60});
@@ -273,8 +266,7 @@ TEST_CASE("ancestors lists the parent chain nearest first", "[unit]") {
 
 TEST_CASE("a full table evicts the oldest exited entry first, then the least recent", "[unit]") {
   ProcessTable table(ProcessTable::Limits{4, 5 * kSec});
-  table.seed(
-      {snapshot(1, 0, "/a"), snapshot(2, 1, "/b"), snapshot(3, 1, "/c"), snapshot(4, 1, "/d")});
+  table.seed({snapshot(1, 0, "/a"), snapshot(2, 1, "/b"), snapshot(3, 1, "/c"), snapshot(4, 1, "/d")});
   table.on_exit(3, 0, 10 * kSec);
   table.on_exit(2, 0, 11 * kSec);
 
@@ -392,9 +384,7 @@ TEST_CASE("ProcReader reads a fake proc tree and skips what it cannot read", "[u
     REQUIRE(again.has_value());
     CHECK(again->comm == "my (odd) comm");
   }
-  SECTION("a missing root reads as no processes") {
-    CHECK(ProcReader(root.path + "/nope").read_all().empty());
-  }
+  SECTION("a missing root reads as no processes") { CHECK(ProcReader(root.path + "/nope").read_all().empty()); }
 }
 
 TEST_CASE("ProcReader reads the test process itself from the real /proc", "[unit]") {
@@ -415,8 +405,7 @@ TEST_CASE("ProcReader reads the test process itself from the real /proc", "[unit
   CHECK(self->start_ns > 0);
 
   std::vector<ProcSnapshot> all = reader.read_all();
-  CHECK(std::any_of(all.begin(), all.end(),
-                    [](const ProcSnapshot& s) { return s.tgid == uint32_t(::getpid()); }));
+  CHECK(std::any_of(all.begin(), all.end(), [](const ProcSnapshot& s) { return s.tgid == uint32_t(::getpid()); }));
 }
 
 TEST_CASE("the table's approximate bytes follow its entries", "[unit]") {

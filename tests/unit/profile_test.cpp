@@ -3,6 +3,8 @@
 // of synthetic events, the strict profile loader, crash-safe storage with
 // corrupt files set aside, and the export, which must round-trip through
 // the policy loader.
+#include "learn/profile.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,7 +15,6 @@
 #include <set>
 #include <string>
 
-#include "learn/profile.h"
 #include "learn/store.h"
 #include "policy/patterns.h"
 #include "policy/policy.h"
@@ -251,7 +252,8 @@ TEST_CASE("profile: stored crash-safely, and a corrupt file is set aside", "[uni
 TEST_CASE("profile: the export is a valid policy of what was learned", "[unit]") {
   Profile p = sample();
   learn::Limits lim{2, 4096};
-  for (int i = 0; i < 3; ++i) p.record({Kind::kRead, "/usr/lib/x86_64-linux-gnu/lib" + std::to_string(i), ""}, kT0, lim);
+  for (int i = 0; i < 3; ++i)
+    p.record({Kind::kRead, "/usr/lib/x86_64-linux-gnu/lib" + std::to_string(i), ""}, kT0, lim);
   p.record({Kind::kRead, "/tmp/not\x01printable", ""}, kT0, lim);
   const auto from = learn_policy();
   const std::string yaml = learn::export_policy(p, from, policy::Mode::kEnforce);

@@ -1,5 +1,7 @@
 // Unit tests for the built-in rules: each rule fires on its trigger, built
 // as the kernel would emit it, and stays quiet on benign look-alikes.
+#include "score/rules.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "policy/policy.h"
-#include "score/rules.h"
 #include "score/violations.h"
 
 using rampart::pipeline::ProcessTable;
@@ -108,10 +109,9 @@ TEST_CASE("persistence rules fire on writes and not on reads", "[unit]") {
   const int w = O_WRONLY | O_CREAT | O_APPEND;
   CHECK(ids(file_op(RP_EV_OPEN, "/etc/crontab", w).view(), t).count("rampart.persistence.cron"));
   CHECK(ids(file_op(RP_EV_OPEN, "/var/spool/cron/crontabs/root", w).view(), t).count("rampart.persistence.cron"));
-  CHECK(ids(file_op(RP_EV_OPEN, "/etc/systemd/system/evil.service", w).view(), t)
-            .count("rampart.persistence.systemd"));
-  CHECK(ids(file_op(RP_EV_OPEN, "/root/.ssh/authorized_keys", w).view(), t)
-            .count("rampart.persistence.authorized_keys"));
+  CHECK(ids(file_op(RP_EV_OPEN, "/etc/systemd/system/evil.service", w).view(), t).count("rampart.persistence.systemd"));
+  CHECK(
+      ids(file_op(RP_EV_OPEN, "/root/.ssh/authorized_keys", w).view(), t).count("rampart.persistence.authorized_keys"));
   CHECK(ids(file_op(RP_EV_OPEN, "/etc/ld.so.preload", O_RDWR).view(), t).count("rampart.persistence.ld_preload"));
   // reading them is normal
   CHECK(ids(file_op(RP_EV_OPEN, "/etc/crontab", O_RDONLY).view(), t).empty());
@@ -140,8 +140,7 @@ TEST_CASE("setuid bit and log and history tampering", "[unit]") {
   ProcessTable t;
   CHECK(ids(file_op(RP_EV_CHMOD, "/tmp/sh", 0, 04755, 0).view(), t) == std::set<std::string>{"rampart.chmod.setuid"});
   CHECK(ids(file_op(RP_EV_CHMOD, "/tmp/sh", 0, 0755, 0).view(), t).empty());
-  CHECK(ids(file_op(RP_EV_UNLINK, "/var/log/auth.log", 0, 0, 0).view(), t)
-            .count("rampart.defense_evasion.log_tamper"));
+  CHECK(ids(file_op(RP_EV_UNLINK, "/var/log/auth.log", 0, 0, 0).view(), t).count("rampart.defense_evasion.log_tamper"));
   CHECK(ids(file_op(RP_EV_OPEN, "/var/log/wtmp", O_WRONLY | O_TRUNC).view(), t)
             .count("rampart.defense_evasion.log_tamper"));
   CHECK(ids(file_op(RP_EV_OPEN, "/var/log/syslog", O_WRONLY | O_APPEND).view(), t).empty());  // logging, not tampering
@@ -300,7 +299,8 @@ TEST_CASE("enforce events cost the deny rule's weight or the allow-list violatio
       "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: web\nspec:\n  selector:\n"
       "    executables: [\"/usr/bin/web\"]\n  mode: enforce\n"
       "  deny:\n"
-      "    - id: no-metadata\n      network: { connect: [\"169.254.169.254:80\"] }\n      action: kill\n      weight: 70\n"
+      "    - id: no-metadata\n      network: { connect: [\"169.254.169.254:80\"] }\n      action: kill\n      weight: "
+      "70\n"
       "    - id: no-keys\n      files: { read: [\"/etc/keys/\"] }\n",
       "p.yaml");
   INFO((set ? std::string() : set.error().what()));
