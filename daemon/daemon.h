@@ -58,6 +58,11 @@ class Daemon final : public Control {
   std::string profile_dir() const override { return engine_->learner().dir(); }
 
  private:
+  // First, so that it outlives every timer, signal set and descriptor below
+  // (members are destroyed in reverse order).
+  DaemonOptions opts_;
+  boost::asio::io_context io_;
+
   Result<void> start();
   Result<void> start_engine(policy::PolicySet set, std::map<std::string, std::string> files,
                             std::unique_ptr<outputs::JsonlSink> sink);
@@ -122,8 +127,6 @@ class Daemon final : public Control {
   std::vector<StateUse> state_use() const;
   std::vector<StateUse> state_now_;  // as of the last counters_.read()
 
-  DaemonOptions opts_;
-  boost::asio::io_context io_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer housekeeping_;
   std::unique_ptr<bpf::Programs> programs_;
