@@ -15,6 +15,14 @@
 
 namespace rampart {
 
+// What an operator is told when a pid or a profile name names nothing.
+inline std::string no_process_message(uint32_t pid) {
+  return "no process with pid " + std::to_string(pid) + " (it may have exited)";
+}
+inline std::string no_profile_message(const std::string& name) {
+  return "no profile named '" + name + "' (a policy in mode learn creates one; see `rampartctl profile list`)";
+}
+
 // The answer to an action on a process or a profile.
 struct Outcome {
   enum class Code { kOk, kNotFound, kRefused, kFailed };

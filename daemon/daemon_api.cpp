@@ -1,8 +1,9 @@
-// rampartd's side of the gRPC API (api::Backend): status, verdicts, manual
-// quarantine and release, policy listing, the stream hook and the audit
-// trail. Everything here runs on the pipeline's loop thread: the API server
-// posts each call there, so it reads and changes the daemon's state with no
-// lock. Policy reload is in daemon_reload.cpp.
+// The daemon's answers to operators (Control): manual quarantine and
+// release, the audit trail, and the status it reports (capabilities,
+// mechanisms, counters). api/service.cpp translates them for gRPC. Everything
+// here runs on the pipeline's loop thread: the API server posts each call
+// there, so it reads and changes the daemon's state with no lock. Policy
+// reload triggers are in daemon_reload.cpp.
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,12 +16,6 @@
 #include "util/clock.h"
 
 namespace rampart {
-namespace {
-
-std::string not_found(uint32_t pid) { return "no process with pid " + std::to_string(pid) + " (it may have exited)"; }
-
-}  // namespace
-
 Result<void> Daemon::start_api() {
   start_reload_triggers();  // SIGHUP, inotify (daemon_reload.cpp)
   const auto& cfg = opts_.config.api;
@@ -196,7 +191,7 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
 Outcome Daemon::quarantine(uint32_t pid, const std::string& reason, const api::Peer& peer) {
   if (!engine_->enrich().known_process(pid)) {
     audit("quarantine", pid, peer, "not_found", reason);
-    return Outcome::error(Outcome::Code::kNotFound, not_found(pid));
+    return Outcome::error(Outcome::Code::kNotFound, no_process_message(pid));
   }
   auto& act = engine_->act();
   act.manual_quarantine().insert(pid);  // the operator's word holds, in force or pending
@@ -220,7 +215,7 @@ Outcome Daemon::quarantine(uint32_t pid, const std::string& reason, const api::P
 Outcome Daemon::release(uint32_t pid, const std::string& reason, const api::Peer& peer) {
   if (!engine_->enrich().known_process(pid)) {
     audit("release", pid, peer, "not_found", reason);
-    return Outcome::error(Outcome::Code::kNotFound, not_found(pid));
+    return Outcome::error(Outcome::Code::kNotFound, no_process_message(pid));
   }
   const bool was_manual =
       (engine_->act().manual_quarantine().erase(pid) + engine_->act().overload_quarantine().erase(pid)) > 0;

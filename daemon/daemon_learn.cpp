@@ -7,22 +7,13 @@
 
 #include "daemon.h"
 #include "learn/store.h"
+#include "util/clock.h"
 
 namespace rampart {
-namespace {
-
-int64_t unix_now() { return static_cast<int64_t>(::time(nullptr)); }
-
-std::string no_profile(const std::string& name) {
-  return "no profile named '" + name + "' (a policy in mode learn creates one; see `rampartctl profile list`)";
-}
-
-}  // namespace
-
 Result<void> Daemon::set_stage(const std::string& name, learn::Stage stage) {
   auto& learner = engine_->learner();
   const learn::Stage from = learner.find(name)->profile.stage;
-  learn::Profile before = learner.begin_stage(name, stage, unix_now());
+  learn::Profile before = learner.begin_stage(name, stage, unix_now_s());
   // The generated policy goes in like any policy change: parsed, compiled
   // into the other bank, every process flipped at once.
   auto resp = reload_policies(opts_.config.policy_dir, "", "profile " + name, true);
@@ -46,7 +37,7 @@ Result<void> Daemon::set_stage(const std::string& name, learn::Stage stage) {
 void Daemon::tick_profiles() {
   auto& learner = engine_->learner();
   if (learner.profiles().empty()) return;
-  const int64_t now = unix_now();
+  const int64_t now = unix_now_s();
   for (const auto& [name, stage] : learner.due(now))
     if (auto r = set_stage(name, stage); !r) log("warning: profile '" + name + "': " + r.error().what());
   learner.flush_if_due(now);
@@ -54,7 +45,7 @@ void Daemon::tick_profiles() {
 
 Outcome Daemon::promote(const std::string& name, bool force, const std::string& reason, const api::Peer& peer) {
   const auto* st = engine_->learner().find(name);
-  if (!st) return Outcome::error(Outcome::Code::kNotFound, no_profile(name));
+  if (!st) return Outcome::error(Outcome::Code::kNotFound, no_profile_message(name));
   const auto& p = st->profile;
   const auto& cfg = opts_.config.learning;
   auto refuse = [&](const std::string& why) {
@@ -70,9 +61,9 @@ Outcome Daemon::promote(const std::string& name, bool force, const std::string& 
       next = learn::Stage::kEnforce;  // ends the shadow period early
       break;
     default:
-      if (!force && !p.stable(unix_now(), cfg.stability_window_s))
+      if (!force && !p.stable(unix_now_s(), cfg.stability_window_s))
         return refuse("profile '" + name + "' is not stable: its last new behaviour was " +
-                      std::to_string(unix_now() - p.last_new) + " s ago, the stability window is " +
+                      std::to_string(unix_now_s() - p.last_new) + " s ago, the stability window is " +
                       std::to_string(cfg.stability_window_s) + " s (--force promotes anyway)");
       next = cfg.shadow_period_s ? learn::Stage::kShadow : learn::Stage::kEnforce;
   }
@@ -92,7 +83,7 @@ Outcome Daemon::promote(const std::string& name, bool force, const std::string& 
 }
 
 Outcome Daemon::rollback(const std::string& name, const std::string& reason, const api::Peer& peer) {
-  if (!engine_->learner().has(name)) return Outcome::error(Outcome::Code::kNotFound, no_profile(name));
+  if (!engine_->learner().has(name)) return Outcome::error(Outcome::Code::kNotFound, no_profile_message(name));
   if (auto r = set_stage(name, learn::Stage::kAudit); !r) {
     audit("profile_rollback", 0, peer, "failed", name + ": " + r.error().what());
     return Outcome::error(Outcome::Code::kFailed, r.error().what());

@@ -12,12 +12,7 @@
 namespace rampart::api {
 namespace {
 
-int64_t unix_now() { return static_cast<int64_t>(::time(nullptr)); }
-
-grpc::Status not_found(uint32_t pid) {
-  return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                      "no process with pid " + std::to_string(pid) + " (it may have exited)");
-}
+grpc::Status not_found(uint32_t pid) { return grpc::Status(grpc::StatusCode::NOT_FOUND, no_process_message(pid)); }
 
 void fill_verdict(const score::Verdict& v, v1::Verdict* out) {
   out->set_tracked(true);
@@ -35,9 +30,7 @@ void fill_verdict(const score::Verdict& v, v1::Verdict* out) {
 }
 
 grpc::Status no_profile(const std::string& name) {
-  return grpc::Status(
-      grpc::StatusCode::NOT_FOUND,
-      "no profile named '" + name + "' (a policy in mode learn creates one; see `rampartctl profile list`)");
+  return grpc::Status(grpc::StatusCode::NOT_FOUND, no_profile_message(name));
 }
 
 grpc::Status status_of(const Outcome& o) {
@@ -211,7 +204,7 @@ void Service::fill_profile_summary(const engine::Learner::State& st, v1::Profile
   out->set_last_new(p.last_new);
   out->set_stage_since(p.stage_since);
   out->set_shadow_until(p.shadow_until);
-  out->set_stable(p.stable(unix_now(), window));
+  out->set_stable(p.stable(unix_now_s(), window));
   out->set_stable_at(p.last_new + window);
   out->set_policy_loaded(control_.engine().learner().sources().count(p.name) > 0);
   for (const auto& [rule, n] : p.would_deny) (*out->mutable_would_deny())[rule] = n;

@@ -6,7 +6,7 @@
 // process lands first. A write is one whole map value, so the kernel holds
 // the old value or the new one, never part of one; what is pending is
 // reported (status, metrics, a "kernel_write" record) until it lands.
-// Pure bookkeeping: the daemon does the writes (daemon_kernel_writes.cpp).
+// Pure bookkeeping: the engine's Act stage does the writes (engine/act.cpp).
 #pragma once
 
 #include <cstdint>

@@ -19,24 +19,6 @@ std::string describe_want(const enforce::PendingWrite& w) {
 
 }  // namespace
 
-rp_verdict kernel_verdict(score::Level level) {
-  rp_verdict kv{static_cast<uint32_t>(level), 0};
-  switch (level) {
-    case score::Level::kKill:
-      kv.flags = RP_V_KILL | RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES;
-      break;
-    case score::Level::kQuarantine:
-      kv.flags = RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES;
-      break;
-    case score::Level::kDeny:
-      kv.flags = RP_V_DENY_EXEC | RP_V_DENY_FILES;
-      break;
-    default:
-      break;  // observe, alert: nothing in the kernel (flags 0 clears)
-  }
-  return kv;
-}
-
 Act::Act(boost::asio::io_context& io, Kernel& kernel, const PolicyRuntime& policies,
          const pipeline::ProcessTable& table, Output& out, Synthesize synthesize)
     : io_(io), kernel_(kernel), policies_(policies), table_(table), out_(out), synthesize_(std::move(synthesize)) {}

@@ -28,10 +28,17 @@
 
 namespace rampart::engine {
 
-// What the kernel maps hold for a trust level: the level and what it refuses.
-rp_verdict kernel_verdict(score::Level level);
-inline constexpr rp_verdict kQuarantineVerdict{static_cast<uint32_t>(score::Level::kQuarantine),
-                                               RP_V_DENY_NET | RP_V_DENY_EXEC | RP_V_DENY_FILES};
+// What the kernel maps hold for a trust level: the level and what it refuses
+// (observe and alert: nothing, flags 0 clears).
+constexpr rp_verdict kernel_verdict(score::Level level) {
+  uint32_t flags = 0;
+  if (level >= score::Level::kDeny) flags |= RP_V_DENY_EXEC | RP_V_DENY_FILES;
+  if (level >= score::Level::kQuarantine) flags |= RP_V_DENY_NET;
+  if (level >= score::Level::kKill) flags |= RP_V_KILL;
+  return rp_verdict{static_cast<uint32_t>(level), flags};
+}
+// A quarantine held by an operator or a fail-closed policy.
+inline constexpr rp_verdict kQuarantineVerdict = kernel_verdict(score::Level::kQuarantine);
 
 class Act {
  public:

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "ops/log.h"
+#include "util/clock.h"
 
 namespace rampart::engine {
 namespace {
@@ -31,8 +32,6 @@ bool learnable(uint32_t type) {
   }
 }
 
-int64_t unix_now() { return static_cast<int64_t>(::time(nullptr)); }
-
 }  // namespace
 
 std::string Learner::dir() const { return cfg_.state_dir.empty() ? std::string() : cfg_.state_dir + "/profiles"; }
@@ -44,7 +43,7 @@ const Learner::State* Learner::find(const std::string& name) const {
 
 void Learner::load() {
   if (dir().empty()) return;
-  auto loaded = learn::load_profiles(dir(), unix_now());
+  auto loaded = learn::load_profiles(dir(), unix_now_s());
   for (auto& p : loaded.profiles) {
     ops::log_line("profile '" + p.name + "': " + learn::stage_name(p.stage) + ", " + std::to_string(p.size()) +
                   " items, from " + learn::profile_path(dir(), p.name));
@@ -60,7 +59,7 @@ void Learner::load() {
 
 std::map<std::string, policy::Policy> Learner::overlay(policy::PolicySet& set) {
   std::map<std::string, policy::Policy> sources;
-  const int64_t now = unix_now();
+  const int64_t now = unix_now_s();
   for (const auto& p : set.policies()) {
     if (p.mode != policy::Mode::kLearn) continue;
     sources.emplace(p.name, p);
@@ -105,7 +104,7 @@ void Learner::observe(const sources::EventView& ev, const policy::Policy& pol, c
   auto it = profiles_.find(pol.name);
   if (it == profiles_.end()) return;
   State& st = it->second;
-  const int64_t now = unix_now();
+  const int64_t now = unix_now_s();
   for (auto& o : learn::observe(ev, table)) {
     // A learning profile records while its policy is in learn mode; under any
     // other mode (audit with a profile, say), it scores instead.

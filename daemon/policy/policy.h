@@ -169,7 +169,7 @@ class PolicySet {
   // several YAML documents separated by ---). All errors are collected, each
   // naming file:line:column; any error fails the whole load.
   // texts: filled with each file's text, by path. kept: (path, text) of
-  // files no longer in dir whose policies stay (daemon_reload.cpp), loaded
+  // files no longer in dir whose policies stay (engine/policy_runtime.cpp), loaded
   // with the files and checked with them (duplicate names, selectors). A
   // *.yaml entry that cannot be read (a dangling symlink, a directory, no
   // permission) is an error naming it.

@@ -16,4 +16,7 @@ inline int64_t clock_ns(clockid_t id) {
 
 inline uint64_t boot_now_ns() { return static_cast<uint64_t>(clock_ns(CLOCK_BOOTTIME)); }
 
+// Seconds since the Unix epoch: what learned profiles record and compare.
+inline int64_t unix_now_s() { return static_cast<int64_t>(::time(nullptr)); }
+
 }  // namespace rampart
