@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/peer.h"
+#include "edges/status.h"
 #include "engine/engine.h"
 #include "engine/policy_runtime.h"
 
@@ -55,6 +56,8 @@ class Control {
   virtual Outcome promote(const std::string& name, bool force, const std::string& reason, const api::Peer& peer) = 0;
   virtual Outcome rollback(const std::string& name, const std::string& reason, const api::Peer& peer) = 0;
   virtual void peer_refused(const api::Peer& peer, const std::string& why) = 0;
+  // Capabilities, mechanisms, counters and state, for GetStatus.
+  virtual edges::StatusReport status() = 0;
   // The profiles directory ("" when learning keeps no state).
   virtual std::string profile_dir() const = 0;
 };

@@ -1,7 +1,8 @@
 // rampartd, wired; see daemon.h. start() is the ordered start-up: probe,
 // validate the policies, open the output, load and attach the programs,
-// build the engine, install the policies into every kernel mechanism, seed
-// the process table, then open the ring buffer and the API.
+// build the engine and its edges, install the policies into every kernel
+// mechanism, seed the process table, then open the ring buffer and the
+// API; start_ops() adds metrics, the kubelet client and systemd.
 #include "daemon.h"
 
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "bpf/mounts.h"
 #include "bpf/probe.h"
 #include "ops/log.h"
+#include "ops/metrics.h"
 #include "policy/patterns.h"
 #include "util/clock.h"
 
@@ -58,6 +60,33 @@ Result<void> Daemon::start() {
   auto sink = outputs::JsonlSink::open(cfg.output_path);
   if (!sink) return tl::unexpected(sink.error());
 
+  if (auto r = load_programs(caps); !r) return r;
+  if (auto r = start_engine(std::move(set), std::move(files), std::move(*sink)); !r) return r;
+
+  auto source = sources::RingbufSource::create(io_, programs_->ringbuf_fd(),
+                                               std::chrono::milliseconds(cfg.poll_interval_ms), *engine_);
+  if (!source) return tl::unexpected(source.error());
+  source_ = std::move(*source);
+  overload_ = std::make_unique<edges::OverloadWatch>(io_, cfg, *programs_, *source_, *engine_, hub_);
+  telemetry_ = std::make_unique<edges::Telemetry>(edges::TelemetrySources{
+      *programs_, *engine_, *reloads_, *overload_, guard_, kubelet_, ringbuf_fill_, watchdog_, started_ns_});
+  if (auto r = start_api(); !r) return r;
+
+  if (!opts_.quiet) {
+    const auto& out = engine_->output().sink();
+    log(std::to_string(policies().set().policies().size()) + " policies from " + cfg.policy_dir +
+        "; network enforcement " +
+        (programs_->network_enforcement() ? "in the kernel (cgroup hooks at " + enforce_cgroup_ + ")" : "off"));
+    log("attached " + std::to_string(programs_->attached().size()) + " programs, tracing " +
+        std::to_string(programs_->traced_syscall_count()) + " syscalls; " + std::to_string(engine_->table().size()) +
+        " processes from /proc; output to " + (out.path() == "-" ? "stdout" : out.path()));
+  }
+  return {};
+}
+
+// The BPF programs, and the LSM programs where the kernel runs them.
+Result<void> Daemon::load_programs(const bpf::Capabilities& caps) {
+  const auto& cfg = opts_.config;
   bpf::LoadOptions lo;
   lo.self_tgid = static_cast<uint32_t>(getpid());
   lo.ringbuf_bytes = static_cast<uint32_t>(cfg.ringbuf_bytes());
@@ -96,23 +125,7 @@ Result<void> Daemon::start() {
                   (cfg.bpf_lsm ? "not active on this kernel" : "enforcement.bpf_lsm is false") +
                   "): fanotify for exec and files, kill for privilege; rampartd is not protected from root";
   }
-  if (auto r = start_engine(std::move(set), std::move(files), std::move(*sink)); !r) return r;
-
-  auto source = sources::RingbufSource::create(io_, programs_->ringbuf_fd(),
-                                               std::chrono::milliseconds(cfg.poll_interval_ms), *engine_);
-  if (!source) return tl::unexpected(source.error());
-  source_ = std::move(*source);
-  if (auto r = start_api(); !r) return r;  // gRPC API (daemon_api.cpp)
-
-  if (!opts_.quiet) {
-    const auto& out = engine_->output().sink();
-    log(std::to_string(policies().set().policies().size()) + " policies from " + cfg.policy_dir +
-        "; network enforcement " +
-        (programs_->network_enforcement() ? "in the kernel (cgroup hooks at " + lo.enforce_cgroup + ")" : "off"));
-    log("attached " + std::to_string(programs_->attached().size()) + " programs, tracing " +
-        std::to_string(programs_->traced_syscall_count()) + " syscalls; " + std::to_string(engine_->table().size()) +
-        " processes from /proc; output to " + (out.path() == "-" ? "stdout" : out.path()));
-  }
+  enforce_cgroup_ = lo.enforce_cgroup;
   return {};
 }
 
@@ -124,7 +137,10 @@ Result<void> Daemon::start_engine(policy::PolicySet set, std::map<std::string, s
   out->update_clock_offset();
   engine_ = std::make_unique<engine::Engine>(io_, cfg, *kernel_, std::move(out), hub_, bpf::find_mount("cgroup2"));
   auto& rt = policies();
-  rt.on_kept([this](const std::string& path, const std::vector<std::string>& names) { alert_kept(path, names); });
+  audit_ = std::make_unique<edges::Audit>(engine_->output());
+  reloads_ = std::make_unique<edges::Reloads>(io_, cfg.policy_dir, rt, engine_->output(), *audit_);
+  actions_ = std::make_unique<edges::ProcessActions>(*engine_, *audit_, programs_->network_enforcement());
+  stages_ = std::make_unique<edges::ProfileStages>(*engine_, *reloads_, *audit_, cfg);
   engine_->learner().load();  // learned profiles first: their stages decide what a learn policy installs
   if (programs_->reused_maps()) {
     rt.adopt_pinned_state();
@@ -178,13 +194,13 @@ int Daemon::run() {
     log(std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
     source_->stop();
     housekeeping_.cancel();
-    if (overload_timer_) overload_timer_->cancel();
+    overload_->stop();
     io_.stop();
   });
   source_->start();
   arm_housekeeping();
-  arm_overload_check();  // daemon_overload.cpp
-  start_ops();           // metrics, READY=1, watchdog (daemon_ops.cpp)
+  overload_->start();
+  start_ops();
   io_.run();
   if (api_) api_->stop();  // in-flight calls get UNAVAILABLE; streams end
   stop_ops();
@@ -193,7 +209,7 @@ int Daemon::run() {
   // Whatever the kernel submitted before we stopped is still delivered, and
   // the losses since the last check are still named.
   source_->drain();
-  check_overload();
+  overload_->check();
   write_stats("exit");
   engine_->output().sink().flush();
   if (guard_) guard_->stop();  // closing its fd lets any exec still waiting through
@@ -210,7 +226,7 @@ void Daemon::arm_housekeeping() {
     if (ec) return;
     uint64_t now = boot_now_ns();
     engine_->tick(now);  // table sweep, score decay
-    tick_profiles();     // daemon_learn.cpp: promotion, end of shadow, flushes
+    stages_->tick();     // profiles: promotion, end of shadow, flushes
     auto& out = engine_->output();
     out.update_clock_offset();  // follows settimeofday and NTP steps
     // A full disk (or a closed pipe) under the event output: said once a
@@ -230,6 +246,113 @@ void Daemon::arm_housekeeping() {
     }
     arm_housekeeping();
   });
+}
+
+Result<void> Daemon::start_api() {
+  reloads_->start_triggers();  // SIGHUP, inotify
+  const auto& cfg = opts_.config.api;
+  if (cfg.socket.empty() && cfg.tcp_address.empty()) return {};
+  service_ = std::make_unique<api::Service>(*this);
+  auto server = api::ApiServer::start(cfg, io_, *service_, hub_, [this](const std::string& m) { log(m); });
+  if (!server) return fail("gRPC API: " + server.error().what());
+  api_ = std::move(*server);
+  if (!opts_.quiet) log("API on " + api_->describe());
+  return {};
+}
+
+void Daemon::start_ops() {
+  const auto& c = opts_.config;
+  ringbuf_fill_ = ops::RingbufFill::open(programs_->ringbuf_fd(), static_cast<size_t>(c.ringbuf_bytes()));
+  if (!c.metrics_address.empty()) {
+    auto server =
+        ops::HttpServer::start(io_, c.metrics_address, [this](const std::string& path) { return serve_http(path); });
+    if (server) {
+      http_ = std::move(*server);
+      log("metrics on http://" + http_->local_address() + "/metrics (health: /healthz)");
+    } else {
+      // Protection goes on without its metrics: a taken port must not stop it.
+      log("warning: metrics endpoint off: " + server.error().what());
+    }
+  }
+  if (!c.kubelet_url.empty()) {
+    k8s::KubeletConfig kc{c.kubelet_url, c.kubelet_token_file, c.kubelet_ca_file, c.kubelet_insecure_skip_tls_verify,
+                          c.kubelet_refresh_s};
+    kubelet_ = std::make_unique<k8s::KubeletPods>(
+        kc,
+        [this](k8s::PodMap pods) {
+          boost::asio::post(io_,
+                            [this, pods = std::move(pods)]() mutable { engine_->enrich().set_pods(std::move(pods)); });
+        },
+        [this](const std::string& m) { boost::asio::post(io_, [this, m] { log(m); }); });
+    engine_->enrich().on_unknown_pod([this] {
+      if (kubelet_) kubelet_->refresh_soon();
+    });
+  }
+  watchdog_ = std::make_unique<ops::Watchdog>(io_);
+  auto interval = watchdog_->start();
+  if (interval.count())
+    log("systemd watchdog: pinging every " + std::to_string(interval.count() / 1000) + " ms from the pipeline loop");
+  if (ops::under_notify_socket())
+    ops::notify_ready("attached " + std::to_string(programs_->attached().size()) + " programs; " +
+                      std::to_string(policies().set().policies().size()) + " policies");
+}
+
+void Daemon::stop_ops() {
+  ops::notify_stopping();
+  if (watchdog_) watchdog_->stop();
+  if (http_) http_->stop();
+  kubelet_.reset();  // joins its thread
+}
+
+ops::HttpResponse Daemon::serve_http(const std::string& path) {
+  if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", telemetry_->render_metrics()};
+  // Served from the pipeline loop: an answer means the loop turns and the
+  // programs are attached; a stuck loop times the probe out.
+  if (path == "/healthz" || path == "/readyz") {
+    if (programs_ && source_) return {200, "text/plain; charset=utf-8", "ok\n"};
+    return {503, "text/plain; charset=utf-8", "not ready\n"};
+  }
+  if (path == "/") return {200, "text/plain; charset=utf-8", "rampartd: /metrics /healthz\n"};
+  return {404, "text/plain; charset=utf-8", "not found\n"};
+}
+
+void Daemon::write_stats(const char* reason) { telemetry_->write_stats(engine_->output(), reason); }
+
+edges::StatusReport Daemon::status() {
+  const uint64_t now = boot_now_ns();
+  edges::StatusReport s;
+  s.pid = static_cast<uint32_t>(getpid());
+  s.uptime_ns = now - started_ns_;
+  s.capabilities = matrix_;
+  s.mechanisms = edges::describe_mechanisms(
+      policies().set(), {lsm_ != nullptr, guard_ && guard_->current(), programs_->network_enforcement()});
+  s.attached_programs = programs_->attached();
+  s.traced_syscalls = static_cast<uint32_t>(programs_->traced_syscall_count());
+  s.counters = telemetry_->read();
+  s.state = telemetry_->state_now();
+  for (int l = 0; l <= static_cast<int>(score::Level::kKill); ++l)
+    s.verdicts_by_level[score::level_name(score::Level(l))] = 0;
+  for (const auto& v : engine_->score().trust().list(score::Level::kObserve, now))
+    ++s.verdicts_by_level[score::level_name(v.level)];
+  s.denies = engine_->emit().denies();
+  s.would_deny = engine_->emit().would_deny();
+  s.quarantined_manually = engine_->act().manual_quarantine().size();
+  s.policy_dir = policies().source();
+  if (api_) s.api_listeners = api_->describe();
+  s.stream_subscribers = static_cast<uint32_t>(hub_.subscribers());
+  s.stream_sent = hub_.sent();
+  s.stream_missed = hub_.missed();
+  s.process_rate = opts_.config.rate_process_per_s;
+  s.cgroup_rate = opts_.config.rate_cgroup_per_s;
+  s.ringbuf_bytes = opts_.config.ringbuf_bytes();
+  const auto& pending = engine_->act().pending();
+  s.writes_superseded = pending.counters().superseded;
+  if (auto oldest = pending.oldest_ns()) s.oldest_pending_write_ms = (now - std::min(now, *oldest)) / 1'000'000;
+  s.last_write_error = engine_->act().last_write_error();
+  auto ps = ops::read_process_stats();
+  s.resident_bytes = ps.resident_bytes;
+  s.open_fds = ps.open_fds;
+  return s;
 }
 
 }  // namespace rampart

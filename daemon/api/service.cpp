@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "api/server.h"
+#include "sources/decoder.h"
 #include "util/clock.h"
 
 namespace rampart::api {
@@ -48,6 +49,94 @@ grpc::Status status_of(const Outcome& o) {
 }
 
 }  // namespace
+
+grpc::Status Service::get_status(v1::GetStatusResponse* out) {
+  const edges::StatusReport s = control_.status();
+  const auto& c = s.counters;
+  out->set_version(RAMPART_VERSION);
+  out->set_abi_version(RP_ABI_VERSION);
+  out->set_pid(s.pid);
+  out->set_uptime_ns(s.uptime_ns);
+  for (const auto& cap : s.capabilities) {
+    auto* m = out->add_capabilities();
+    m->set_name(cap.name);
+    m->set_available(cap.available);
+    m->set_detail(cap.detail);
+  }
+  for (const auto& u : s.mechanisms) {
+    auto* m = out->add_mechanisms();
+    m->set_operation(u.operation);
+    m->set_mechanism(u.mechanism);
+    m->set_detail(u.detail);
+  }
+  for (const auto& a : s.attached_programs) out->add_attached_programs(a);
+  out->set_traced_syscalls(s.traced_syscalls);
+  for (uint32_t t = 1; t < RP_EV_MAX; ++t) {
+    auto* e = out->add_events();
+    const std::string type = sources::event_type_name(t);
+    const std::vector<std::pair<std::string, std::string>> of_type{{"type", type}};
+    e->set_type(type);
+    e->set_emitted(c.value("kernel_events_emitted_total", of_type));
+    e->set_filtered(c.value("kernel_events_filtered_total", of_type));
+    e->set_dropped(c.value("kernel_events_dropped_total", of_type));
+    e->set_errors(c.value("kernel_errors_total", of_type));
+    e->set_rate_limited(c.value("kernel_events_rate_limited_total", of_type));
+    for (const auto& smp : c.samples("kernel_events_dropped_per_cpu"))
+      if (smp.labels[0] == type) e->add_dropped_per_cpu(std::get<uint64_t>(smp.value));
+    e->set_delivered(c.value("events_total", of_type));
+  }
+  out->set_received(c.value("events_received_total"));
+  out->set_decode_errors(c.value("decode_errors_total"));
+  for (const auto& [level, n] : s.verdicts_by_level) (*out->mutable_verdicts_by_level())[level] = n;
+  out->set_rule_hits(c.value("rule_hits_total"));
+  out->set_verdicts_applied(c.value("verdicts_applied_total"));
+  out->set_kills(c.value("kills_total"));
+  out->set_denies(s.denies);
+  out->set_would_deny(s.would_deny);
+  out->set_policy_generation(c.value("policy_generation"));
+  out->set_policy_count(static_cast<uint32_t>(c.value("policies")));
+  out->set_policy_dir(s.policy_dir);
+  out->set_api_listeners(s.api_listeners);
+  out->mutable_streams()->set_subscribers(s.stream_subscribers);
+  out->mutable_streams()->set_sent(s.stream_sent);
+  out->mutable_streams()->set_missed(s.stream_missed);
+  out->set_quarantined_manually(s.quarantined_manually);
+  out->set_synthesized(c.value("events_synthesized_total"));
+  auto* o = out->mutable_overload();
+  o->set_dropped(c.value("kernel_events_dropped_total"));
+  o->set_rate_limited(c.value("kernel_events_rate_limited_total"));
+  for (const auto& smp : c.samples("kernel_events_dropped_by_cpu_total"))
+    o->add_dropped_per_cpu(std::get<uint64_t>(smp.value));
+  o->set_alerts(c.value("overload_alerts_total"));
+  o->set_quarantined(c.value("overload_quarantines_total"));
+  o->set_quarantined_now(c.value("overload_quarantined_now"));
+  o->set_process_rate(s.process_rate);
+  o->set_cgroup_rate(s.cgroup_rate);
+  o->set_ringbuf_bytes(s.ringbuf_bytes);
+  for (const auto& u : s.state) {
+    const std::vector<std::pair<std::string, std::string>> of{{"structure", u.name}};
+    auto* st = out->add_state();
+    st->set_name(u.name);
+    st->set_entries(c.value("state_entries", of));
+    st->set_limit(c.value("state_limit", of));
+    st->set_approx_bytes(c.value("state_bytes", of));
+    st->set_evictions(c.value("state_evictions_total", of));
+    st->set_eviction(u.eviction);
+  }
+  auto* kw = out->mutable_kernel_writes();
+  kw->set_failed(c.value("kernel_writes_failed_total"));
+  kw->set_recovered(c.value("kernel_writes_recovered_total"));
+  kw->set_superseded(s.writes_superseded);
+  kw->set_abandoned(c.value("kernel_writes_abandoned_total"));
+  kw->set_not_kept(c.value("kernel_writes_not_kept_total"));
+  kw->set_pending(c.value("kernel_writes_pending"));
+  if (s.oldest_pending_write_ms) kw->set_oldest_pending_ms(*s.oldest_pending_write_ms);
+  kw->set_last_error(s.last_write_error);
+  kw->set_reload_retries(c.value("policy_reload_retries_total"));
+  out->set_resident_bytes(s.resident_bytes);
+  out->set_open_fds(s.open_fds);
+  return grpc::Status::OK;
+}
 
 grpc::Status Service::get_verdict(uint32_t pid, v1::Verdict* out) {
   auto& e = control_.engine();

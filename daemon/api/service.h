@@ -4,8 +4,6 @@
 // This and server.cpp are the only places that know the generated types.
 #pragma once
 
-#include <functional>
-
 #include "api/backend.h"
 #include "control.h"
 
@@ -13,11 +11,9 @@ namespace rampart::api {
 
 class Service final : public Backend {
  public:
-  // status: fills GetStatus (the daemon's counters and capability matrix).
-  using Status = std::function<grpc::Status(v1::GetStatusResponse*)>;
-  Service(Control& control, Status status) : control_(control), status_(std::move(status)) {}
+  explicit Service(Control& control) : control_(control) {}
 
-  grpc::Status get_status(v1::GetStatusResponse* out) override { return status_(out); }
+  grpc::Status get_status(v1::GetStatusResponse* out) override;
   grpc::Status get_verdict(uint32_t pid, v1::Verdict* out) override;
   grpc::Status list_verdicts(v1::Level min_level, v1::ListVerdictsResponse* out) override;
   grpc::Status quarantine(const v1::ProcessRequest& req, const Peer& peer, v1::ProcessActionResponse* out) override;
@@ -38,7 +34,6 @@ class Service final : public Backend {
   void fill_profile_summary(const engine::Learner::State& st, v1::ProfileSummary* out) const;
 
   Control& control_;
-  Status status_;
 };
 
 // A reload's result as the API answers it.

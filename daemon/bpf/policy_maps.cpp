@@ -1,6 +1,6 @@
 // Map sweeps for policy reload: removing one bank of policy ids from the
 // enforcement maps, and listing the kernel's process assignments. See
-// daemon_reload.cpp for how a reload uses them.
+// engine/policy_runtime.cpp for how a reload uses them.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 

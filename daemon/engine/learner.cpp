@@ -73,20 +73,10 @@ std::map<std::string, policy::Policy> Learner::overlay(policy::PolicySet& set) {
   for (const auto& [name, source] : sources) {
     const learn::Profile& prof = profiles_[name].profile;
     if (prof.stage == learn::Stage::kLearning) continue;
-    policy::Policy installed = source;
-    if (prof.stage == learn::Stage::kAudit) {
-      installed.mode = policy::Mode::kAudit;
-    } else {
-      auto mode = prof.stage == learn::Stage::kEnforce ? policy::Mode::kEnforce : policy::Mode::kAudit;
-      auto generated = policy::PolicySet::load_text(learn::export_policy(prof, source, mode), "<profile " + name + ">");
-      if (!generated || generated->policies().size() != 1) {
-        ops::log_line("warning: profile '" + name + "': its generated policy is invalid, the learn policy stays: " +
-                      (generated ? std::string("not one document") : generated.error().what()));
-        continue;
-      }
-      installed = generated->policies().front();
-      installed.pos = source.pos;  // where the workload's policy came from
-    }
+    const policy::Mode mode = prof.stage == learn::Stage::kEnforce ? policy::Mode::kEnforce : policy::Mode::kAudit;
+    // Audit keeps the learn policy's lists; shadow and enforce install the learned ones.
+    policy::Policy installed = prof.stage == learn::Stage::kAudit ? source : learn::learned_policy(prof, source, mode);
+    installed.mode = mode;
     set.replace(std::move(installed));
   }
   return sources;

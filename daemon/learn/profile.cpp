@@ -513,6 +513,8 @@ std::string export_policy(const Profile& p, const policy::Policy& from, policy::
   }
   e << YAML::EndMap;
   e << YAML::Key << "mode" << YAML::Value << policy::mode_name(mode);
+  if (from.overload != policy::Overload::kFailOpen)
+    e << YAML::Key << "overload" << YAML::Value << policy::overload_name(from.overload);
   e << YAML::Key << "allow" << YAML::Value << YAML::BeginMap;
   block(e, "exec", p.of(Kind::kExec), "runs", true);
   e << YAML::Key << "files" << YAML::Value << YAML::BeginMap;
@@ -576,6 +578,39 @@ std::string export_policy(const Profile& p, const policy::Policy& from, policy::
   e << YAML::Key << "inheritPercent" << YAML::Value << sc.inherit_percent;
   e << YAML::EndMap << YAML::EndMap;  // scoring, spec
   return std::string(e.c_str()) + "\n";
+}
+
+policy::Policy learned_policy(const Profile& p, const policy::Policy& from, policy::Mode mode) {
+  policy::Policy out = from;  // selector, deny rules, scoring, overload, where it came from
+  out.mode = mode;
+  out.description = "learned allow-list of " + p.name;
+  policy::Allow& a = out.allow;
+  a = policy::Allow{};
+  auto paths = [&p](Kind kind, std::vector<policy::PathPattern>& into) {
+    for (const auto& [k, _] : p.of(kind))
+      if (!printable_utf8(k))
+        continue;
+      else if (auto pat = policy::parse_path_pattern(k))
+        into.push_back(std::move(*pat));
+  };
+  paths(Kind::kExec, a.exec);
+  paths(Kind::kRead, a.file_read);
+  paths(Kind::kWrite, a.file_write);
+  for (const auto& [k, _] : p.of(Kind::kConnect))
+    if (auto rule = policy::parse_net_rule(k)) a.connect.push_back(*rule);
+  for (const auto& [k, _] : p.of(Kind::kListen))
+    if (auto range = policy::parse_port_range(k)) a.listen.push_back(*range);
+  a.has_exec = a.has_file_read = a.has_file_write = a.has_connect = a.has_listen = true;
+  const std::pair<const char*, bool policy::Allow::*> privileges[] = {{"setuid", &policy::Allow::setuid},
+                                                                      {"capset", &policy::Allow::capset},
+                                                                      {"ptrace", &policy::Allow::ptrace},
+                                                                      {"moduleLoad", &policy::Allow::module_load},
+                                                                      {"bpf", &policy::Allow::bpf},
+                                                                      {"mount", &policy::Allow::mount},
+                                                                      {"namespaces", &policy::Allow::namespaces}};
+  for (const auto& [name, field] : privileges) a.*field = p.of(Kind::kPrivilege).count(name) != 0;
+  a.bpf_expected = a.bpf;
+  return out;
 }
 
 // --- anomalies ---

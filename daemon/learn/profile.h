@@ -108,6 +108,11 @@ Result<Profile> parse_profile(std::string_view text);
 // in the profile, each entry commented with its counts. Privileges never
 // seen are set to false. The text passes PolicySet::load_text unchanged.
 std::string export_policy(const Profile& p, const policy::Policy& learned_from, policy::Mode mode);
+// The same policy as a value, for installing without a text round trip:
+// `learned_from` with `mode` and its allow-lists replaced by the profile's
+// items (every list set, privileges never seen false). What export_policy
+// writes, parsed, has the same lists (tests/unit/profile_test.cpp checks).
+policy::Policy learned_policy(const Profile& p, const policy::Policy& learned_from, policy::Mode mode);
 
 // How unusual a behaviour outside the profile is, as a rule hit: a new
 // executable weighs most, then a new peer, a write to a directory never

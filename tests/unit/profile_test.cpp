@@ -350,3 +350,59 @@ TEST_CASE("profile: the export keeps awkward paths and names exactly", "[unit]")
   // Exported again from what it parsed to: the same text.
   CHECK(learn::export_policy(p, q, policy::Mode::kEnforce) == yaml);
 }
+
+TEST_CASE("profile: the installed policy has exactly the lists the export writes", "[unit]") {
+  Profile p = sample();
+  learn::Limits lim{2, 4096};
+  for (int i = 0; i < 3; ++i)
+    p.record({Kind::kRead, "/usr/lib/x86_64-linux-gnu/lib" + std::to_string(i), ""}, kT0, lim);
+  p.record({Kind::kRead, "/tmp/not\x01printable", ""}, kT0, lim);  // left out of both
+  p.record({Kind::kWrite, "/srv/say \"hi\"/it's [x].txt", ""}, kT0, lim);
+  p.record({Kind::kPrivilege, "bpf", ""}, kT0, lim);
+  auto from = learn_policy();
+  from.overload = policy::Overload::kFailClosed;
+  for (auto mode : {policy::Mode::kEnforce, policy::Mode::kAudit}) {
+    const policy::Policy direct = learn::learned_policy(p, from, mode);
+    auto set = policy::PolicySet::load_text(learn::export_policy(p, from, mode), "export.yaml");
+    REQUIRE(set);
+    const policy::Policy& parsed = set->policies().front();
+    auto texts = [](const std::vector<policy::PathPattern>& v) {
+      std::vector<std::string> out;
+      for (const auto& x : v) out.push_back(x.text);
+      return out;
+    };
+    auto nets = [](const std::vector<policy::NetRule>& v) {
+      std::vector<std::string> out;
+      for (const auto& n : v)
+        out.push_back(std::to_string(n.family) + std::string(reinterpret_cast<const char*>(n.addr.data()), 16) + "/" +
+                      std::to_string(n.prefix_len) + ":" + std::to_string(n.port_lo) + "-" + std::to_string(n.port_hi));
+      return out;
+    };
+    CHECK(direct.name == parsed.name);
+    CHECK(direct.mode == mode);
+    CHECK(parsed.overload == policy::Overload::kFailClosed);
+    CHECK(texts(direct.allow.exec) == texts(parsed.allow.exec));
+    CHECK(texts(direct.allow.file_read) == texts(parsed.allow.file_read));
+    CHECK(texts(direct.allow.file_write) == texts(parsed.allow.file_write));
+    CHECK(nets(direct.allow.connect) == nets(parsed.allow.connect));
+    REQUIRE(direct.allow.listen.size() == parsed.allow.listen.size());
+    CHECK(direct.allow.listen[0].lo == parsed.allow.listen[0].lo);
+    CHECK(direct.allow.has_exec == parsed.allow.has_exec);
+    CHECK(direct.allow.has_file_read == parsed.allow.has_file_read);
+    CHECK(direct.allow.has_file_write == parsed.allow.has_file_write);
+    CHECK(direct.allow.has_connect == parsed.allow.has_connect);
+    CHECK(direct.allow.has_listen == parsed.allow.has_listen);
+    for (auto field :
+         {&policy::Allow::setuid, &policy::Allow::capset, &policy::Allow::ptrace, &policy::Allow::module_load,
+          &policy::Allow::bpf, &policy::Allow::mount, &policy::Allow::namespaces, &policy::Allow::bpf_expected})
+      CHECK(direct.allow.*field == parsed.allow.*field);
+    CHECK(texts(direct.selector.executables) == texts(parsed.selector.executables));
+    CHECK(direct.selector.uids == parsed.selector.uids);
+    REQUIRE(direct.deny.size() == parsed.deny.size());
+    CHECK(texts(direct.deny[0].file_read) == texts(parsed.deny[0].file_read));
+    CHECK(direct.scoring.thresholds.quarantine == parsed.scoring.thresholds.quarantine);
+  }
+  CHECK(learn::learned_policy(p, from, policy::Mode::kEnforce).overload == policy::Overload::kFailClosed);
+  CHECK(learn::learned_policy(p, from, policy::Mode::kEnforce).allow.setuid);
+  CHECK_FALSE(learn::learned_policy(p, from, policy::Mode::kEnforce).allow.ptrace);
+}

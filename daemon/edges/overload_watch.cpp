@@ -1,25 +1,14 @@
-// Overload and bounded state (issue 8). When the kernel could not deliver a
-// process's events (the ring buffer was full, or the process or its cgroup
-// went over its rate limit), the BPF programs count the loss per type and
-// per CPU in stats_map and record the process in loss_map. Here, on the
-// pipeline's loop, rampartd drains loss_map every overload.check_interval_ms,
-// writes one {"type":"overload"} record per process that lost events (its
-// pid, comm, exe, counts and the types lost), logs a summary at most once a
-// second, and applies the governing policy's `overload:` choice: fail-open
-// alerts only; fail-closed, for an enforce-mode policy, quarantines the
-// process in the kernel (no connect, bind, sendmsg; no exec, no sensitive
-// files), because rampartd can no longer vouch for what it did. That
-// quarantine holds like a manual one, until Release or exit.
-#include <signal.h>
-#include <time.h>
+// Overload and bounded state; see overload_watch.h.
+#include "edges/overload_watch.h"
 
-#include "daemon.h"
+#include <signal.h>
+
 #include "ops/log.h"
 #include "outputs/json_writer.h"
 #include "util/clock.h"
 #include "util/memory.h"
 
-namespace rampart {
+namespace rampart::edges {
 namespace {
 
 const char* loss_reason(const rp_loss& l) {
@@ -29,22 +18,21 @@ const char* loss_reason(const rp_loss& l) {
 
 }  // namespace
 
-void Daemon::arm_overload_check() {
-  if (!overload_timer_) overload_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
-  overload_timer_->expires_after(std::chrono::milliseconds(opts_.config.overload_check_ms));
-  overload_timer_->async_wait([this](const boost::system::error_code& ec) {
+void OverloadWatch::arm() {
+  timer_.expires_after(std::chrono::milliseconds(cfg_.overload_check_ms));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    check_overload();
-    arm_overload_check();
+    check();
+    arm();
   });
 }
 
-void Daemon::check_overload() {
-  auto losses = programs_->drain_losses();
+void OverloadWatch::check() {
+  auto losses = programs_.drain_losses();
   if (losses.empty()) return;
   // What was already in the ring buffer first: the process table then knows
   // the processes whose later events were lost.
-  source_->drain();
+  source_.drain();
   const uint64_t now = boot_now_ns();
   std::string summary;
   size_t listed = 0;
@@ -52,30 +40,30 @@ void Daemon::check_overload() {
     if (l.tgid == 0) continue;
     // Gone by now: its policy assignment went with it, so no policy is named.
     const bool exited = ::kill(static_cast<pid_t>(l.tgid), 0) != 0 && errno == ESRCH;
-    const policy::Policy& pol = policies().governing(l.tgid);
+    const policy::Policy& pol = engine_.policies().governing(l.tgid);
     const bool fail_closed = pol.mode == policy::Mode::kEnforce && pol.overload == policy::Overload::kFailClosed;
     std::string action = exited ? "exited" : "alert";
     if (fail_closed && !exited) {
-      if (engine_->act().quarantine_held(l.tgid)) {
+      if (engine_.act().quarantine_held(l.tgid)) {
         action = "already_quarantined";
       } else {
         const rp_verdict kv = engine::kQuarantineVerdict;
         // Held either way: a refused write is retried until it lands.
-        engine_->act().overload_quarantine().insert(l.tgid);
-        ++overload_quarantines_;
-        if (engine_->act().write_verdict(l.tgid, kv, "fail-closed overload")) {
-          engine_->act().count_applied();
+        engine_.act().overload_quarantine().insert(l.tgid);
+        ++quarantines_;
+        if (engine_.act().write_verdict(l.tgid, kv, "fail-closed overload")) {
+          engine_.act().count_applied();
           action = "quarantined";
         } else {
           action = "quarantine_pending";
         }
       }
     }
-    ++overload_alerts_;
+    ++alerts_;
 
-    const auto* info = engine_->table().find(l.tgid);
+    const auto* info = engine_.table().find(l.tgid);
     const std::string_view comm = sources::fixed_str(l.comm);
-    auto& o = engine_->output();
+    auto& o = engine_.output();
     outputs::JsonWriter w(o.buffer());
     o.begin_record(w, now, "overload");
     w.field("reason", loss_reason(l));
@@ -105,39 +93,38 @@ void Daemon::check_overload() {
       ++listed;
     }
   }
-  engine_->output().sink().flush();
+  engine_.output().sink().flush();
   if (listed < losses.size()) summary += "; and " + std::to_string(losses.size() - listed) + " more";
   // A host in sustained overload must not also flood the log: one line a second.
-  if (now - last_overload_log_ns_ >= 1'000'000'000 || summary.find("quarantined") != std::string::npos) {
-    log("overload: events lost by " + std::to_string(losses.size()) + " processes: " + summary +
-        (overload_log_suppressed_ ? " (" + std::to_string(overload_log_suppressed_) + " earlier reports not logged)"
-                                  : ""));
-    last_overload_log_ns_ = now;
-    overload_log_suppressed_ = 0;
+  if (now - last_log_ns_ >= 1'000'000'000 || summary.find("quarantined") != std::string::npos) {
+    ops::log_line("overload: events lost by " + std::to_string(losses.size()) + " processes: " + summary +
+                  (log_suppressed_ ? " (" + std::to_string(log_suppressed_) + " earlier reports not logged)" : ""));
+    last_log_ns_ = now;
+    log_suppressed_ = 0;
   } else {
-    ++overload_log_suppressed_;
+    ++log_suppressed_;
   }
 }
 
-std::vector<Daemon::StateUse> Daemon::state_use() const {
-  const auto& cgroup_paths = engine_->enrich().cgroup_paths();
+std::vector<StateUse> OverloadWatch::state_use() const {
+  const auto& cgroup_paths = engine_.enrich().cgroup_paths();
   size_t cgroup_bytes = cgroup_paths.bucket_count() * sizeof(void*);
   for (const auto& [id, path] : cgroup_paths)
     cgroup_bytes += sizeof(id) + sizeof(path) + util::kNodeOverhead + util::heap_bytes(path);
-  const size_t seen = engine_->evaluate().history_entries();
-  const auto& table = engine_->table();
-  const auto& trust = engine_->score().trust();
-  const auto& held = engine_->act().overload_quarantine();
+  const size_t seen = engine_.evaluate().history_entries();
+  const auto& table = engine_.table();
+  const auto& trust = engine_.score().trust();
+  const auto& held = engine_.act().overload_quarantine();
   return {
       {"process_table", table.size(), table.limit(), table.approx_bytes(), table.evictions(),
        "exited processes first (after a 5 s grace), then least recently seen"},
       {"trust_scores", trust.size(), trust.limit(), trust.approx_bytes(), trust.evictions(),
        "forgotten at exit; when full, a process at baseline score, least recently touched first"},
-      {"evidence", trust.evidence_entries(), uint64_t{trust.limit()} * opts_.config.trust_max_evidence, 0,
+      {"evidence", trust.evidence_entries(), uint64_t{trust.limit()} * cfg_.trust_max_evidence, 0,
        trust.evidence_dropped(), "per process, the oldest first (bytes are counted in trust_scores)"},
       {"stream_queues", hub_.queued(), hub_.capacity(), hub_.approx_bytes(), hub_.missed(),
        "per subscriber: a new event finding the queue full is not queued, and the gap is told to the client"},
-      {"cgroup_paths", cgroup_paths.size(), 65536, cgroup_bytes, engine_->enrich().cgroup_path_resets(),
+      {"cgroup_paths", cgroup_paths.size(), 65536, cgroup_bytes, engine_.enrich().cgroup_path_resets(),
        "cleared when full, refilled on demand"},
       {"violation_history", seen, 0, seen * (sizeof(void*) + sizeof(uint64_t)), 0,
        "64 per process, the oldest first; forgotten at exit"},
@@ -146,4 +133,4 @@ std::vector<Daemon::StateUse> Daemon::state_use() const {
   };
 }
 
-}  // namespace rampart
+}  // namespace rampart::edges

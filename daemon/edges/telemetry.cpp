@@ -1,20 +1,13 @@
-// Operations for the daemon (issue 7): the Prometheus /metrics and /healthz
-// endpoint on the pipeline's loop, systemd readiness and watchdog pings,
-// and the definitions of the daemon's counters (define_counters), which the
-// stats line, /metrics and GetStatus all render from. Everything here runs
-// on the loop thread, so it reads the daemon's state without locks; a
-// scrape reads the kernel's per-CPU stats map, the events path only bumps
-// array slots.
-#include <time.h>
+// The daemon's counters and their renderings; see telemetry.h.
+#include "edges/telemetry.h"
 
-#include <boost/asio/post.hpp>
+#include <map>
 
-#include "daemon.h"
-#include "ops/log.h"
+#include "ops/metrics.h"
 #include "outputs/event_json.h"
 #include "util/clock.h"
 
-namespace rampart {
+namespace rampart::edges {
 namespace {
 
 double boot_seconds() { return static_cast<double>(boot_now_ns()) / 1e9; }
@@ -34,71 +27,17 @@ const char* action_label(size_t a) {
 
 }  // namespace
 
-void Daemon::start_ops() {
-  define_counters();
-  ringbuf_fill_ = ops::RingbufFill::open(programs_->ringbuf_fd(), static_cast<size_t>(opts_.config.ringbuf_bytes()));
-  if (!opts_.config.metrics_address.empty()) {
-    auto server = ops::HttpServer::start(io_, opts_.config.metrics_address,
-                                         [this](const std::string& path) { return serve_http(path); });
-    if (server) {
-      http_ = std::move(*server);
-      log("metrics on http://" + http_->local_address() + "/metrics (health: /healthz)");
-    } else {
-      // Protection goes on without its metrics: a taken port must not stop it.
-      log("warning: metrics endpoint off: " + server.error().what());
-    }
-  }
-  if (const auto& c = opts_.config; !c.kubelet_url.empty()) {
-    k8s::KubeletConfig kc{c.kubelet_url, c.kubelet_token_file, c.kubelet_ca_file, c.kubelet_insecure_skip_tls_verify,
-                          c.kubelet_refresh_s};
-    kubelet_ = std::make_unique<k8s::KubeletPods>(
-        kc,
-        [this](k8s::PodMap pods) {
-          boost::asio::post(io_,
-                            [this, pods = std::move(pods)]() mutable { engine_->enrich().set_pods(std::move(pods)); });
-        },
-        [this](const std::string& m) { boost::asio::post(io_, [this, m] { log(m); }); });
-    engine_->enrich().on_unknown_pod([this] {
-      if (kubelet_) kubelet_->refresh_soon();
-    });
-  }
-  watchdog_ = std::make_unique<ops::Watchdog>(io_);
-  auto interval = watchdog_->start();
-  if (interval.count())
-    log("systemd watchdog: pinging every " + std::to_string(interval.count() / 1000) + " ms from the pipeline loop");
-  if (ops::under_notify_socket())
-    ops::notify_ready("attached " + std::to_string(programs_->attached().size()) + " programs; " +
-                      std::to_string(policies().set().policies().size()) + " policies");
-}
+Telemetry::Telemetry(TelemetrySources sources) : s_(std::move(sources)) { define(); }
 
-void Daemon::stop_ops() {
-  ops::notify_stopping();
-  if (watchdog_) watchdog_->stop();
-  if (http_) http_->stop();
-  kubelet_.reset();  // joins its thread
-}
-
-ops::HttpResponse Daemon::serve_http(const std::string& path) {
-  if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", render_metrics()};
-  // Served from the pipeline loop: an answer means the loop turns and the
-  // programs are attached; a stuck loop times the probe out.
-  if (path == "/healthz" || path == "/readyz") {
-    if (programs_ && source_) return {200, "text/plain; charset=utf-8", "ok\n"};
-    return {503, "text/plain; charset=utf-8", "not ready\n"};
-  }
-  if (path == "/") return {200, "text/plain; charset=utf-8", "rampartd: /metrics /healthz\n"};
-  return {404, "text/plain; charset=utf-8", "not found\n"};
-}
-
-void Daemon::define_counters() {
+void Telemetry::define() {
   using ops::Counters;
   using K = Counters::Kind;
   auto& c = counters_;
   // One read of the kernel's per-CPU stats map and of the state sizes per
   // rendering, shared by the counters below.
   c.on_read([this] {
-    kernel_stats_ = programs_->read_stats();
-    state_now_ = state_use();
+    kernel_stats_ = s_.programs.read_stats();
+    state_now_ = s_.overload.state_use();
   });
   auto one = [](auto v) { return Counters::one(Counters::Value(v)); };
   // Samples of one value per event type, labelled with the type's name.
@@ -126,13 +65,13 @@ void Daemon::define_counters() {
     return std::vector<Counters::Sample>{{{RAMPART_VERSION, std::to_string(RP_ABI_VERSION)}, uint64_t{1}}};
   });
   c.define({"uptime_seconds", "Seconds since rampartd started its pipeline.", K::kGauge},
-           [this, one] { return one(boot_seconds() - static_cast<double>(started_ns_) / 1e9); });
+           [this, one] { return one(boot_seconds() - static_cast<double>(s_.started_ns) / 1e9); });
 
   // Events: what the kernel emitted, filtered out and dropped (ring buffer
   // full), per type, and what rampartd delivered to its output.
   c.define(
       {"events_total", "Events delivered to the output, by type.", K::kCounter, {"type"}, "events.<type>.delivered"},
-      [this, per_type] { return per_type([this](uint32_t t) { return engine_->emit().delivered()[t]; }); });
+      [this, per_type] { return per_type([this](uint32_t t) { return s_.engine.emit().delivered()[t]; }); });
   c.define({"kernel_events_emitted_total",
             "Events the BPF programs submitted, by type.",
             K::kCounter,
@@ -181,13 +120,13 @@ void Daemon::define_counters() {
            });
   c.define({"kubelet_fetches_total", "Pod lists fetched from the kubelet, by result.", K::kCounter, {"result"}},
            [this]() -> std::vector<Counters::Sample> {
-             if (!kubelet_) return {};
-             return {{{"ok"}, kubelet_->fetches_ok()}, {{"error"}, kubelet_->fetches_failed()}};
+             if (!s_.kubelet) return {};
+             return {{{"ok"}, s_.kubelet->fetches_ok()}, {{"error"}, s_.kubelet->fetches_failed()}};
            });
   c.define({"kubelet_pods", "Pods in the kubelet's last list.", K::kGauge},
            [this, one]() -> std::vector<Counters::Sample> {
-             if (!kubelet_) return {};
-             return one(uint64_t{engine_->enrich().pods()->size()});
+             if (!s_.kubelet) return {};
+             return one(uint64_t{s_.engine.enrich().pods()->size()});
            });
   c.define({"kernel_events_dropped_by_cpu_total",
             "Events lost because the ring buffer was full, by CPU.",
@@ -206,32 +145,32 @@ void Daemon::define_counters() {
              return out;
            });
   c.define({"events_received_total", "Records read from the ring buffer.", K::kCounter, {}, "received"},
-           [this, one] { return one(engine_->received()); });
+           [this, one] { return one(s_.engine.received()); });
   c.define({"events_synthesized_total",
             "Enforce events rampartd made itself (fanotify answers, after-the-fact kills), not from the ring buffer.",
             K::kCounter,
             {},
             "synthesized"},
-           [this, one] { return one(engine_->synthesized()); });
+           [this, one] { return one(s_.engine.synthesized()); });
   c.define({"overload_alerts_total",
             "Overload records: a process lost events (ring buffer full or rate-limited).",
             K::kCounter,
             {},
             "overload.alerts"},
-           [this, one] { return one(overload_alerts_); });
+           [this, one] { return one(s_.overload.alerts()); });
   c.define({"overload_quarantines_total",
             "Processes quarantined by a fail-closed policy after losing events.",
             K::kCounter,
             {},
             "overload.quarantined"},
-           [this, one] { return one(overload_quarantines_); });
+           [this, one] { return one(s_.overload.quarantines()); });
   c.define({"overload_quarantined_now",
             "Processes held in fail-closed quarantine now.",
             K::kGauge,
             {},
             "overload.quarantined_now",
             false},
-           [this, one] { return one(uint64_t{engine_->act().overload_quarantine().size()}); });
+           [this, one] { return one(uint64_t{s_.engine.act().overload_quarantine().size()}); });
   c.define({"decode_errors_total",
             "Kernel records rejected by the decoder, by reason.",
             K::kCounter,
@@ -239,7 +178,7 @@ void Daemon::define_counters() {
             "decode_errors.<reason>"},
            [this] {
              std::vector<Counters::Sample> out;
-             const auto& errors = engine_->decode_errors();
+             const auto& errors = s_.engine.decode_errors();
              for (size_t i = 0; i < errors.size(); ++i)
                out.push_back({{sources::decode_error_name(static_cast<sources::DecodeError>(i))}, errors[i]});
              return out;
@@ -252,7 +191,7 @@ void Daemon::define_counters() {
             {"level"}},
            [this] {
              std::vector<Counters::Sample> out;
-             const auto& by_level = engine_->emit().verdicts_by_level();
+             const auto& by_level = s_.engine.emit().verdicts_by_level();
              for (size_t l = 0; l < by_level.size(); ++l)
                out.push_back({{score::level_name(static_cast<score::Level>(l))}, by_level[l]});
              return out;
@@ -262,11 +201,11 @@ void Daemon::define_counters() {
             K::kCounter,
             {},
             "trust.verdicts_applied"},
-           [this, one] { return one(engine_->act().verdicts_applied()); });
+           [this, one] { return one(s_.engine.act().verdicts_applied()); });
   c.define({"rule_hits_total", "Built-in rule and policy-violation hits.", K::kCounter, {}, "trust.rule_hits"},
-           [this, one] { return one(engine_->score().rule_hits()); });
+           [this, one] { return one(s_.engine.score().rule_hits()); });
   c.define({"kills_total", "Processes rampartd sent SIGKILL.", K::kCounter, {}, "trust.kills"},
-           [this, one] { return one(engine_->act().kills()); });
+           [this, one] { return one(s_.engine.act().kills()); });
   c.define(
       {"enforcement_total",
        "Enforce events by mechanism and action (denied: refused; would_deny: audit mode; killed).",
@@ -274,7 +213,7 @@ void Daemon::define_counters() {
        {"mechanism", "action"}},
       [this] {
         std::vector<Counters::Sample> out;
-        const auto& by_mech = engine_->emit().enforcement_by_mechanism();
+        const auto& by_mech = s_.engine.emit().enforcement_by_mechanism();
         for (size_t mech = 1; mech < by_mech.size(); ++mech)
           for (size_t a = 1; a < by_mech[mech].size(); ++a)
             out.push_back({{outputs::mechanism_name(static_cast<uint8_t>(mech)), action_label(a)}, by_mech[mech][a]});
@@ -282,7 +221,7 @@ void Daemon::define_counters() {
       });
   auto guard = [this](uint64_t (enforce::PermGuard::*read)() const) {
     return [this, read]() -> std::vector<Counters::Sample> {
-      const auto* g = guard_ ? guard_->current() : nullptr;
+      const auto* g = s_.guard ? s_.guard->current() : nullptr;
       if (!g) return {};
       return Counters::one((g->*read)());
     };
@@ -328,35 +267,35 @@ void Daemon::define_counters() {
 
   // Policies.
   c.define({"policies", "Policies loaded (the built-in default not counted).", K::kGauge},
-           [this, one] { return one(uint64_t{policies().set().policies().size()}); });
+           [this, one] { return one(uint64_t{s_.engine.policies().set().policies().size()}); });
   c.define(
       {"policy_generation", "Generation of the policy set in force: 1 at start, +1 per applied reload.", K::kGauge},
-      [this, one] { return one(policies().generation()); });
+      [this, one] { return one(s_.engine.policies().generation()); });
   c.define({"policy_reloads_total", "Policy reloads (API, SIGHUP, inotify), by result.", K::kCounter, {"result"}},
            [this] {
-             return std::vector<Counters::Sample>{{{"ok"}, reloads_ok_}, {{"failed"}, reloads_failed_}};
+             return std::vector<Counters::Sample>{{{"ok"}, s_.reloads.ok()}, {{"failed"}, s_.reloads.failed()}};
            });
   c.define({"profiles", "Learned profiles, by stage.", K::kGauge, {"stage"}}, [this] {
     std::map<std::string, uint64_t> by_stage{{"learning", 0}, {"shadow", 0}, {"enforce", 0}, {"audit", 0}};
-    for (const auto& [_, st] : engine_->learner().profiles()) ++by_stage[learn::stage_name(st.profile.stage)];
+    for (const auto& [_, st] : s_.engine.learner().profiles()) ++by_stage[learn::stage_name(st.profile.stage)];
     std::vector<Counters::Sample> out;
     for (const auto& [stage, n] : by_stage) out.push_back({{stage}, n});
     return out;
   });
   c.define({"profiles_rejected_total", "Profile files rejected as corrupt and set aside.", K::kCounter},
-           [this, one] { return one(uint64_t{engine_->learner().rejected().size()}); });
+           [this, one] { return one(uint64_t{s_.engine.learner().rejected().size()}); });
   c.define({"profile_save_errors_total",
             "Failed profile writes (full disk, unwritable state_dir); the profile is kept and saved again later.",
             K::kCounter},
-           [this, one] { return one(uint64_t{engine_->learner().save_errors()}); });
+           [this, one] { return one(uint64_t{s_.engine.learner().save_errors()}); });
   c.define({"policy_assign_errors_total",
             "Failed writes of a process's policy into the kernel.",
             K::kCounter,
             {},
             "policy_assign_errors"},
-           [this, one] { return one(engine_->act().policy_assign_errors()); });
+           [this, one] { return one(s_.engine.act().policy_assign_errors()); });
   auto writes = [this](uint64_t enforce::PendingCounters::*member) {
-    return [this, member] { return Counters::one(engine_->act().pending().counters().*member); };
+    return [this, member] { return Counters::one(s_.engine.act().pending().counters().*member); };
   };
   c.define({"kernel_writes_failed_total",
             "Verdict and policy-assignment writes the kernel refused (a full map, no memory); each is retried.",
@@ -370,21 +309,21 @@ void Daemon::define_counters() {
       {"kernel_writes_not_kept_total", "Refused kernel writes not retried: the pending set was full.", K::kCounter},
       writes(&enforce::PendingCounters::overflow));
   c.define({"kernel_writes_pending", "Kernel writes waiting for a retry now.", K::kGauge},
-           [this, one] { return one(uint64_t{engine_->act().pending().size()}); });
+           [this, one] { return one(uint64_t{s_.engine.act().pending().size()}); });
   c.define({"policy_reload_retries_total", "Directory reloads retried after the kernel refused a write.", K::kCounter},
-           [this, one] { return one(reload_retries_); });
+           [this, one] { return one(s_.reloads.retries()); });
 
   // State sizes.
   c.define({"process_table_size", "Processes in rampartd's process table.", K::kGauge, {}, "process_table.size"},
-           [this, one] { return one(uint64_t{engine_->table().size()}); });
+           [this, one] { return one(uint64_t{s_.engine.table().size()}); });
   c.define({"process_table_evictions_total",
             "Processes evicted from a full process table.",
             K::kCounter,
             {},
             "process_table.evictions"},
-           [this, one] { return one(engine_->table().evictions()); });
+           [this, one] { return one(s_.engine.table().evictions()); });
   c.define({"trust_tracked_processes", "Processes with a trust score of their own.", K::kGauge, {}, "trust.tracked"},
-           [this, one] { return one(uint64_t{engine_->score().trust().size()}); });
+           [this, one] { return one(uint64_t{s_.engine.score().trust().size()}); });
   c.define({"state_entries",
             "Entries in each bounded in-memory structure of rampartd.",
             K::kGauge,
@@ -411,33 +350,33 @@ void Daemon::define_counters() {
            state(&StateUse::evictions));
   c.define({"ringbuf_used_bytes", "Bytes in the ring buffer not yet consumed by rampartd.", K::kGauge},
            [this, one]() -> std::vector<Counters::Sample> {
-             if (!ringbuf_fill_) return {};
-             return one(ringbuf_fill_->used());
+             if (!s_.ringbuf_fill) return {};
+             return one(s_.ringbuf_fill->used());
            });
   c.define({"ringbuf_size_bytes", "Size of the kernel-to-rampartd ring buffer.", K::kGauge},
            [this, one]() -> std::vector<Counters::Sample> {
-             if (!ringbuf_fill_) return {};
-             return one(uint64_t{ringbuf_fill_->size()});
+             if (!s_.ringbuf_fill) return {};
+             return one(uint64_t{s_.ringbuf_fill->size()});
            });
   c.define({"output_bytes_written_total", "Bytes of JSON lines written.", K::kCounter, {}, "output.bytes_written"},
-           [this, one] { return one(engine_->output().sink().bytes_written()); });
+           [this, one] { return one(s_.engine.output().sink().bytes_written()); });
   c.define({"output_write_errors_total", "Failed writes of JSON lines.", K::kCounter, {}, "output.write_errors"},
-           [this, one] { return one(engine_->output().sink().write_errors()); });
+           [this, one] { return one(s_.engine.output().sink().write_errors()); });
   c.define({"output_bytes_lost_total",
             "Bytes of JSON lines lost to failed writes.",
             K::kCounter,
             {},
             "output.bytes_lost",
             false},
-           [this, one] { return one(engine_->output().sink().bytes_lost()); });
+           [this, one] { return one(s_.engine.output().sink().bytes_lost()); });
   c.define({"watchdog_pings_total", "systemd watchdog pings sent from the pipeline loop.", K::kCounter},
            [this, one]() -> std::vector<Counters::Sample> {
-             if (!watchdog_) return {};
-             return one(watchdog_->pings());
+             if (!s_.watchdog) return {};
+             return one(s_.watchdog->pings());
            });
 }
 
-std::string Daemon::render_metrics() {
+std::string Telemetry::render_metrics() const {
   ops::MetricsText m;
   counters_.read().write_metrics(m);
   // Beside the registry: the latency histogram (buckets, not one value per
@@ -445,7 +384,7 @@ std::string Daemon::render_metrics() {
   // names (no "rampart_" prefix).
   m.family("verdict_latency_seconds", "histogram",
            "From the event's kernel timestamp to its verdict (to the kernel map write when there was one).");
-  engine_->emit().verdict_latency().write(m);
+  s_.engine.emit().verdict_latency().write(m);
   auto ps = ops::read_process_stats();
   m.standard_family("process_cpu_seconds_total", "counter", "User and system CPU time of rampartd, in seconds.");
   m.sample(ps.cpu_seconds);
@@ -460,8 +399,7 @@ std::string Daemon::render_metrics() {
   return m.text();
 }
 
-void Daemon::write_stats(const char* reason) {
-  auto& o = engine_->output();
+void Telemetry::write_stats(engine::Output& o, const char* reason) const {
   outputs::JsonWriter w(o.buffer());
   uint64_t now = boot_now_ns();
   char time_buf[40];
@@ -469,11 +407,11 @@ void Daemon::write_stats(const char* reason) {
   w.field("v", outputs::kSchemaVersion);
   w.field("time", outputs::format_rfc3339(time_buf, static_cast<int64_t>(now) + o.boot_to_realtime_ns()));
   w.field("type", "stats").field("reason", reason);
-  w.field("uptime_ns", now - started_ns_);
+  w.field("uptime_ns", now - s_.started_ns);
   counters_.read().write_json(w);
   if (!kernel_stats_) w.field("kernel_stats_error", kernel_stats_.error().what());
   w.end_object();
   o.buffer().push_back('\n');
 }
 
-}  // namespace rampart
+}  // namespace rampart::edges

@@ -1,22 +1,19 @@
-// Learned profiles, the daemon's side: the API over them (list, get,
-// export, promote, rollback) and stage changes, each of which installs the
-// stage's policy through the policy runtime's reload. The profiles
-// themselves, and what the pipeline learns into them, are in
-// engine/learner.h. Everything here runs on the pipeline's loop thread.
-#include <time.h>
+// Profile stage changes; see profile_stages.h.
+#include "edges/profile_stages.h"
 
-#include "daemon.h"
 #include "learn/store.h"
+#include "ops/log.h"
 #include "util/clock.h"
 
-namespace rampart {
-Result<void> Daemon::set_stage(const std::string& name, learn::Stage stage) {
-  auto& learner = engine_->learner();
+namespace rampart::edges {
+
+Result<void> ProfileStages::set_stage(const std::string& name, learn::Stage stage) {
+  auto& learner = engine_.learner();
   const learn::Stage from = learner.find(name)->profile.stage;
   learn::Profile before = learner.begin_stage(name, stage, unix_now_s());
   // The generated policy goes in like any policy change: parsed, compiled
   // into the other bank, every process flipped at once.
-  auto resp = reload_policies(opts_.config.policy_dir, "", "profile " + name, true);
+  auto resp = reloads_.reload_dir("profile " + name);
   if (!resp.applied) {
     learner.undo_stage(name, std::move(before));
     std::string why = resp.errors.empty() ? std::string("reload failed") : resp.errors.front().message;
@@ -24,35 +21,35 @@ Result<void> Daemon::set_stage(const std::string& name, learn::Stage stage) {
   }
   if (stage == learn::Stage::kAudit) {
     // Audit acts on nothing: verdicts the enforced profile put in the kernel go.
-    auto& act = engine_->act();
-    for (const auto& v : engine_->score().trust().list(score::Level::kObserve, 0))
-      if (policies().governing(v.tgid).name == name && !act.manual_quarantine().count(v.tgid))
+    auto& act = engine_.act();
+    for (const auto& v : engine_.score().trust().list(score::Level::kObserve, 0))
+      if (engine_.policies().governing(v.tgid).name == name && !act.manual_quarantine().count(v.tgid))
         (void)act.write_verdict(v.tgid, rp_verdict{0, 0}, "profile rollback");
   }
   learner.end_stage(name);
-  log("profile '" + name + "': " + learn::stage_name(from) + " -> " + learn::stage_name(stage));
+  ops::log_line("profile '" + name + "': " + learn::stage_name(from) + " -> " + learn::stage_name(stage));
   return {};
 }
 
-void Daemon::tick_profiles() {
-  auto& learner = engine_->learner();
+void ProfileStages::tick() {
+  auto& learner = engine_.learner();
   if (learner.profiles().empty()) return;
   const int64_t now = unix_now_s();
   for (const auto& [name, stage] : learner.due(now))
-    if (auto r = set_stage(name, stage); !r) log("warning: profile '" + name + "': " + r.error().what());
+    if (auto r = set_stage(name, stage); !r) ops::log_line("warning: profile '" + name + "': " + r.error().what());
   learner.flush_if_due(now);
 }
 
-Outcome Daemon::promote(const std::string& name, bool force, const std::string& reason, const api::Peer& peer) {
-  const auto* st = engine_->learner().find(name);
+Outcome ProfileStages::promote(const std::string& name, bool force, const std::string& reason, const api::Peer& peer) {
+  const auto* st = engine_.learner().find(name);
   if (!st) return Outcome::error(Outcome::Code::kNotFound, no_profile_message(name));
   const auto& p = st->profile;
-  const auto& cfg = opts_.config.learning;
+  const auto& cfg = cfg_.learning;
   auto refuse = [&](const std::string& why) {
-    audit("profile_promote", 0, peer, "refused", name + ": " + why);
+    audit_.record("profile_promote", 0, peer, "refused", name + ": " + why);
     return Outcome::error(Outcome::Code::kRefused, why);
   };
-  if (!engine_->learner().sources().count(name)) return refuse("no policy '" + name + "' in mode learn is loaded");
+  if (!engine_.learner().sources().count(name)) return refuse("no policy '" + name + "' in mode learn is loaded");
   learn::Stage next;
   switch (p.stage) {
     case learn::Stage::kEnforce:
@@ -68,11 +65,11 @@ Outcome Daemon::promote(const std::string& name, bool force, const std::string& 
       next = cfg.shadow_period_s ? learn::Stage::kShadow : learn::Stage::kEnforce;
   }
   if (auto r = set_stage(name, next); !r) {
-    audit("profile_promote", 0, peer, "failed", name + ": " + r.error().what());
+    audit_.record("profile_promote", 0, peer, "failed", name + ": " + r.error().what());
     return Outcome::error(Outcome::Code::kFailed, r.error().what());
   }
-  audit("profile_promote", 0, peer, "ok",
-        name + ": " + learn::stage_name(next) + (reason.empty() ? "" : " (" + reason + ")"));
+  audit_.record("profile_promote", 0, peer, "ok",
+                name + ": " + learn::stage_name(next) + (reason.empty() ? "" : " (" + reason + ")"));
   Outcome o;
   o.stage = learn::stage_name(next);
   o.message = next == learn::Stage::kShadow
@@ -82,17 +79,17 @@ Outcome Daemon::promote(const std::string& name, bool force, const std::string& 
   return o;
 }
 
-Outcome Daemon::rollback(const std::string& name, const std::string& reason, const api::Peer& peer) {
-  if (!engine_->learner().has(name)) return Outcome::error(Outcome::Code::kNotFound, no_profile_message(name));
+Outcome ProfileStages::rollback(const std::string& name, const std::string& reason, const api::Peer& peer) {
+  if (!engine_.learner().has(name)) return Outcome::error(Outcome::Code::kNotFound, no_profile_message(name));
   if (auto r = set_stage(name, learn::Stage::kAudit); !r) {
-    audit("profile_rollback", 0, peer, "failed", name + ": " + r.error().what());
+    audit_.record("profile_rollback", 0, peer, "failed", name + ": " + r.error().what());
     return Outcome::error(Outcome::Code::kFailed, r.error().what());
   }
-  audit("profile_rollback", 0, peer, "ok", name + (reason.empty() ? "" : " (" + reason + ")"));
+  audit_.record("profile_rollback", 0, peer, "ok", name + (reason.empty() ? "" : " (" + reason + ")"));
   Outcome o;
   o.stage = learn::stage_name(learn::Stage::kAudit);
   o.message = "audit: the workload's policy is back in audit mode; its profile still scores anomalies";
   return o;
 }
 
-}  // namespace rampart
+}  // namespace rampart::edges

@@ -1,0 +1,55 @@
+// The mechanism table of the status report; see status.h.
+#include "edges/status.h"
+
+#include "enforce/file_rules.h"
+
+namespace rampart::edges {
+
+std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, const MechanismInputs& in) {
+  std::vector<MechanismUse> out;
+  auto mech = [&out](const char* op, const std::string& how, const std::string& detail) {
+    out.push_back({op, how, detail});
+  };
+  bool any_exec = false, any_files = false, any_priv = false, any_enforce = false;
+  for (const auto& p : set.policies()) {
+    const auto g = enforce::guard_rule(p);
+    any_exec = any_exec || g.has_exec_rules();
+    any_files = any_files || g.has_file_rules();
+    any_enforce = any_enforce || g.enforce;
+    any_priv = any_priv || !p.allow.setuid || !p.allow.capset || !p.allow.ptrace || !p.allow.module_load ||
+               !p.allow.bpf || !p.allow.mount || !p.allow.namespaces;
+  }
+  mech("network", in.network ? "cgroup_sock_addr" : "none",
+       in.network ? "connect, sendmsg and bind refused with EPERM by cgroup hooks"
+                  : "enforcement.network is off or cgroup v2 is missing");
+  if (in.lsm) {
+    mech("exec", "bpf_lsm", "bprm_check_security: a denied exec fails with EPERM");
+    mech("files", "bpf_lsm", "file_open: a denied open fails with EPERM, read and write told apart");
+    mech("privilege", "bpf_lsm",
+         "ptrace, module loading, mount and bpf() refused with EPERM in LSM hooks; setuid, capset, unshare, setns "
+         "and umount: bpf_send_signal(SIGKILL) at the syscall");
+    mech("self_protection", "bpf_lsm",
+         "no other process may signal or ptrace rampartd or open its maps and programs (its supervisor and pid 1 "
+         "may stop it)");
+  } else {
+    const bool exec = in.guard && (any_exec || any_enforce);
+    mech("exec", exec ? "fanotify" : "none",
+         exec ? "FAN_OPEN_EXEC_PERM: a denied exec fails with EPERM"
+              : "no policy restricts exec and none is in enforce mode");
+    mech("files", in.guard && any_files ? "fanotify" : "none",
+         in.guard && any_files ? "FAN_OPEN_PERM on marked paths (EPERM); elsewhere a violating open is killed after "
+                                 "the fact"
+                               : "no policy restricts files");
+    mech("privilege", "sigkill",
+         any_priv ? "bpf_send_signal(SIGKILL) at the syscall: the syscall itself may complete"
+                  : "no policy forbids a privilege operation");
+    mech("self_protection", "none", "no BPF LSM: rampartd, its maps and programs are not protected from root");
+  }
+  mech("quarantine", in.network ? "cgroup_sock_addr" : "none",
+       in.network ? "a quarantined process's connect, sendmsg and bind fail with EPERM; its execs and sensitive opens "
+                    "too where exec and files are enforced"
+                  : "needs the cgroup hooks");
+  return out;
+}
+
+}  // namespace rampart::edges
