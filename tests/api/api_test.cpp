@@ -23,9 +23,13 @@
 #include <set>
 #include <thread>
 
-#include "api/api_support.h"
 #include "api/prober.h"
 #include "bpf/mounts.h"
+#include "support/api_client.h"
+#include "support/ctl.h"
+#include "support/files.h"
+#include "support/net.h"
+#include "support/rampartd.h"
 #include "support/workload.h"
 
 using nlohmann::json;
@@ -33,7 +37,7 @@ using namespace rampart::testing;
 using namespace std::chrono_literals;
 
 TEST_CASE("rampartctl status shows the capability matrix and the mechanism per operation", "[api]") {
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   struct stat st {};
   REQUIRE(stat(d.socket().c_str(), &st) == 0);
@@ -64,7 +68,7 @@ TEST_CASE("rampartctl status shows the capability matrix and the mechanism per o
 }
 
 TEST_CASE("rampartctl events --follow --type exec shows a process the test starts", "[api]") {
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   std::string marker = d.dir() + "/rampart-api-marker";
   std::filesystem::copy_file("/bin/true", marker);
@@ -78,7 +82,7 @@ TEST_CASE("rampartctl events --follow --type exec shows a process the test start
     return 127;
   });
   // Wait until the subscription is in place (the status counts it).
-  auto stub = d.stub();
+  auto stub = api_stub(d);
   for (int i = 0; i < 200; ++i) {
     grpc::ClientContext ctx;
     rampart::v1::GetStatusResponse st;
@@ -106,7 +110,7 @@ TEST_CASE("rampartctl events --follow --type exec shows a process the test start
 }
 
 TEST_CASE("rampartctl verdict shows the evidence chain after a rule fires", "[api]") {
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   std::string ssh = d.dir() + "/home/.ssh";
   std::filesystem::create_directories(ssh);
@@ -153,7 +157,7 @@ TEST_CASE("rampartctl verdict shows the evidence chain after a rule fires", "[ap
 }
 
 TEST_CASE("rampartctl quarantine makes a test process's next connect fail with EPERM, release restores it", "[api]") {
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   Listener l;
   Prober p(l.port());
@@ -186,7 +190,7 @@ TEST_CASE("rampartctl quarantine makes a test process's next connect fail with E
 }
 
 TEST_CASE("release also frees the children a quarantined process forked, but not one quarantined by hand", "[api]") {
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   Listener l;
   Prober p(l.port());
@@ -214,7 +218,7 @@ TEST_CASE("release also frees the children a quarantined process forked, but not
 
 TEST_CASE("access control: a peer that is not root and not in api.allowed_group gets PERMISSION_DENIED, logged",
           "[api]") {
-  ApiDaemon d("  allowed_group: nogroup\n");
+  Daemon d({.api = true, .api_config = "  allowed_group: nogroup\n"});
   REQUIRE(d.ready());
   struct stat st {};
   REQUIRE(stat(d.socket().c_str(), &st) == 0);
@@ -247,9 +251,9 @@ TEST_CASE("rampartctl explains an unreachable daemon and bad requests", "[api]")
   CHECK(r.err.find("No such file or directory") != std::string::npos);
   CHECK(ctl("/x", {"frobnicate"}).code == 2);
 
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
-  auto stub = d.stub();
+  auto stub = api_stub(d);
   {
     grpc::ClientContext ctx;
     rampart::v1::ValidatePolicyResponse out;
@@ -308,8 +312,9 @@ TEST_CASE("TCP with mTLS: a client with a certificate from the CA is served and 
   Pki pki;
   REQUIRE(pki.ok);
   const std::string addr = "127.0.0.1:" + std::to_string(free_port());
-  ApiDaemon d("  tcp:\n    address: \"" + addr + "\"\n    tls_cert: " + pki("server.pem") +
-              "\n    tls_key: " + pki("server.key") + "\n    tls_ca: " + pki("ca.pem") + "\n");
+  Daemon d({.api = true,
+            .api_config = "  tcp:\n    address: \"" + addr + "\"\n    tls_cert: " + pki("server.pem") +
+                          "\n    tls_key: " + pki("server.key") + "\n    tls_ca: " + pki("ca.pem") + "\n"});
   INFO(d.stderr_text());
   REQUIRE(d.ready());
   auto tcp = [&](const std::string& who, std::vector<std::string> args) {
@@ -396,7 +401,7 @@ class FakeKubelet {
   pid_t pid_ = -1;
 };
 
-std::optional<json> exec_event(const ApiDaemon& d, pid_t pid) {
+std::optional<json> exec_event(const Daemon& d, pid_t pid) {
   for (const auto& e : d.events())
     if (e["type"] == "exec" && e["proc"]["tgid"] == pid) return e;
   return std::nullopt;
@@ -434,8 +439,9 @@ TEST_CASE("pod name, namespace and labels from the kubelet's /pods over HTTPS wi
     }
   } rm{{cg_a, std::filesystem::path(cg_a).parent_path(), cg_b, std::filesystem::path(cg_b).parent_path(), root}};
 
-  ApiDaemon d("", "kubernetes:\n  kubelet_url: https://127.0.0.1:" + port + "/pods\n  token_file: " + dir +
-                      "/token\n  ca_file: " + dir + "/ca.pem\n  refresh_seconds: 300\n");
+  Daemon d({.config = "kubernetes:\n  kubelet_url: https://127.0.0.1:" + port + "/pods\n  token_file: " + dir +
+                      "/token\n  ca_file: " + dir + "/ca.pem\n  refresh_seconds: 300\n",
+            .api = true});
   INFO(d.stderr_text());
   REQUIRE(d.ready());
   for (int i = 0; i < 100 && d.stderr_text().find("pods on this node") == std::string::npos; ++i)
@@ -478,8 +484,9 @@ TEST_CASE("a kubelet that refuses the token: logged with the RBAC hint, events s
   write_file(dir + "/pods.json", pod_list({}));
   write_file(dir + "/token", "wrong-token");
   FakeKubelet kubelet(dir, "right-token");
-  ApiDaemon d("", "kubernetes:\n  kubelet_url: https://127.0.0.1:" + kubelet.port() + "/pods\n  token_file: " + dir +
-                      "/token\n  ca_file: " + dir + "/ca.pem\n");
+  Daemon d({.config = "kubernetes:\n  kubelet_url: https://127.0.0.1:" + kubelet.port() +
+                      "/pods\n  token_file: " + dir + "/token\n  ca_file: " + dir + "/ca.pem\n",
+            .api = true});
   INFO(d.stderr_text());
   REQUIRE(d.ready());
   for (int i = 0; i < 100 && d.stderr_text().find("HTTP 401") == std::string::npos; ++i)
@@ -489,9 +496,9 @@ TEST_CASE("a kubelet that refuses the token: logged with the RBAC hint, events s
 }
 
 TEST_CASE("a slow stream subscriber misses events and is told, while the pipeline keeps delivering", "[api]") {
-  ApiDaemon d("  stream_queue: 64\n");
+  Daemon d({.api = true, .api_config = "  stream_queue: 64\n"});
   REQUIRE(d.ready());
-  auto stub = d.stub();
+  auto stub = api_stub(d);
   grpc::ClientContext slow_ctx;
   rampart::v1::StreamEventsRequest req;
   req.add_types("open");
@@ -551,7 +558,7 @@ TEST_CASE("a second client: Python grpcio against the proto, and gRPC reflection
     WARN("no /usr/bin/python3: skipped");
     return;
   }
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   std::string cmd = "/usr/bin/python3 " RAMPART_TEST_DIR "/api/python_client.py " RAMPART_PY_GEN " " + d.socket() +
                     " > " + d.dir() + "/py.txt 2>&1";

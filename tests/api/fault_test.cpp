@@ -1,4 +1,4 @@
-// api tier, kernel faults (issue 8): the kernel refuses rampartd's map
+// api tier, kernel faults: the kernel refuses rampartd's map
 // writes because the test filled the maps to max_entries through their pins
 // (entries for pids and policy ids that cannot exist), a real E2BIG/ENOSPC
 // from the real kernel. A refused quarantine, and a verdict the kernel could
@@ -15,9 +15,12 @@
 #include <filesystem>
 #include <thread>
 
-#include "api/api_support.h"
 #include "api/prober.h"
 #include "shared/rp_abi.h"
+#include "support/ctl.h"
+#include "support/files.h"
+#include "support/net.h"
+#include "support/rampartd.h"
 
 using nlohmann::json;
 using namespace rampart::testing;
@@ -70,15 +73,15 @@ class Filler {
   std::vector<Key> keys_;
 };
 
-json status(const ApiDaemon& d) { return json::parse(ctl(d.socket(), {"--json", "status"}).out); }
+json status(const Daemon& d) { return json::parse(ctl(d.socket(), {"--json", "status"}).out); }
 
 uint64_t kw(const json& st, const char* field) {
   return st.contains("kernel_writes") && st["kernel_writes"].contains(field) ? json_u64(st["kernel_writes"][field]) : 0;
 }
 
-uint64_t generation(const ApiDaemon& d) { return json_u64(status(d)["policy_generation"]); }
+uint64_t generation(const Daemon& d) { return json_u64(status(d)["policy_generation"]); }
 
-std::vector<json> kernel_writes_of(const ApiDaemon& d, pid_t pid, const std::string& action) {
+std::vector<json> kernel_writes_of(const Daemon& d, pid_t pid, const std::string& action) {
   std::vector<json> out;
   for (const auto& e : d.events())
     if (e["type"] == "kernel_write" && e["proc"]["pid"] == pid && e["action"] == action) out.push_back(e);
@@ -121,7 +124,7 @@ std::string connect_from(const std::string& exe, uint16_t port, const std::strin
 
 TEST_CASE("a verdict the kernel refuses (verdict_map full) is reported, and retried until it lands", "[api][fault]") {
   PinDir pins;
-  ApiDaemon d("", pins.config());
+  Daemon d({.config = pins.config(), .api = true});
   REQUIRE(d.ready());
   Listener l;
   Prober parent(l.port()), other(l.port());
@@ -184,7 +187,7 @@ TEST_CASE("a verdict the kernel refuses (verdict_map full) is reported, and retr
 TEST_CASE("a reload the kernel refuses (net_allow4_map full) changes nothing, and the directory reload is retried",
           "[api][fault][reload]") {
   PinDir pins;
-  ApiDaemon d("", pins.config());
+  Daemon d({.config = pins.config(), .api = true});
   REQUIRE(d.ready());
   Listener allowed, later;
   const std::string py = d.dir() + "/policed-python";
@@ -246,7 +249,7 @@ TEST_CASE(
     "a deleted policy file keeps its policy in force with an alert until an explicit reload, and an unreadable "
     "one is refused",
     "[api][fault][reload]") {
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   Listener allowed, other;
   const std::string py = d.dir() + "/policed-python";

@@ -13,7 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "api/api_support.h"
+#include "support/files.h"
+#include "support/rampartd.h"
 #include "support/workload.h"
 
 namespace rampart::testing {
@@ -77,7 +78,7 @@ struct Prober {
 };
 
 // The audit records about pid in the daemon's event output.
-inline std::vector<nlohmann::json> audits_of(const ApiDaemon& d, pid_t pid) {
+inline std::vector<nlohmann::json> audits_of(const Daemon& d, pid_t pid) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the audit line follows the answer
   std::vector<nlohmann::json> out;
   for (const auto& e : d.events())

@@ -20,7 +20,11 @@
 #include <sstream>
 #include <thread>
 
-#include "api/api_support.h"
+#include "support/api_client.h"
+#include "support/ctl.h"
+#include "support/files.h"
+#include "support/net.h"
+#include "support/rampartd.h"
 #include "support/workload.h"
 
 using nlohmann::json;
@@ -28,6 +32,11 @@ using namespace rampart::testing;
 using namespace std::chrono_literals;
 
 namespace {
+
+int64_t realtime_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // Connects to 127.0.0.1:port `count` times, 1 ms apart, and writes one line
 // per try: "start_ns end_ns result" (realtime; result "ok" or the errno name).
@@ -61,7 +70,7 @@ std::vector<Try> read_tries(const std::string& path) {
 }
 
 // A copy of python3 in the daemon's scratch dir, selected by the policies.
-std::string policed_python(const ApiDaemon& d) {
+std::string policed_python(const Daemon& d) {
   std::string py = d.dir() + "/policed-python";
   std::filesystem::copy_file("/usr/bin/python3", py);  // follows the symlink to the real binary
   chmod(py.c_str(), 0755);
@@ -83,7 +92,7 @@ std::string port_list(uint16_t port) { return "\"127.0.0.1:" + std::to_string(po
 TEST_CASE("reload during traffic: allow to deny, every connect is old or new policy, after the reload only new",
           "[api][reload]") {
   Listener target, other;
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   std::string py = policed_python(d);
   // The watched directory stays empty here: only this test's reloads happen.
@@ -135,7 +144,7 @@ TEST_CASE("reload during traffic: allow to deny, every connect is old or new pol
 TEST_CASE("100 reloads under an exec loop and a denied-connect loop: no denied connect succeeds, no exec lost",
           "[api][reload]") {
   Listener allowed, denied;
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   std::string py = policed_python(d);
   // Two variants that both deny `denied` and differ in what else they allow.
@@ -144,7 +153,7 @@ TEST_CASE("100 reloads under an exec loop and a denied-connect loop: no denied c
   std::filesystem::create_directory(b);
   write_file(a + "/p.yaml", policy_yaml("api-load", py, "enforce", port_list(allowed.port())));
   write_file(b + "/p.yaml", policy_yaml("api-load", py, "enforce", port_list(allowed.port()) + ", \"127.0.0.1:1\""));
-  auto stub = d.stub();
+  auto stub = api_stub(d);
   auto reload = [&](const std::string& dir) {
     grpc::ClientContext ctx;
     rampart::v1::ReloadPoliciesRequest req;
@@ -207,7 +216,7 @@ TEST_CASE("100 reloads under an exec loop and a denied-connect loop: no denied c
 
 TEST_CASE("an invalid reload is rejected with line:column and the previous policy still enforces", "[api][reload]") {
   Listener target;
-  ApiDaemon d;
+  Daemon d({.api = true});
   REQUIRE(d.ready());
   std::string py = policed_python(d);
   write_file(d.policy_dir() + "/p.yaml", policy_yaml("api-invalid", py, "enforce", "\"127.0.0.1:1\""));

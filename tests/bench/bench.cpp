@@ -41,8 +41,14 @@
 #include <vector>
 
 #include "rampart_bench_floor.skel.h"
+#include "support/files.h"
+#include "support/rampartd.h"
 
 namespace {
+
+using rampart::testing::Daemon;
+using rampart::testing::slurp;
+using rampart::testing::TempDir;
 
 using Json = nlohmann::ordered_json;
 
@@ -73,13 +79,6 @@ std::string wait_status_text(int status) {
   if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("killed by ") + strsignal(WTERMSIG(status));
   return "wait status " + std::to_string(status);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 enum class Kind { kOpen, kOpenMarked, kOpenWriteProtected, kForkExec, kConnect, kGetppid };
@@ -264,52 +263,19 @@ class Listener {
   std::thread thread_;
 };
 
-// A scratch directory under /tmp, removed with everything in it.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/rampart-bench-XXXXXX";
-    if (!mkdtemp(tmpl)) fail(errno_text("mkdtemp"));
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
-// One rampartd process, output to a fresh file; killed if still running when destroyed.
+// One rampartd (support/rampartd.h), its output in a scratch dir of its own
+// that goes with it.
 class Rampartd {
  public:
   // policy_dir: "" runs without policies (the built-in default, audit).
-  Rampartd(const std::string& dir, int session, const std::string& policy_dir = "")
-      : out_(dir + "/events-" + std::to_string(session) + ".jsonl"),
-        err_(dir + "/rampartd-" + std::to_string(session) + ".stderr"),
-        marker_(dir + "/ready-" + std::to_string(session)) {
-    pid_ = fork();
-    if (pid_ < 0) fail(errno_text("fork rampartd"));
-    if (pid_ == 0) {
-      int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-      int err = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      dup2(null, 1);
-      dup2(err, 2);
-      if (policy_dir.empty())
-        execl(RAMPARTD_PATH, RAMPARTD_PATH, "--quiet", "--output", out_.c_str(), nullptr);
-      else
-        execl(RAMPARTD_PATH, RAMPARTD_PATH, "--quiet", "--output", out_.c_str(), "--policy-dir", policy_dir.c_str(),
-              nullptr);
-      dprintf(2, "exec %s: %s\n", RAMPARTD_PATH, strerror(errno));
-      _exit(127);
-    }
-  }
-  ~Rampartd() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    std::error_code ec;
-    std::filesystem::remove(out_, ec);
-    std::filesystem::remove(err_, ec);
+  explicit Rampartd(const std::string& policy_dir = "")
+      : daemon_({.policy_dir = false,
+                 .args = policy_dir.empty() ? std::vector<std::string>{"--quiet"}
+                                            : std::vector<std::string>{"--quiet", "--policy-dir", policy_dir},
+                 .dir_template = "/tmp/rampart-bench-XXXXXX",
+                 .start = false}),
+        marker_(daemon_.path("ready")) {
+    daemon_.spawn();
   }
 
   // Ready once a failed open of our marker path shows up in its output:
@@ -320,12 +286,9 @@ class Rampartd {
       if (g_interrupted) fail("interrupted");
       int fd = open(marker_.c_str(), O_RDONLY);
       if (fd >= 0) close(fd);
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        fail("rampartd exited during start-up (" + wait_status_text(status) + ")" + stderr_text());
-      }
-      if (read_file(out_).find(marker_) != std::string::npos) return;
+      if (!daemon_.running())
+        fail("rampartd exited during start-up (" + wait_status_text(daemon_.stop()) + ")" + stderr_text());
+      if (slurp(out_path()).find(marker_) != std::string::npos) return;
       sleep_ms(50);
     }
     fail("rampartd did not start delivering events within 30 s" + stderr_text());
@@ -333,27 +296,20 @@ class Rampartd {
 
   // SIGTERM: it drains what the kernel submitted, then appends its stats line.
   void stop() {
-    kill(pid_, SIGTERM);
-    const int64_t deadline = mono_ns() + 60'000'000'000;
-    int status = 0;
-    while (waitpid(pid_, &status, WNOHANG) != pid_) {
-      if (mono_ns() > deadline) fail("rampartd did not exit within 60 s of SIGTERM");
-      sleep_ms(10);
-    }
-    pid_ = -1;
+    const int status = daemon_.stop();
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
       fail("rampartd failed at shutdown (" + wait_status_text(status) + ")" + stderr_text());
   }
-  const std::string& out_path() const { return out_; }
+  std::string out_path() const { return daemon_.output_path(); }
 
  private:
   std::string stderr_text() const {
-    std::string text = read_file(err_);
+    std::string text = daemon_.stderr_text();
     return text.empty() ? "" : "; its stderr:\n" + text;
   }
 
-  pid_t pid_ = -1;
-  std::string out_, err_, marker_;
+  Daemon daemon_;
+  std::string marker_;
 };
 
 // What one monitored run delivered, and what the kernel dropped meanwhile.
@@ -691,11 +647,10 @@ int run(int argc, char** argv) {
   std::printf("enforcing      the same, with --policy-dir <tmp>/policies: an enforce-mode policy on the bench\n\n");
   std::fflush(stdout);
 
-  TempDir dir;
-  const std::string policies = write_bench_policy(dir.path);
+  TempDir dir("/tmp/rampart-bench-XXXXXX");
+  const std::string policies = write_bench_policy(dir.path());
   Listener listener(listener_cpu);
   std::vector<Totals> totals(kWorkloads.size());
-  int session = 0;
   for (int rep = 0; rep < opt.reps; ++rep) {
     for (size_t wi = 0; wi < kWorkloads.size(); ++wi) {
       const Workload& w = kWorkloads[wi];
@@ -715,7 +670,7 @@ int run(int argc, char** argv) {
           continue;
         }
         // One rampartd per monitored run: its stats line then counts only this workload's drops.
-        Rampartd daemon(dir.path, ++session, c == kEnforcing ? policies : "");
+        Rampartd daemon(c == kEnforcing ? policies : "");
         daemon.wait_ready();
         RunResult r = run_workload(w, opt.seconds, listener.addr());
         daemon.stop();

@@ -34,7 +34,12 @@
 #include <thread>
 #include <vector>
 
+#include "support/net.h"
+#include "support/rampartd.h"
+
 namespace {
+
+using rampart::testing::Daemon;
 
 int64_t boot_ns() {
   timespec ts{};
@@ -60,13 +65,6 @@ int probe(uint16_t port, const char* file) {
   }
   std::printf("%lld %lld\n", static_cast<long long>(t0), static_cast<long long>(boot_ns()));
   return 0;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 double pct(std::vector<double> v, double p) {
@@ -97,53 +95,22 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  char tmpl[] = "/tmp/rampart-latency-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  // rampartd (no config) on one policy for the probe, a copy of this binary in its scratch dir.
+  Daemon daemon({.dir_template = "/tmp/rampart-latency-XXXXXX", .start = false});
+  const std::string& dir = daemon.dir();
   const std::string probe_path = dir + "/probe";
   std::filesystem::copy_file("/proc/self/exe", probe_path);
   chmod(probe_path.c_str(), 0755);
-  std::filesystem::create_directory(dir + "/policies");
   std::filesystem::create_directory(dir + "/files");
-  std::ofstream(dir + "/policies/latency.yaml")
-      << "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: latency-probe\nspec:\n  selector:\n"
-         "    executables: [\""
-      << probe_path
-      << "\"]\n  mode: enforce\n  scoring:\n    weights: { rampart.exec.writable_dir: 0 }\n"
-         "    thresholds: { alert: 95, deny: 90, quarantine: 60, kill: 5 }\n";
+  daemon.write_policy("latency.yaml", rampart::testing::policy_for(
+                                          "latency-probe", probe_path, "enforce",
+                                          "  scoring:\n    weights: { rampart.exec.writable_dir: 0 }\n"
+                                          "    thresholds: { alert: 95, deny: 90, quarantine: 60, kill: 5 }\n"));
 
-  // A listener on CPU 1 that accepts and closes.
-  int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in la{};
-  la.sin_family = AF_INET;
-  la.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(la);
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&la), len) != 0 || listen(lfd, 1024) != 0) {
-    std::perror("listener");
-    return 1;
-  }
-  getsockname(lfd, reinterpret_cast<sockaddr*>(&la), &len);
-  const uint16_t port = ntohs(la.sin_port);
-  std::atomic<bool> stop{false};
-  std::thread acceptor([&] {
-    while (!stop) {
-      int c = accept(lfd, nullptr, nullptr);
-      if (c >= 0) close(c);
-    }
-  });
-
-  const std::string out = dir + "/events.jsonl", err = dir + "/stderr.txt";
-  pid_t daemon = fork();
-  if (daemon == 0) {
-    int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(e, 2);
-    execl(RAMPARTD_PATH, RAMPARTD_PATH, "--policy-dir", (dir + "/policies").c_str(), "--output", out.c_str(), nullptr);
-    _exit(127);
-  }
-  for (int i = 0; i < 1500 && slurp(err).find("attached ") == std::string::npos; ++i) {
-    if (waitpid(daemon, nullptr, WNOHANG) == daemon) break;  // it exited: the error is in its stderr
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  bool ok = slurp(err).find("attached ") != std::string::npos;
+  // A listener that accepts and closes.
+  rampart::testing::Listener listener;
+  const uint16_t port = listener.port();
+  const bool ok = daemon.start();
 
   std::vector<double> to_denied_ms;
   int failures = 0;
@@ -172,16 +139,12 @@ int main(int argc, char** argv) {
       ++failures;
   }
 
-  kill(daemon, SIGTERM);
-  waitpid(daemon, nullptr, 0);
-  stop = true;
-  shutdown(lfd, SHUT_RDWR);
-  close(lfd);
-  acceptor.join();
+  daemon.stop();
+  listener.close();
 
   // event -> map update, from rampartd's own output.
   std::vector<double> to_map_ms;
-  std::ifstream in(out);
+  std::ifstream in(daemon.output_path());
   std::string line;
   while (std::getline(in, line)) {
     if (line.find("rampart.chmod.setuid") == std::string::npos) continue;
@@ -190,13 +153,10 @@ int main(int argc, char** argv) {
       to_map_ms.push_back(static_cast<double>(e["verdict"]["applied_ns"].get<int64_t>() - e["boot_ns"].get<int64_t>()) /
                           1e6);
   }
-  std::error_code ec;
   if (!ok) {
-    std::fprintf(stderr, "rampart_latency: rampartd did not start:\n%s\n", slurp(err).c_str());
-    std::filesystem::remove_all(dir, ec);
+    std::fprintf(stderr, "rampart_latency: rampartd did not start:\n%s\n", daemon.stderr_text().c_str());
     return 1;
   }
-  std::filesystem::remove_all(dir, ec);
 
   auto over10 = std::count_if(to_denied_ms.begin(), to_denied_ms.end(), [](double v) { return v > 10.0; });
   std::printf("rampart_latency  %d trials, %zu quarantined, %d failed\n", trials, to_denied_ms.size(), failures);

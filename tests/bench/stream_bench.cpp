@@ -33,12 +33,14 @@
 #include <thread>
 #include <vector>
 
-#include "api/api_support.h"
+#include "support/api_client.h"
+#include "support/rampartd.h"
 
 namespace {
 
 using namespace std::chrono_literals;
-using rampart::testing::ApiDaemon;
+using rampart::testing::api_stub;
+using rampart::testing::Daemon;
 namespace v1 = rampart::v1;
 
 constexpr int kClients = 8;
@@ -112,7 +114,7 @@ Counters counters(v1::Rampart::Stub& stub) {
 // One StreamEvents client on its own thread, counting what it reads.
 class Client {
  public:
-  Client(const ApiDaemon& d, bool slow, std::vector<std::string> types) : stub_(d.stub()), slow_(slow) {
+  Client(const Daemon& d, bool slow, std::vector<std::string> types) : stub_(api_stub(d)), slow_(slow) {
     for (auto& t : types) req_.add_types(t);
     thread_ = std::thread([this] {
       auto reader = stub_->StreamEvents(&ctx_, req_);
@@ -185,9 +187,9 @@ int run(int argc, char** argv) {
   }
   // A short per-subscriber queue, so the slow client's gap reaches it
   // within the run.
-  ApiDaemon d("  stream_queue: 64\n");
+  Daemon d({.api = true, .api_config = "  stream_queue: 64\n", .dir_template = "/tmp/rampart-api-XXXXXX"});
   if (!d.ready()) fail("rampartd did not start:\n" + d.stderr_text());
-  auto stub = d.stub();
+  auto stub = api_stub(d);
   const std::string file = d.dir() + "/opened";
   if (FILE* f = std::fopen(file.c_str(), "w")) std::fclose(f);
 

@@ -19,9 +19,11 @@
 #include <cstring>
 #include <functional>
 
+#include "support/net.h"
 #include "support/workload.h"
 
 using rampart::testing::KernelSession;
+using rampart::testing::Listener;
 using rampart::testing::Record;
 using rampart::testing::run_policed_child;
 using rampart::testing::ScratchCgroup;
@@ -29,34 +31,6 @@ using rampart::testing::ScratchCgroup;
 namespace {
 
 constexpr uint32_t kPolicy = 7;
-
-// A 127.0.0.1 (or [::1]) listener on an ephemeral port, in the test process.
-struct Listener {
-  int fd = -1;
-  uint16_t port = 0;
-  explicit Listener(int family = AF_INET) {
-    fd = socket(family, SOCK_STREAM, 0);
-    sockaddr_storage ss{};
-    socklen_t len;
-    if (family == AF_INET) {
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-      a->sin_family = AF_INET;
-      a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      len = sizeof(*a);
-    } else {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-      a->sin6_family = AF_INET6;
-      a->sin6_addr = in6addr_loopback;
-      len = sizeof(*a);
-    }
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0);
-    REQUIRE(listen(fd, 64) == 0);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-    port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
-                                   : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  }
-  ~Listener() { close(fd); }
-};
 
 // connect() to loopback:port; returns 0 or the errno.
 int connect_errno(uint16_t port, int family = AF_INET) {
@@ -113,16 +87,16 @@ TEST_CASE("enforce mode: a connect to a denied 127.0.0.1 port fails with EPERM a
   KernelSession k(cg.path());
   REQUIRE(k.programs().network_enforcement());
   Listener allowed, denied;
-  install_policy(k.programs(), RP_MODE_ENFORCE, allowed.port);
+  install_policy(k.programs(), RP_MODE_ENFORCE, allowed.port());
 
   auto child = run_policed_child(
       cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
-      [&] { return code(connect_errno(allowed.port)) * 4 + code(connect_errno(denied.port)); });
+      [&] { return code(connect_errno(allowed.port())) * 4 + code(connect_errno(denied.port())); });
   REQUIRE(WIFEXITED(child.status));
   CHECK(WEXITSTATUS(child.status) / 4 == 0);  // allowed: connected
   CHECK(WEXITSTATUS(child.status) % 4 == 1);  // denied: EPERM
 
-  const Record* e = enforce_event(k, child.pid, denied.port);
+  const Record* e = enforce_event(k, child.pid, denied.port());
   REQUIRE(e != nullptr);
   const auto& ev = e->as<rp_enforce_event>();
   CHECK(ev.op == RP_EV_CONNECT);
@@ -132,19 +106,19 @@ TEST_CASE("enforce mode: a connect to a denied 127.0.0.1 port fails with EPERM a
   CHECK(ev.policy_id == kPolicy);
   CHECK(ev.family == 4);
   CHECK(std::memcmp(ev.addr, "\x7f\x00\x00\x01", 4) == 0);
-  CHECK(enforce_event(k, child.pid, allowed.port) == nullptr);
+  CHECK(enforce_event(k, child.pid, allowed.port()) == nullptr);
 }
 
 TEST_CASE("enforce mode over IPv6: [::1] on a denied port fails with EPERM", "[bpf]") {
   ScratchCgroup cg;
   KernelSession k(cg.path());
   Listener allowed(AF_INET6), denied(AF_INET6);
-  install_policy(k.programs(), RP_MODE_ENFORCE, allowed.port);
+  install_policy(k.programs(), RP_MODE_ENFORCE, allowed.port());
   auto child = run_policed_child(
       cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
-      [&] { return code(connect_errno(allowed.port, AF_INET6)) * 4 + code(connect_errno(denied.port, AF_INET6)); });
+      [&] { return code(connect_errno(allowed.port(), AF_INET6)) * 4 + code(connect_errno(denied.port(), AF_INET6)); });
   CHECK(WEXITSTATUS(child.status) == 1);  // allowed 0, denied EPERM
-  const Record* e = enforce_event(k, child.pid, denied.port);
+  const Record* e = enforce_event(k, child.pid, denied.port());
   REQUIRE(e != nullptr);
   CHECK(e->as<rp_enforce_event>().family == 6);
 }
@@ -153,23 +127,23 @@ TEST_CASE("processes outside the policy are untouched, even in the same cgroup",
   ScratchCgroup cg;
   KernelSession k(cg.path());
   Listener allowed, denied;
-  install_policy(k.programs(), RP_MODE_ENFORCE, allowed.port);
+  install_policy(k.programs(), RP_MODE_ENFORCE, allowed.port());
   auto child = run_policed_child(
-      cg, [](pid_t) {}, [&] { return code(connect_errno(denied.port)); });
+      cg, [](pid_t) {}, [&] { return code(connect_errno(denied.port())); });
   CHECK(WEXITSTATUS(child.status) == 0);
-  CHECK(enforce_event(k, child.pid, denied.port) == nullptr);
+  CHECK(enforce_event(k, child.pid, denied.port()) == nullptr);
 }
 
 TEST_CASE("audit mode lets the connect through and reports a would-deny", "[bpf]") {
   ScratchCgroup cg;
   KernelSession k(cg.path());
   Listener allowed, denied;
-  install_policy(k.programs(), RP_MODE_AUDIT, allowed.port);
+  install_policy(k.programs(), RP_MODE_AUDIT, allowed.port());
   auto child = run_policed_child(
       cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
-      [&] { return code(connect_errno(denied.port)); });
+      [&] { return code(connect_errno(denied.port())); });
   CHECK(WEXITSTATUS(child.status) == 0);
-  const Record* e = enforce_event(k, child.pid, denied.port);
+  const Record* e = enforce_event(k, child.pid, denied.port());
   REQUIRE(e != nullptr);
   CHECK(e->as<rp_enforce_event>().action == RP_ACT_WOULD_DENY);
 }
@@ -185,16 +159,16 @@ TEST_CASE("a quarantine verdict cuts the network, and a child forked after it in
         REQUIRE(k.programs().set_verdict(pid, v));
       },
       [&] {
-        int self = code(connect_errno(open_port.port));
+        int self = code(connect_errno(open_port.port()));
         pid_t grandchild = fork();
-        if (grandchild == 0) _exit(code(connect_errno(open_port.port)));
+        if (grandchild == 0) _exit(code(connect_errno(open_port.port())));
         int st = 0;
         waitpid(grandchild, &st, 0);
         return self * 4 + WEXITSTATUS(st);
       });
   CHECK(WEXITSTATUS(child.status) / 4 == 1);  // the process itself: EPERM
   CHECK(WEXITSTATUS(child.status) % 4 == 1);  // its child: EPERM too
-  const Record* e = enforce_event(k, child.pid, open_port.port);
+  const Record* e = enforce_event(k, child.pid, open_port.port());
   REQUIRE(e != nullptr);
   CHECK(e->as<rp_enforce_event>().reason == RP_REASON_VERDICT);
 }
@@ -204,10 +178,9 @@ TEST_CASE("bind outside the policy's listen ports fails with EPERM", "[bpf]") {
   KernelSession k(cg.path());
   // Two free ports, found by binding and releasing them.
   Listener a, b;
-  uint16_t ok_port = a.port, bad_port = b.port;
-  close(a.fd);
-  close(b.fd);
-  a.fd = b.fd = -1;
+  uint16_t ok_port = a.port(), bad_port = b.port();
+  a.close();
+  b.close();
   rp_policy_rule rule{};
   rule.mode = RP_MODE_ENFORCE;
   rule.restrict_bind = 1;
@@ -317,30 +290,30 @@ TEST_CASE("a network deny rule refuses its port with EPERM while other ports sta
   ScratchCgroup cg;
   KernelSession k(cg.path());
   Listener open_port, denied;
-  install_deny_rule(k.programs(), RP_MODE_ENFORCE, denied.port, RP_NET_DENY);
+  install_deny_rule(k.programs(), RP_MODE_ENFORCE, denied.port(), RP_NET_DENY);
   auto child = run_policed_child(
       cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
-      [&] { return code(connect_errno(open_port.port)) * 4 + code(connect_errno(denied.port)); });
+      [&] { return code(connect_errno(open_port.port())) * 4 + code(connect_errno(denied.port())); });
   REQUIRE(WIFEXITED(child.status));
   CHECK(WEXITSTATUS(child.status) == 1);  // the open port connected, the denied one got EPERM
-  const Record* e = enforce_event(k, child.pid, denied.port);
+  const Record* e = enforce_event(k, child.pid, denied.port());
   REQUIRE(e != nullptr);
   CHECK(e->as<rp_enforce_event>().action == RP_ACT_DENIED);
   CHECK(e->as<rp_enforce_event>().reason == RP_REASON_DENY_RULE);
-  CHECK(enforce_event(k, child.pid, open_port.port) == nullptr);
+  CHECK(enforce_event(k, child.pid, open_port.port()) == nullptr);
 }
 
 TEST_CASE("a network deny rule with action alert connects and reports a would-deny", "[bpf]") {
   ScratchCgroup cg;
   KernelSession k(cg.path());
   Listener watched;
-  install_deny_rule(k.programs(), RP_MODE_ENFORCE, watched.port, RP_NET_ALERT);
+  install_deny_rule(k.programs(), RP_MODE_ENFORCE, watched.port(), RP_NET_ALERT);
   auto child = run_policed_child(
       cg, [&](pid_t pid) { REQUIRE(k.programs().assign_process(pid, kPolicy)); },
-      [&] { return code(connect_errno(watched.port)); });
+      [&] { return code(connect_errno(watched.port())); });
   REQUIRE(WIFEXITED(child.status));
   CHECK(WEXITSTATUS(child.status) == 0);
-  const Record* e = enforce_event(k, child.pid, watched.port);
+  const Record* e = enforce_event(k, child.pid, watched.port());
   REQUIRE(e != nullptr);
   CHECK(e->as<rp_enforce_event>().action == RP_ACT_WOULD_DENY);
   CHECK(e->as<rp_enforce_event>().reason == RP_REASON_DENY_RULE);

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <string>
 
+#include "support/files.h"
 #include "support/workload.h"
 
 using rampart::sources::fixed_str;
@@ -29,18 +30,9 @@ using rampart::testing::KernelSession;
 using rampart::testing::Record;
 using rampart::testing::run_child;
 using rampart::testing::spawn_child;
+using rampart::testing::TempDir;
 
 namespace {
-
-// A scratch directory per test run, removed at the end.
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/rampart-bpf-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path); }
-};
 
 auto of_type_and_tgid(uint32_t type, pid_t tgid) {
   return [type, tgid](const Record& r) { return r.type() == type && r.proc().tgid == static_cast<uint32_t>(tgid); };
@@ -103,20 +95,20 @@ TEST_CASE("argv longer than the bound is cut and flagged", "[bpf]") {
 
 TEST_CASE("open events carry the absolute path, flags and result", "[bpf]") {
   KernelSession k;
-  ScratchDir dir;
-  std::string file = dir.path + "/secret.txt";
+  const TempDir dir("/tmp/rampart-bpf-XXXXXX");
+  std::string file = dir.path() + "/secret.txt";
 
   auto child = run_child([&] {
     int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0640);
     if (fd < 0) return 1;
     close(fd);
     // relative to the cwd: the event must still name the absolute path
-    if (chdir(dir.path.c_str()) != 0) return 2;
+    if (chdir(dir.path().c_str()) != 0) return 2;
     fd = openat(AT_FDCWD, "secret.txt", O_RDONLY);
     if (fd < 0) return 3;
     close(fd);
     // relative to a directory fd
-    int dfd = open(dir.path.c_str(), O_RDONLY | O_DIRECTORY);
+    int dfd = open(dir.path().c_str(), O_RDONLY | O_DIRECTORY);
     fd = openat(dfd, "missing.txt", O_RDONLY);
     close(dfd);
     return fd < 0 && errno == ENOENT ? 0 : 4;
@@ -145,7 +137,7 @@ TEST_CASE("open events carry the absolute path, flags and result", "[bpf]") {
   CHECK(rel.result >= 0);
   CHECK(rel.dirfd == AT_FDCWD);
 
-  const Record* missing = k.wait_for(opens_of(dir.path + "/missing.txt"));
+  const Record* missing = k.wait_for(opens_of(dir.path() + "/missing.txt"));
   REQUIRE(missing != nullptr);
   CHECK(missing->as<rp_file_event>().result == -ENOENT);
   CHECK((missing->as<rp_file_event>().hdr.flags & RP_F_PATH_RESOLVED) != 0);
@@ -153,8 +145,8 @@ TEST_CASE("open events carry the absolute path, flags and result", "[bpf]") {
 
 TEST_CASE("unlink, rename, chmod with the setuid bit and chown are seen", "[bpf]") {
   KernelSession k;
-  ScratchDir dir;
-  std::string a = dir.path + "/a", b = dir.path + "/b";
+  const TempDir dir("/tmp/rampart-bpf-XXXXXX");
+  std::string a = dir.path() + "/a", b = dir.path() + "/b";
   auto child = run_child([&] {
     close(open(a.c_str(), O_WRONLY | O_CREAT, 0600));
     if (rename(a.c_str(), b.c_str()) != 0) return 1;
@@ -325,13 +317,13 @@ TEST_CASE("exec from a memfd is flagged fileless, with the memfd's name", "[bpf]
 
 TEST_CASE("unshare and refused mount and umount calls carry namespace and target", "[bpf]") {
   KernelSession k;
-  ScratchDir dir;
+  const TempDir dir("/tmp/rampart-bpf-XXXXXX");
   // Mounts that the kernel refuses (no such filesystem type, not a mount
   // point): the attempt is the event, and nothing is mounted on the host.
   auto child = run_child([&] {
     if (unshare(CLONE_NEWNS) != 0) return 1;
-    if (mount("rp-src", dir.path.c_str(), "rampartfs-none", MS_NOSUID, nullptr) == 0 || errno != ENODEV) return 2;
-    return umount2(dir.path.c_str(), 0) != 0 && errno == EINVAL ? 0 : 3;
+    if (mount("rp-src", dir.path().c_str(), "rampartfs-none", MS_NOSUID, nullptr) == 0 || errno != ENODEV) return 2;
+    return umount2(dir.path().c_str(), 0) != 0 && errno == EINVAL ? 0 : 3;
   });
   REQUIRE(WEXITSTATUS(child.status) == 0);
 
@@ -348,7 +340,7 @@ TEST_CASE("unshare and refused mount and umount calls carry namespace and target
   const Record* m = k.wait_for(of_type_and_tgid(RP_EV_MOUNT, child.pid));
   REQUIRE(m != nullptr);
   const auto& me = m->as<rp_syscall_event>();
-  CHECK(fixed_str(me.str) == dir.path);
+  CHECK(fixed_str(me.str) == dir.path());
   CHECK(fixed_str(me.aux) == "rampartfs-none");
   CHECK((me.args[0] & MS_NOSUID) != 0);
   CHECK(me.result == -ENODEV);
@@ -356,7 +348,7 @@ TEST_CASE("unshare and refused mount and umount calls carry namespace and target
 
   const Record* um = k.wait_for(of_type_and_tgid(RP_EV_UMOUNT, child.pid));
   REQUIRE(um != nullptr);
-  CHECK(fixed_str(um->as<rp_syscall_event>().str) == dir.path);
+  CHECK(fixed_str(um->as<rp_syscall_event>().str) == dir.path());
   CHECK(um->as<rp_syscall_event>().result == -EINVAL);
 }
 

@@ -19,99 +19,19 @@
 #include <thread>
 #include <vector>
 
+#include "support/files.h"
+#include "support/rampartd.h"
 #include "support/workload.h"
 
 using nlohmann::json;
+using rampart::testing::Daemon;
+using rampart::testing::slurp;
+using rampart::testing::TempDir;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs rampartd with args, stdout and stderr into files in a scratch dir.
-class Rampartd {
- public:
-  explicit Rampartd(std::vector<std::string> args) {
-    char tmpl[] = "/tmp/rampart-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    out_ = dir_ + "/events.jsonl";
-    err_ = dir_ + "/stderr.txt";
-    pid_ = fork();
-    if (pid_ == 0) {
-      int o = open((dir_ + "/stdout.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int e = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(o, 1);
-      dup2(e, 2);
-      std::vector<char*> argv{const_cast<char*>(RAMPARTD_PATH)};
-      for (auto& a : args) {
-        if (a == "{out}") a = out_;  // the output file in this run's scratch dir
-        argv.push_back(a.data());
-      }
-      argv.push_back(nullptr);
-      execv(RAMPARTD_PATH, argv.data());
-      _exit(127);
-    }
-  }
-  ~Rampartd() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    std::filesystem::remove_all(dir_);
-  }
-  // Waits until the programs are attached (the banner says so) or it exited.
-  bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(20 * rampart::testing::timeout_scale())) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (stderr_text().find("attached ") != std::string::npos) return true;
-      int status;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        status_ = status;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-  int stop(int sig = SIGTERM) {
-    if (!exited_) {
-      kill(pid_, sig);
-      waitpid(pid_, &status_, 0);
-      exited_ = true;
-    }
-    return status_;
-  }
-  int wait_exit() {
-    if (!exited_) {
-      waitpid(pid_, &status_, 0);
-      exited_ = true;
-    }
-    return status_;
-  }
-  std::string stderr_text() const { return read_file(err_); }
-  std::string stdout_text() const { return read_file(dir_ + "/stdout.txt"); }
-  const std::string& out_path() const { return out_; }
-  const std::string& dir() const { return dir_; }
-  pid_t pid() const { return pid_; }
-  std::vector<json> events() const {
-    std::vector<json> out;
-    std::ifstream in(out_);
-    std::string line;
-    while (std::getline(in, line)) out.push_back(json::parse(line));  // throws on any bad line
-    return out;
-  }
-
- private:
-  std::string dir_, out_, err_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int status_ = 0;
-};
+// rampartd with only --output (no config, no policies), as the README runs it.
+Daemon rampartd_with_output() { return Daemon({.policy_dir = false, .dir_template = "/tmp/rampart-e2e-XXXXXX"}); }
 
 const json* find_event(const std::vector<json>& evs, const std::function<bool(const json&)>& pred) {
   for (const auto& e : evs)
@@ -124,8 +44,8 @@ const json* find_event(const std::vector<json>& evs, const std::function<bool(co
 TEST_CASE("bash -c with cat /etc/hostname then /bin/true gives exec events with parents and the open within 1 s",
           "[e2e]") {
   // The workload is exactly bash -c 'cat /etc/hostname; /bin/true' (no ';' in a test name: ctest splits on it).
-  Rampartd d({"--output", "{out}"});
-  REQUIRE(d.wait_ready());
+  Daemon d = rampartd_with_output();
+  REQUIRE(d.ready());
   CHECK(d.stderr_text().find("capability matrix") != std::string::npos);
 
   auto start = std::chrono::steady_clock::now();
@@ -197,8 +117,8 @@ TEST_CASE("bash -c with cat /etc/hostname then /bin/true gives exec events with 
 }
 
 TEST_CASE("every line is JSON with the common schema, and the exit stats account for every event", "[e2e]") {
-  Rampartd d({"--output", "{out}"});
-  REQUIRE(d.wait_ready());
+  Daemon d = rampartd_with_output();
+  REQUIRE(d.ready());
   for (int i = 0; i < 20; ++i) {
     rampart::testing::run_child([] {
       close(open("/etc/hostname", O_RDONLY));
@@ -241,44 +161,44 @@ TEST_CASE("every line is JSON with the common schema, and the exit stats account
 }
 
 TEST_CASE("an invalid config is refused with file:line:column and nothing is loaded", "[e2e]") {
-  char tmpl[] = "/tmp/rampart-cfg-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  std::string cfg = dir + "/bad.yaml";
-  std::ofstream(cfg) << "output:\n  path: \"-\"\nringbuf:\n  size_mb: 4\n  colour: blue\n";
-  Rampartd d({"--config", cfg});
+  Daemon d({.config = "output:\n  path: \"-\"\nringbuf:\n  size_mb: 4\n  colour: blue\n",
+            .policy_dir = false,
+            .output = "",
+            .dir_template = "/tmp/rampart-cfg-XXXXXX",
+            .start = false});
+  const std::string cfg = d.config_path();
+  d.spawn();
   int status = d.wait_exit();
   CHECK(WEXITSTATUS(status) == 2);
   auto err = d.stderr_text();
   CHECK(err.find(cfg + ":5:3") != std::string::npos);
   CHECK(err.find("ringbuf.colour") != std::string::npos);
   CHECK(err.find("attached") == std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("rampartd refuses to start when not root, and says why", "[e2e]") {
   // A copy nobody can execute: the build tree may sit under /root (mode 0700).
-  char tmpl[] = "/tmp/rampart-nonroot-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  chmod(dir.c_str(), 0755);
-  std::string bin = dir + "/rampartd", err_path = dir + "/stderr.txt";
+  TempDir dir("/tmp/rampart-nonroot-XXXXXX");
+  const std::string bin = dir / "rampartd";
   std::filesystem::copy_file(RAMPARTD_PATH, bin);
   chmod(bin.c_str(), 0755);
-  auto child = rampart::testing::run_child([&] {
-    int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    dup2(e, 2);
-    if (setgid(65534) != 0 || setuid(65534) != 0) return 125;
-    execl(bin.c_str(), bin.c_str(), "--output", "/dev/null", nullptr);
-    return 126;
-  });
-  auto err = read_file(err_path);
-  std::filesystem::remove_all(dir);
-  CHECK(WEXITSTATUS(child.status) == 1);
+  Daemon d({.policy_dir = false,
+            .output = "/dev/null",
+            .dir = dir.path(),
+            .binary = bin,
+            .uid = 65534,
+            .gid = 65534,
+            .start = false});
+  d.spawn();
+  const int status = d.wait_exit();
+  auto err = d.stderr_text();
+  CHECK(WEXITSTATUS(status) == 1);
   CHECK(err.find("must run as root") != std::string::npos);
 }
 
 TEST_CASE("SIGINT shuts down cleanly and unloads every program it attached", "[e2e]") {
-  Rampartd d({"--output", "{out}"});
-  REQUIRE(d.wait_ready());
+  Daemon d = rampartd_with_output();
+  REQUIRE(d.ready());
   // The programs this daemon holds: prog_id lines in its fds' fdinfo.
   std::set<uint32_t> ids;
   for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(d.pid()) + "/fdinfo")) {
@@ -313,10 +233,10 @@ TEST_CASE("SIGINT shuts down cleanly and unloads every program it attached", "[e
 TEST_CASE("no built-in rule fires on a benign workload", "[e2e]") {
   // cc, git init and commit, tar and gzip, python3 -c, an HTTP GET to a
   // loopback server, ps and ls -R: all in a scratch dir, under one bash.
-  char tmpl[] = "/var/tmp/rampart-benign-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  Rampartd d({"--output", "{out}"});
-  REQUIRE(d.wait_ready());
+  TempDir scratch("/var/tmp/rampart-benign-XXXXXX");
+  const std::string& dir = scratch.path();
+  Daemon d = rampartd_with_output();
+  REQUIRE(d.ready());
   const std::string script =
       "set -e; cd " + dir +
       "; printf 'int main(void){return 0;}\\n' > hello.c; cc -O2 -o hello.bin hello.c"
@@ -338,7 +258,7 @@ TEST_CASE("no built-in rule fires on a benign workload", "[e2e]") {
     execl("/bin/bash", "bash", "-c", script.c_str(), nullptr);
     return 126;
   });
-  std::string out = read_file(dir + "/out.txt");
+  std::string out = slurp(dir + "/out.txt");
   INFO(out);
   REQUIRE(WEXITSTATUS(child.status) == 0);
   REQUIRE(out.find("benign-done") != std::string::npos);
@@ -367,5 +287,4 @@ TEST_CASE("no built-in rule fires on a benign workload", "[e2e]") {
     if (e.contains("rules")) FAIL_CHECK("rule fired on a benign workload: " << e.dump());
   }
   CHECK(workload_events > 100);  // the workload really ran under observation
-  std::filesystem::remove_all(dir);
 }

@@ -21,36 +21,40 @@
 #include <string>
 #include <thread>
 
-#include "support/daemon_setup.h"
+#include "support/files.h"
+#include "support/net.h"
+#include "support/policed.h"
 #include "support/workload.h"
 
 using nlohmann::json;
 using rampart::testing::connect_script;
+using rampart::testing::Daemon;
 using rampart::testing::exec_config;
 using rampart::testing::exec_policy;
 using rampart::testing::Listener;
-using rampart::testing::PolicedSetup;
+using rampart::testing::PolicedBash;
 using rampart::testing::run_shell;
 using rampart::testing::ScratchTmpfs;
 using rampart::testing::slurp;
+using rampart::testing::TempDir;
 
 TEST_CASE("enforce policy for a binary: its denied connect fails with EPERM and other processes are untouched",
           "[e2e]") {
   Listener allowed, denied;
-  PolicedSetup s("enforce", allowed.port);
+  PolicedBash s("enforce", allowed.port());
   REQUIRE(s.ready());
   CHECK(s.stderr_text().find("1 policies") != std::string::npos);
 
-  auto [code, out] = run_shell(s.bash(), connect_script(allowed.port, denied.port));
-  CHECK(out.find("connected-" + std::to_string(allowed.port)) != std::string::npos);
-  CHECK(out.find("connected-" + std::to_string(denied.port)) == std::string::npos);
+  auto [code, out] = run_shell(s.bash(), connect_script(allowed.port(), denied.port()));
+  CHECK(out.find("connected-" + std::to_string(allowed.port())) != std::string::npos);
+  CHECK(out.find("connected-" + std::to_string(denied.port())) == std::string::npos);
   CHECK(out.find("Operation not permitted") != std::string::npos);
   CHECK(code != 0);
 
   // The same script in the system's bash: no policy selects it.
-  auto [code2, out2] = run_shell("/bin/bash", connect_script(allowed.port, denied.port));
+  auto [code2, out2] = run_shell("/bin/bash", connect_script(allowed.port(), denied.port()));
   CHECK(code2 == 0);
-  CHECK(out2.find("connected-" + std::to_string(denied.port)) != std::string::npos);
+  CHECK(out2.find("connected-" + std::to_string(denied.port())) != std::string::npos);
 
   auto enforce = s.enforce_events();
   const size_t denials = enforce.size();
@@ -61,7 +65,7 @@ TEST_CASE("enforce policy for a binary: its denied connect fails with EPERM and 
     CHECK(e["op"] == "connect");
     CHECK(e["operation_completed"] == "no");
     CHECK(e["remote"]["addr"] == "127.0.0.1");
-    CHECK(e["remote"]["port"] == denied.port);
+    CHECK(e["remote"]["port"] == denied.port());
     CHECK(e["proc"]["exe"] == s.bash());
   }
   CHECK(denials == 1);
@@ -69,37 +73,35 @@ TEST_CASE("enforce policy for a binary: its denied connect fails with EPERM and 
 
 TEST_CASE("the same policy in audit mode lets everything through and reports would-deny", "[e2e]") {
   Listener allowed, denied;
-  PolicedSetup s("audit", allowed.port);
+  PolicedBash s("audit", allowed.port());
   REQUIRE(s.ready());
-  auto [code, out] = run_shell(s.bash(), connect_script(allowed.port, denied.port));
+  auto [code, out] = run_shell(s.bash(), connect_script(allowed.port(), denied.port()));
   CHECK(code == 0);
-  CHECK(out.find("connected-" + std::to_string(denied.port)) != std::string::npos);
+  CHECK(out.find("connected-" + std::to_string(denied.port())) != std::string::npos);
   auto enforce = s.enforce_events();
   const size_t would = enforce.size();
   for (const auto& e : enforce) {
     CHECK(e["action"] == "would_deny");
     CHECK(e["operation_completed"] == "yes");
-    CHECK(e["remote"]["port"] == denied.port);
+    CHECK(e["remote"]["port"] == denied.port());
   }
   CHECK(would == 1);
 }
 
 TEST_CASE("rampartd refuses to start on an invalid policy and names file:line:column", "[e2e]") {
-  char tmpl[] = "/tmp/rampart-badpol-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  std::ofstream(dir + "/bad.yaml") << "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: bad\nspec:\n"
-                                      "  selector:\n    uids: [0]\n  mode: enforce\n  allow:\n    network:\n"
-                                      "      connect: [\"10.0.0.1/8:80\"]\n";
-  auto child = rampart::testing::run_child([&] {
-    int e = open((dir + "/stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(e, 2);
-    execl(RAMPARTD_PATH, RAMPARTD_PATH, "--policy-dir", dir.c_str(), "--output", "/dev/null", nullptr);
-    return 126;
-  });
-  auto err = slurp(dir + "/stderr.txt");
-  std::filesystem::remove_all(dir);
-  CHECK(WEXITSTATUS(child.status) == 1);
-  CHECK(err.find(dir + "/bad.yaml:11:") != std::string::npos);
+  // No config: the policy directory alone.
+  Daemon d({.policies = {{"bad.yaml",
+                          "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: bad\nspec:\n"
+                          "  selector:\n    uids: [0]\n  mode: enforce\n  allow:\n    network:\n"
+                          "      connect: [\"10.0.0.1/8:80\"]\n"}},
+            .output = "/dev/null",
+            .dir_template = "/tmp/rampart-badpol-XXXXXX",
+            .start = false});
+  d.spawn();
+  const int status = d.wait_exit();
+  auto err = d.stderr_text();
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(err.find(d.policy_dir() + "/bad.yaml:11:") != std::string::npos);
   CHECK(err.find("refusing to start") != std::string::npos);
   CHECK(err.find("attached") == std::string::npos);
 }
@@ -109,7 +111,7 @@ TEST_CASE("enforce policy: an exec outside allow.exec fails with EPERM, never ru
   std::string allowed = fs.install("/bin/true", "allowed-true");
   std::string denied = fs.install("/usr/bin/touch", "denied-touch");
   std::string marker = fs.dir + "/marker";
-  PolicedSetup s("enforce", exec_policy(fs), exec_config(fs), fs.dir);
+  PolicedBash s("enforce", exec_policy(fs), exec_config(fs), fs.dir);
   REQUIRE(s.ready());
   if (!s.lsm()) CHECK(s.stderr_text().find("exec enforcement through fanotify") != std::string::npos);
 
@@ -142,7 +144,7 @@ TEST_CASE("the exec policy in audit mode lets the exec run and reports would-den
   ScratchTmpfs fs;
   std::string denied = fs.install("/usr/bin/touch", "denied-touch");
   std::string marker = fs.dir + "/marker";
-  PolicedSetup s("audit", exec_policy(fs), exec_config(fs), fs.dir);
+  PolicedBash s("audit", exec_policy(fs), exec_config(fs), fs.dir);
   REQUIRE(s.ready());
   auto [code, out] = run_shell(s.bash(), denied + " " + marker + "; echo rc=$?");
   CHECK(out.find("rc=0") != std::string::npos);
@@ -163,7 +165,7 @@ TEST_CASE("enforce policy: open with O_WRONLY and O_TRUNC of a protected file fa
   const std::string original = "original contents\n";
   std::ofstream(target) << original;
   std::string spec = "  deny:\n    - id: protect-target\n      files: { write: [\"" + target + "\"] }\n";
-  PolicedSetup s("enforce", spec, "", fs.dir);
+  PolicedBash s("enforce", spec, "", fs.dir);
   REQUIRE(s.ready());
   if (!s.lsm()) CHECK(s.stderr_text().find("file protection through fanotify") != std::string::npos);
 
@@ -196,7 +198,7 @@ namespace {
 // (rampart.exec.writable_dir: 100 -> 70, deny level). It then writes an ssh
 // authorized_keys file (50 more: 20, at or below the quarantine threshold 60),
 // waits, and connects to a listener.
-std::pair<int, std::string> persistence_then_connect(const PolicedSetup& s, uint16_t port) {
+std::pair<int, std::string> persistence_then_connect(const PolicedBash& s, uint16_t port) {
   std::string ssh = s.dir() + "/home/.ssh";
   std::filesystem::create_directories(ssh);
   return run_shell(s.bash(), "echo ssh-ed25519 AAAA >> " + ssh +
@@ -210,9 +212,9 @@ const std::string kQuarantineSpec = "  scoring:\n    thresholds: { alert: 95, de
 
 TEST_CASE("a rule hit that lowers the score to quarantine cuts the process's network in the kernel", "[e2e]") {
   Listener open_port;  // no allow-list restricts it: only the verdict can refuse
-  PolicedSetup s("enforce", kQuarantineSpec, "");
+  PolicedBash s("enforce", kQuarantineSpec, "");
   REQUIRE(s.ready());
-  auto [code, out] = persistence_then_connect(s, open_port.port);
+  auto [code, out] = persistence_then_connect(s, open_port.port());
   CHECK(out.find("refused") != std::string::npos);
   CHECK(out.find("Operation not permitted") != std::string::npos);
 
@@ -244,9 +246,9 @@ TEST_CASE("a rule hit that lowers the score to quarantine cuts the process's net
 
 TEST_CASE("in audit mode the same verdict is reported and not enforced", "[e2e]") {
   Listener open_port;
-  PolicedSetup s("audit", kQuarantineSpec, "");
+  PolicedBash s("audit", kQuarantineSpec, "");
   REQUIRE(s.ready());
-  auto [code, out] = persistence_then_connect(s, open_port.port);
+  auto [code, out] = persistence_then_connect(s, open_port.port());
   CHECK(out.find("connected") != std::string::npos);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   s.stop();
@@ -285,7 +287,7 @@ TEST_CASE("deny rules with a prefix and a glob protect every file below them, fo
   std::ofstream(fs.path + "/keys/readme.txt") << "hello\n";
   std::string spec = "  deny:\n" + deny_rule("conf-readonly", "files: { write: [\"" + fs.path + "/conf/\"] }") +
                      deny_rule("no-pem", "files: { read: [\"" + fs.path + "/keys/*.pem\"] }");
-  PolicedSetup s("enforce", spec, scoped_config(fs), fs.dir);
+  PolicedBash s("enforce", spec, scoped_config(fs), fs.dir);
   REQUIRE(s.ready());
 
   auto [code, out] = run_shell(s.bash(), "read -r l < " + fs.path + "/conf/sub/app.conf && echo read-conf=$l; " +
@@ -317,7 +319,7 @@ TEST_CASE("allow.files on a marked filesystem: a write outside the allow-list fa
   std::ofstream(fs.path + "/input.txt") << "in\n";
   // /dev/ too: bash opens /dev/tty for writing, which BPF LSM (checking every filesystem) would refuse.
   std::string spec = "  allow:\n    files:\n      write: [\"" + fs.path + "/out/\", \"/dev/\"]\n";
-  PolicedSetup s("enforce", spec, scoped_config(fs, "  file_mounts: [\"" + fs.path + "\"]\n"), fs.dir);
+  PolicedBash s("enforce", spec, scoped_config(fs, "  file_mounts: [\"" + fs.path + "\"]\n"), fs.dir);
   REQUIRE(s.ready());
   auto [code, out] =
       run_shell(s.bash(), "echo ok > " + fs.path + "/out/result && echo wrote-out; " + "echo x > " + fs.path +
@@ -335,10 +337,10 @@ TEST_CASE("allow.files on a marked filesystem: a write outside the allow-list fa
 
 TEST_CASE("allow.files off the marked paths: a violating write is reported and its process killed after the fact",
           "[e2e]") {
-  char tmpl[] = "/tmp/rampart-files-XXXXXX";
-  const std::string scratch = mkdtemp(tmpl);
+  const TempDir scratch_dir("/tmp/rampart-files-XXXXXX");
+  const std::string& scratch = scratch_dir.path();
   std::string spec = "  allow:\n    files:\n      write: [\"" + scratch + "/out/\", \"/dev/\"]\n";
-  PolicedSetup s("enforce", spec, "");
+  PolicedBash s("enforce", spec, "");
   REQUIRE(s.ready());
   auto [code, out] = run_shell(s.bash(), "echo x > " + scratch + "/elsewhere; sleep 2; echo survived");
   if (s.lsm()) {
@@ -349,7 +351,6 @@ TEST_CASE("allow.files off the marked paths: a violating write is reported and i
     REQUIRE(enforce.size() == 1);
     CHECK(enforce[0]["mechanism"] == "bpf_lsm");
     CHECK(enforce[0]["action"] == "denied");
-    std::filesystem::remove_all(scratch);
     return;
   }
   CHECK(out.find("survived") == std::string::npos);
@@ -359,7 +360,6 @@ TEST_CASE("allow.files off the marked paths: a violating write is reported and i
   CHECK(enforce[0]["action"] == "killed");
   CHECK(enforce[0]["operation_completed"] == "yes");  // the write happened: said so
   CHECK(enforce[0]["path"] == scratch + "/elsewhere");
-  std::filesystem::remove_all(scratch);
 }
 
 TEST_CASE("an exec deny rule refuses its binaries with EPERM without an exec allow-list", "[e2e]") {
@@ -367,7 +367,7 @@ TEST_CASE("an exec deny rule refuses its binaries with EPERM without an exec all
   std::string allowed = fs.install("/bin/true", "tool-true");
   std::string denied = fs.install("/usr/bin/touch", "denied-touch");
   std::string spec = "  deny:\n" + deny_rule("no-denied", "exec: [\"" + fs.path + "/denied-*\"]");
-  PolicedSetup s("enforce", spec, scoped_config(fs), fs.dir);
+  PolicedBash s("enforce", spec, scoped_config(fs), fs.dir);
   REQUIRE(s.ready());
   auto [code, out] =
       run_shell(s.bash(), allowed + " && echo ran-tool; " + denied + " " + fs.dir + "/marker; echo rc=$?");
@@ -388,11 +388,11 @@ TEST_CASE("the deny level of the trust ladder refuses exec and sensitive files i
   Listener open_port;
   // The policed bash lives under /tmp: its exec costs 30 points, 100 -> 70, the deny level here.
   std::string spec = "  scoring:\n    thresholds: { alert: 95, deny: 90, quarantine: 20, kill: 5 }\n";
-  PolicedSetup s("enforce", spec, scoped_config(fs, "", "[\"" + fs.path + "/secret\"]"), fs.dir);
+  PolicedBash s("enforce", spec, scoped_config(fs, "", "[\"" + fs.path + "/secret\"]"), fs.dir);
   REQUIRE(s.ready());
   auto [code, out] = run_shell(s.bash(), "sleep 0.3; " + tool + "; echo exec-rc=$?; read -r l < " + fs.path +
                                              "/secret; echo secret-rc=$?; exec 3<>/dev/tcp/127.0.0.1/" +
-                                             std::to_string(open_port.port) + " && echo connected");
+                                             std::to_string(open_port.port()) + " && echo connected");
   INFO(out);
   CHECK(out.find("exec-rc=126") != std::string::npos);
   CHECK(out.find("secret-rc=1") != std::string::npos);
@@ -411,12 +411,13 @@ TEST_CASE("a network deny rule with action kill refuses the connect and rampartd
   Listener denied, open_port;
   std::string spec =
       "  deny:\n" +
-      deny_rule("no-port", "network: { connect: [\"127.0.0.1:" + std::to_string(denied.port) + "\"] }", "kill");
-  PolicedSetup s("enforce", spec, "");
+      deny_rule("no-port", "network: { connect: [\"127.0.0.1:" + std::to_string(denied.port()) + "\"] }", "kill");
+  PolicedBash s("enforce", spec, "");
   REQUIRE(s.ready());
-  auto [code, out] = run_shell(s.bash(), "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(open_port.port) +
-                                             " && echo connected-open; exec 4<>/dev/tcp/127.0.0.1/" +
-                                             std::to_string(denied.port) + " || echo refused; sleep 2; echo survived");
+  auto [code, out] =
+      run_shell(s.bash(), "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(open_port.port()) +
+                              " && echo connected-open; exec 4<>/dev/tcp/127.0.0.1/" + std::to_string(denied.port()) +
+                              " || echo refused; sleep 2; echo survived");
   INFO(out);
   CHECK(out.find("connected-open") != std::string::npos);
   CHECK(out.find("survived") == std::string::npos);
@@ -434,7 +435,7 @@ TEST_CASE("a guard that does not answer in time lets the exec through and counts
   std::string denied = fs.install("/usr/bin/touch", "denied-touch");
   std::string marker = fs.dir + "/marker";
   setenv("RAMPART_FAULT_GUARD_DELAY_MS", "600", 1);
-  PolicedSetup s("enforce", exec_policy(fs), scoped_config(fs, "  decision_deadline_ms: 100\n"), fs.dir);
+  PolicedBash s("enforce", exec_policy(fs), scoped_config(fs, "  decision_deadline_ms: 100\n"), fs.dir);
   unsetenv("RAMPART_FAULT_GUARD_DELAY_MS");
   REQUIRE(s.ready());
   if (s.lsm()) return;  // no fanotify guard: the LSM hooks decide in the kernel, without a deadline
@@ -458,7 +459,7 @@ TEST_CASE("an allowed script runs through its interpreter, which cannot be run d
   std::string script = fs.path + "/allowed-script.sh";
   std::ofstream(script) << "#!" << interp << "\necho script-ran\n";
   chmod(script.c_str(), 0755);
-  PolicedSetup s("enforce", exec_policy(fs), exec_config(fs), fs.dir);
+  PolicedBash s("enforce", exec_policy(fs), exec_config(fs), fs.dir);
   REQUIRE(s.ready());
   // The kernel opens the script, then its "#!" program, both as execs: the
   // second belongs to the allowed exec. Run directly, the program is refused.
@@ -479,19 +480,18 @@ TEST_CASE("enforcement survives a SIGKILLed rampartd through its pins, and a res
   Listener denied, open_port;
   const std::string pins = "/sys/fs/bpf/rampart-e2e-" + std::to_string(getpid());
   std::string spec =
-      "  deny:\n    - id: no-port\n      network: { connect: [\"127.0.0.1:" + std::to_string(denied.port) +
+      "  deny:\n    - id: no-port\n      network: { connect: [\"127.0.0.1:" + std::to_string(denied.port()) +
       "\"] }\n      weight: 1\n";
-  PolicedSetup s("enforce", spec, rampart::testing::kScopedConfig + "  pin_dir: " + pins + "\n");
+  PolicedBash s("enforce", spec, rampart::testing::kScopedConfig + "  pin_dir: " + pins + "\n");
   REQUIRE(s.ready());
   REQUIRE(std::filesystem::exists(pins + "/policy_map"));
-  // A policed bash tries both ports every 100 ms for about 4 s (fewer tries
-  // than the listeners' backlog: nobody accepts), in subshells
+  // A policed bash tries both ports every 100 ms for about 4 s, in subshells
   // forked along the way (each inherits the policy in the kernel).
   const std::string out = s.dir() + "/loop.txt";
-  const std::string loop = "for i in $(seq 40); do (exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(denied.port) +
+  const std::string loop = "for i in $(seq 40); do (exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(denied.port()) +
                            ") 2>/dev/null && echo denied-port-connected || echo denied-port-refused; (exec "
                            "3<>/dev/tcp/127.0.0.1/" +
-                           std::to_string(open_port.port) +
+                           std::to_string(open_port.port()) +
                            ") && echo open-port-connected; sleep 0.1; done; echo loop-done";
   pid_t looper = rampart::testing::spawn_child([&] {
     int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);

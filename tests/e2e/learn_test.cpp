@@ -19,13 +19,16 @@
 #include <string>
 #include <thread>
 
-#include "api/api_support.h"
+#include "support/ctl.h"
+#include "support/files.h"
+#include "support/net.h"
+#include "support/rampartd.h"
 #include "support/scratch_tmpfs.h"
 #include "support/workload.h"
 
 using nlohmann::json;
-using rampart::testing::ApiDaemon;
 using rampart::testing::ctl;
+using rampart::testing::Daemon;
 using rampart::testing::free_port;
 using rampart::testing::json_u64;
 using rampart::testing::Listener;
@@ -65,20 +68,17 @@ class LearnSetup {
         fs_("/run/rampart-learn-XXXXXX"),
         base_(fs_.path + "/app"),
         port_(free_port()),
-        daemon_("", config()) {
+        daemon_({.config = config(), .api = true, .dir_template = "/tmp/rampart-api-XXXXXX", .start = false}) {
     std::filesystem::create_directories(base_ + "/conf");
     std::filesystem::create_directories(base_ + "/log");
     std::filesystem::create_directories(base_ + "/other");
     std::ofstream(base_ + "/conf/app.conf") << "greeting=hello\n";
     exe_ = fs_.install(LEARN_WORKLOAD_PATH, "server");
     // Quarantine at 50: a new executable (50 points) is enough on its own.
-    rampart::testing::write_file(daemon_.policy_dir() + "/server.yaml",
-                                 "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: server\nspec:\n"
-                                 "  selector:\n    executables: [\"" +
-                                     exe_ +
-                                     "\"]\n  mode: learn\n"
-                                     "  scoring:\n    thresholds: {alert: 80, deny: 60, quarantine: 50, kill: 5}\n");
-    daemon_.stop();  // the policy is read at start
+    daemon_.write_policy("server.yaml",
+                         rampart::testing::policy_for("server", exe_, "learn",
+                                                      "  scoring:\n    thresholds: {alert: 80, deny: 60, "
+                                                      "quarantine: 50, kill: 5}\n"));
     REQUIRE(daemon_.start());
   }
   ~LearnSetup() { stop_workload(); }
@@ -132,7 +132,7 @@ class LearnSetup {
   std::string base_, exe_;
   uint16_t port_;
   Listener backend_;
-  ApiDaemon daemon_;
+  Daemon daemon_;
   pid_t workload_ = -1;
 };
 

@@ -1,4 +1,4 @@
-// e2e tier, overload (issue 8): a ring buffer far too small for a burst, and
+// e2e tier, overload: a ring buffer far too small for a burst, and
 // kernel rate limits. A forced overflow must name the process that lost
 // events in an "overload" record and a log line; a fail-closed enforce-mode
 // policy then quarantines that process (its connect fails with EPERM) and a
@@ -18,12 +18,13 @@
 #include <string>
 #include <thread>
 
-#include "support/daemon_setup.h"
+#include "support/net.h"
+#include "support/policed.h"
 #include "support/workload.h"
 
 using nlohmann::json;
 using rampart::testing::Listener;
-using rampart::testing::PolicedSetup;
+using rampart::testing::PolicedBash;
 using rampart::testing::run_shell;
 
 namespace {
@@ -95,12 +96,12 @@ struct BurstOutcome {
 BurstOutcome run_burst(const std::string& overload) {
   Listener allowed;
   const std::string spec = "  overload: " + overload +
-                           "\n  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed.port) +
+                           "\n  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed.port()) +
                            "\"]\n";
-  PolicedSetup s("enforce", spec, kTinyRing);
+  PolicedBash s("enforce", spec, kTinyRing);
   REQUIRE(s.ready());
   BurstOutcome o;
-  o.out = run_shell(s.bash(), burst_then_connect(allowed.port)).second;
+  o.out = run_shell(s.bash(), burst_then_connect(allowed.port())).second;
   o.pid = pid_in(o.out);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   o.stderr_text = s.stderr_text();
@@ -164,7 +165,7 @@ TEST_CASE("rate limits: a noisy cgroup loses its excess, counted and named, and 
   const std::string config = kIsolated +
                              "ratelimit:\n  process_per_s: 5000\n  process_burst: 1000\n  cgroup_per_s: 2000\n"
                              "  cgroup_burst: 500\noverload:\n  check_interval_ms: 100\nringbuf:\n  size_mb: 64\n";
-  PolicedSetup s("audit", "", config);
+  PolicedBash s("audit", "", config);
   REQUIRE(s.ready());
   rampart::testing::ScratchCgroup noisy_cg("noisy"), quiet_cg("quiet");
   const std::string noisy_path = s.dir() + "/noisy-file", quiet_path = s.dir() + "/quiet-file";
@@ -252,7 +253,7 @@ TEST_CASE("/proc races: rampartd starts and runs while thousands of processes ex
     }
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  PolicedSetup s("audit", "", kIsolated);
+  PolicedBash s("audit", "", kIsolated);
   const bool ready = s.ready();
   std::this_thread::sleep_for(std::chrono::seconds(2));
   stop = true;

@@ -19,38 +19,20 @@
 #include <string>
 #include <thread>
 
+#include "support/files.h"
+#include "support/rampartd.h"
 #include "support/workload.h"
 
 using nlohmann::json;
-
-namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
+using rampart::testing::slurp;
 
 TEST_CASE("built-in rules fire on real actions", "[e2e]") {
-  char tmpl[] = "/var/tmp/rampart-rules-XXXXXX";
-  const std::string d = mkdtemp(tmpl);
-  const std::string out = d + "/events.jsonl", err = d + "/stderr.txt";
   const bool had_rampart_dir = std::filesystem::exists("/etc/rampart");
-
-  pid_t daemon = fork();
-  if (daemon == 0) {
-    int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(e, 2);
-    execl(RAMPARTD_PATH, RAMPARTD_PATH, "--output", out.c_str(), nullptr);
-    _exit(127);
-  }
-  for (int i = 0; i < 1000 * rampart::testing::timeout_scale() && slurp(err).find("attached ") == std::string::npos;
-       ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  REQUIRE(slurp(err).find("attached ") != std::string::npos);
+  // rampartd with only --output (its built-in config and rules); the
+  // script's files go in its scratch dir.
+  rampart::testing::Daemon daemon({.policy_dir = false, .dir_template = "/var/tmp/rampart-rules-XXXXXX"});
+  REQUIRE(daemon.ready());
+  const std::string& d = daemon.dir();
 
   // Attaches to, and writes into, a child of its own: ptrace and process_vm_writev.
   std::ofstream(d + "/inject.py") << R"PY(
@@ -162,18 +144,12 @@ libc.capset(hdr, data)
   });
   REQUIRE(slurp(d + "/script.txt").find("rules-done") != std::string::npos);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  kill(daemon, SIGTERM);
-  waitpid(daemon, nullptr, 0);
+  daemon.stop();
   if (!had_rampart_dir) std::filesystem::remove("/etc/rampart");
 
   // Which rules fired on the script's process tree.
   std::map<uint64_t, uint64_t> parent;
-  std::vector<json> evs;
-  {
-    std::ifstream in(out);
-    std::string line;
-    while (std::getline(in, line)) evs.push_back(json::parse(line));
-  }
+  const std::vector<json> evs = daemon.events();
   for (const auto& e : evs)
     if (e["type"] == "fork") parent[e["child_pid"].get<uint64_t>()] = e["proc"]["tgid"].get<uint64_t>();
   auto in_script = [&](uint64_t pid) {
@@ -193,6 +169,4 @@ libc.capset(hdr, data)
     INFO(id << " on: " << action);
     CHECK(fired.count(id) == 1);
   }
-  std::error_code ec;
-  std::filesystem::remove_all(d, ec);
 }

@@ -6,10 +6,16 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 
-#include "support/daemon_setup.h"
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 
-using rampart::testing::json;
-using rampart::testing::PolicedSetup;
+#include "support/files.h"
+#include "support/policed.h"
+
+using nlohmann::json;
+using rampart::testing::PolicedBash;
 using rampart::testing::run_shell;
 using rampart::testing::ScratchTmpfs;
 using rampart::testing::slurp;
@@ -17,13 +23,7 @@ using rampart::testing::slurp;
 namespace {
 
 // No exec marks, no sensitive paths: under LSM the config's fanotify keys do nothing anyway.
-const std::string kConfig = "enforcement:\n  exec_mounts: []\n  sensitive_paths: []\n";
-
-pid_t rampartd_pid(const PolicedSetup& s) {
-  // The daemon is the only rampartd whose --policy-dir is this setup's.
-  auto [code, out] = run_shell("/bin/bash", "pgrep -f -- '--policy-dir " + s.dir() + "/policies' | head -1");
-  return static_cast<pid_t>(std::atoi(out.c_str()));
-}
+const std::string& kConfig = rampart::testing::kScopedConfig;
 
 }  // namespace
 
@@ -32,7 +32,7 @@ TEST_CASE("LSM: rampartd chooses BPF LSM, and a non-allowed exec fails with EPER
   std::string allowed = fs.install("/bin/true", "allowed-true");
   std::string denied = fs.install("/usr/bin/touch", "denied-touch");
   std::string marker = fs.dir + "/marker";
-  PolicedSetup s("enforce", "  allow:\n    exec: [\"" + fs.path + "/allowed-*\", \"/usr/bin/*\"]\n", kConfig, fs.dir);
+  PolicedBash s("enforce", "  allow:\n    exec: [\"" + fs.path + "/allowed-*\", \"/usr/bin/*\"]\n", kConfig, fs.dir);
   REQUIRE(s.ready());
   INFO(s.stderr_text());
   REQUIRE(s.lsm());
@@ -56,7 +56,7 @@ TEST_CASE("LSM: an open for writing of a denied path fails with EPERM and the fi
   std::string target = fs.path + "/protected.txt";
   std::ofstream(target) << "original\n";
   std::string spec = "  deny:\n    - id: protect\n      files: { write: [\"" + target + "\"] }\n      weight: 1\n";
-  PolicedSetup s("enforce", spec, kConfig, fs.dir);
+  PolicedBash s("enforce", spec, kConfig, fs.dir);
   REQUIRE(s.ready());
   REQUIRE(s.lsm());
   auto [code, out] =
@@ -73,7 +73,7 @@ TEST_CASE("LSM: an open for writing of a denied path fails with EPERM and the fi
 
 TEST_CASE("LSM: a forbidden ptrace fails with EPERM instead of killing the tracer", "[lsm]") {
   ScratchTmpfs fs;
-  PolicedSetup s("enforce", "  allow:\n    privilege: { ptrace: false }\n", kConfig, fs.dir);
+  PolicedBash s("enforce", "  allow:\n    privilege: { ptrace: false }\n", kConfig, fs.dir);
   REQUIRE(s.ready());
   REQUIRE(s.lsm());
   // The policed bash starts a sleeper and tries to attach to it through python's ctypes-free path: strace-less, so
@@ -99,10 +99,10 @@ TEST_CASE("LSM: a forbidden ptrace fails with EPERM instead of killing the trace
 TEST_CASE("LSM: another root process can neither kill rampartd nor open its maps, and the attempt is reported",
           "[lsm]") {
   ScratchTmpfs fs;
-  PolicedSetup s("audit", "  allow:\n    exec: [\"/usr/bin/*\"]\n", kConfig, fs.dir);
+  PolicedBash s("audit", "  allow:\n    exec: [\"/usr/bin/*\"]\n", kConfig, fs.dir);
   REQUIRE(s.ready());
   REQUIRE(s.lsm());
-  pid_t daemon = rampartd_pid(s);
+  const pid_t daemon = s.pid();
   REQUIRE(daemon > 0);
   // run_shell forks a child that execs bash: a root process that is not rampartd's supervisor (this test).
   auto [code, out] = run_shell("/bin/bash", "kill -9 " + std::to_string(daemon) + "; echo kill-rc=$?; " +

@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace rampart::testing {
@@ -22,7 +24,8 @@ struct ScratchTmpfs {
     chmod(dir.c_str(), 0755);
     path = dir + "/fs";
     std::filesystem::create_directory(path);
-    REQUIRE(mount("rampart-test", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") == 0);
+    if (mount("rampart-test", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") != 0)
+      throw std::runtime_error("mount tmpfs on " + path + ": " + std::strerror(errno));
   }
   ~ScratchTmpfs() {
     umount2(path.c_str(), MNT_DETACH);

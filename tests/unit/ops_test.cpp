@@ -1,4 +1,4 @@
-// Operations (issue 7), no privileges: the Prometheus text format and the
+// Operations code, no privileges: the Prometheus text format and the
 // histogram, the log record formats and levels, metrics listen addresses
 // and the config's metrics: and log: sections.
 #include <catch2/catch.hpp>

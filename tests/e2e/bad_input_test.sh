@@ -6,7 +6,7 @@
 # at the end its policy is still the one it started with (same generation,
 # same name) and it still answers. Prints a Markdown table of what was tried
 # and what Rampart said (docs/bad-input.md is this output).
-#   run.sh RAMPARTD RAMPARTCTL [--table]
+#   bad_input_test.sh RAMPARTD RAMPARTCTL [--table]
 set -uo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "skipped: the API cases run rampartd, which needs root"
