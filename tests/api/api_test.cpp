@@ -289,10 +289,9 @@ namespace {
 // A CA, a server certificate for 127.0.0.1 and a client certificate it
 // signed, and a client certificate from another CA, made with openssl.
 struct Pki {
-  std::string dir;
+  TempDir tmp{"/tmp/rampart-pki-XXXXXX", 0700};  // private keys: for root only
+  std::string dir = tmp.path();
   Pki() {
-    char tmpl[] = "/tmp/rampart-pki-XXXXXX";
-    dir = mkdtemp(tmpl);
     const std::string script = R"(set -e; cd ")" + dir + R"(";
       gen() { openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$1" -keyout $1.key -out $1.pem 2>/dev/null; }
       sign() { openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout $1.key -out $1.csr 2>/dev/null;
@@ -301,7 +300,6 @@ struct Pki {
       gen ca; gen rogue-ca; sign server ca; sign ops-laptop ca; sign intruder rogue-ca)";
     ok = std::system(("bash -c '" + std::regex_replace(script, std::regex("'"), "'\\''") + "'").c_str()) == 0;
   }
-  ~Pki() { std::filesystem::remove_all(dir); }
   std::string operator()(const std::string& f) const { return dir + "/" + f; }
   bool ok = false;
 };
@@ -401,10 +399,9 @@ class FakeKubelet {
   pid_t pid_ = -1;
 };
 
-std::optional<json> exec_event(const Daemon& d, pid_t pid) {
-  for (const auto& e : d.events())
-    if (e["type"] == "exec" && e["proc"]["tgid"] == pid) return e;
-  return std::nullopt;
+// The exec event of pid, waited for up to `wait`.
+std::optional<json> exec_event(const Daemon& d, pid_t pid, std::chrono::milliseconds wait = 5s) {
+  return d.wait_for_event([pid](const json& e) { return e["type"] == "exec" && e["proc"]["tgid"] == pid; }, wait);
 }
 
 }  // namespace
@@ -449,8 +446,7 @@ TEST_CASE("pod name, namespace and labels from the kubelet's /pods over HTTPS wi
   REQUIRE(d.stderr_text().find("kubelet: 1 pods on this node") != std::string::npos);
 
   const pid_t a = exec_in_pod(cg_a);
-  std::optional<json> ev;
-  for (int i = 0; i < 100 && !(ev = exec_event(d, a)); ++i) std::this_thread::sleep_for(50ms);
+  const std::optional<json> ev = exec_event(d, a);
   REQUIRE(ev);
   INFO(ev->dump());
   CHECK((*ev)["proc"]["pod_uid"] == uid_a);
@@ -463,13 +459,13 @@ TEST_CASE("pod name, namespace and labels from the kubelet's /pods over HTTPS wi
   // UID and asks for a refresh (at most one per 5 s); later events name it.
   write_file(dir + "/pods.json", pod_list({{uid_a, "checkout-7d9f", "checkout"}, {uid_b, "payments-5c", "payments"}}));
   const pid_t b1 = exec_in_pod(cg_b);
-  for (int i = 0; i < 100 && !exec_event(d, b1); ++i) std::this_thread::sleep_for(50ms);
-  REQUIRE(exec_event(d, b1));
-  CHECK((*exec_event(d, b1))["proc"]["pod_uid"] == uid_b);
+  const std::optional<json> first = exec_event(d, b1);
+  REQUIRE(first);
+  CHECK((*first)["proc"]["pod_uid"] == uid_b);
   std::optional<json> named;
   for (int i = 0; i < 80 && !named; ++i) {
     std::this_thread::sleep_for(200ms);
-    auto e = exec_event(d, exec_in_pod(cg_b));
+    auto e = exec_event(d, exec_in_pod(cg_b), 0ms);
     if (e && (*e)["proc"].contains("pod")) named = e;
   }
   REQUIRE(named);

@@ -13,10 +13,10 @@
 
 namespace rampart::testing {
 
-TempDir::TempDir(std::string tmpl) {
+TempDir::TempDir(std::string tmpl, mode_t mode) {
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
   path_ = tmpl;
-  chmod(path_.c_str(), 0755);
+  chmod(path_.c_str(), mode);
 }
 
 TempDir::~TempDir() {

@@ -3,17 +3,19 @@
 // of it), and JSON lines read back.
 #pragma once
 
+#include <sys/types.h>
+
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 namespace rampart::testing {
 
-// mkdtemp(tmpl), mode 0755 (rampartd and the children the tests run read
-// it), removed with everything in it when destroyed.
+// mkdtemp(tmpl), by default mode 0755 (the children the tests run as other
+// users read it), removed with everything in it when destroyed.
 class TempDir {
  public:
-  explicit TempDir(std::string tmpl = "/tmp/rampart-test-XXXXXX");
+  explicit TempDir(std::string tmpl = "/tmp/rampart-test-XXXXXX", mode_t mode = 0755);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -27,15 +26,13 @@ std::chrono::milliseconds ready_timeout() { return std::chrono::seconds(30) * ti
 
 Daemon::Daemon(DaemonOptions opts) : opts_(std::move(opts)) {
   if (opts_.binary.empty()) opts_.binary = RAMPARTD_PATH;
-  owns_dir_ = opts_.dir.empty();
-  if (owns_dir_) {
-    std::string tmpl = opts_.dir_template;
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
-    dir_ = tmpl;
+  if (opts_.dir.empty()) {
+    scratch_ = std::make_unique<TempDir>(opts_.dir_template);
+    dir_ = scratch_->path();
   } else {
     dir_ = opts_.dir;
+    chmod(dir_.c_str(), 0755);
   }
-  chmod(dir_.c_str(), 0755);
   if (opts_.api || opts_.config) {
     std::ofstream cfg(config_path());
     if (opts_.api) cfg << "api:\n  socket: " << socket() << "\n" << opts_.api_config;
@@ -48,11 +45,7 @@ Daemon::Daemon(DaemonOptions opts) : opts_(std::move(opts)) {
   if (opts_.start) start();
 }
 
-Daemon::~Daemon() {
-  stop();
-  std::error_code ec;
-  if (owns_dir_) std::filesystem::remove_all(dir_, ec);
-}
+Daemon::~Daemon() { stop(); }  // before scratch_ goes with the directory
 
 std::string Daemon::output_path() const {
   if (opts_.output.empty() || opts_.output[0] == '/') return opts_.output;

@@ -11,11 +11,14 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "support/files.h"
 
 namespace rampart::testing {
 
@@ -101,8 +104,8 @@ class Daemon {
 
  private:
   DaemonOptions opts_;
+  std::unique_ptr<TempDir> scratch_;  // when no directory was given
   std::string dir_;
-  bool owns_dir_ = false;
   pid_t pid_ = -1;
   bool running_ = false, ready_ = false;
   int status_ = 0;
