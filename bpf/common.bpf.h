@@ -245,10 +245,24 @@ static __always_inline void rp_fill_proc(struct rp_proc *p)
  * for, is counted (per type, and against its process in loss_map) and NULL
  * returned.
  */
+/*
+ * events.exclude: a bit per RP_EV_* whose events are only emitted for a
+ * process a policy governs. Its programs stay loaded, so what they enforce
+ * goes on; the host's other processes pay for no record.
+ */
+const volatile __u32 rp_excluded_types __weak = 0;
+
+/* policy.bpf.h, which every program includes. */
+static __always_inline __u32 rp_current_policy(void);
+
 static __always_inline void *rp_reserve(__u32 type, __u32 size)
 {
 	struct rp_event_hdr *hdr;
 
+	if (type < 32 && (rp_excluded_types & (1u << type)) && !rp_current_policy()) {
+		rp_count(type, RP_STAT_FILTERED);
+		return NULL;
+	}
 	if (rp_over_rate(type)) {
 		rp_note_loss(type, RP_STAT_RATE_LIMITED);
 		return NULL;

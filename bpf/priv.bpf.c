@@ -4,7 +4,8 @@
  * Hooks (sys_exit tail calls): setuid, setreuid, setresuid, setfsuid, setgid,
  * setregid, setresgid, setfsgid, capset, ptrace, process_vm_writev,
  * init_module, finit_module, bpf, mount, umount2, unshare, setns,
- * memfd_create.
+ * memfd_create, io_uring_setup; and tp_btf/io_uring_submit_req for each
+ * io_uring operation.
  * ptrace is reduced to requests that take control or write to the tracee
  * (attach, seize, traceme, poke*, set*regs); the rest (peeks, continues, one
  * per traced syscall under strace) is counted as filtered.
@@ -22,6 +23,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define RP_NONE ((__u64)-1)
+#define RP_IORING_SETUP_SQPOLL (1u << 1) /* uapi; not in BTF */
 #define RP_SIGKILL 9
 
 /* RP_PRIV_* that BPF LSM hooks refuse cleanly; set by rampartd once they passed their self-test. */
@@ -306,6 +308,67 @@ RP_SYS_EXIT(memfd_create)
 		return 0;
 	ev->args[0] = (__u32)RP_ARG1(regs);
 	bpf_probe_read_user_str(ev->aux, sizeof(ev->aux), (void *)RP_ARG0(regs));
+	rp_submit(ev);
+	return 0;
+}
+
+/*
+ * io_uring: the ring's setup, refused (by a kill before the ring fd reaches
+ * the caller's code) where the policy says `ioUring: false`, and each
+ * operation as it is submitted, so that what io_uring does on a process's
+ * behalf (open, read, connect, send, ...) is seen like its syscalls.
+ */
+RP_SYS_EXIT(io_uring_setup)
+{
+	struct rp_syscall_event *ev;
+
+	rp_priv_enforce(RP_EV_IO_URING, RP_PRIV_IO_URING);
+	ev = rp_sys_begin(regs, ret, RP_EV_IO_URING);
+	if (!ev)
+		return 0;
+	ev->args[0] = (__u32)RP_ARG0(regs);
+	rp_submit(ev);
+	return 0;
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(io_uring_submit, struct io_kiocb *req)
+{
+	struct rp_syscall_event *ev;
+	__u8 op;
+
+	if (rp_is_self()) {
+		rp_count(RP_EV_IO_URING, RP_STAT_FILTERED);
+		return 0;
+	}
+	ev = rp_reserve(RP_EV_IO_URING, sizeof(*ev));
+	if (!ev)
+		return 0;
+	op = BPF_CORE_READ(req, opcode);
+	ev->result = 0;
+	ev->syscall_nr = RP_IO_URING_SUBMIT;
+	ev->_pad0 = 0;
+	ev->args[0] = op;
+	ev->args[1] = (__u32)BPF_CORE_READ(req, cqe.fd);
+	ev->args[2] = BPF_CORE_READ(req, cqe.user_data);
+	ev->args[3] = (BPF_CORE_READ(req, ctx, flags) & RP_IORING_SETUP_SQPOLL) != 0;
+	ev->aux[0] = 0;
+	ev->str[0] = 0;
+	if (op == IORING_OP_OPENAT || op == IORING_OP_OPENAT2) {
+		/* Prepared already: the name was copied in (getname) when the request was. */
+		struct io_open *open = (struct io_open *)&req->cmd;
+		const char *name = BPF_CORE_READ(open, filename, name);
+
+		if (bpf_probe_read_kernel_str(ev->str, sizeof(ev->str), name) == sizeof(ev->str))
+			ev->hdr.flags |= RP_F_PATH_TRUNCATED;
+	} else if (op == IORING_OP_CONNECT) {
+		struct io_connect *conn = (struct io_connect *)&req->cmd;
+		void *addr = BPF_CORE_READ(conn, addr);
+
+		/* The process's own sockaddr: read in its address space, at most aux's 32 bytes. */
+		if (bpf_probe_read_user(ev->aux, 28, addr) != 0)
+			ev->aux[0] = ev->aux[1] = 0;
+	}
 	rp_submit(ev);
 	return 0;
 }

@@ -9,7 +9,7 @@
 #ifndef RAMPART_SYSCALL_BPF_H
 #define RAMPART_SYSCALL_BPF_H
 
-#include "common.bpf.h"
+#include "policy.bpf.h"
 
 #define RP_SYSCALL_SLOTS 512
 

@@ -14,6 +14,8 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libexpected-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   catch2 libcli11-dev
+  # the bypass tier's io_uring attempts (tests/bypass)
+  liburing-dev
   iproute2 procps util-linux python3 tar gzip
   python3-grpcio python3-protobuf
   # operations (packaging/, daemon/ops/): sd_notify and the journal; the

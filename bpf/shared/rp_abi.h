@@ -52,8 +52,9 @@
 #define RP_EV_UNSHARE 22
 #define RP_EV_SETNS 23
 #define RP_EV_MEMFD_CREATE 24
-#define RP_EV_ENFORCE 25 /* the kernel refused (or, in audit mode, would refuse) an operation */
-#define RP_EV_MAX 26	 /* one past the last type; sizes the stats map */
+#define RP_EV_ENFORCE 25  /* the kernel refused (or, in audit mode, would refuse) an operation */
+#define RP_EV_IO_URING 26 /* io_uring_setup, and each io_uring operation submitted */
+#define RP_EV_MAX 27	  /* one past the last type; sizes the stats map */
 
 /* rp_event_hdr.flags bits, common to all records. */
 #define RP_F_PATH_TRUNCATED (1u << 0) /* a path field was cut at RP_PATH_MAX */
@@ -188,7 +189,12 @@ struct rp_net_event {
  *   UNSHARE             args = {flags}
  *   SETNS               args = {fd, nstype}
  *   MEMFD_CREATE        args = {flags}; aux = name
+ *   IO_URING            io_uring_setup (syscall_nr set): args = {entries, flags}, result = the ring fd;
+ *                       an operation submitted (syscall_nr RP_IO_URING_SUBMIT): args = {IORING_OP_*,
+ *                       fd, user_data, sq_thread}; str = path (openat, openat2); aux = the peer's
+ *                       sockaddr as the process passed it (connect; family first)
  */
+#define RP_IO_URING_SUBMIT 0xffffffffu
 struct rp_syscall_event {
 	struct rp_event_hdr hdr;
 	struct rp_proc proc;
@@ -240,11 +246,12 @@ struct rp_port_range {
 /* rp_policy_rule.deny_priv: privilege operations the policy forbids. */
 #define RP_PRIV_SETUID (1u << 0) /* set*uid and set*gid */
 #define RP_PRIV_CAPSET (1u << 1)
-#define RP_PRIV_PTRACE (1u << 2) /* ptrace attach/seize/poke and process_vm_writev */
-#define RP_PRIV_MODULE (1u << 3) /* init_module, finit_module */
-#define RP_PRIV_BPF (1u << 4)	 /* bpf() */
-#define RP_PRIV_MOUNT (1u << 5)	 /* mount, umount2 */
-#define RP_PRIV_NS (1u << 6)	 /* unshare, setns */
+#define RP_PRIV_PTRACE (1u << 2)   /* ptrace attach/seize/poke and process_vm_writev */
+#define RP_PRIV_MODULE (1u << 3)   /* init_module, finit_module */
+#define RP_PRIV_BPF (1u << 4)	   /* bpf() */
+#define RP_PRIV_MOUNT (1u << 5)	   /* mount, umount2 */
+#define RP_PRIV_NS (1u << 6)	   /* unshare, setns */
+#define RP_PRIV_IO_URING (1u << 7) /* io_uring_setup */
 
 /* rp_policy_rule.path_flags (BPF LSM path): */
 #define RP_PATHS_RESTRICT_EXEC (1u << 0)  /* only EXEC_ALLOW paths may be executed */

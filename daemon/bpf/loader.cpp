@@ -2,6 +2,7 @@
 #include "bpf/loader.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "rampart_bpf.skel.h"
 #include "sources/syscall_table.h"
@@ -16,8 +18,37 @@
 namespace rampart::bpf {
 namespace {
 
-bool excluded(const LoadOptions& o, uint32_t type) {
-  return std::find(o.excluded_events.begin(), o.excluded_events.end(), type) != o.excluded_events.end();
+// The kernel side of events.exclude: these types' records are made only
+// for processes a policy governs. Process lifecycle records are always
+// made (the process table and policy selection need them); rampartd then
+// leaves excluded ones out of its output (engine/emit.cpp).
+uint32_t excluded_mask(const LoadOptions& o) {
+  uint32_t mask = 0;
+  for (uint32_t t : o.excluded_events)
+    if (t != RP_EV_EXEC && t != RP_EV_FORK && t != RP_EV_EXIT && t != RP_EV_ENFORCE && t < 32) mask |= 1u << t;
+  return mask;
+}
+
+// Whether the kernel has tp_btf/io_uring_submit_req in the shape the
+// program reads (its request as the only argument, Linux 6.x), in its BTF.
+bool io_uring_tracepoint() {
+  static const bool ok = [] {
+    struct btf* btf = btf__load_vmlinux_btf();
+    if (!btf) return false;
+    bool found = false;
+    int id = btf__find_by_name_kind(btf, "btf_trace_io_uring_submit_req", BTF_KIND_TYPEDEF);
+    const struct btf_type* t = id > 0 ? btf__type_by_id(btf, id) : nullptr;
+    if (t) t = btf__type_by_id(btf, t->type);                   // pointer
+    if (t && btf_is_ptr(t)) t = btf__type_by_id(btf, t->type);  // function prototype
+    if (t && btf_is_func_proto(t) && btf_vlen(t) == 2) {        // (void *, the request)
+      const struct btf_type* arg = btf__type_by_id(btf, btf_params(t)[1].type);
+      if (arg && btf_is_ptr(arg)) arg = btf__type_by_id(btf, arg->type);
+      found = arg && btf_is_struct(arg) && std::string_view(btf__name_by_offset(btf, arg->name_off)) == "io_kiocb";
+    }
+    btf__free(btf);
+    return found;
+  }();
+  return ok;
 }
 
 struct ProcessProg {
@@ -33,9 +64,11 @@ constexpr ProcessProg kProcessProgs[] = {
 }  // namespace
 
 // The maps whose contents are enforcement: pinned, so that they outlive us.
-const std::vector<std::string> kStateMaps = {"proc_policy_map", "cgroup_policy_map", "exe_policy_map",
-                                             "policy_map",      "net_allow4_map",    "net_allow6_map",
-                                             "net_deny4_map",   "net_deny6_map",     "verdict_map"};
+// sys_exit_progs_map among them: the kernel empties a program array when
+// its last user reference goes, and the privilege kills are its programs.
+const std::vector<std::string> kStateMaps = {"proc_policy_map", "cgroup_policy_map", "exe_policy_map", "policy_map",
+                                             "net_allow4_map",  "net_allow6_map",    "net_deny4_map",  "net_deny6_map",
+                                             "verdict_map",     "sys_exit_progs_map"};
 
 Programs::~Programs() {
   // An orderly exit: the pins go first, then our links, and everything detaches.
@@ -86,6 +119,7 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
 
   p->skel_->rodata->rp_self_tgid = opts.self_tgid;
   p->skel_->rodata->rp_wakeup_bytes = opts.wakeup_bytes;
+  p->skel_->rodata->rp_excluded_types = excluded_mask(opts);
   // GCRA cells: the interval between events at the rate, and the burst as time.
   auto cell = [](uint32_t rate, uint32_t burst, volatile __u64& interval, volatile __u64& burst_ns) {
     interval = rate ? 1'000'000'000ull / rate : 0;
@@ -98,8 +132,9 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
   if (int err = bpf_map__set_max_entries(p->skel_->maps.events_map, opts.ringbuf_bytes); err)
     return fail("sizing ring buffer events_map to " + std::to_string(opts.ringbuf_bytes) + " bytes", -err);
 
-  // Autoload only what will be attached: excluded event types and syscalls
-  // this architecture lacks stay out of the kernel.
+  // Autoload only what will be attached: syscalls this architecture lacks
+  // stay out of the kernel. Excluded event types stay in: their programs
+  // also enforce.
   struct bpf_object* obj = p->skel_->obj;
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, obj) {
@@ -107,15 +142,17 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
     bool load = false;
     if (name == "sys_exit_dispatch") {
       load = true;
+    } else if (name == "io_uring_submit") {
+      load = io_uring_tracepoint();
     } else if (name.rfind("netguard_", 0) == 0) {
       load = !opts.enforce_cgroup.empty() && caps.cgroup_sock_addr;
     } else if (name.rfind("sys_exit_", 0) == 0) {
       auto sc = name.substr(std::strlen("sys_exit_"));
       for (const auto& t : sources::traced_syscalls())
-        if (t.name == sc && !excluded(opts, t.event_type)) load = true;
+        if (t.name == sc) load = true;
     } else {
       for (const auto& pp : kProcessProgs)
-        if (name == pp.name && !excluded(opts, pp.type)) load = true;
+        if (name == pp.name) load = true;
     }
     bpf_program__set_autoload(prog, load);
     bpf_program__set_autoattach(prog, false);
@@ -146,7 +183,6 @@ Result<void> Programs::attach(const LoadOptions& opts) {
   // Tail-call targets first, so the dispatcher never runs against a half-filled table.
   int table_fd = bpf_map__fd(skel_->maps.sys_exit_progs_map);
   for (const auto& t : sources::traced_syscalls()) {
-    if (excluded(opts, t.event_type)) continue;
     std::string name = "sys_exit_" + std::string(t.name);
     auto* prog = bpf_object__find_program_by_name(skel_->obj, name.c_str());
     if (!prog) return fail("BPF program " + name + " missing from the embedded object");
@@ -176,9 +212,10 @@ Result<void> Programs::attach(const LoadOptions& opts) {
       {skel_->progs.process_exit, "tp_btf/sched_process_exit", RP_EV_EXIT},
   };
   for (const auto& pp : process) {
-    if (excluded(opts, pp.type)) continue;
     if (auto r = attach_one(pp.prog, pp.hook); !r) return r;
   }
+  if (bpf_program__autoload(skel_->progs.io_uring_submit))
+    if (auto r = attach_one(skel_->progs.io_uring_submit, "tp_btf/io_uring_submit_req"); !r) return r;
   if (!opts.enforce_cgroup.empty() && bpf_program__autoload(skel_->progs.netguard_connect4)) {
     int cg = open(opts.enforce_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cg < 0) return fail_errno("opening cgroup " + opts.enforce_cgroup + " for network enforcement");

@@ -31,7 +31,7 @@ struct LoadOptions {
   // and per cgroup; a rate of 0 turns that limit off.
   uint32_t process_rate = 0, process_burst = 0;
   uint32_t cgroup_rate = 0, cgroup_burst = 0;
-  std::vector<uint32_t> excluded_events;  // RP_EV_* not to hook
+  std::vector<uint32_t> excluded_events;  // RP_EV_* made only for governed processes, and not written out
   // cgroup v2 directory the network enforcement hooks attach to (the root
   // in production, a scratch cgroup in tests); "" leaves them out.
   std::string enforce_cgroup;

@@ -216,6 +216,10 @@ Result<Config> parse(std::string_view text, std::string_view source) {
       auto name = item.IsScalar() ? item.Scalar() : std::string();
       uint32_t type = sources::event_type_from_name(name);
       if (type == 0) return fail(where(source, item.Mark()) + ": 'events.exclude': unknown event type '" + name + "'");
+      if (type == RP_EV_ENFORCE)
+        return fail(where(source, item.Mark()) +
+                    ": 'events.exclude': 'enforce' cannot be excluded: enforce events are the record of what was "
+                    "refused");
       c.excluded_events.push_back(type);
     }
     return {};

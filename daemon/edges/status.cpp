@@ -17,7 +17,7 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
     any_files = any_files || g.has_file_rules();
     any_enforce = any_enforce || g.enforce;
     any_priv = any_priv || !p.allow.setuid || !p.allow.capset || !p.allow.ptrace || !p.allow.module_load ||
-               !p.allow.bpf || !p.allow.mount || !p.allow.namespaces;
+               !p.allow.bpf || !p.allow.mount || !p.allow.namespaces || !p.allow.io_uring;
   }
   mech("network", in.network ? "cgroup_sock_addr" : "none",
        in.network ? "connect, sendmsg and bind refused with EPERM by cgroup hooks"
@@ -26,7 +26,8 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
     mech("exec", "bpf_lsm", "bprm_check_security: a denied exec fails with EPERM");
     mech("files", "bpf_lsm", "file_open: a denied open fails with EPERM, read and write told apart");
     mech("privilege", "bpf_lsm",
-         "ptrace, module loading, mount and bpf() refused with EPERM in LSM hooks; setuid, capset, unshare, setns "
+         "ptrace, module loading, mount and bpf() refused with EPERM in LSM hooks; setuid, capset, unshare, setns, "
+         "io_uring_setup "
          "and umount: bpf_send_signal(SIGKILL) at the syscall");
     mech("self_protection", "bpf_lsm",
          "no other process may signal or ptrace rampartd or open its maps and programs (its supervisor and pid 1 "

@@ -72,6 +72,12 @@ void Telemetry::define() {
   c.define(
       {"events_total", "Events delivered to the output, by type.", K::kCounter, {"type"}, "events.<type>.delivered"},
       [this, per_type] { return per_type([this](uint32_t t) { return s_.engine.emit().delivered()[t]; }); });
+  c.define({"events_excluded_total",
+            "Events evaluated but not written out (events.exclude; one that cost trust is written), by type.",
+            K::kCounter,
+            {"type"},
+            "events.<type>.excluded"},
+           [this, per_type] { return per_type([this](uint32_t t) { return s_.engine.emit().excluded()[t]; }); });
   c.define({"kernel_events_emitted_total",
             "Events the BPF programs submitted, by type.",
             K::kCounter,

@@ -152,10 +152,11 @@ Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const Ex
     rule.mode = p.mode == policy::Mode::kEnforce ? RP_MODE_ENFORCE : RP_MODE_AUDIT;  // learn denies nothing
     rule.restrict_connect = p.allow.has_connect;
     rule.restrict_bind = p.allow.has_listen;
-    rule.deny_priv = static_cast<uint8_t>(
-        (p.allow.setuid ? 0 : RP_PRIV_SETUID) | (p.allow.capset ? 0 : RP_PRIV_CAPSET) |
-        (p.allow.ptrace ? 0 : RP_PRIV_PTRACE) | (p.allow.module_load ? 0 : RP_PRIV_MODULE) |
-        (p.allow.bpf ? 0 : RP_PRIV_BPF) | (p.allow.mount ? 0 : RP_PRIV_MOUNT) | (p.allow.namespaces ? 0 : RP_PRIV_NS));
+    rule.deny_priv =
+        static_cast<uint8_t>((p.allow.setuid ? 0 : RP_PRIV_SETUID) | (p.allow.capset ? 0 : RP_PRIV_CAPSET) |
+                             (p.allow.ptrace ? 0 : RP_PRIV_PTRACE) | (p.allow.module_load ? 0 : RP_PRIV_MODULE) |
+                             (p.allow.bpf ? 0 : RP_PRIV_BPF) | (p.allow.mount ? 0 : RP_PRIV_MOUNT) |
+                             (p.allow.namespaces ? 0 : RP_PRIV_NS) | (p.allow.io_uring ? 0 : RP_PRIV_IO_URING));
     std::vector<NetItem> allow_net, deny_net;
     for (const auto& r : p.allow.connect) allow_net.push_back({&r, 0});
     for (const auto& d : p.deny)

@@ -27,7 +27,7 @@ void Act::run(Work& w) {
   for (const auto& v : w.changed)
     if (uint64_t at = apply_verdict(v)) w.verdict_applied_ns = at;
   // A cgroup hook or fanotify refused it; a kill rule also ends the process.
-  if (w.kill_for_rule && kill(w.ev.proc().tgid)) w.killed_by_rule = true;
+  if (w.kill_for_rule && kill(w.ev.proc().tgid, w.ev.proc().start_ns)) w.killed_by_rule = true;
   if (w.after_the_fact) after_the_fact(*w.after_the_fact);
 }
 
@@ -47,15 +47,17 @@ uint64_t Act::apply_verdict(const score::Verdict& v) {
   return at;
 }
 
-bool Act::kill(uint32_t tgid) {
-  if (!kernel_.kill(tgid)) return false;
+bool Act::kill(uint32_t tgid, uint64_t start_ns) {
+  if (!start_ns)
+    if (const auto* info = table_.find(tgid)) start_ns = info->start_ns;
+  if (!kernel_.kill(tgid, start_ns)) return false;
   ++kills_;
   return true;
 }
 
 void Act::after_the_fact(const rp_enforce_event& e) {
   rp_enforce_event ev = e;
-  if (ev.action == RP_ACT_KILLED) kill(ev.proc.tgid);
+  if (ev.action == RP_ACT_KILLED) kill(ev.proc.tgid, ev.proc.start_ns);
   // Posted, not handled here: it goes down the stages after this event.
   boost::asio::post(io_, [this, ev] { synthesize_(ev); });
 }

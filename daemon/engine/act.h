@@ -62,7 +62,9 @@ class Act {
   void assign_selected(uint32_t tgid, const PolicyRuntime& policies);
   // A fork the kernel flagged RP_F_INHERIT_FAILED: the parent's entries, written from here.
   void inherit_in_userspace(uint32_t parent, uint32_t child);
-  bool kill(uint32_t tgid);
+  // start_ns: when the process started (0: as the process table has it), so
+  // that a pid taken by another process since is not killed.
+  bool kill(uint32_t tgid, uint64_t start_ns = 0);
 
   // Quarantines a score cannot lift: by an operator (API) or a fail-closed policy.
   std::unordered_set<uint32_t>& manual_quarantine() { return manual_; }

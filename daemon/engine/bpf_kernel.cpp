@@ -7,7 +7,7 @@
 
 namespace rampart::engine {
 
-bool BpfKernel::kill(uint32_t tgid) { return ::kill(static_cast<pid_t>(tgid), SIGKILL) == 0; }
+bool BpfKernel::kill(uint32_t tgid, uint64_t start_ns) { return proc_.signal_if_same(tgid, start_ns, SIGKILL); }
 
 bool BpfKernel::alive(uint32_t tgid) const { return !(::kill(static_cast<pid_t>(tgid), 0) != 0 && errno == ESRCH); }
 

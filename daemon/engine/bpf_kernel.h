@@ -1,9 +1,10 @@
 // The engine's Kernel on the real thing: the maps of the loaded BPF
-// programs, and kill(2).
+// programs, and kills through a pidfd.
 #pragma once
 
 #include "bpf/loader.h"
 #include "engine/kernel.h"
+#include "pipeline/process_table.h"
 
 namespace rampart::engine {
 
@@ -14,7 +15,7 @@ class BpfKernel final : public Kernel {
   std::optional<rp_verdict> verdict_of(uint32_t tgid) const override { return programs_.verdict_of(tgid); }
   Result<void> set_verdict(uint32_t tgid, const rp_verdict& v) override { return programs_.set_verdict(tgid, v); }
   Result<void> assign_process(uint32_t tgid, uint32_t id) override { return programs_.assign_process(tgid, id); }
-  bool kill(uint32_t tgid) override;
+  bool kill(uint32_t tgid, uint64_t start_ns) override;
   bool alive(uint32_t tgid) const override;
   enforce::MapWriter& maps() override { return programs_; }
   std::vector<std::pair<uint32_t, uint32_t>> process_policies() const override { return programs_.process_policies(); }
@@ -24,6 +25,7 @@ class BpfKernel final : public Kernel {
 
  private:
   bpf::Programs& programs_;
+  pipeline::ProcReader proc_;
 };
 
 }  // namespace rampart::engine

@@ -7,8 +7,18 @@
 
 namespace rampart::engine {
 
+void Emit::exclude(const std::vector<uint32_t>& types) {
+  for (uint32_t t : types)
+    if (t < RP_EV_MAX) excluded_[t] = true;
+}
+
 void Emit::run(const Work& w) {
   const auto& ev = w.ev;
+  if (excluded_[ev.type()] && w.hits.empty()) {
+    ++excluded_count_[ev.type()];
+    count(w);
+    return;
+  }
   outputs::EventContext ctx{&table_, out_.boot_to_realtime_ns(), {}, &policies_.kernel_names()};
   ctx.pods = enrich_.pods();
   if (w.replaced_exe) ctx.replaced_exe = *w.replaced_exe;

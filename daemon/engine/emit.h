@@ -25,9 +25,14 @@ class Emit {
       : out_(out), hub_(hub), table_(table), policies_(policies), enrich_(enrich), score_(score), act_(act) {}
 
   void run(const Work& w);
+  // events.exclude: these types are evaluated like any other, and written
+  // out (and streamed) only when they cost trust.
+  void exclude(const std::vector<uint32_t>& types);
 
   // Counters of what went out.
   const std::array<uint64_t, RP_EV_MAX>& delivered() const { return delivered_; }
+  // Evaluated, not written out: events.exclude.
+  const std::array<uint64_t, RP_EV_MAX>& excluded() const { return excluded_count_; }
   uint64_t denies() const { return denies_; }
   uint64_t would_deny() const { return would_deny_; }
   const std::array<uint64_t, 5>& verdicts_by_level() const { return verdicts_by_level_; }
@@ -46,6 +51,8 @@ class Emit {
   const Score& score_;
   const Act& act_;
   std::array<uint64_t, RP_EV_MAX> delivered_{};
+  std::array<bool, RP_EV_MAX> excluded_{};
+  std::array<uint64_t, RP_EV_MAX> excluded_count_{};
   uint64_t denies_ = 0, would_deny_ = 0;                          // enforce events
   std::array<uint64_t, 5> verdicts_by_level_{};                   // by score::Level
   std::array<std::array<uint64_t, 4>, 6> enforcement_by_mech_{};  // [RP_MECH_*][RP_ACT_*]

@@ -17,6 +17,7 @@ Engine::Engine(boost::asio::io_context& io, const config::Config& cfg, Kernel& k
       score_(score::TrustEngine::Limits{cfg.trust_max_processes, cfg.trust_max_evidence}, policies_, evaluate_),
       emit_(*out_, hub, table_, policies_, enrich_, score_, act_) {
   policies_.connect(act_, table_, learner_);
+  emit_.exclude(cfg.excluded_events);
 }
 
 void Engine::on_record(const void* data, size_t len) {

@@ -27,8 +27,10 @@ class Kernel {
   // One whole map value each: the kernel holds the old value or the new one.
   virtual Result<void> set_verdict(uint32_t tgid, const rp_verdict& v) = 0;
   virtual Result<void> assign_process(uint32_t tgid, uint32_t policy_id) = 0;
-  // SIGKILL; true when it was sent.
-  virtual bool kill(uint32_t tgid) = 0;
+  // SIGKILL to the process tgid that started at start_ns (boot clock, as
+  // events carry it; 0: unknown, the pid alone). A pid that another process
+  // has taken since is not killed. True when it was sent.
+  virtual bool kill(uint32_t tgid, uint64_t start_ns) = 0;
   // false once the process is gone (ESRCH).
   virtual bool alive(uint32_t tgid) const = 0;
 

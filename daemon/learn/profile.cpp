@@ -22,8 +22,8 @@ constexpr int kFormatVersion = 1;
 constexpr std::array<const char*, kKinds> kKindNames{"exec", "read", "write", "connect", "listen", "privilege"};
 constexpr std::array<const char*, 4> kStageNames{"learning", "shadow", "enforce", "audit"};
 // Privilege operations as policies spell them (allow.privilege.*).
-constexpr std::array<const char*, 7> kPrivileges{"setuid", "capset", "ptrace",    "moduleLoad",
-                                                 "bpf",    "mount",  "namespaces"};
+constexpr std::array<const char*, 8> kPrivileges{"setuid", "capset", "ptrace",     "moduleLoad",
+                                                 "bpf",    "mount",  "namespaces", "ioUring"};
 
 const char* privilege_of(uint32_t type) {
   switch (type) {
@@ -45,6 +45,8 @@ const char* privilege_of(uint32_t type) {
     case RP_EV_UNSHARE:
     case RP_EV_SETNS:
       return "namespaces";
+    case RP_EV_IO_URING:
+      return "ioUring";
     default:
       return nullptr;
   }
@@ -607,7 +609,8 @@ policy::Policy learned_policy(const Profile& p, const policy::Policy& from, poli
                                                                       {"moduleLoad", &policy::Allow::module_load},
                                                                       {"bpf", &policy::Allow::bpf},
                                                                       {"mount", &policy::Allow::mount},
-                                                                      {"namespaces", &policy::Allow::namespaces}};
+                                                                      {"namespaces", &policy::Allow::namespaces},
+                                                                      {"ioUring", &policy::Allow::io_uring}};
   for (const auto& [name, field] : privileges) a.*field = p.of(Kind::kPrivilege).count(name) != 0;
   a.bpf_expected = a.bpf;
   return out;

@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include <cstdio>
+#include <cstring>
+#include <iterator>
 
 #include "outputs/json_writer.h"
 #include "sources/syscall_table.h"
@@ -205,6 +207,86 @@ const char* ptrace_request_name(uint64_t r) {
   }
 }
 
+// IORING_OP_* names (include/uapi/linux/io_uring.h), in opcode order.
+const char* io_uring_op_name(uint64_t op) {
+  static constexpr const char* kOps[] = {"nop",
+                                         "readv",
+                                         "writev",
+                                         "fsync",
+                                         "read_fixed",
+                                         "write_fixed",
+                                         "poll_add",
+                                         "poll_remove",
+                                         "sync_file_range",
+                                         "sendmsg",
+                                         "recvmsg",
+                                         "timeout",
+                                         "timeout_remove",
+                                         "accept",
+                                         "async_cancel",
+                                         "link_timeout",
+                                         "connect",
+                                         "fallocate",
+                                         "openat",
+                                         "close",
+                                         "files_update",
+                                         "statx",
+                                         "read",
+                                         "write",
+                                         "fadvise",
+                                         "madvise",
+                                         "send",
+                                         "recv",
+                                         "openat2",
+                                         "epoll_ctl",
+                                         "splice",
+                                         "provide_buffers",
+                                         "remove_buffers",
+                                         "tee",
+                                         "shutdown",
+                                         "renameat",
+                                         "unlinkat",
+                                         "mkdirat",
+                                         "symlinkat",
+                                         "linkat",
+                                         "msg_ring",
+                                         "fsetxattr",
+                                         "setxattr",
+                                         "fgetxattr",
+                                         "getxattr",
+                                         "socket",
+                                         "uring_cmd",
+                                         "send_zc",
+                                         "sendmsg_zc",
+                                         "read_multishot",
+                                         "waitid",
+                                         "futex_wait",
+                                         "futex_wake",
+                                         "futex_waitv",
+                                         "fixed_fd_install",
+                                         "ftruncate",
+                                         "bind",
+                                         "listen",
+                                         "recv_zc",
+                                         "epoll_wait",
+                                         "readv_fixed",
+                                         "writev_fixed",
+                                         "pipe"};
+  return op < std::size(kOps) ? kOps[op] : "other";
+}
+
+// A sockaddr as the process passed it to an io_uring connect (family first).
+void io_uring_peer_json(JsonWriter& w, const char* raw) {
+  uint16_t family = 0;
+  std::memcpy(&family, raw, sizeof(family));
+  uint16_t port_be = 0;
+  std::memcpy(&port_be, raw + 2, sizeof(port_be));
+  const uint16_t port = ntohs(port_be);
+  if (family == AF_INET) addr_json(w, "remote", RP_AF_INET, reinterpret_cast<const uint8_t*>(raw + 4), port);
+  // sockaddr_in6: port, flowinfo, then the address at offset 8 (24 bytes in all, within aux).
+  if (family == AF_INET6) addr_json(w, "remote", RP_AF_INET6, reinterpret_cast<const uint8_t*>(raw + 8), port);
+}
+
 void namespaces_json(JsonWriter& w, uint64_t flags) {
   static constexpr struct {
     uint64_t bit;
@@ -273,6 +355,18 @@ void syscall_event_json(JsonWriter& w, uint32_t type, const rp_syscall_event& e)
     case RP_EV_MEMFD_CREATE:
       w.field("name", fixed_str(e.aux));
       hex_field(w, "memfd_flags", a[0]);
+      break;
+    case RP_EV_IO_URING:
+      if (e.syscall_nr != RP_IO_URING_SUBMIT) {
+        w.field("op", "setup").field("entries", a[0]);
+        hex_field(w, "setup_flags", a[1]);
+        break;
+      }
+      w.field("op", io_uring_op_name(a[0])).field("opcode", a[0]);
+      w.field("fd", static_cast<int64_t>(static_cast<int32_t>(a[1])));
+      w.field("user_data", a[2]).field("sq_thread", a[3] != 0);
+      if (e.str[0]) w.field("path", fixed_str(e.str));
+      if (a[0] == 16) io_uring_peer_json(w, e.aux);  // IORING_OP_CONNECT
       break;
   }
 }

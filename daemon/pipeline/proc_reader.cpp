@@ -5,6 +5,7 @@
 // no exe and an empty cmdline).
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -169,6 +170,28 @@ std::vector<ProcSnapshot> ProcReader::read_all() const {
     // Only allocation can throw here; what was read so far is still good.
   }
   return out;
+}
+
+std::optional<uint64_t> ProcReader::start_ns(uint32_t tgid) const {
+  std::string content;
+  ProcSnapshot snap;
+  if (!read_file(pid_dir(root_, tgid) + "/stat", content) || !parse_stat(content, snap)) return std::nullopt;
+  return snap.start_ns;
+}
+
+bool ProcReader::signal_if_same(uint32_t tgid, uint64_t start_ns, int sig) const {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(tgid), 0));
+  if (fd < 0) return false;  // gone
+  bool same = true;
+  if (start_ns) {
+    // /proc keeps the start in clock ticks: within one tick is the same process.
+    static const uint64_t tick_ns = ticks_to_ns(1);
+    auto seen = this->start_ns(tgid);
+    same = seen && (*seen > start_ns ? *seen - start_ns : start_ns - *seen) < tick_ns;
+  }
+  const bool sent = same && ::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) == 0;
+  ::close(fd);
+  return sent;
 }
 
 std::optional<ProcSnapshot> ProcReader::read(uint32_t tgid) const {

@@ -58,6 +58,14 @@ class ProcReader {
   // read are skipped, not errors.
   std::vector<ProcSnapshot> read_all() const;
   std::optional<ProcSnapshot> read(uint32_t tgid) const;
+  // When the process started (boot clock, to the clock tick /proc keeps).
+  std::optional<uint64_t> start_ns(uint32_t tgid) const;
+  // Sends sig through a pidfd to the process tgid if it is the one that
+  // started at start_ns (0: whoever has the pid). The pidfd names one
+  // process for good: once it is open and the process behind the pid is
+  // shown to be that one, a newcomer that takes the pid cannot get the
+  // signal. True when it was sent.
+  bool signal_if_same(uint32_t tgid, uint64_t start_ns, int sig) const;
   // The cgroup v2 path ("0::" line of /proc/PID/cgroup), "" if unreadable.
   std::string cgroup_path(uint32_t tgid) const;
   // The cgroup v2 path of a cgroup id (the kernel's, as events carry it),

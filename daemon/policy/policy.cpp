@@ -466,10 +466,10 @@ class DocParser {
       }
     }
     if (auto priv = get(m, "privilege"); priv) {
-      auto pm = fields(*priv, {"setuid", "capset", "ptrace", "moduleLoad", "bpf", "mount", "namespaces"});
+      auto pm = fields(*priv, {"setuid", "capset", "ptrace", "moduleLoad", "bpf", "mount", "namespaces", "ioUring"});
       const std::pair<const char*, bool*> switches[] = {
-          {"setuid", &a.setuid}, {"capset", &a.capset}, {"ptrace", &a.ptrace},        {"moduleLoad", &a.module_load},
-          {"bpf", &a.bpf},       {"mount", &a.mount},   {"namespaces", &a.namespaces}};
+          {"setuid", &a.setuid}, {"capset", &a.capset}, {"ptrace", &a.ptrace},         {"moduleLoad", &a.module_load},
+          {"bpf", &a.bpf},       {"mount", &a.mount},   {"namespaces", &a.namespaces}, {"ioUring", &a.io_uring}};
       for (const auto& [name, flag] : switches)
         if (auto v = get(pm, name); v) *flag = boolean(*v).value_or(true);
       a.bpf_expected = a.bpf && get(pm, "bpf");

@@ -94,6 +94,7 @@ struct Allow {
   bool bpf = true;            // bpf()
   bool mount = true;          // mount, umount2
   bool namespaces = true;     // unshare, setns
+  bool io_uring = true;       // io_uring_setup: io_uring does file and network work outside the syscalls
   bool bpf_expected = false;  // privilege.bpf: true was written: bpf() is part of this workload's job
 };
 

@@ -40,6 +40,7 @@ constexpr std::array<TypeInfo, RP_EV_MAX> kTypes = [] {
   t[RP_EV_SETNS] = {"setns", sizeof(rp_syscall_event)};
   t[RP_EV_MEMFD_CREATE] = {"memfd_create", sizeof(rp_syscall_event)};
   t[RP_EV_ENFORCE] = {"enforce", sizeof(rp_enforce_event)};
+  t[RP_EV_IO_URING] = {"io_uring", sizeof(rp_syscall_event)};
   return t;
 }();
 

@@ -62,6 +62,7 @@ constexpr TracedSyscall kTable[] = {
     RP_SC(unshare, RP_EV_UNSHARE),
     RP_SC(setns, RP_EV_SETNS),
     RP_SC(memfd_create, RP_EV_MEMFD_CREATE),
+    RP_SC(io_uring_setup, RP_EV_IO_URING),
 };
 
 #undef RP_SC

@@ -59,7 +59,7 @@ class FakeKernel final : public engine::Kernel, public enforce::MapWriter {
       assigned.erase(tgid);
     return {};
   }
-  bool kill(uint32_t tgid) override {
+  bool kill(uint32_t tgid, uint64_t) override {
     killed.push_back(tgid);
     return true;
   }

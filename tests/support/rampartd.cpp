@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +80,11 @@ void Daemon::spawn() {
     int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(o, 1);
     dup2(e, 2);
+    // Nothing of the test's own: not ctest's lock on the shared kernel (an
+    // orphan holding it would stall every other run), and an orphan at all
+    // only until the test process dies.
+    close_range(3, ~0u, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (gid >= 0 && (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(gid)) != 0)) _exit(125);
     if (uid >= 0 && setuid(static_cast<uid_t>(uid)) != 0) _exit(125);
     execv(argv[0], argv.data());

@@ -61,7 +61,7 @@ static_assert(RP_EV_CONNECT == 9 && RP_EV_ACCEPT == 10 && RP_EV_BIND == 11 && RP
 static_assert(RP_EV_SETUID == 13 && RP_EV_SETGID == 14 && RP_EV_CAPSET == 15 && RP_EV_PTRACE == 16);
 static_assert(RP_EV_PROCESS_VM_WRITEV == 17 && RP_EV_MODULE_LOAD == 18 && RP_EV_BPF == 19);
 static_assert(RP_EV_MOUNT == 20 && RP_EV_UMOUNT == 21 && RP_EV_UNSHARE == 22 && RP_EV_SETNS == 23);
-static_assert(RP_EV_MEMFD_CREATE == 24 && RP_EV_ENFORCE == 25 && RP_EV_MAX == 26);
+static_assert(RP_EV_MEMFD_CREATE == 24 && RP_EV_ENFORCE == 25 && RP_EV_IO_URING == 26 && RP_EV_MAX == 27);
 
 // The fixed-width types are what they claim to be.
 static_assert(sizeof(__u8) == 1 && sizeof(__u16) == 2 && sizeof(__u32) == 4 && sizeof(__u64) == 8);
@@ -242,6 +242,7 @@ size_t expected_size(uint32_t type) {
     case RP_EV_UMOUNT:
     case RP_EV_UNSHARE:
     case RP_EV_SETNS:
+    case RP_EV_IO_URING:
     case RP_EV_MEMFD_CREATE:
       return kSyscallSize;
     case RP_EV_ENFORCE:

@@ -203,6 +203,13 @@ TEST_CASE("wakeup_kb must be smaller than the ring buffer", "[unit]") {
   CHECK(parse("ringbuf:\n  size_mb: 1\n  wakeup_kb: 1020\n", "test.yaml").has_value());
 }
 
+TEST_CASE("events.exclude refuses enforce, the record of refusals, naming the item", "[unit]") {
+  auto r = parse("events:\n  exclude: [open, enforce]\n", "test.yaml");
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.error().what(), Catch::Contains("test.yaml:2:19"));
+  CHECK_THAT(r.error().what(), Catch::Contains("'enforce' cannot be excluded"));
+}
+
 TEST_CASE("an unknown event type in events.exclude points at the item", "[unit]") {
   SECTION("block list") {
     auto msg = error_for("events:\n  exclude:\n    - exec\n    - bogus\n");

@@ -4,6 +4,7 @@
 #include "pipeline/process_table.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -461,4 +462,27 @@ TEST_CASE("ProcReader survives processes that exit while it reads /proc", "[unit
   CHECK(scans > 0);
   CHECK(spawned.load() > 100);
   CHECK(reader.read(static_cast<uint32_t>(::getpid())).has_value());
+}
+
+TEST_CASE("a kill reaches only the process that started when the event said", "[unit]") {
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  REQUIRE(child > 0);
+  ProcReader reader;
+  auto started = reader.start_ns(static_cast<uint32_t>(child));
+  REQUIRE(started);
+  // Another process's start time (one that held the pid a second earlier): not signalled.
+  CHECK_FALSE(reader.signal_if_same(static_cast<uint32_t>(child), *started - 1'000'000'000, SIGKILL));
+  int status = 0;
+  CHECK(waitpid(child, &status, WNOHANG) == 0);  // still running
+  // Its own start time: killed.
+  CHECK(reader.signal_if_same(static_cast<uint32_t>(child), *started, SIGKILL));
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+  // Gone: nothing is sent.
+  CHECK_FALSE(reader.signal_if_same(static_cast<uint32_t>(child), *started, SIGKILL));
 }
