@@ -206,10 +206,11 @@ int Daemon::run() {
   stop_ops();
   engine_->learner().save(false);
 
-  // Whatever the kernel submitted before we stopped is still delivered, and
-  // the losses since the last check are still named.
-  source_->drain();
+  // The losses since the last check are still named, and whatever the
+  // kernel submitted before we stopped is still delivered, right before the
+  // exit stats read its counters (the host goes on making events).
   overload_->check();
+  source_->drain();
   write_stats("exit");
   engine_->output().sink().flush();
   if (guard_) guard_->stop();  // closing its fd lets any exec still waiting through

@@ -268,11 +268,13 @@ class Listener {
 class Rampartd {
  public:
   // policy_dir: "" runs without policies (the built-in default, audit).
-  explicit Rampartd(const std::string& policy_dir = "")
+  // binary: another rampartd build ("" : this one).
+  explicit Rampartd(const std::string& policy_dir = "", const std::string& binary = "")
       : daemon_({.policy_dir = false,
                  .args = policy_dir.empty() ? std::vector<std::string>{"--quiet"}
                                             : std::vector<std::string>{"--quiet", "--policy-dir", policy_dir},
                  .dir_template = "/tmp/rampart-bench-XXXXXX",
+                 .binary = binary,
                  .start = false}),
         marker_(daemon_.path("ready")) {
     daemon_.spawn();
@@ -432,6 +434,7 @@ class HookFloor {
 
 struct Totals {
   std::vector<double> baseline, floor, monitored, enforcing;  // ops/s, one per rep
+  std::vector<double> compared;  // monitored by the --compare build
   uint64_t enforce_events = 0, guard_decisions = 0, guard_cache_hits = 0, guard_access_checks = 0;  // enforcing runs
   uint64_t expected = 0, delivered = 0, dropped = 0;
   uint64_t unexplained = 0, extra = 0;  // missing beyond the drops of their rep; more than expected
@@ -488,6 +491,12 @@ Json report(const std::vector<Totals>& totals) {
     std::string events = std::to_string(t.delivered) + "/" + std::to_string(t.expected);
     std::printf("%-15s %14.0f %15.0f %7.3f %9.3f %11.3f %21s  %s\n", w.name, base, mon, ratio, enforcing_ratio,
                 floor_ratio, events.c_str(), drops_text(t).c_str());
+    if (!t.compared.empty()) {
+      char line[160];
+      std::snprintf(line, sizeof(line), "%s: monitored ratio %.3f with the --compare build, %.3f with this one", w.name,
+                    median(t.compared) / base, ratio);
+      notes.push_back(line);
+    }
     const std::string name = w.name;
     if (t.enforce_events)
       notes.push_back(name + ": " + std::to_string(t.enforce_events) +
@@ -514,6 +523,7 @@ Json report(const std::vector<Totals>& totals) {
                    {"hook_floor_ratio", floor_ratio},
                    {"enforcing_ops_per_s", t.enforcing},
                    {"enforcing_ratio", enforcing_ratio},
+                   {"compared_ops_per_s", t.compared},
                    {"enforcing_enforce_events", t.enforce_events},
                    {"enforcing_guard_decisions", t.guard_decisions},
                    {"enforcing_guard_cache_hits", t.guard_cache_hits},
@@ -582,12 +592,16 @@ monitored runs. Must run as root.
   --reps N      repetitions per condition (default 5, at least 1)
   --quick       1 s runs, 3 repetitions (smoke test); --seconds/--reps override
   --json FILE   also write the results as JSON
+  --compare BIN also run each workload monitored by another rampartd build
+                (e.g. the previous release), interleaved with the others, and
+                print its ratio beside this build's
 )";
 
 struct Options {
   double seconds = 2;
   int reps = 5;
   std::string json_path;
+  std::string compare;  // another rampartd to measure in the same run
 };
 
 // Returns the exit code when the program should stop here (help, usage error).
@@ -609,6 +623,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       reps = std::atoi(argv[++i]);
     } else if (a == "--json" && has_value) {
       o.json_path = argv[++i];
+    } else if (a == "--compare" && has_value) {
+      o.compare = argv[++i];
     } else {
       std::fprintf(stderr, "rampart_bench: bad argument '%s'\n%s", a.c_str(), kUsage);
       return 1;
@@ -631,6 +647,8 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (access(RAMPARTD_PATH, X_OK) != 0) fail(errno_text(std::string("rampartd binary ") + RAMPARTD_PATH));
+  if (!opt.compare.empty() && access(opt.compare.c_str(), X_OK) != 0)
+    fail(errno_text("--compare binary " + opt.compare));
 
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   const int listener_cpu = ncpu > 1 ? 1 : 0;
@@ -655,11 +673,13 @@ int run(int argc, char** argv) {
     for (size_t wi = 0; wi < kWorkloads.size(); ++wi) {
       const Workload& w = kWorkloads[wi];
       Totals& t = totals[wi];
-      // Four conditions, their order rotated every rep to cancel drift.
-      enum Condition { kBaseline, kFloor, kMonitored, kEnforcing };
-      constexpr Condition kAll[4] = {kBaseline, kFloor, kMonitored, kEnforcing};
-      for (int k = 0; k < 4; ++k) {
-        const Condition c = kAll[(k + rep) % 4];
+      // Four conditions (five with --compare), their order rotated every
+      // rep to cancel drift.
+      enum Condition { kBaseline, kFloor, kMonitored, kEnforcing, kCompared };
+      constexpr Condition kAll[5] = {kBaseline, kFloor, kMonitored, kEnforcing, kCompared};
+      const int n = opt.compare.empty() ? 4 : 5;
+      for (int k = 0; k < n; ++k) {
+        const Condition c = kAll[(k + rep) % n];
         if (c == kBaseline) {
           t.baseline.push_back(run_workload(w, opt.seconds, listener.addr()).ops_per_s);
           continue;
@@ -667,6 +687,13 @@ int run(int argc, char** argv) {
         if (c == kFloor) {
           HookFloor hooks;
           t.floor.push_back(run_workload(w, opt.seconds, listener.addr()).ops_per_s);
+          continue;
+        }
+        if (c == kCompared) {
+          Rampartd other("", opt.compare);
+          other.wait_ready();
+          t.compared.push_back(run_workload(w, opt.seconds, listener.addr()).ops_per_s);
+          other.stop();
           continue;
         }
         // One rampartd per monitored run: its stats line then counts only this workload's drops.
