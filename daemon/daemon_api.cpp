@@ -107,10 +107,17 @@ grpc::Status Daemon::get_status(v1::GetStatusResponse* out) {
                   : "no policy forbids a privilege operation");
     mech("self_protection", "none", "no BPF LSM: rampartd, its maps and programs are not protected from root");
   }
-  mech("quarantine", net ? "cgroup_sock_addr" : "none",
-       net ? "a quarantined process's connect, sendmsg and bind fail with EPERM; its execs and sensitive opens too "
-             "where exec and files are enforced"
-           : "needs the cgroup hooks");
+  const bool cut = programs_->socket_cut();
+  mech("quarantine",
+       !net  ? "none"
+       : cut ? "cgroup_sock_addr+cgroup_skb"
+             : "cgroup_sock_addr",
+       !net  ? "needs the cgroup hooks"
+       : cut ? "a quarantined process's connect, sendmsg and bind fail with EPERM, and every packet of the sockets "
+               "it already has is dropped, both ways; its execs and sensitive opens too where exec and files are "
+               "enforced"
+             : "a quarantined process's connect, sendmsg and bind fail with EPERM (its existing sockets keep "
+               "working: no cgroup skb hooks); its execs and sensitive opens too where exec and files are enforced");
   for (const auto& a : programs_->attached()) out->add_attached_programs(a);
   out->set_traced_syscalls(static_cast<uint32_t>(programs_->traced_syscall_count()));
   // The numbers below come from the one registry the stats line and
@@ -206,9 +213,12 @@ Outcome Daemon::quarantine(uint32_t pid, const std::string& reason, const api::P
   }
   act.count_applied();
   audit("quarantine", pid, peer, "ok", reason);
-  o.message = programs_->network_enforcement()
-                  ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM"
-                  : "quarantine recorded, but network enforcement is off (enforcement.network): nothing is refused";
+  o.message = !programs_->network_enforcement()
+                  ? "quarantine recorded, but network enforcement is off (enforcement.network): nothing is refused"
+              : programs_->socket_cut()
+                  ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM, and its "
+                    "existing sockets pass no more packets"
+                  : "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM";
   return o;
 }
 
