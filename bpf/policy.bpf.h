@@ -99,14 +99,15 @@ static __always_inline __u32 rp_current_policy(void)
 	return id ? *id : 0;
 }
 
-/* Emits an enforce event; addr may be NULL for non-network operations. */
-static __always_inline void rp_report_enforce(__u32 op, __u32 policy_id, __u8 mechanism, __u8 action, __u8 reason,
-					      __u8 family, const __u8 *addr, __u16 port)
+/* Emits an enforce event with hdr.flags; addr may be NULL for non-network operations. */
+static __always_inline void rp_report_enforce_flags(__u32 op, __u32 policy_id, __u8 mechanism, __u8 action, __u8 reason,
+						    __u8 family, const __u8 *addr, __u16 port, __u32 flags)
 {
 	struct rp_enforce_event *ev = rp_reserve(RP_EV_ENFORCE, sizeof(*ev));
 
 	if (!ev)
 		return;
+	ev->hdr.flags = flags;
 	ev->op = op;
 	ev->policy_id = policy_id;
 	ev->mechanism = mechanism;
@@ -122,6 +123,12 @@ static __always_inline void rp_report_enforce(__u32 op, __u32 policy_id, __u8 me
 	else if (addr && family == 6)
 		__builtin_memcpy(ev->addr, addr, 16);
 	rp_submit(ev);
+}
+
+static __always_inline void rp_report_enforce(__u32 op, __u32 policy_id, __u8 mechanism, __u8 action, __u8 reason,
+					      __u8 family, const __u8 *addr, __u16 port)
+{
+	rp_report_enforce_flags(op, policy_id, mechanism, action, reason, family, addr, port, 0);
 }
 
 #endif /* RAMPART_POLICY_BPF_H */

@@ -139,7 +139,8 @@ Result<void> Daemon::start_engine(policy::PolicySet set, std::map<std::string, s
   auto& rt = policies();
   audit_ = std::make_unique<edges::Audit>(engine_->output());
   reloads_ = std::make_unique<edges::Reloads>(io_, cfg.policy_dir, rt, engine_->output(), *audit_);
-  actions_ = std::make_unique<edges::ProcessActions>(*engine_, *audit_, programs_->network_enforcement());
+  actions_ = std::make_unique<edges::ProcessActions>(*engine_, *audit_, programs_->network_enforcement(),
+                                                     programs_->socket_cut());
   stages_ = std::make_unique<edges::ProfileStages>(*engine_, *reloads_, *audit_, cfg);
   engine_->learner().load();  // learned profiles first: their stages decide what a learn policy installs
   if (programs_->reused_maps()) {
@@ -326,7 +327,8 @@ edges::StatusReport Daemon::status() {
   s.uptime_ns = now - started_ns_;
   s.capabilities = matrix_;
   s.mechanisms = edges::describe_mechanisms(
-      policies().set(), {lsm_ != nullptr, guard_ && guard_->current(), programs_->network_enforcement()});
+      policies().set(),
+      {lsm_ != nullptr, guard_ && guard_->current(), programs_->network_enforcement(), programs_->socket_cut()});
   s.attached_programs = programs_->attached();
   s.traced_syscalls = static_cast<uint32_t>(programs_->traced_syscall_count());
   s.counters = telemetry_->read();

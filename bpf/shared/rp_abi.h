@@ -67,6 +67,10 @@
 #define RP_F_PATH2_RESOLVED (1u << 7)
 #define RP_F_STDIO_SOCKET (1u << 8)   /* exec: stdin or stdout is a socket (checked in-kernel, at exec) */
 #define RP_F_INHERIT_FAILED (1u << 9) /* fork: the child's policy or verdict could not be copied (a full map) */
+/* Network enforce events: the destination was given in another form than rp_enforce_event.addr,
+ * which holds the address the decision was made on. */
+#define RP_F_NET_MAPPED (1u << 10)	/* given as IPv4-mapped IPv6 (::ffff:a.b.c.d) */
+#define RP_F_NET_UNSPECIFIED (1u << 11) /* given as 0.0.0.0 or ::, which the kernel sends to this host */
 
 struct rp_event_hdr {
 	__u32 type;  /* RP_EV_* */
@@ -223,6 +227,8 @@ struct rp_syscall_event {
 #define RP_MECH_FANOTIFY 3    /* fanotify permission event answered "deny": EPERM */
 #define RP_MECH_SIGKILL 4     /* killed at syscall entry: the syscall itself may still complete */
 #define RP_MECH_AFTER 5	      /* rampartd saw the completed operation in an event and killed the process */
+#define RP_MECH_CGROUP_SKB 6  /* cgroup skb hook: a packet of an existing socket dropped (quarantine) */
+#define RP_MECH_MAX 7	      /* one past the last mechanism */
 
 /* rp_enforce_event.action */
 #define RP_ACT_DENIED 1
@@ -237,6 +243,8 @@ struct rp_syscall_event {
 
 /* rp_enforce_event.op for operations that have no event type of their own. */
 #define RP_OP_SIGNAL 64
+#define RP_OP_SEND 65	 /* a packet leaving an existing socket */
+#define RP_OP_RECEIVE 66 /* a packet arriving at an existing socket */
 
 struct rp_port_range {
 	__u16 lo;
@@ -326,7 +334,7 @@ struct rp_exe_key {
 };
 
 /* verdict_map value, keyed by tgid: what the trust score decided. */
-#define RP_V_DENY_NET (1u << 0) /* quarantine: no connect, bind or sendmsg */
+#define RP_V_DENY_NET (1u << 0) /* quarantine: no connect, bind or sendmsg, no packet on its sockets */
 #define RP_V_DENY_EXEC (1u << 1)
 #define RP_V_DENY_FILES (1u << 2) /* sensitive file opens */
 #define RP_V_KILL (1u << 3)

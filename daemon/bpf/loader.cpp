@@ -66,9 +66,9 @@ constexpr ProcessProg kProcessProgs[] = {
 // The maps whose contents are enforcement: pinned, so that they outlive us.
 // sys_exit_progs_map among them: the kernel empties a program array when
 // its last user reference goes, and the privilege kills are its programs.
-const std::vector<std::string> kStateMaps = {"proc_policy_map", "cgroup_policy_map", "exe_policy_map", "policy_map",
-                                             "net_allow4_map",  "net_allow6_map",    "net_deny4_map",  "net_deny6_map",
-                                             "verdict_map",     "sys_exit_progs_map"};
+const std::vector<std::string> kStateMaps = {
+    "proc_policy_map", "cgroup_policy_map", "exe_policy_map", "policy_map",     "net_allow4_map",    "net_allow6_map",
+    "net_deny4_map",   "net_deny6_map",     "verdict_map",    "sock_owner_map", "sys_exit_progs_map"};
 
 Programs::~Programs() {
   // An orderly exit: the pins go first, then our links, and everything detaches.
@@ -144,6 +144,8 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
       load = true;
     } else if (name == "io_uring_submit") {
       load = io_uring_tracepoint();
+    } else if (name == "netguard_sock_create" || name == "netguard_egress" || name == "netguard_ingress") {
+      load = !opts.enforce_cgroup.empty() && caps.cgroup_sock_addr && caps.socket_cut;
     } else if (name.rfind("netguard_", 0) == 0) {
       load = !opts.enforce_cgroup.empty() && caps.cgroup_sock_addr;
     } else if (name.rfind("sys_exit_", 0) == 0) {
@@ -157,6 +159,11 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
     bpf_program__set_autoload(prog, load);
     bpf_program__set_autoattach(prog, false);
   }
+
+  // Without socket storage in the cgroup programs, the code that records
+  // socket owners is dead (rp_netcut 0) and its map is never created.
+  p->skel_->rodata->rp_netcut = caps.socket_cut ? 1 : 0;
+  if (!caps.socket_cut) bpf_map__set_autocreate(p->skel_->maps.sock_owner_map, false);
 
   if (int err = rampart_bpf__load(p->skel_); err) {
     if (err == -EPERM || err == -EACCES)
@@ -219,10 +226,14 @@ Result<void> Programs::attach(const LoadOptions& opts) {
   if (!opts.enforce_cgroup.empty() && bpf_program__autoload(skel_->progs.netguard_connect4)) {
     int cg = open(opts.enforce_cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cg < 0) return fail_errno("opening cgroup " + opts.enforce_cgroup + " for network enforcement");
-    struct bpf_program* guards[] = {skel_->progs.netguard_connect4, skel_->progs.netguard_connect6,
-                                    skel_->progs.netguard_sendmsg4, skel_->progs.netguard_sendmsg6,
-                                    skel_->progs.netguard_bind4,    skel_->progs.netguard_bind6};
+    // The owner of every new socket first, then the packet cuts, then the
+    // address checks (which also record owners).
+    struct bpf_program* guards[] = {
+        skel_->progs.netguard_sock_create, skel_->progs.netguard_egress,   skel_->progs.netguard_ingress,
+        skel_->progs.netguard_connect4,    skel_->progs.netguard_connect6, skel_->progs.netguard_sendmsg4,
+        skel_->progs.netguard_sendmsg6,    skel_->progs.netguard_bind4,    skel_->progs.netguard_bind6};
     for (auto* prog : guards) {
+      if (!bpf_program__autoload(prog)) continue;
       // A link: it coexists with other programs on the cgroup and goes away with us.
       struct bpf_link* link = bpf_program__attach_cgroup(prog, cg);
       if (!link) {
@@ -236,8 +247,21 @@ Result<void> Programs::attach(const LoadOptions& opts) {
     }
     close(cg);
     netguard_attached_ = true;
+    socket_cut_attached_ = bpf_program__autoload(skel_->progs.netguard_egress);
   }
   return {};
+}
+
+std::array<uint64_t, 2> Programs::quarantine_drops() const {
+  std::array<uint64_t, 2> out{};
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return out;
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+  int fd = bpf_map__fd(skel_->maps.netcut_drops_map);
+  for (uint32_t dir = 0; dir < 2; ++dir)
+    if (bpf_map_lookup_elem(fd, &dir, per_cpu.data()) == 0)
+      for (uint64_t n : per_cpu) out[dir] += n;
+  return out;
 }
 
 namespace {

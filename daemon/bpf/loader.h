@@ -63,6 +63,10 @@ class Programs : public enforce::MapWriter {
   const std::vector<std::string>& attached() const { return attached_; }
   size_t traced_syscall_count() const { return traced_syscalls_; }
   bool network_enforcement() const { return netguard_attached_; }
+  // Whether quarantine also cuts existing sockets (the cgroup skb hooks are attached).
+  bool socket_cut() const { return socket_cut_attached_; }
+  // Packets dropped because their socket's owner is quarantined: {sent, received}.
+  std::array<uint64_t, 2> quarantine_drops() const;
   int proc_policy_map_fd() const;
   int verdict_map_fd() const;
   // The policy id the kernel has for a process, 0 if none.
@@ -108,6 +112,7 @@ class Programs : public enforce::MapWriter {
   std::vector<std::string> attached_;
   size_t traced_syscalls_ = 0;
   bool netguard_attached_ = false;
+  bool socket_cut_attached_ = false;
 };
 
 }  // namespace rampart::bpf

@@ -58,6 +58,10 @@ Capabilities probe_kernel() {
   c.user_ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_USER_RINGBUF, nullptr) == 1;
   c.raw_tracepoint = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, nullptr) == 1;
   c.cgroup_sock_addr = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, nullptr) == 1;
+  c.socket_cut = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SKB, nullptr) == 1 &&
+                 libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_sk_storage_get, nullptr) == 1 &&
+                 libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_sk_storage_get, nullptr) == 1 &&
+                 libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_storage_get, nullptr) == 1;
   c.send_signal = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_send_signal, nullptr) == 1;
   c.override_return = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_override_return, nullptr) == 1;
   if (c.btf) {
@@ -97,6 +101,8 @@ std::vector<Capability> Capabilities::matrix() const {
       {"BPF LSM", lsm_active(), lsm_detail},
       {"cgroup socket hooks", cgroup_sock_addr && !cgroup2_mount.empty(),
        cgroup2_mount.empty() ? "cgroup v2 not mounted" : ""},
+      {"cgroup skb hooks", socket_cut && !cgroup2_mount.empty(),
+       socket_cut ? "quarantine cuts existing sockets" : "no socket storage in cgroup programs"},
       {"cgroup v2", !cgroup2_mount.empty(), cgroup2_mount},
       {"bpf_send_signal", send_signal, ""},
       {"kprobes", kprobes, kprobes ? "" : "no kprobe_events in tracefs (CONFIG_KPROBES off)"},

@@ -25,6 +25,9 @@ struct Capabilities {
   bool lsm_listed = false;    // "bpf" in /sys/kernel/security/lsm
   bool lsm_loadable = false;  // an lsm/ program loads
   bool cgroup_sock_addr = false;
+  // cgroup skb programs and socket storage in the cgroup sock, sock_addr and
+  // skb programs: quarantine cuts sockets that already exist.
+  bool socket_cut = false;
   bool send_signal = false;
   bool kprobes = false;
   bool override_return = false;

@@ -25,9 +25,12 @@ Outcome ProcessActions::quarantine(uint32_t pid, const std::string& reason, cons
   }
   act.count_applied();
   audit_.record("quarantine", pid, peer, "ok", reason);
-  o.message = network_enforced_
-                  ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM"
-                  : "quarantine recorded, but network enforcement is off (enforcement.network): nothing is refused";
+  o.message = !network_enforced_
+                  ? "quarantine recorded, but network enforcement is off (enforcement.network): nothing is refused"
+              : socket_cut_
+                  ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM, and "
+                    "its existing sockets pass no more packets"
+                  : "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM";
   return o;
 }
 

@@ -15,9 +15,10 @@ namespace rampart::edges {
 class ProcessActions {
  public:
   // network_enforced: whether the cgroup hooks refuse a quarantined
-  // process's network (the answer says so when they do not).
-  ProcessActions(engine::Engine& engine, Audit& audit, bool network_enforced)
-      : engine_(engine), audit_(audit), network_enforced_(network_enforced) {}
+  // process's network (the answer says so when they do not); socket_cut:
+  // whether its existing sockets are cut too.
+  ProcessActions(engine::Engine& engine, Audit& audit, bool network_enforced, bool socket_cut)
+      : engine_(engine), audit_(audit), network_enforced_(network_enforced), socket_cut_(socket_cut) {}
   Outcome quarantine(uint32_t pid, const std::string& reason, const api::Peer& peer);
   // Clears the verdict and pardons the score; descendants that only
   // inherited the verdict go back to their own.
@@ -26,7 +27,7 @@ class ProcessActions {
  private:
   engine::Engine& engine_;
   Audit& audit_;
-  bool network_enforced_;
+  bool network_enforced_, socket_cut_;
 };
 
 }  // namespace rampart::edges

@@ -46,10 +46,16 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
                   : "no policy forbids a privilege operation");
     mech("self_protection", "none", "no BPF LSM: rampartd, its maps and programs are not protected from root");
   }
-  mech("quarantine", in.network ? "cgroup_sock_addr" : "none",
-       in.network ? "a quarantined process's connect, sendmsg and bind fail with EPERM; its execs and sensitive opens "
-                    "too where exec and files are enforced"
-                  : "needs the cgroup hooks");
+  mech("quarantine",
+       !in.network     ? "none"
+       : in.socket_cut ? "cgroup_sock_addr+cgroup_skb"
+                       : "cgroup_sock_addr",
+       !in.network ? "needs the cgroup hooks"
+       : in.socket_cut
+           ? "a quarantined process's connect, sendmsg and bind fail with EPERM, and every packet of the sockets it "
+             "already has is dropped, both ways; its execs and sensitive opens too where exec and files are enforced"
+           : "a quarantined process's connect, sendmsg and bind fail with EPERM (its existing sockets keep working: "
+             "no cgroup skb hooks); its execs and sensitive opens too where exec and files are enforced");
   return out;
 }
 

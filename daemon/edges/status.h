@@ -54,9 +54,10 @@ struct StatusReport {
 // What enforces exec, files, privilege, the network, quarantine and
 // rampartd itself, given the kernel's mechanisms and the policies in force.
 struct MechanismInputs {
-  bool lsm = false;      // BPF LSM programs are loaded
-  bool guard = false;    // a fanotify guard is running
-  bool network = false;  // the cgroup socket hooks enforce
+  bool lsm = false;         // BPF LSM programs are loaded
+  bool guard = false;       // a fanotify guard is running
+  bool network = false;     // the cgroup socket hooks enforce
+  bool socket_cut = false;  // cgroup skb hooks drop a quarantined process's existing sockets' packets
 };
 std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, const MechanismInputs& in);
 

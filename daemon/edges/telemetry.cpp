@@ -225,6 +225,14 @@ void Telemetry::define() {
             out.push_back({{outputs::mechanism_name(static_cast<uint8_t>(mech)), action_label(a)}, by_mech[mech][a]});
         return out;
       });
+  c.define({"quarantine_packets_dropped_total",
+            "Packets of existing sockets dropped because their owner is quarantined (cgroup skb hooks).",
+            K::kCounter,
+            {"direction"}},
+           [this] {
+             const auto d = s_.programs.quarantine_drops();
+             return std::vector<Counters::Sample>{{{"send"}, d[0]}, {{"receive"}, d[1]}};
+           });
   auto guard = [this](uint64_t (enforce::PermGuard::*read)() const) {
     return [this, read]() -> std::vector<Counters::Sample> {
       const auto* g = s_.guard ? s_.guard->current() : nullptr;

@@ -36,7 +36,9 @@ class Emit {
   uint64_t denies() const { return denies_; }
   uint64_t would_deny() const { return would_deny_; }
   const std::array<uint64_t, 5>& verdicts_by_level() const { return verdicts_by_level_; }
-  const std::array<std::array<uint64_t, 4>, 6>& enforcement_by_mechanism() const { return enforcement_by_mech_; }
+  const std::array<std::array<uint64_t, 4>, RP_MECH_MAX>& enforcement_by_mechanism() const {
+    return enforcement_by_mech_;
+  }
   const ops::Histogram& verdict_latency() const { return verdict_latency_; }
 
  private:
@@ -53,10 +55,10 @@ class Emit {
   std::array<uint64_t, RP_EV_MAX> delivered_{};
   std::array<bool, RP_EV_MAX> excluded_{};
   std::array<uint64_t, RP_EV_MAX> excluded_count_{};
-  uint64_t denies_ = 0, would_deny_ = 0;                          // enforce events
-  std::array<uint64_t, 5> verdicts_by_level_{};                   // by score::Level
-  std::array<std::array<uint64_t, 4>, 6> enforcement_by_mech_{};  // [RP_MECH_*][RP_ACT_*]
-  ops::Histogram verdict_latency_;                                // event ts → verdict (applied) time
+  uint64_t denies_ = 0, would_deny_ = 0;                                    // enforce events
+  std::array<uint64_t, 5> verdicts_by_level_{};                             // by score::Level
+  std::array<std::array<uint64_t, 4>, RP_MECH_MAX> enforcement_by_mech_{};  // [RP_MECH_*][RP_ACT_*]
+  ops::Histogram verdict_latency_;                                          // event ts → verdict (applied) time
 };
 
 }  // namespace rampart::engine

@@ -32,6 +32,7 @@ void flags_json(JsonWriter& w, uint32_t flags) {
       {RP_F_EXECVEAT_EMPTY, "execveat_fd"},      {RP_F_MEMFD, "memfd"},
       {RP_F_PATH2_TRUNCATED, "path2_truncated"}, {RP_F_PATH2_RESOLVED, "path2_resolved"},
       {RP_F_STDIO_SOCKET, "stdio_socket"},       {RP_F_INHERIT_FAILED, "inherit_failed"},
+      {RP_F_NET_MAPPED, "ipv4_mapped"},          {RP_F_NET_UNSPECIFIED, "unspecified_address"},
   };
   if (flags == 0) return;
   w.key("flags").begin_array();
@@ -385,6 +386,8 @@ const char* mechanism_name(uint8_t m) {
       return "sigkill";
     case RP_MECH_AFTER:
       return "rampartd_kill";
+    case RP_MECH_CGROUP_SKB:
+      return "cgroup_skb";
     default:
       return "unknown";
   }
@@ -393,7 +396,10 @@ const char* mechanism_name(uint8_t m) {
 namespace {
 
 void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& ctx) {
-  w.field("op", e.op == RP_OP_SIGNAL ? "signal" : sources::event_type_name(e.op));
+  w.field("op", e.op == RP_OP_SIGNAL    ? "signal"
+                : e.op == RP_OP_SEND    ? "send"
+                : e.op == RP_OP_RECEIVE ? "receive"
+                                        : sources::event_type_name(e.op));
   w.field("mechanism", mechanism_name(e.mechanism));
   w.field("action", e.action == RP_ACT_DENIED       ? "denied"
                     : e.action == RP_ACT_WOULD_DENY ? "would_deny"
@@ -419,6 +425,15 @@ void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& 
     uint16_t fam = e.family == 4 ? RP_AF_INET : RP_AF_INET6;
     w.field("family", e.family == 4 ? "ipv4" : "ipv6");
     addr_json(w, e.op == RP_EV_BIND ? "local" : "remote", fam, e.addr, e.port);
+    // The destination as the caller wrote it, when the decision was made on another form.
+    const uint32_t given = e.hdr.flags & (RP_F_NET_MAPPED | RP_F_NET_UNSPECIFIED);
+    if (given == RP_F_NET_MAPPED) {
+      char buf[INET_ADDRSTRLEN] = "";
+      inet_ntop(AF_INET, e.addr, buf, sizeof(buf));
+      w.field("given_addr", "::ffff:" + std::string(buf));
+    } else if (given) {
+      w.field("given_addr", (given & RP_F_NET_MAPPED) ? "::ffff:0.0.0.0" : e.family == 4 ? "0.0.0.0" : "::");
+    }
   }
 }
 

@@ -334,6 +334,16 @@ Result<NetRule> parse_net_rule(std::string_view text) {
     }
   }
   if (auto ok = parse_network(network, family, r); !ok) return tl::unexpected(ok.error());
+  // An IPv4-mapped network (::ffff:a.b.c.d/96+) is IPv4: the kernel decides
+  // mapped destinations by the IPv4 rules, so the rule joins them.
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (r.family == 6 && r.prefix_len >= 96 && std::memcmp(r.addr.data(), kMapped, sizeof(kMapped)) == 0) {
+    std::array<uint8_t, 16> v4{};
+    std::memcpy(v4.data(), r.addr.data() + 12, 4);
+    r.addr = v4;
+    r.family = 4;
+    r.prefix_len = static_cast<uint8_t>(r.prefix_len - 96);
+  }
   if (has_ports) {
     auto pr = parse_port_range(ports);
     if (!pr) return tl::unexpected(pr.error());

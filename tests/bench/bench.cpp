@@ -434,7 +434,7 @@ class HookFloor {
 
 struct Totals {
   std::vector<double> baseline, floor, monitored, enforcing;  // ops/s, one per rep
-  std::vector<double> compared;  // monitored by the --compare build
+  std::vector<double> compared;                               // monitored by the --compare build
   uint64_t enforce_events = 0, guard_decisions = 0, guard_cache_hits = 0, guard_access_checks = 0;  // enforcing runs
   uint64_t expected = 0, delivered = 0, dropped = 0;
   uint64_t unexplained = 0, extra = 0;  // missing beyond the drops of their rep; more than expected

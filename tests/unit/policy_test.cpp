@@ -762,6 +762,17 @@ TEST_CASE("network rules match family, prefix and ports", "[unit]") {
   NetRule any6 = rule("[::/0]");
   CHECK(any6.matches(6, v6("2606:4700::1111").data(), 1));
 
+  // IPv4-mapped networks are IPv4 rules: the kernel decides mapped destinations by those.
+  NetRule mapped = rule("[::ffff:127.0.0.1]:80");
+  CHECK(mapped.family == 4);
+  CHECK(mapped.prefix_len == 32);
+  CHECK(mapped.matches(4, v4("127.0.0.1").data(), 80));
+  NetRule mapped_net = rule("[::ffff:10.0.0.0/104]:53");
+  CHECK(mapped_net.family == 4);
+  CHECK(mapped_net.prefix_len == 8);
+  CHECK(mapped_net.matches(4, v4("10.9.8.7").data(), 53));
+  CHECK(rule("[::/0]").family == 6);  // wider than the mapped range: stays IPv6
+
   auto listen = parse_port_range("8000-8100");
   REQUIRE(listen.has_value());
   CHECK(listen->lo == 8000);

@@ -1,0 +1,479 @@
+// bypass tier, network: an attacker inside a policed workload tries to walk
+// around a network deny. Each case first runs the plain operation, which must
+// fail with EPERM (the policy is in force), then the same destination in
+// another form: IPv4-mapped IPv6 (::ffff:127.0.0.1), the unspecified address
+// (0.0.0.0, ::), which the kernel sends to this host, and for UDP sendto
+// beside connect. The workload is a copy of net_probe selected by path.
+// Quarantine: a process holding an established TCP connection, a connected
+// UDP socket and a listener from before its verdict must get no packet
+// through any of them, either way, while other processes' loopback traffic
+// flows.
+#include "support/net.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "support/ctl.h"
+#include "support/policed.h"
+#include "support/rampartd.h"
+#include "support/workload.h"
+
+using nlohmann::json;
+using namespace rampart::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// rampartd with one enforce-mode policy selecting a copy of net_probe.
+class PolicedProbe : public Daemon {
+ public:
+  explicit PolicedProbe(const std::string& spec, bool api = false)
+      : Daemon(
+            {.config = kScopedConfig, .api = api, .dir_template = "/tmp/rampart-bypass-net-XXXXXX", .start = false}) {
+    probe_ = path("policed-probe");
+    std::filesystem::copy_file(NET_PROBE_PATH, probe_);
+    chmod(probe_.c_str(), 0755);
+    write_policy("net.yaml", policy_for("bypass-net", probe_, "enforce", spec));
+    start();
+  }
+  // Runs the policed probe; what it printed ("ok", "EPERM", ...).
+  std::string run(const std::string& op, const std::string& proto, const std::string& addr, uint16_t port) const {
+    return run_probe(probe_, op, proto, addr, port);
+  }
+  static std::string run_probe(const std::string& exe, const std::string& op, const std::string& proto,
+                               const std::string& addr, uint16_t port) {
+    std::string cmd = exe + " " + op + " " + proto + " " + addr + " " + std::to_string(port) + " 2>&1";
+    FILE* f = popen(cmd.c_str(), "r");
+    if (!f) return "popen failed";
+    std::string out;
+    char buf[256];
+    while (fgets(buf, sizeof(buf), f)) out += buf;
+    pclose(f);
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+  }
+  // The enforce events about the probe so far.
+  std::vector<json> enforce_events() const {
+    std::this_thread::sleep_for(200ms);
+    std::vector<json> out;
+    for (auto& e : events())
+      if (e["type"] == "enforce") out.push_back(std::move(e));
+    return out;
+  }
+  const std::string& probe() const { return probe_; }
+
+ private:
+  std::string probe_;
+};
+
+std::string deny_spec(const std::string& target) {
+  return "  deny:\n    - id: no-target\n      network: { connect: [\"" + target + "\"] }\n      action: deny\n";
+}
+
+// A free loopback UDP port (bound and released).
+uint16_t free_udp_port() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
+  close(s);
+  return ntohs(sa.sin_port);
+}
+
+}  // namespace
+
+TEST_CASE("a TCP connect to ::ffff:127.0.0.1 or 0.0.0.0 under a deny of 127.0.0.1:PORT fails with EPERM", "[bypass]") {
+  Listener target, other;
+  PolicedProbe d(deny_spec("127.0.0.1:" + std::to_string(target.port())));
+  REQUIRE(d.ready());
+  // Controls: the denied destination is refused; another port is reached (the probe works).
+  REQUIRE(d.run("connect", "tcp", "127.0.0.1", target.port()) == "EPERM");
+  REQUIRE(d.run("connect", "tcp", "127.0.0.1", other.port()) == "ok");
+  // The bypass attempts.
+  CHECK(d.run("connect", "tcp", "::ffff:127.0.0.1", target.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "0.0.0.0", target.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "::ffff:0.0.0.0", target.port()) == "EPERM");
+  // The other forms of an allowed destination still work.
+  CHECK(d.run("connect", "tcp", "::ffff:127.0.0.1", other.port()) == "ok");
+  CHECK(d.run("connect", "tcp", "0.0.0.0", other.port()) == "ok");
+
+  // Each refusal names the rule, the address it matched, and the form given.
+  std::set<std::string> given;
+  size_t denied = 0;
+  for (const auto& e : d.enforce_events()) {
+    if (e["action"] != "denied") continue;
+    ++denied;
+    CHECK(e["mechanism"] == "cgroup_sock_addr");
+    CHECK(e["reason"] == "deny_rule");
+    CHECK(e["deny_rule"] == "no-target");
+    CHECK(e["remote"]["addr"] == "127.0.0.1");
+    CHECK(e["remote"]["port"] == target.port());
+    given.insert(e.value("given_addr", std::string("as is")));
+  }
+  CHECK(denied == 4);
+  CHECK(given == std::set<std::string>{"as is", "::ffff:127.0.0.1", "0.0.0.0", "::ffff:0.0.0.0"});
+}
+
+TEST_CASE("a TCP connect to :: under a deny of [::1]:PORT fails with EPERM", "[bypass]") {
+  Listener target(AF_INET6);
+  PolicedProbe d(deny_spec("[::1]:" + std::to_string(target.port())));
+  REQUIRE(d.ready());
+  REQUIRE(d.run("connect", "tcp", "::1", target.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "::", target.port()) == "EPERM");
+}
+
+TEST_CASE("a deny rule written as [::ffff:127.0.0.1]:PORT refuses the plain IPv4 connect too", "[bypass]") {
+  Listener target;
+  PolicedProbe d(deny_spec("[::ffff:127.0.0.1]:" + std::to_string(target.port())));
+  REQUIRE(d.ready());
+  REQUIRE(d.run("connect", "tcp", "::ffff:127.0.0.1", target.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "127.0.0.1", target.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "0.0.0.0", target.port()) == "EPERM");
+}
+
+TEST_CASE("a UDP sendto or connect to ::ffff:127.0.0.1 or 0.0.0.0 under a deny of 127.0.0.1:PORT fails with EPERM",
+          "[bypass]") {
+  const uint16_t port = free_udp_port(), other = free_udp_port();
+  PolicedProbe d(deny_spec("127.0.0.1:" + std::to_string(port)));
+  REQUIRE(d.ready());
+  REQUIRE(d.run("sendto", "udp", "127.0.0.1", port) == "EPERM");
+  REQUIRE(d.run("sendto", "udp", "127.0.0.1", other) == "ok");
+  CHECK(d.run("sendto", "udp", "::ffff:127.0.0.1", port) == "EPERM");
+  CHECK(d.run("sendto", "udp", "0.0.0.0", port) == "EPERM");
+  CHECK(d.run("sendto", "udp", "::ffff:0.0.0.0", port) == "EPERM");
+  // A connected UDP socket: the connect is the one check.
+  REQUIRE(d.run("connect", "udp", "127.0.0.1", port) == "EPERM");
+  CHECK(d.run("connect", "udp", "::ffff:127.0.0.1", port) == "EPERM");
+  CHECK(d.run("connect", "udp", "0.0.0.0", port) == "EPERM");
+  CHECK(d.run("sendto", "udp", "::ffff:127.0.0.1", other) == "ok");
+}
+
+TEST_CASE(
+    "under an allow-list without PORT, 127.0.0.1:PORT, ::ffff:127.0.0.1:PORT and 0.0.0.0:PORT all fail with EPERM",
+    "[bypass]") {
+  Listener target, allowed;
+  const uint16_t udp_port = free_udp_port();
+  PolicedProbe d("  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed.port()) + "\"]\n");
+  REQUIRE(d.ready());
+  REQUIRE(d.run("connect", "tcp", "127.0.0.1", target.port()) == "EPERM");
+  REQUIRE(d.run("connect", "tcp", "127.0.0.1", allowed.port()) == "ok");
+  CHECK(d.run("connect", "tcp", "::ffff:127.0.0.1", target.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "0.0.0.0", target.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "::", target.port()) == "EPERM");
+  REQUIRE(d.run("sendto", "udp", "127.0.0.1", udp_port) == "EPERM");
+  CHECK(d.run("sendto", "udp", "::ffff:127.0.0.1", udp_port) == "EPERM");
+  CHECK(d.run("sendto", "udp", "0.0.0.0", udp_port) == "EPERM");
+  // The allowed destination, in each form, is reached: the forms are the same place.
+  CHECK(d.run("connect", "tcp", "::ffff:127.0.0.1", allowed.port()) == "ok");
+  CHECK(d.run("connect", "tcp", "0.0.0.0", allowed.port()) == "ok");
+  for (const auto& e : d.enforce_events()) {
+    CHECK(e["reason"] == "not_allowed");
+    CHECK(e["action"] == "denied");
+  }
+}
+
+TEST_CASE("under allow.network.listen without PORT, a bind of PORT on ::ffff:127.0.0.1, 0.0.0.0 or :: fails with EPERM",
+          "[bypass]") {
+  const uint16_t port = free_port(), allowed = free_port();
+  PolicedProbe d("  allow:\n    network:\n      listen: [" + std::to_string(allowed) + "]\n");
+  REQUIRE(d.ready());
+  REQUIRE(d.run("bind", "tcp", "127.0.0.1", port) == "EPERM");
+  REQUIRE(d.run("bind", "tcp", "127.0.0.1", allowed) == "ok");
+  CHECK(d.run("bind", "tcp", "::ffff:127.0.0.1", port) == "EPERM");
+  CHECK(d.run("bind", "tcp", "0.0.0.0", port) == "EPERM");
+  CHECK(d.run("bind", "tcp", "::", port) == "EPERM");
+  CHECK(d.run("bind", "udp", "0.0.0.0", port) == "EPERM");
+  CHECK(d.run("bind", "tcp", "::", allowed) == "ok");
+}
+
+namespace {
+
+void set_timeout(int fd, int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+sockaddr_in loopback(uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sa;
+}
+
+uint16_t port_of(int fd) {
+  sockaddr_in sa{};
+  socklen_t len = sizeof(sa);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  return ntohs(sa.sin_port);
+}
+
+// 0 if one byte (or more) arrived on fd within its receive timeout, else the errno.
+int recv_errno(int fd) {
+  char buf[64];
+  ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  return n > 0 ? 0 : n == 0 ? ECONNRESET : errno;
+}
+
+// The peer (this test process, never quarantined): a TCP listener and a UDP socket on loopback.
+struct Peer {
+  int listener = -1, udp = -1;
+  Peer() {
+    listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    auto sa = loopback(0);
+    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+    REQUIRE(listen(listener, 16) == 0);
+    REQUIRE(bind(udp, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+    set_timeout(listener, 2000);
+    set_timeout(udp, 500);
+  }
+  ~Peer() {
+    close(listener);
+    close(udp);
+  }
+};
+
+// A child holding, from before any verdict, a TCP connection to the peer, a
+// UDP socket connected to the peer, and a listener of its own. It runs one
+// command per byte on a pipe and answers with an errno (0: it worked).
+struct Holder {
+  pid_t pid = -1;
+  int cmd = -1, res = -1;
+  uint16_t listen_port = 0, udp_port = 0;
+  explicit Holder(const Peer& peer) {
+    int a[2], b[2];
+    REQUIRE(pipe(a) == 0);
+    REQUIRE(pipe(b) == 0);
+    const uint16_t tcp_to = port_of(peer.listener), udp_to = port_of(peer.udp);
+    pid = spawn_child([&] {
+      close(a[1]);
+      close(b[0]);
+      int c = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
+      int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      auto to_tcp = loopback(tcp_to), to_udp = loopback(udp_to), any = loopback(0);
+      if (connect(c, reinterpret_cast<sockaddr*>(&to_tcp), sizeof(to_tcp)) != 0 ||
+          connect(u, reinterpret_cast<sockaddr*>(&to_udp), sizeof(to_udp)) != 0 ||
+          bind(l, reinterpret_cast<sockaddr*>(&any), sizeof(any)) != 0 || listen(l, 16) != 0)
+        return 1;
+      set_timeout(c, 500);
+      set_timeout(u, 500);
+      uint16_t ports[2] = {port_of(l), port_of(u)};
+      if (write(b[1], ports, sizeof(ports)) != sizeof(ports)) return 1;
+      char op;
+      while (read(a[0], &op, 1) == 1) {
+        int err = 0;
+        switch (op) {
+          case 'S':  // send on the TCP connection
+            err = send(c, "q", 1, MSG_NOSIGNAL) == 1 ? 0 : errno;
+            break;
+          case 'R':  // receive on it
+            err = recv_errno(c);
+            break;
+          case 'U':  // send on the connected UDP socket
+            err = send(u, "q", 1, 0) == 1 ? 0 : errno;
+            break;
+          case 'V':  // receive on it
+            err = recv_errno(u);
+            break;
+          case 'A': {  // accept a connection within 1 s and answer it
+            pollfd p{l, POLLIN, 0};
+            if (poll(&p, 1, 1000) != 1) {
+              err = ETIMEDOUT;
+              break;
+            }
+            int k = accept(l, nullptr, nullptr);
+            err = k >= 0 && send(k, "hi", 2, MSG_NOSIGNAL) == 2 ? 0 : errno;
+            if (k >= 0) close(k);
+            break;
+          }
+        }
+        if (write(b[1], &err, sizeof(err)) != sizeof(err)) return 1;
+      }
+      return 0;
+    });
+    close(a[0]);
+    close(b[1]);
+    cmd = a[1];
+    res = b[0];
+    uint16_t ports[2] = {};
+    REQUIRE(read(res, ports, sizeof(ports)) == sizeof(ports));
+    listen_port = ports[0];
+    udp_port = ports[1];
+  }
+  int run(char op) {
+    int err = -1;
+    if (write(cmd, &op, 1) != 1 || read(res, &err, sizeof(err)) != sizeof(err)) return -1;
+    return err;
+  }
+  ~Holder() {
+    close(cmd);
+    close(res);
+    waitpid(pid, nullptr, 0);
+  }
+};
+
+// Connects to 127.0.0.1:port within ms; the socket, or -1 if the handshake did not complete.
+int connect_within(uint16_t port, int ms) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  auto sa = loopback(port);
+  if (connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 && errno != EINPROGRESS) {
+    close(s);
+    return -1;
+  }
+  pollfd p{s, POLLOUT, 0};
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (poll(&p, 1, ms) != 1 || getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    close(s);
+    return -1;
+  }
+  fcntl(s, F_SETFL, 0);
+  set_timeout(s, 1000);
+  return s;
+}
+
+// A counter's value from rampartd's /metrics.
+uint64_t metric(uint16_t port, const std::string& series) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto sa = loopback(port);
+  if (connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    close(s);
+    return 0;
+  }
+  std::string req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n", body;
+  if (write(s, req.data(), req.size()) != static_cast<ssize_t>(req.size())) return 0;
+  char buf[4096];
+  for (ssize_t n; (n = read(s, buf, sizeof(buf))) > 0;) body.append(buf, static_cast<size_t>(n));
+  close(s);
+  size_t at = body.find("\n" + series + " ");
+  return at == std::string::npos ? 0 : std::stoull(body.substr(at + series.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a quarantined process's TCP connection, connected UDP socket and listener from before its verdict pass "
+    "nothing either way",
+    "[bypass]") {
+  const uint16_t metrics_port = free_port();
+  Daemon d(
+      {.config = kScopedConfig + "metrics:\n  address: 127.0.0.1:" + std::to_string(metrics_port) + "\n", .api = true});
+  REQUIRE(d.ready());
+  Peer peer;
+  Holder h(peer);
+  int s = accept(peer.listener, nullptr, nullptr);
+  REQUIRE(s >= 0);
+  set_timeout(s, 500);
+  auto holder_udp = loopback(h.udp_port);
+  auto to_holder = [&] {
+    return sendto(peer.udp, "p", 1, 0, reinterpret_cast<sockaddr*>(&holder_udp), sizeof(holder_udp)) == 1;
+  };
+
+  // Controls, before the verdict: every socket passes traffic both ways.
+  REQUIRE(h.run('S') == 0);
+  REQUIRE(recv_errno(s) == 0);
+  REQUIRE(send(s, "p", 1, MSG_NOSIGNAL) == 1);
+  REQUIRE(h.run('R') == 0);
+  REQUIRE(h.run('U') == 0);
+  REQUIRE(recv_errno(peer.udp) == 0);
+  REQUIRE(to_holder());
+  REQUIRE(h.run('V') == 0);
+  int before = connect_within(h.listen_port, 1000);
+  REQUIRE(before >= 0);
+  REQUIRE(h.run('A') == 0);
+  REQUIRE(recv_errno(before) == 0);
+  close(before);
+
+  auto q = ctl(d.socket(), {"quarantine", std::to_string(h.pid), "--reason", "bypass test"});
+  INFO(q.out << q.err);
+  REQUIRE(q.code == 0);
+  CHECK(q.out.find("existing sockets pass no more packets") != std::string::npos);
+
+  // TCP, out: the send is queued, but nothing reaches the peer (retransmits included).
+  h.run('S');
+  CHECK(recv_errno(s) == EAGAIN);
+  // TCP, in: the peer's bytes never arrive.
+  REQUIRE(send(s, "p", 1, MSG_NOSIGNAL) == 1);
+  CHECK(h.run('R') == EAGAIN);
+  // UDP, out: the send fails with EPERM, and nothing arrives.
+  CHECK(h.run('U') == EPERM);
+  CHECK(recv_errno(peer.udp) == EAGAIN);
+  // UDP, in.
+  REQUIRE(to_holder());
+  CHECK(h.run('V') == EAGAIN);
+  // The listener: a new connection from outside never completes, and accept gets nothing.
+  int after = connect_within(h.listen_port, 1000);
+  CHECK(after < 0);
+  if (after >= 0) close(after);
+  CHECK(h.run('A') == ETIMEDOUT);
+
+  // An unrelated process's loopback traffic, to the same peer, still flows both ways.
+  const pid_t other = spawn_child([&] {
+    int c = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
+    auto to_tcp = loopback(port_of(peer.listener)), to_udp = loopback(port_of(peer.udp));
+    if (connect(c, reinterpret_cast<sockaddr*>(&to_tcp), sizeof(to_tcp)) != 0) return 1;
+    if (send(c, "z", 1, MSG_NOSIGNAL) != 1) return 2;
+    if (sendto(u, "z", 1, 0, reinterpret_cast<sockaddr*>(&to_udp), sizeof(to_udp)) != 1) return 3;
+    set_timeout(c, 2000);
+    return recv_errno(c) == 0 ? 0 : 4;  // the peer's answer
+  });
+  int s2 = accept(peer.listener, nullptr, nullptr);
+  REQUIRE(s2 >= 0);
+  set_timeout(s2, 1000);
+  CHECK(recv_errno(s2) == 0);
+  CHECK(send(s2, "r", 1, MSG_NOSIGNAL) == 1);
+  CHECK(recv_errno(peer.udp) == 0);
+  int status = -1;
+  waitpid(other, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  close(s2);
+
+  // The drops are counted per packet and reported per socket and direction.
+  const uint64_t sent = metric(metrics_port, "rampart_quarantine_packets_dropped_total{direction=\"send\"}");
+  const uint64_t received = metric(metrics_port, "rampart_quarantine_packets_dropped_total{direction=\"receive\"}");
+  CHECK(sent >= 2);      // the TCP byte (and its retransmits) and the UDP datagram
+  CHECK(received >= 3);  // the peer's TCP byte, its datagram, the SYN
+  std::set<std::string> ops;
+  size_t cut_events = 0;
+  for (const auto& e : d.events()) {
+    if (e["type"] != "enforce" || e["mechanism"] != "cgroup_skb") continue;
+    ++cut_events;
+    CHECK(e["proc"]["tgid"] == h.pid);
+    CHECK(e["reason"] == "verdict");
+    CHECK(e["action"] == "denied");
+    CHECK(e["remote"]["addr"] == "127.0.0.1");
+    ops.insert(e["op"].get<std::string>());
+  }
+  CHECK(ops == std::set<std::string>{"send", "receive"});
+  CHECK(cut_events >= 3);
+  CHECK(cut_events <= 6);  // at most one per socket and direction: the TCP, the UDP, the listener
+  CHECK(cut_events < sent + received);
+
+  // Release: the connected UDP socket passes traffic again.
+  REQUIRE(ctl(d.socket(), {"release", std::to_string(h.pid)}).code == 0);
+  CHECK(h.run('U') == 0);
+  CHECK(recv_errno(peer.udp) == 0);
+  close(s);
+}
