@@ -3,7 +3,8 @@
  * file.bpf.c - file access and metadata changes.
  * Hooks (sys_exit tail calls): open, openat, openat2, creat, unlink, unlinkat,
  * rmdir, rename, renameat, renameat2, chmod, fchmod, fchmodat, fchmodat2,
- * chown, lchown, fchown, fchownat.
+ * chown, lchown, fchown, fchownat. And tp_btf/sys_enter: the flags of the
+ * open in flight, by thread (open_flags_map).
  * Paths are read from the caller's arguments and made absolute in-kernel when
  * relative; fd-based calls (fchmod, fchown) resolve the fd's file.
  */
@@ -60,6 +61,44 @@ static __always_inline int rp_emit_file(struct pt_regs *regs, long ret, struct r
 		rp_file_path(ev->path, rp_fd_file(bpf_get_current_task_btf(), a->fd), &ev->hdr.flags,
 			     RP_F_PATH_TRUNCATED);
 	rp_submit(ev);
+	return 0;
+}
+
+/*
+ * Records the flags of the open the thread is entering, for the fanotify
+ * guard, which is told the thread of a permission event and must tell a
+ * read from a write. The flags of open, openat and creat are in registers,
+ * which is what the syscall uses; openat2's are in the caller's memory,
+ * which another thread can change after this read and before the kernel's
+ * copy, so they are marked unknown (the guard then assumes read and write).
+ * An exec opens its binary to read it; only the thread group leader's is
+ * recorded, since a non-leader's exec takes the leader's tid and could not
+ * clear its entry.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(open_flags_enter, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid;
+	struct rp_open_flags of = {};
+	__u32 tid;
+
+	if (!rp_is_open_nr(id))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tid = (__u32)pid_tgid;
+	of.tgid = pid_tgid >> 32;
+	of.known = 1;
+	if (id == RP_NR_OPENAT)
+		of.flags = (__u32)RP_ARG2(regs);
+	else if (id == RP_NR_OPEN)
+		of.flags = (__u32)RP_ARG1(regs);
+	else if (id == RP_NR_CREAT)
+		of.flags = RP_O_CREAT | RP_O_WRONLY | RP_O_TRUNC;
+	else if (id == RP_NR_OPENAT2)
+		of.known = 0;
+	else if (tid != of.tgid)
+		return 0;
+	bpf_map_update_elem(&open_flags_map, &tid, &of, BPF_ANY);
 	return 0;
 }
 

@@ -42,6 +42,37 @@ struct {
 #error "Rampart's syscall handlers support x86_64 and arm64"
 #endif
 
+/* The open in flight, by thread (see rp_open_flags); set in file.bpf.c, cleared by the dispatcher. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct rp_open_flags);
+} open_flags_map SEC(".maps") __weak;
+
+/* The syscalls that open a file for the caller; an exec opens its binary to read it. */
+#if defined(__TARGET_ARCH_x86)
+#define RP_NR_OPEN 2
+#define RP_NR_CREAT 85
+#define RP_NR_OPENAT 257
+#define RP_NR_OPENAT2 437
+#define RP_NR_EXECVE 59
+#define RP_NR_EXECVEAT 322
+#else
+#define RP_NR_OPEN -1000 /* arm64 has only openat and openat2 */
+#define RP_NR_CREAT -1000
+#define RP_NR_OPENAT 56
+#define RP_NR_OPENAT2 437
+#define RP_NR_EXECVE 221
+#define RP_NR_EXECVEAT 281
+#endif
+
+static __always_inline int rp_is_open_nr(long nr)
+{
+	return nr == RP_NR_OPENAT || nr == RP_NR_OPEN || nr == RP_NR_OPENAT2 || nr == RP_NR_CREAT ||
+	       nr == RP_NR_EXECVE || nr == RP_NR_EXECVEAT;
+}
+
 /* Declares a sys_exit handler; rampartd maps it to syscall NAME by its program name. */
 #define RP_SYS_EXIT(name)                                                                                              \
 	SEC("tp_btf/sys_exit")                                                                                         \

@@ -343,6 +343,18 @@ struct rp_verdict {
 	__u32 flags; /* RP_V_* */
 };
 
+/*
+ * open_flags_map value, keyed by thread id: the open (or exec) the thread is
+ * in, set at sys_enter and cleared at sys_exit. The fanotify guard learns
+ * only the thread of a permission event (FAN_REPORT_TID) and looks up here
+ * whether the open reads or writes, and the thread's process.
+ */
+struct rp_open_flags {
+	__u64 flags; /* the open's O_* flags, when known */
+	__u32 tgid;
+	__u32 known; /* 0: flags untrusted (openat2 keeps them in memory the caller can change) */
+};
+
 /* RP_EV_ENFORCE: an operation refused or, in audit mode, reported. */
 struct rp_enforce_event {
 	struct rp_event_hdr hdr;

@@ -81,6 +81,7 @@ Programs::~Programs() {
 int Programs::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events_map); }
 int Programs::proc_policy_map_fd() const { return bpf_map__fd(skel_->maps.proc_policy_map); }
 int Programs::verdict_map_fd() const { return bpf_map__fd(skel_->maps.verdict_map); }
+int Programs::open_flags_map_fd() const { return bpf_map__fd(skel_->maps.open_flags_map); }
 
 ::bpf_object* Programs::object() const { return skel_->obj; }
 void Programs::set_lsm_privileges(uint32_t mask) { skel_->bss->rp_lsm_priv = mask; }
@@ -140,7 +141,7 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
   bpf_object__for_each_program(prog, obj) {
     std::string name = bpf_program__name(prog);
     bool load = false;
-    if (name == "sys_exit_dispatch") {
+    if (name == "sys_exit_dispatch" || name == "open_flags_enter") {
       load = true;
     } else if (name == "io_uring_submit") {
       load = io_uring_tracepoint();
@@ -207,8 +208,9 @@ Result<void> Programs::attach(const LoadOptions& opts) {
     attached_.push_back(std::string(bpf_program__name(prog)) + " on " + hook);
     return {};
   };
-  if (traced_syscalls_ > 0)
-    if (auto r = attach_one(skel_->progs.sys_exit_dispatch, "tp_btf/sys_exit"); !r) return r;
+  // The flags of each open in flight, for the fanotify guard; the dispatcher clears them at exit.
+  if (auto r = attach_one(skel_->progs.open_flags_enter, "tp_btf/sys_enter"); !r) return r;
+  if (auto r = attach_one(skel_->progs.sys_exit_dispatch, "tp_btf/sys_exit"); !r) return r;
   struct {
     struct bpf_program* prog;
     const char* hook;

@@ -69,6 +69,7 @@ class Programs : public enforce::MapWriter {
   std::array<uint64_t, 2> quarantine_drops() const;
   int proc_policy_map_fd() const;
   int verdict_map_fd() const;
+  int open_flags_map_fd() const;  // tid -> rp_open_flags of the open in flight
   // The policy id the kernel has for a process, 0 if none.
   uint32_t policy_of(uint32_t tgid) const;
   // The process's entry in verdict_map, if it has one.

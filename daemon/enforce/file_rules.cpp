@@ -4,7 +4,6 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,52 +69,14 @@ OpenReasons open_reasons(const GuardRule& r, std::string_view path) {
 }
 
 Access access_from_flags(uint64_t flags) {
+  // O_PATH opens neither reads nor writes: the kernel ignores the other flags.
+  if (flags & O_PATH) return {};
   const uint64_t acc = flags & O_ACCMODE;
   Access a;
-  a.read = acc == O_RDONLY || acc == O_RDWR;
-  a.write = acc == O_WRONLY || acc == O_RDWR || (flags & (O_TRUNC | O_CREAT)) != 0;
+  // O_ACCMODE itself (3) asks for both, as the kernel checks it.
+  a.read = acc == O_RDONLY || acc == O_RDWR || acc == O_ACCMODE;
+  a.write = acc != O_RDONLY || (flags & (O_TRUNC | O_CREAT)) != 0;
   return a;
-}
-
-std::optional<Access> access_from_syscall(std::string_view line,
-                                          const std::function<std::optional<uint64_t>(uint64_t addr)>& flags_at) {
-  // "257 0xffffff9c 0x7ffd5c1d 0x241 0x1b6 0x0 0x0 0x7ffd... 0x7f..."
-  uint64_t v[7] = {};
-  size_t n = 0;
-  while (n < 7 && !line.empty()) {
-    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
-    size_t end = line.find_first_of(" \n");
-    std::string_view tok = line.substr(0, end);
-    line = end == std::string_view::npos ? std::string_view() : line.substr(end);
-    if (tok.empty()) break;
-    int base = 10;
-    if (tok.starts_with("0x")) {
-      tok.remove_prefix(2);
-      base = 16;
-    }
-    auto value = parse_number<uint64_t>(tok, 0, UINT64_MAX, base);
-    if (!value) return std::nullopt;
-    v[n++] = *value;
-  }
-  if (n < 4) return std::nullopt;  // "running", "-1 ...": not in a syscall we can read
-  switch (v[0]) {
-    case SYS_open:
-      return access_from_flags(v[2]);
-    case SYS_openat:
-      return access_from_flags(v[3]);
-    case SYS_creat:
-      return access_from_flags(O_WRONLY | O_CREAT | O_TRUNC);
-    case SYS_openat2: {
-      auto flags = flags_at(v[3]);  // struct open_how starts with the u64 flags
-      if (!flags) return std::nullopt;
-      return access_from_flags(*flags);
-    }
-    case SYS_execve:
-    case SYS_execveat:
-      return Access{true, false};
-    default:
-      return std::nullopt;
-  }
 }
 
 std::optional<std::string> interpreter_of(int fd) {

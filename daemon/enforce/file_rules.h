@@ -43,15 +43,11 @@ struct OpenReasons {
 };
 OpenReasons open_reasons(const GuardRule& r, std::string_view path);
 
-// The access an open asked for, read off /proc/<pid>/syscall while the
-// caller waits in it ("NR arg0 arg1 ... sp pc", hex args). nullopt: not an
-// open-family syscall (or unreadable); the caller then assumes read+write.
+// What an open with these O_* flags may do to the file: O_PATH neither reads
+// nor writes; O_TRUNC and O_CREAT write.
 struct Access {
   bool read = false, write = false;
 };
-// `flags_at` reads openat2's struct open_how flags from the caller's memory.
-std::optional<Access> access_from_syscall(std::string_view proc_syscall_line,
-                                          const std::function<std::optional<uint64_t>(uint64_t addr)>& flags_at);
 Access access_from_flags(uint64_t flags);
 
 // The file an exec of `fd` makes the kernel open next, with FMODE_EXEC too

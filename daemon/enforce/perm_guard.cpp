@@ -7,13 +7,17 @@
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
-#include <filesystem>
+#include <deque>
 #include <limits>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include "util/clock.h"
 #include "util/number.h"
@@ -23,25 +27,333 @@ namespace {
 
 constexpr uint64_t kCacheTtlNs = 2'000'000'000;  // a renamed file is re-resolved within this
 constexpr size_t kCacheMax = 8192;
+// Events read but not yet decided. Past this the reader answers "allow" at
+// once rather than hold more of the host's operations (and event fds).
+constexpr size_t kQueueMax = 4096;
 
-// Reads a small /proc file in one go.
-std::string read_small(const std::string& path) {
+// The process of a thread that has no open in flight on record (an io_uring
+// worker, an exec by a thread other than the leader): its Tgid line.
+uint32_t tgid_of(uint32_t tid) {
+  const std::string path = "/proc/" + std::to_string(tid) + "/status";
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  char buf[512];
+  if (fd < 0) return 0;
+  char buf[1024];
   ssize_t n = read(fd, buf, sizeof(buf) - 1);
   close(fd);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  if (n <= 0) return 0;
+  std::string_view s(buf, static_cast<size_t>(n));
+  size_t at = s.find("\nTgid:");
+  if (at == std::string_view::npos) return 0;
+  s.remove_prefix(at + 6);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  auto v = parse_number<uint32_t>(s.substr(0, s.find('\n')), 1, std::numeric_limits<uint32_t>::max());
+  return v ? *v : 0;
 }
 
 }  // namespace
 
+struct PermGuard::State {
+  Setup setup;
+  Report report_fn;
+  const uint32_t self = static_cast<uint32_t>(getpid());
+
+  // Guarded by mu: the fd (-1 once closed), the queue, the event in hand.
+  struct Event {
+    int fd;
+    uint32_t tid;
+    bool exec;
+    uint64_t since_ns;
+  };
+  std::mutex mu;
+  std::condition_variable cv;  // the decider waits for events or the stop
+  int fan_fd = -1;
+  int stop_fd = -1;  // eventfd that wakes the reader to stop
+  std::deque<Event> queue;
+  std::optional<Event> in_hand;  // being decided
+  bool in_hand_answered = false;
+  bool stopping = false;
+  bool decider_done = false;
+
+  std::atomic<uint64_t> decisions{0}, denials{0}, overflows{0}, cache_hits{0}, deadline_expired{0}, access_unknown{0},
+      access_checks{0};
+
+  // The decider's own state.
+  struct CacheKey {
+    uint32_t policy_id, verdict_flags;
+    uint64_t dev, ino;
+    bool exec;
+    bool operator==(const CacheKey&) const = default;
+  };
+  struct CacheHash {
+    size_t operator()(const CacheKey& k) const {
+      return std::hash<uint64_t>()(k.ino * 0x9e3779b97f4a7c15ull ^ k.dev ^ (uint64_t{k.policy_id} << 40) ^
+                                   (uint64_t{k.verdict_flags} << 56) ^ k.exec);
+    }
+  };
+  struct CacheEntry {
+    OpenReasons reasons;  // exec: read and write both hold the exec reason
+    uint64_t expires_ns = 0;
+    std::string path;
+  };
+  std::unordered_map<CacheKey, CacheEntry, CacheHash> cache;
+  // After an allowed exec, the kernel opens its interpreter (ld.so, or a
+  // script's "#!" program) as an exec too: that one open, by that process,
+  // of that file, is part of the allowed exec. Keyed by tgid. A direct
+  // execve of ld.so has no such entry and is judged like any binary.
+  struct FollowUp {
+    uint64_t dev, ino, expires_ns;
+  };
+  std::unordered_map<uint32_t, FollowUp> follow;
+
+  ~State() {
+    if (fan_fd >= 0) close(fan_fd);
+    if (stop_fd >= 0) close(stop_fd);
+  }
+
+  uint64_t deadline_ns() const { return uint64_t{setup.deadline_ms} * 1'000'000; }
+
+  // Answers one event; false once the fd is closed (closing answered it). Holds mu.
+  bool respond(int fd, bool allow) {
+    if (fan_fd < 0) return false;
+    fanotify_response r{fd, static_cast<__u32>(allow ? FAN_ALLOW : FAN_DENY)};
+    // A failed write leaves the operation waiting until the fd closes.
+    return write(fan_fd, &r, sizeof(r)) == sizeof(r);
+  }
+
+  // Closes the fd, which lets every operation still waiting on it through,
+  // and drops the queue. The decider closes the event in hand itself.
+  void shut() {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& e : queue) close(e.fd);
+    queue.clear();
+    if (fan_fd >= 0) close(fan_fd);
+    fan_fd = -1;
+    stopping = true;
+    cv.notify_all();
+  }
+
+  // Answers "allow" for every event past the deadline; returns how long
+  // until the next one expires (ms, -1: none waiting).
+  int expire() {
+    std::lock_guard<std::mutex> lock(mu);
+    const uint64_t now = boot_now_ns(), dl = deadline_ns();
+    while (!queue.empty() && queue.front().since_ns + dl <= now) {
+      if (respond(queue.front().fd, true)) ++deadline_expired;
+      close(queue.front().fd);
+      queue.pop_front();
+    }
+    if (in_hand && !in_hand_answered && in_hand->since_ns + dl <= now) {
+      in_hand_answered = true;
+      if (respond(in_hand->fd, true)) ++deadline_expired;
+    }
+    uint64_t next = std::numeric_limits<uint64_t>::max();
+    if (!queue.empty()) next = queue.front().since_ns + dl;
+    if (in_hand && !in_hand_answered) next = std::min(next, in_hand->since_ns + dl);
+    if (next == std::numeric_limits<uint64_t>::max()) return -1;
+    return static_cast<int>((next - std::min(next, now)) / 1'000'000 + 1);
+  }
+
+  // Reads what is there; false when the fd cannot be read or parsed any more.
+  bool read_events() {
+    alignas(fanotify_event_metadata) char buf[16384];
+    ssize_t len = read(fan_fd, buf, sizeof(buf));
+    if (len < 0)
+      // EAGAIN: nothing left. EMFILE and the like: the kernel denied the
+      // event it could not give us an fd for, and the rest still wait.
+      return errno == EAGAIN || errno == EINTR || errno == EMFILE || errno == ENFILE || errno == ENOMEM;
+    if (len == 0) return false;
+    const uint64_t now = boot_now_ns();
+    auto* md = reinterpret_cast<fanotify_event_metadata*>(buf);
+    for (; FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
+      if (md->vers != FANOTIFY_METADATA_VERSION) return false;  // cannot parse: closing the fd fails open
+      if (md->mask & FAN_Q_OVERFLOW) {
+        ++overflows;
+        continue;
+      }
+      if (md->fd < 0) continue;
+      if (!(md->mask & (FAN_OPEN_EXEC_PERM | FAN_OPEN_PERM))) {
+        close(md->fd);
+        continue;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (queue.size() >= kQueueMax) {
+        if (respond(md->fd, true)) ++deadline_expired;
+        close(md->fd);
+        continue;
+      }
+      queue.push_back({md->fd, static_cast<uint32_t>(md->pid), (md->mask & FAN_OPEN_EXEC_PERM) != 0, now});
+      cv.notify_one();
+    }
+    return true;
+  }
+
+  void reader() {
+    pollfd fds[2] = {{fan_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    const int idle_ms = static_cast<int>(setup.deadline_ms);  // checks `stopping` at least this often
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stopping) break;
+      }
+      int timeout = expire();
+      int n = poll(fds, 2, timeout < 0 || timeout > idle_ms ? idle_ms : timeout);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || fds[1].revents || (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL))) break;
+      if ((fds[0].revents & POLLIN) && !read_events()) break;
+    }
+    shut();
+  }
+
+  void decider() {
+    for (;;) {
+      Event ev{};
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [this] { return stopping || !queue.empty(); });
+        if (stopping) break;
+        ev = queue.front();
+        queue.pop_front();
+        in_hand = ev;
+        in_hand_answered = false;
+      }
+      const bool ok = decide(ev);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++decisions;
+        if (!in_hand_answered && respond(ev.fd, ok) && !ok) ++denials;
+        in_hand.reset();
+      }
+      close(ev.fd);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    decider_done = true;
+    cv.notify_all();
+  }
+
+  bool decide(const Event& ev) {
+    if (setup.fault_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(setup.fault_delay_ms));
+    rp_open_flags of{};
+    const bool recorded = bpf_map_lookup_elem(setup.open_flags_map_fd, &ev.tid, &of) == 0;
+    const uint32_t tgid = recorded ? of.tgid : tgid_of(ev.tid);
+    if (tgid == 0 || tgid == self) return true;  // gone, or rampartd itself
+    std::optional<Access> access;
+    if (recorded && of.known) access = access_from_flags(of.flags);
+    return allow(tgid, ev.fd, ev.exec, access);
+  }
+
+  void report(uint32_t tgid, uint32_t policy_id, bool exec, uint8_t action, uint8_t reason, std::string_view path) {
+    rp_enforce_event ev{};
+    ev.hdr.type = RP_EV_ENFORCE;
+    ev.hdr.size = sizeof(ev);
+    ev.hdr.ts_ns = boot_now_ns();
+    ev.proc.pid = ev.proc.tgid = tgid;
+    ev.op = exec ? RP_EV_EXEC : RP_EV_OPEN;
+    ev.policy_id = policy_id;
+    ev.mechanism = RP_MECH_FANOTIFY;
+    ev.action = action;
+    ev.reason = reason;
+    std::memcpy(ev.path, path.data(), std::min(path.size(), sizeof(ev.path) - 1));
+    // Once stopping, whoever the callback reaches may be going away.
+    std::lock_guard<std::mutex> lock(mu);
+    if (!stopping) report_fn(ev);
+  }
+
+  bool allow(uint32_t pid, int fd, bool exec, std::optional<Access> access) {
+    uint32_t policy_id = 0;
+    rp_verdict verdict{};
+    if (bpf_map_lookup_elem(setup.proc_policy_map_fd, &pid, &policy_id) != 0 || policy_id > setup.rules.size())
+      policy_id = 0;
+    if (bpf_map_lookup_elem(setup.verdict_map_fd, &pid, &verdict) != 0) verdict = {};
+    const uint32_t vflags = verdict.flags & (exec ? RP_V_DENY_EXEC : RP_V_DENY_FILES);
+    const GuardRule* rule = policy_id ? &setup.rules[policy_id - 1] : nullptr;
+    if (!vflags && (!rule || (exec ? !rule->has_exec_rules() : !rule->has_file_rules()))) return true;
+
+    struct stat st {};
+    const bool cacheable = fstat(fd, &st) == 0;
+    CacheKey key{policy_id, vflags, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), exec};
+    const uint64_t now = boot_now_ns();
+    if (exec && cacheable) {
+      auto f = follow.find(pid);
+      if (f != follow.end()) {
+        const bool expected = f->second.dev == key.dev && f->second.ino == key.ino && f->second.expires_ns >= now;
+        follow.erase(f);
+        if (expected) {
+          expect_interpreter(pid, fd, now);  // a script's interpreter has its own ld.so
+          return true;
+        }
+      }
+    }
+    const CacheEntry* entry = nullptr;
+    if (cacheable) {
+      auto it = cache.find(key);
+      if (it != cache.end() && it->second.expires_ns >= now) {
+        ++cache_hits;
+        entry = &it->second;
+      }
+    }
+    CacheEntry fresh;
+    if (!entry) {
+      fresh = resolve(fd, exec, rule, vflags != 0);
+      fresh.expires_ns = now + kCacheTtlNs;
+      if (cacheable) {
+        if (cache.size() >= kCacheMax) cache.clear();
+        entry = &(cache[key] = std::move(fresh));
+      } else {
+        entry = &fresh;
+      }
+    }
+    uint8_t why = entry->reasons.read;
+    if (!exec && !entry->reasons.uniform()) {
+      // The answer depends on read or write: the open's flags, as recorded at sys_enter.
+      ++access_checks;
+      if (!access) ++access_unknown;
+      Access acc = access.value_or(Access{true, true});  // unknown: judged as both
+      why = acc.write && entry->reasons.write ? entry->reasons.write : acc.read ? entry->reasons.read : 0;
+    }
+    if (!why) {
+      if (exec) expect_interpreter(pid, fd, now);
+      return true;
+    }
+    // A verdict is only ever written for an enforce-mode policy.
+    const bool enforce = why == RP_REASON_VERDICT || (rule && rule->enforce);
+    report(pid, policy_id, exec, enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY, why, entry->path);
+    return !enforce;
+  }
+
+  void expect_interpreter(uint32_t pid, int fd, uint64_t now) {
+    auto interp = interpreter_of(fd);
+    struct stat st {};
+    if (!interp || stat(interp->c_str(), &st) != 0) return;
+    if (follow.size() >= 4096) follow.clear();
+    follow[pid] = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), now + 5'000'000'000};
+  }
+
+  CacheEntry resolve(int fd, bool exec, const GuardRule* rule, bool verdict) const {
+    char link[64], buf[RP_PATH_MAX] = {};
+    std::snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+    CacheEntry e;
+    e.path.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    if (exec) {
+      e.reasons.read = e.reasons.write = verdict ? RP_REASON_VERDICT : rule ? exec_reason(*rule, e.path) : 0;
+      return e;
+    }
+    if (rule) e.reasons = open_reasons(*rule, e.path);
+    if (verdict)
+      for (const auto& s : setup.sensitive)
+        if (s.matches(e.path)) e.reasons = {RP_REASON_VERDICT, RP_REASON_VERDICT};
+    return e;
+  }
+};
+
 Result<std::unique_ptr<PermGuard>> PermGuard::start(Setup setup, Report report) {
-  std::unique_ptr<PermGuard> g(new PermGuard());
-  g->fan_fd_ = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
-  if (g->fan_fd_ < 0) return fail_errno("fanotify_init for exec and file enforcement");
+  auto s = std::make_shared<State>();  // its destructor closes the fds on every failure below
+  // FAN_REPORT_TID: the event names the thread, whose open's flags BPF recorded.
+  s->fan_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_TID,
+                            O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+  if (s->fan_fd < 0) return fail_errno("fanotify_init for exec and file enforcement");
   auto mark = [&](unsigned flags, uint64_t mask, const std::string& path, const char* what) -> Result<void> {
-    if (fanotify_mark(g->fan_fd_, FAN_MARK_ADD | flags, mask, AT_FDCWD, path.c_str()) != 0)
+    if (fanotify_mark(s->fan_fd, FAN_MARK_ADD | flags, mask, AT_FDCWD, path.c_str()) != 0)
       return fail_errno(std::string("fanotify_mark of ") + what + " " + path);
     return {};
   };
@@ -55,220 +367,47 @@ Result<std::unique_ptr<PermGuard>> PermGuard::start(Setup setup, Report report) 
   for (const auto& d : setup.dirs)
     if (auto r = mark(0, FAN_OPEN_PERM | FAN_EVENT_ON_CHILD, d, "protected directory"); !r)
       return tl::unexpected(r.error());
-  g->stop_fd_ = eventfd(0, EFD_CLOEXEC);
-  if (g->stop_fd_ < 0) return fail_errno("eventfd");
-  g->setup_ = std::move(setup);
-  g->report_ = std::move(report);
-  g->thread_ = std::thread([p = g.get()] { p->run(); });
-  g->watchdog_ = std::thread([p = g.get()] { p->watchdog(); });
+  s->stop_fd = eventfd(0, EFD_CLOEXEC);
+  if (s->stop_fd < 0) return fail_errno("eventfd");
+  s->setup = std::move(setup);
+  s->report_fn = std::move(report);
+  std::unique_ptr<PermGuard> g(new PermGuard(s));
+  g->reader_ = std::thread([s] { s->reader(); });
+  g->decider_ = std::thread([s] { s->decider(); });
   return g;
 }
 
 PermGuard::~PermGuard() {
   {
-    std::lock_guard<std::mutex> lock(stop_mu_);
-    stopping_ = true;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    s_->stopping = true;
+    s_->cv.notify_all();
   }
-  stop_cv_.notify_all();
-  if (watchdog_.joinable()) watchdog_.join();
-  if (thread_.joinable()) {
-    uint64_t one = 1;
-    if (write(stop_fd_, &one, sizeof(one)) == sizeof(one))
-      thread_.join();
+  // The reader stops and closes the fd: everything waiting goes through.
+  // The eventfd wakes it at once; without it, it sees `stopping` within a deadline.
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t woken = write(s_->stop_fd, &one, sizeof(one));
+  if (reader_.joinable()) reader_.join();
+  // The decider finishes the decision in hand, if it does so in time; a
+  // stuck one is left behind with the state it shares (nothing waits on it).
+  std::unique_lock<std::mutex> lock(s_->mu);
+  const bool done =
+      s_->cv.wait_for(lock, std::chrono::milliseconds(s_->setup.deadline_ms), [this] { return s_->decider_done; });
+  lock.unlock();
+  if (decider_.joinable()) {
+    if (done)
+      decider_.join();
     else
-      thread_.detach();
-  }
-  // Closing the fanotify fd lets any operation still waiting through.
-  if (fan_fd_ >= 0) close(fan_fd_);
-  if (stop_fd_ >= 0) close(stop_fd_);
-}
-
-void PermGuard::watchdog() {
-  const auto period = std::chrono::milliseconds(std::max<uint32_t>(setup_.deadline_ms / 4, 10));
-  std::unique_lock<std::mutex> lock(stop_mu_);
-  while (!stop_cv_.wait_for(lock, period, [this] { return stopping_; })) {
-    int fd = current_fd_.load();
-    if (fd < 0 || boot_now_ns() - current_since_ns_.load() < uint64_t{setup_.deadline_ms} * 1'000'000) continue;
-    // Take the event from the guard thread; if it answered in between, the swap fails.
-    if (!current_fd_.compare_exchange_strong(fd, -1)) continue;
-    fanotify_response r{fd, FAN_ALLOW};
-    if (write(fan_fd_, &r, sizeof(r)) == sizeof(r)) ++deadline_expired_;
+      decider_.detach();
   }
 }
 
-std::optional<Access> PermGuard::pending_access(uint32_t pid) const {
-  // openat2's struct open_how starts with the u64 flags, in the caller's memory.
-  auto reader = [](pid_t tid) {
-    return [tid](uint64_t addr) -> std::optional<uint64_t> {
-      uint64_t flags = 0;
-      iovec local{&flags, sizeof(flags)}, remote{reinterpret_cast<void*>(addr), sizeof(flags)};
-      if (process_vm_readv(tid, &local, 1, &remote, 1, 0) != sizeof(flags)) return std::nullopt;
-      return flags;
-    };
-  };
-  const std::string base = "/proc/" + std::to_string(pid);
-  // The caller queues the event before it goes to sleep on it: until it
-  // sleeps, the kernel says "running" instead of its syscall. Wait it out.
-  std::string line = read_small(base + "/syscall");
-  for (int i = 0; i < 200 && line.starts_with("running"); ++i) {
-    std::this_thread::sleep_for(std::chrono::microseconds(20));
-    line = read_small(base + "/syscall");
-  }
-  if (auto a = access_from_syscall(line, reader(static_cast<pid_t>(pid)))) return a;
-  // Another thread of the process made the call: find the one blocked in an open.
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(base + "/task", ec), end; !ec && it != end; it.increment(ec)) {
-    auto tid = parse_number<pid_t>(it->path().filename().native(), 1, std::numeric_limits<pid_t>::max());
-    if (!tid) continue;
-    if (auto a = access_from_syscall(read_small(it->path().string() + "/syscall"), reader(*tid))) return a;
-  }
-  return std::nullopt;
-}
-
-void PermGuard::report(uint32_t pid, uint32_t policy_id, bool exec, uint8_t action, uint8_t reason,
-                       std::string_view path) {
-  rp_enforce_event ev{};
-  ev.hdr.type = RP_EV_ENFORCE;
-  ev.hdr.size = sizeof(ev);
-  ev.hdr.ts_ns = boot_now_ns();
-  ev.proc.pid = ev.proc.tgid = pid;
-  ev.op = exec ? RP_EV_EXEC : RP_EV_OPEN;
-  ev.policy_id = policy_id;
-  ev.mechanism = RP_MECH_FANOTIFY;
-  ev.action = action;
-  ev.reason = reason;
-  std::memcpy(ev.path, path.data(), std::min(path.size(), sizeof(ev.path) - 1));
-  report_(ev);
-}
-
-bool PermGuard::allow(uint32_t pid, int fd, bool exec) {
-  if (setup_.fault_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(setup_.fault_delay_ms));
-  uint32_t policy_id = 0;
-  rp_verdict verdict{};
-  if (bpf_map_lookup_elem(setup_.proc_policy_map_fd, &pid, &policy_id) != 0 || policy_id > setup_.rules.size())
-    policy_id = 0;
-  if (bpf_map_lookup_elem(setup_.verdict_map_fd, &pid, &verdict) != 0) verdict = {};
-  const uint32_t vflags = verdict.flags & (exec ? RP_V_DENY_EXEC : RP_V_DENY_FILES);
-  const GuardRule* rule = policy_id ? &setup_.rules[policy_id - 1] : nullptr;
-  if (!vflags && (!rule || (exec ? !rule->has_exec_rules() : !rule->has_file_rules()))) return true;
-
-  struct stat st {};
-  const bool cacheable = fstat(fd, &st) == 0;
-  CacheKey key{policy_id, vflags, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), exec};
-  const uint64_t now = boot_now_ns();
-  if (exec && cacheable) {
-    auto f = follow_.find(pid);
-    if (f != follow_.end()) {
-      const bool expected = f->second.dev == key.dev && f->second.ino == key.ino && f->second.expires_ns >= now;
-      follow_.erase(f);
-      if (expected) {
-        expect_interpreter(pid, fd, now);  // a script's interpreter has its own ld.so
-        return true;
-      }
-    }
-  }
-  const CacheEntry* entry = nullptr;
-  if (cacheable) {
-    auto it = cache_.find(key);
-    if (it != cache_.end() && it->second.expires_ns >= now) {
-      ++cache_hits_;
-      entry = &it->second;
-    }
-  }
-  CacheEntry fresh;
-  if (!entry) {
-    fresh = resolve(fd, exec, rule, vflags != 0);
-    fresh.expires_ns = now + kCacheTtlNs;
-    if (cacheable) {
-      if (cache_.size() >= kCacheMax) cache_.clear();
-      entry = &(cache_[key] = std::move(fresh));
-    } else {
-      entry = &fresh;
-    }
-  }
-  uint8_t why = entry->reasons.read;
-  if (!exec && !entry->reasons.uniform()) {
-    // The answer depends on read or write: ask the caller's pending syscall.
-    ++access_checks_;
-    auto a = pending_access(pid);
-    if (!a) ++access_unknown_;
-    Access acc = a.value_or(Access{true, true});  // unknown: judged as both
-    why = acc.write && entry->reasons.write ? entry->reasons.write : acc.read ? entry->reasons.read : 0;
-  }
-  if (!why) {
-    if (exec) expect_interpreter(pid, fd, now);
-    return true;
-  }
-  // A verdict is only ever written for an enforce-mode policy.
-  const bool enforce = why == RP_REASON_VERDICT || (rule && rule->enforce);
-  report(pid, policy_id, exec, enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY, why, entry->path);
-  return !enforce;
-}
-
-void PermGuard::expect_interpreter(uint32_t pid, int fd, uint64_t now) {
-  auto interp = interpreter_of(fd);
-  struct stat st {};
-  if (!interp || stat(interp->c_str(), &st) != 0) return;
-  if (follow_.size() >= 4096) follow_.clear();
-  follow_[pid] = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), now + 5'000'000'000};
-}
-
-PermGuard::CacheEntry PermGuard::resolve(int fd, bool exec, const GuardRule* rule, bool verdict) const {
-  char link[64], buf[RP_PATH_MAX] = {};
-  std::snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(link, buf, sizeof(buf) - 1);
-  CacheEntry e;
-  e.path.assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
-  if (exec) {
-    e.reasons.read = e.reasons.write = verdict ? RP_REASON_VERDICT : rule ? exec_reason(*rule, e.path) : 0;
-    return e;
-  }
-  if (rule) e.reasons = open_reasons(*rule, e.path);
-  if (verdict)
-    for (const auto& s : setup_.sensitive)
-      if (s.matches(e.path)) e.reasons = {RP_REASON_VERDICT, RP_REASON_VERDICT};
-  return e;
-}
-
-void PermGuard::run() {
-  alignas(fanotify_event_metadata) char buf[16384];
-  pollfd fds[2] = {{fan_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-  const uint32_t self = static_cast<uint32_t>(getpid());
-  for (;;) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents) return;
-    ssize_t len = read(fan_fd_, buf, sizeof(buf));
-    if (len <= 0) continue;  // EAGAIN: another wake-up raced us
-    auto* md = reinterpret_cast<fanotify_event_metadata*>(buf);
-    for (; FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
-      if (md->vers != FANOTIFY_METADATA_VERSION) return;  // cannot parse: closing the fd fails open
-      if (md->mask & FAN_Q_OVERFLOW) {
-        ++overflows_;
-        continue;
-      }
-      if (md->fd < 0) continue;
-      if (md->mask & (FAN_OPEN_EXEC_PERM | FAN_OPEN_PERM)) {
-        current_since_ns_ = boot_now_ns();
-        current_fd_ = md->fd;
-        const uint32_t pid = static_cast<uint32_t>(md->pid);
-        const bool ok = pid == self || allow(pid, md->fd, (md->mask & FAN_OPEN_EXEC_PERM) != 0);
-        int fd = md->fd;
-        ++decisions_;
-        // The watchdog may have answered "allow" already: then it owns the answer.
-        if (current_fd_.compare_exchange_strong(fd, -1)) {
-          fanotify_response r{md->fd, static_cast<__u32>(ok ? FAN_ALLOW : FAN_DENY)};
-          if (!ok) ++denials_;
-          if (write(fan_fd_, &r, sizeof(r)) != sizeof(r)) {
-            // Nothing better to do: the kernel keeps waiting until the fd closes.
-          }
-        }
-      }
-      close(md->fd);
-    }
-  }
-}
+uint64_t PermGuard::decisions() const { return s_->decisions; }
+uint64_t PermGuard::denials() const { return s_->denials; }
+uint64_t PermGuard::overflows() const { return s_->overflows; }
+uint64_t PermGuard::cache_hits() const { return s_->cache_hits; }
+uint64_t PermGuard::deadline_expired() const { return s_->deadline_expired; }
+uint64_t PermGuard::access_unknown() const { return s_->access_unknown; }
+uint64_t PermGuard::access_checks() const { return s_->access_checks; }
 
 }  // namespace rampart::enforce

@@ -1,12 +1,10 @@
 // LSM path rules and fanotify guards as policy mechanisms; see kernel_mechanisms.h.
 #include "engine/kernel_mechanisms.h"
 
-#include <cstdlib>
-
+#include "engine/fault_injection.h"
 #include "engine/policy_runtime.h"
 #include "ops/log.h"
 #include "policy/patterns.h"
-#include "util/number.h"
 
 namespace rampart::engine {
 
@@ -66,13 +64,10 @@ Result<void> FanotifyGuard::stage(Candidate& next) {
   setup.proc_policy_map_fd = programs_.proc_policy_map_fd();
   setup.verdict_map_fd = programs_.verdict_map_fd();
   setup.deadline_ms = cfg_.decision_deadline_ms;
-  if (const char* delay = getenv("RAMPART_FAULT_GUARD_DELAY_MS")) {
-    auto ms = parse_number<uint32_t>(delay, 0, 60'000);
-    if (!ms) return fail("RAMPART_FAULT_GUARD_DELAY_MS " + ms.error().what());
-    setup.fault_delay_ms = *ms;
-    ops::log_line("warning: fault injection: every exec/file decision is delayed by " +
-                  std::to_string(setup.fault_delay_ms) + " ms (RAMPART_FAULT_GUARD_DELAY_MS)");
-  }
+  setup.open_flags_map_fd = programs_.open_flags_map_fd();
+  auto delay = guard_fault_delay_ms();  // 0 unless this is the fault-injection build
+  if (!delay) return tl::unexpected(delay.error());
+  setup.fault_delay_ms = *delay;
   const size_t n_exec = setup.exec_mounts.size(), n_fs = setup.file_mounts.size();
   const size_t n_paths = setup.files.size() + setup.dirs.size();
   std::string mounts;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 
+#include "enforce/file_rules.h"
+
 namespace rampart::score {
 namespace {
 
@@ -104,9 +106,7 @@ bool is_network_service(std::string_view exe) {
   return std::find(kServices.begin(), kServices.end(), b) != kServices.end();
 }
 
-bool is_write_open(const rp_file_event& e) {
-  return (e.flags & O_ACCMODE) != O_RDONLY || (e.flags & (O_CREAT | O_TRUNC));
-}
+bool is_write_open(const rp_file_event& e) { return enforce::access_from_flags(e.flags).write; }
 
 void hit(std::vector<RuleHit>& out, RuleIndex r, std::string detail) { out.push_back({&kRules[r], std::move(detail)}); }
 

@@ -435,7 +435,8 @@ TEST_CASE("a guard that does not answer in time lets the exec through and counts
   std::string denied = fs.install("/usr/bin/touch", "denied-touch");
   std::string marker = fs.dir + "/marker";
   setenv("RAMPART_FAULT_GUARD_DELAY_MS", "600", 1);
-  PolicedBash s("enforce", exec_policy(fs), scoped_config(fs, "  decision_deadline_ms: 100\n"), fs.dir);
+  PolicedBash s("enforce", exec_policy(fs), scoped_config(fs, "  decision_deadline_ms: 100\n"), fs.dir,
+                RAMPARTD_FAULTS_PATH);
   unsetenv("RAMPART_FAULT_GUARD_DELAY_MS");
   REQUIRE(s.ready());
   if (s.lsm()) return;  // no fanotify guard: the LSM hooks decide in the kernel, without a deadline

@@ -19,10 +19,11 @@ PolicedBash::PolicedBash(const std::string& mode, uint16_t allowed_port)
                   "") {}
 
 PolicedBash::PolicedBash(const std::string& mode, const std::string& spec, const std::string& config,
-                         const std::string& dir)
+                         const std::string& dir, const std::string& binary)
     : Daemon({.config = config.empty() ? kScopedConfig : config,
               .dir = dir,
               .dir_template = "/tmp/rampart-enforce-XXXXXX",
+              .binary = binary,
               .start = false}) {
   bash_ = path("policed-bash");
   std::filesystem::copy_file("/bin/bash", bash_);

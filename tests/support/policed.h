@@ -23,8 +23,10 @@ class PolicedBash : public Daemon {
   // The policy allows connects to 127.0.0.1:allowed_port only.
   PolicedBash(const std::string& mode, uint16_t allowed_port);
   // spec: the YAML after spec.mode (allow, deny, ...); config: rampartd's
-  // config ("" for kScopedConfig); dir: an existing directory to use.
-  PolicedBash(const std::string& mode, const std::string& spec, const std::string& config, const std::string& dir = "");
+  // config ("" for kScopedConfig); dir: an existing directory to use;
+  // binary: another build of rampartd (rampartd_faults).
+  PolicedBash(const std::string& mode, const std::string& spec, const std::string& config, const std::string& dir = "",
+              const std::string& binary = "");
   const std::string& bash() const { return bash_; }
   // Lets the last events arrive, stops rampartd, and returns its enforce events.
   std::vector<nlohmann::json> enforce_events();

@@ -3,7 +3,6 @@
 #include "enforce/file_rules.h"
 
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -28,8 +27,6 @@ rampart::policy::Policy load(const std::string& spec) {
   REQUIRE(set.has_value());
   return set->policies()[0];
 }
-
-std::optional<uint64_t> no_memory(uint64_t) { return std::nullopt; }
 
 }  // namespace
 
@@ -69,36 +66,26 @@ TEST_CASE("files: reads and writes are judged apart", "[unit]") {
   CHECK(rampart::enforce::open_reasons(r, "/etc/motd").read == 0);
 }
 
-TEST_CASE("the access mode comes from the pending open syscall", "[unit]") {
-  auto line = [](long nr, const std::string& args) { return std::to_string(nr) + " " + args + " 0x7ffd 0x7f00\n"; };
-  auto a = rampart::enforce::access_from_syscall(line(SYS_openat, "0xffffff9c 0x55d0 0x241 0x1b6 0x0 0x0"), no_memory);
-  REQUIRE(a.has_value());  // O_WRONLY|O_CREAT|O_TRUNC
-  CHECK_FALSE(a->read);
-  CHECK(a->write);
-  a = rampart::enforce::access_from_syscall(line(SYS_openat, "0xffffff9c 0x55d0 0x80000 0x0 0x0 0x0"), no_memory);
-  REQUIRE(a.has_value());  // O_RDONLY|O_CLOEXEC
-  CHECK(a->read);
-  CHECK_FALSE(a->write);
-  a = rampart::enforce::access_from_syscall(line(SYS_open, "0x55d0 0x2 0x0 0x0 0x0 0x0"), no_memory);
-  REQUIRE(a.has_value());  // O_RDWR
-  CHECK((a->read && a->write));
-  a = rampart::enforce::access_from_syscall(line(SYS_creat, "0x55d0 0x1a4 0x0 0x0 0x0 0x0"), no_memory);
-  REQUIRE(a.has_value());
-  CHECK(a->write);
-  // openat2: the flags live in the caller's struct open_how.
-  a = rampart::enforce::access_from_syscall(line(SYS_openat2, "0xffffff9c 0x55d0 0x7ffc1000 0x18 0x0 0x0"),
-                                            [](uint64_t addr) -> std::optional<uint64_t> {
-                                              if (addr == 0x7ffc1000) return O_WRONLY;
-                                              return std::nullopt;
-                                            });
-  REQUIRE(a.has_value());
-  CHECK(a->write);
-  CHECK_FALSE(rampart::enforce::access_from_syscall(line(SYS_openat2, "0x0 0x0 0x1 0x18 0x0 0x0"), no_memory));
-  // Not in an open: unknown, the caller assumes both.
-  CHECK_FALSE(rampart::enforce::access_from_syscall("running\n", no_memory));
-  CHECK_FALSE(rampart::enforce::access_from_syscall(line(SYS_read, "0x3 0x55d0 0x1000 0x0 0x0 0x0"), no_memory));
-  CHECK_FALSE(rampart::enforce::access_from_syscall("", no_memory));
-  CHECK_FALSE(rampart::enforce::access_from_syscall("257 0xzz 0x1 0x2", no_memory));
+TEST_CASE("the access mode comes from the open's flags, and O_PATH neither reads nor writes", "[unit]") {
+  using rampart::enforce::access_from_flags;
+  auto a = access_from_flags(O_WRONLY | O_CREAT | O_TRUNC);
+  CHECK_FALSE(a.read);
+  CHECK(a.write);
+  a = access_from_flags(O_RDONLY | O_CLOEXEC);
+  CHECK(a.read);
+  CHECK_FALSE(a.write);
+  a = access_from_flags(O_RDWR);
+  CHECK((a.read && a.write));
+  a = access_from_flags(O_RDONLY | O_TRUNC);  // truncates: a write
+  CHECK(a.write);
+  a = access_from_flags(O_ACCMODE);  // 3: the kernel checks read and write permission
+  CHECK((a.read && a.write));
+  // O_PATH: the kernel drops every flag but a few, and the file is not opened for I/O.
+  for (uint64_t extra : {uint64_t{0}, uint64_t{O_RDWR}, uint64_t{O_WRONLY | O_TRUNC | O_CREAT}, uint64_t{O_NOFOLLOW}}) {
+    a = access_from_flags(O_PATH | extra);
+    CHECK_FALSE(a.read);
+    CHECK_FALSE(a.write);
+  }
 }
 
 TEST_CASE("marks: files by inode, prefixes and globs by every directory below them, missing files by parent",

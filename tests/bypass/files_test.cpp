@@ -1,0 +1,281 @@
+// bypass tier, files: attempts to walk around a file deny enforced through
+// fanotify, each after its control (the plain operation, refused). The
+// attacker is a copy of files_attacker selected by a policy; the protected
+// files live on a scratch tmpfs, the only thing rampartd marks. The guard's
+// own failure modes are here too: a stalled decision thread, a rampartd
+// killed while an open waits on it, and fault injection, which only the test
+// build (rampartd_faults) honours.
+#include "support/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/policed.h"
+#include "support/workload.h"
+
+using nlohmann::json;
+using rampart::testing::Daemon;
+using rampart::testing::policy_for;
+using rampart::testing::run_shell;
+using rampart::testing::ScratchTmpfs;
+using rampart::testing::slurp;
+using rampart::testing::timeout_scale;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const std::string kOriginal = "original contents\n";
+
+// rampartd (or another build of it) with one enforce-mode policy selecting a
+// copy of the attacker in its directory, on a config that marks nothing of
+// the machine's own: only the files the deny rules name, on the scratch tmpfs.
+struct Attacked {
+  Daemon d;
+  std::string attacker;
+  Attacked(const std::string& spec, const std::string& extra_config = "", const std::string& binary = "")
+      : d({.config = "enforcement:\n  exec_mounts: []\n  sensitive_paths: []\n" + extra_config,
+           .binary = binary,
+           .start = false}) {
+    attacker = d.path("attacker");
+    std::filesystem::copy_file(RAMPART_FILES_ATTACKER, attacker);
+    chmod(attacker.c_str(), 0755);
+    d.write_policy("files.yaml", policy_for("bypass-files", attacker, "enforce", spec));
+    d.start();
+  }
+  // Runs the attacker with args; its output, then "rc=N" (137: killed).
+  std::string run(const std::string& args) const {
+    return run_shell("/bin/bash", attacker + " " + args + "; echo rc=$?").second;
+  }
+  std::vector<json> enforce_events() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    d.stop();
+    std::vector<json> out;
+    for (auto& e : d.events())
+      if (e["type"] == "enforce") out.push_back(std::move(e));
+    return out;
+  }
+};
+
+std::string deny_files(const std::string& access, const std::string& path) {
+  return "  deny:\n    - id: protect-file\n      files: { " + access + ": [\"" + path + "\"] }\n";
+}
+
+std::string protected_file(const ScratchTmpfs& fs, const std::string& name = "protected.txt") {
+  std::string p = fs.path + "/" + name;
+  std::ofstream(p) << kOriginal;
+  return p;
+}
+
+bool has(const std::string& out, const std::string& line) { return out.find(line + "\n") != std::string::npos; }
+
+// open(path, flags) from this process: how long it took (ms) and whether it opened.
+struct TimedOpen {
+  long ms = 0;
+  bool ok = false;
+};
+TimedOpen timed_open(const std::string& path, int flags) {
+  auto t0 = Clock::now();
+  int fd = open(path.c_str(), flags | O_CLOEXEC);
+  TimedOpen r{std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count(), fd >= 0};
+  if (fd >= 0) close(fd);
+  return r;
+}
+
+// perm_guard.deadline_expired from rampartd's exit stats (0 when not reported).
+uint64_t deadline_expired(const Daemon& d) {
+  uint64_t n = 0;
+  for (const auto& e : d.events())
+    if (e["type"] == "stats" && e.contains("perm_guard")) n = e["perm_guard"].value("deadline_expired", uint64_t{0});
+  return n;
+}
+
+// Sets an environment variable for the rampartd started in this scope.
+struct ScopedEnv {
+  std::string name;
+  ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) { setenv(name.c_str(), value.c_str(), 1); }
+  ~ScopedEnv() { unsetenv(name.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "an O_WRONLY|O_TRUNC open of a write-denied file from a second thread, while the first thread sits in open() of "
+    "a FIFO, fails with EPERM every time and the file keeps its content",
+    "[bypass]") {
+  ScratchTmpfs fs;
+  std::string target = protected_file(fs);
+  std::string fifo = fs.dir + "/fifo";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  Attacked a(deny_files("write", target));
+  REQUIRE(a.d.ready());
+
+  // Control: the plain open from the process's only thread.
+  std::string out = a.run("open-write " + target);
+  INFO(out);
+  CHECK(has(out, "open_write=EPERM"));
+  CHECK(slurp(target) == kOriginal);
+
+  // The attempt: the process's main thread is in an open that reads (of the
+  // FIFO) when the second thread's open that writes asks the guard.
+  constexpr int kRounds = 20;
+  out = a.run("race " + fifo + " " + target + " " + std::to_string(kRounds));
+  INFO(out);
+  CHECK(has(out, "refused=" + std::to_string(kRounds)));
+  CHECK(has(out, "opened=0"));
+  CHECK(has(out, "rc=0"));
+  CHECK(slurp(target) == kOriginal);  // byte for byte: never truncated
+
+  auto enforce = a.enforce_events();
+  CHECK(enforce.size() == kRounds + 1);
+  for (const auto& e : enforce) {
+    CHECK(e["op"] == "open");
+    CHECK(e["action"] == "denied");
+    CHECK(e["mechanism"] == a.d.file_mechanism());
+    CHECK(e["path"] == target);
+  }
+}
+
+TEST_CASE(
+    "an O_PATH open of a read-denied file succeeds and its process is not killed, while a plain O_RDONLY open of it "
+    "fails with EPERM",
+    "[bypass]") {
+  ScratchTmpfs fs;
+  std::string target = protected_file(fs, "secret.txt");
+  Attacked a(deny_files("read", target));
+  REQUIRE(a.d.ready());
+
+  // Control: a read of it is refused.
+  std::string out = a.run("read " + target);
+  INFO(out);
+  CHECK(has(out, "open_read=EPERM"));
+  CHECK(has(out, "rc=0"));
+
+  // O_PATH reads nothing: allowed, and no after-the-fact kill follows.
+  out = a.run("opath " + target);
+  INFO(out);
+  CHECK(has(out, "open_path=ok"));
+  CHECK(has(out, "fstat=ok"));
+  CHECK(has(out, "alive=yes"));
+  CHECK(has(out, "rc=0"));
+
+  auto enforce = a.enforce_events();
+  REQUIRE(enforce.size() == 1);  // the control's refusal, nothing for the O_PATH open
+  CHECK(enforce[0]["action"] == "denied");
+  CHECK(enforce[0]["mechanism"] == a.d.file_mechanism());
+}
+
+TEST_CASE(
+    "a stalled decision thread holds no open past the deadline: four opens waiting at once all return within about "
+    "decision_deadline_ms, and the stall is counted",
+    "[bypass]") {
+  ScratchTmpfs fs;
+  std::string target = protected_file(fs);
+  ScopedEnv delay("RAMPART_FAULT_GUARD_DELAY_MS", "5000");
+  constexpr long kDeadlineMs = 200;
+  Attacked a(deny_files("write", target), "  decision_deadline_ms: " + std::to_string(kDeadlineMs) + "\n",
+             RAMPARTD_FAULTS_PATH);
+  REQUIRE(a.d.ready());
+  if (a.d.lsm()) return;  // no fanotify guard: the LSM hooks decide in the kernel
+  CHECK(a.d.stderr_text().find("fault injection") != std::string::npos);
+
+  // Every open of the marked file goes through the stalled guard. The first
+  // is in the decision thread's hands, the others queue behind it.
+  std::vector<TimedOpen> opens(4);
+  std::vector<std::thread> threads;
+  for (auto& o : opens) threads.emplace_back([&o, &target] { o = timed_open(target, O_RDONLY); });
+  for (auto& t : threads) t.join();
+  const long bound = (kDeadlineMs + 800) * timeout_scale();
+  for (size_t i = 0; i < opens.size(); ++i) {
+    std::printf("stalled guard: open %zu returned after %ld ms (deadline %ld ms, bound %ld ms)\n", i, opens[i].ms,
+                kDeadlineMs, bound);
+    CHECK(opens[i].ok);                     // answered "allow" at the deadline
+    CHECK(opens[i].ms >= kDeadlineMs / 2);  // control: the guard did hold it
+    CHECK(opens[i].ms < bound);
+  }
+
+  // Stopping does not wait for the stalled decision either.
+  auto t0 = Clock::now();
+  a.d.stop();
+  const long stop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  std::printf("stalled guard: rampartd stopped in %ld ms (stall 5000 ms)\n", stop_ms);
+  CHECK(stop_ms < 4000 * timeout_scale());
+  CHECK(deadline_expired(a.d) >= opens.size());
+}
+
+TEST_CASE("rampartd SIGKILLed while a process waits on its permission event: the process goes on", "[bypass]") {
+  ScratchTmpfs fs;
+  std::string target = protected_file(fs);
+  // A decision that takes 20 s under a 60 s deadline: the open waits on rampartd.
+  ScopedEnv delay("RAMPART_FAULT_GUARD_DELAY_MS", "20000");
+  Attacked a(deny_files("write", target), "  decision_deadline_ms: 60000\n", RAMPARTD_FAULTS_PATH);
+  REQUIRE(a.d.ready());
+  if (a.d.lsm()) return;
+
+  std::atomic<bool> done{false};
+  TimedOpen result;
+  std::thread opener([&] {
+    result = timed_open(target, O_RDONLY);
+    done = true;
+  });
+  // Control: while rampartd lives, the open is held.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  CHECK_FALSE(done.load());
+
+  auto t0 = Clock::now();
+  a.d.kill_hard();
+  while (!done && Clock::now() - t0 < std::chrono::seconds(10))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const long after_kill = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  std::printf("SIGKILLed rampartd: the waiting open returned %ld ms after the kill (%ld ms in all)\n", after_kill,
+              result.ms);
+  CHECK(done.load());
+  if (!done) a.d.stop();  // nothing else can release it
+  opener.join();
+  CHECK(result.ok);  // the kernel closed the fd: allowed
+  CHECK(after_kill < 2000 * timeout_scale());
+}
+
+TEST_CASE(
+    "RAMPART_FAULT_GUARD_DELAY_MS slows the test build's decisions, and the shipped rampartd ignores it: its "
+    "decisions are not delayed",
+    "[bypass]") {
+  ScratchTmpfs fs;
+  std::string target = protected_file(fs);
+  ScopedEnv delay("RAMPART_FAULT_GUARD_DELAY_MS", "3000");
+  const std::string config = "  decision_deadline_ms: 1000\n";
+
+  {  // Control: the test build honours it; an open of the marked file waits out the deadline.
+    Attacked a(deny_files("write", target), config, RAMPARTD_FAULTS_PATH);
+    REQUIRE(a.d.ready());
+    if (a.d.lsm()) return;
+    CHECK(a.d.stderr_text().find("fault injection") != std::string::npos);
+    auto o = timed_open(target, O_RDONLY);
+    std::printf("fault build: open took %ld ms\n", o.ms);
+    CHECK(o.ms >= 800);
+  }
+  Attacked a(deny_files("write", target), config);
+  REQUIRE(a.d.ready());
+  CHECK(a.d.stderr_text().find("fault injection") == std::string::npos);
+  auto o = timed_open(target, O_RDONLY);
+  std::printf("shipped build: open took %ld ms\n", o.ms);
+  CHECK(o.ok);
+  CHECK(o.ms < 500);
+  // And the guard still refuses: the variable did not switch anything off.
+  std::string out = a.run("open-write " + target);
+  INFO(out);
+  CHECK(has(out, "open_write=EPERM"));
+  a.d.stop();
+  CHECK(deadline_expired(a.d) == 0);
+}
