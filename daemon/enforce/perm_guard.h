@@ -103,10 +103,10 @@ class PermGuard {
   Setup setup_;
   Report report_;
   std::unordered_map<CacheKey, CacheEntry, CacheHash> cache_;
-  // After an allowed exec, the kernel opens its interpreter (ld.so, or a
-  // script's "#!" program) as an exec too: that one open, by that process,
-  // of that file, is part of the allowed exec. Keyed by pid. A direct
-  // execve of ld.so has no such entry and is judged like any binary.
+  // After an allowed exec of an ELF, the kernel opens its loader (ld.so) as
+  // an exec too: that one open, by that process, of that file, is part of
+  // the allowed exec. Keyed by pid. A direct execve of ld.so has no such
+  // entry and is judged like any binary, and so is a script's "#!" program.
   struct FollowUp {
     uint64_t dev, ino, expires_ns;
   };
