@@ -6,10 +6,64 @@
  * Threads are filtered here (counted as filtered): the process table in
  * rampartd tracks processes, not threads. Fork also hands the parent's policy
  * and trust verdict to the child, and exit drops the process's entries.
+ * Without BPF LSM, exec also closes what the fanotify guard cannot see: an
+ * exec under a policy that restricts exec, of a file fanotify was never asked
+ * about (unlinked, a memfd, or on a filesystem rampartd did not mark), is
+ * killed here, past the point of no return but before the new image runs.
  */
 #include "policy.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* s_dev of each filesystem marked for FAN_OPEN_EXEC_PERM; rampartd fills it as it marks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} exec_marked_map SEC(".maps");
+
+/*
+ * Fail closed for an exec the fanotify guard never judged. `policy_id` is the
+ * caller's policy before this exec, the one the guard would have asked. The
+ * SIGKILL is queued now and delivered on the way back to user space: the new
+ * image never runs an instruction.
+ */
+static __always_inline void rp_exec_fail_closed(__u32 policy_id, struct file *file)
+{
+	struct rp_enforce_event *ev;
+	struct rp_policy_rule *rule;
+	struct inode *inode = file->f_inode;
+	__u32 dev = inode->i_sb->s_dev;
+	__u32 flags = 0;
+	int enforce;
+
+	if (!policy_id)
+		return;
+	rule = bpf_map_lookup_elem(&policy_map, &policy_id);
+	if (!rule || !(rule->exec_guard & RP_EXEC_FAIL_CLOSED))
+		return;
+	if (inode->__i_nlink != 0 && bpf_map_lookup_elem(&exec_marked_map, &dev))
+		return;
+	enforce = rule->mode == RP_MODE_ENFORCE;
+	if (enforce)
+		bpf_send_signal(9 /* SIGKILL */);
+	ev = rp_reserve(RP_EV_ENFORCE, sizeof(*ev));
+	if (!ev)
+		return;
+	ev->op = RP_EV_EXEC;
+	ev->policy_id = policy_id;
+	ev->mechanism = RP_MECH_SIGKILL;
+	ev->action = enforce ? RP_ACT_KILLED : RP_ACT_WOULD_DENY;
+	ev->reason = RP_REASON_NOT_ALLOWED;
+	ev->family = 0;
+	ev->port = 0;
+	ev->_pad0 = 0;
+	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+	rp_file_path(ev->path, file, &flags, RP_F_PATH_TRUNCATED);
+	ev->hdr.flags |= flags;
+	rp_submit(ev);
+}
 
 static __always_inline int rp_has_prefix(const char *s, const char *prefix, int n)
 {
@@ -25,7 +79,7 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	struct rp_exec_event *ev;
 	struct rp_exe_key exe;
 	__u32 tgid = task->tgid;
-	__u32 *policy;
+	__u32 *policy, caller_policy = rp_current_policy();
 	struct file *file;
 	unsigned long arg_start, arg_end, len;
 	struct qstr dname;
@@ -45,6 +99,7 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	policy = bpf_map_lookup_elem(&exe_policy_map, &exe);
 	if (policy && bpf_map_update_elem(&proc_policy_map, &tgid, policy, BPF_ANY) != 0)
 		rp_count(RP_EV_EXEC, RP_STAT_ERRORS);
+	rp_exec_fail_closed(caller_policy, file);
 
 	if (rp_is_self()) {
 		rp_count(RP_EV_EXEC, RP_STAT_FILTERED);

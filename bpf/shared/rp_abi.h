@@ -267,6 +267,9 @@ struct rp_port_range {
 #define RP_PATHS_RESTRICT_WRITE (1u << 2) /* only WRITE_ALLOW paths may be opened for writing */
 #define RP_PATHS_ANY (1u << 3)		  /* the policy has entries in path_rules_map */
 
+/* rp_policy_rule.exec_guard (fanotify path): */
+#define RP_EXEC_FAIL_CLOSED (1u << 0) /* an exec fanotify could not check (unlinked, unmarked fs) is killed */
+
 /* path_rules_map: (policy id, path prefix) -> RP_PR_* flags. An exact path is
  * stored with its terminating NUL, a "dir/" prefix without; each entry
  * carries the flags of every shorter prefix entry that contains it (LPM
@@ -299,7 +302,7 @@ struct rp_policy_rule {
 	__u8 deny_priv;	   /* RP_PRIV_*: refused by killing the caller (no LSM) */
 	__u8 has_net_deny; /* 1: net_deny{4,6}_map holds deny rules for this policy */
 	__u8 path_flags;   /* RP_PATHS_*: what the BPF LSM programs check in path_rules_map */
-	__u8 _pad0;
+	__u8 exec_guard;   /* RP_EXEC_*: exec checks at sched_process_exec (no BPF LSM) */
 	struct rp_port_range listen[RP_MAX_LISTEN];
 };
 

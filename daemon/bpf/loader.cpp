@@ -82,6 +82,7 @@ int Programs::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events_map); }
 int Programs::proc_policy_map_fd() const { return bpf_map__fd(skel_->maps.proc_policy_map); }
 int Programs::verdict_map_fd() const { return bpf_map__fd(skel_->maps.verdict_map); }
 int Programs::open_flags_map_fd() const { return bpf_map__fd(skel_->maps.open_flags_map); }
+int Programs::exec_marked_map_fd() const { return bpf_map__fd(skel_->maps.exec_marked_map); }
 
 ::bpf_object* Programs::object() const { return skel_->obj; }
 void Programs::set_lsm_privileges(uint32_t mask) { skel_->bss->rp_lsm_priv = mask; }

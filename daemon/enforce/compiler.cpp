@@ -162,6 +162,9 @@ Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const Ex
     for (const auto& d : p.deny)
       for (const auto& r : d.connect) deny_net.push_back({&r, net_action(d.action)});
     rule.has_net_deny = !deny_net.empty();
+    // Without BPF LSM, exec is checked by fanotify, which cannot see every
+    // exec: the ones it cannot see are killed in the kernel instead.
+    if (!path_rules && p.allow.has_exec) rule.exec_guard = RP_EXEC_FAIL_CLOSED;
     if (path_rules) {
       const GuardRule g = guard_rule(p);
       rule.path_flags = path_flags(g);

@@ -270,6 +270,12 @@ struct PermGuard::State {
 
     struct stat st {};
     const bool cacheable = fstat(fd, &st) == 0;
+    // An unlinked file has no name an allow-list could have meant.
+    if (exec && !vflags && rule && rule->restrict_exec && cacheable && st.st_nlink == 0) {
+      report(pid, policy_id, exec, rule->enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY, RP_REASON_NOT_ALLOWED,
+             resolve(fd, exec, nullptr, false).path);
+      return !rule->enforce;
+    }
     CacheKey key{policy_id, vflags, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), exec};
     const uint64_t now = boot_now_ns();
     if (exec && cacheable) {
@@ -321,6 +327,9 @@ struct PermGuard::State {
   }
 
   void expect_interpreter(uint32_t pid, int fd, uint64_t now) {
+    // A script's "#!" program is judged like any exec; only an ELF's loader belongs to its exec.
+    char magic[2] = {};
+    if (pread(fd, magic, sizeof(magic), 0) == sizeof(magic) && magic[0] == '#' && magic[1] == '!') return;
     auto interp = interpreter_of(fd);
     struct stat st {};
     if (!interp || stat(interp->c_str(), &st) != 0) return;

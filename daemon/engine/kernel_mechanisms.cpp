@@ -1,6 +1,10 @@
 // LSM path rules and fanotify guards as policy mechanisms; see kernel_mechanisms.h.
 #include "engine/kernel_mechanisms.h"
 
+#include <bpf/bpf.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include "engine/fault_injection.h"
 #include "engine/policy_runtime.h"
 #include "ops/log.h"
@@ -59,6 +63,10 @@ Result<void> FanotifyGuard::stage(Candidate& next) {
         "note: a policy restricts files (allow.files) but enforcement.file_mounts is empty: its allow-list holds in "
         "the kernel on the marked paths only; elsewhere a violating open is reported and, in enforce mode, its "
         "process is killed after the fact");
+  if (any_exec && setup.exec_mounts.empty())
+    ops::log_line(
+        "note: a policy restricts exec (allow.exec) but enforcement.exec_mounts is empty: no exec can be checked, so "
+        "every exec under it is killed");
   if (setup.exec_mounts.empty() && setup.file_mounts.empty() && setup.files.empty() && setup.dirs.empty()) return {};
 
   setup.proc_policy_map_fd = programs_.proc_policy_map_fd();
@@ -70,11 +78,23 @@ Result<void> FanotifyGuard::stage(Candidate& next) {
   setup.fault_delay_ms = *delay;
   const size_t n_exec = setup.exec_mounts.size(), n_fs = setup.file_mounts.size();
   const size_t n_paths = setup.files.size() + setup.dirs.size();
+  const std::vector<std::string> exec_mounts = setup.exec_mounts;
   std::string mounts;
   for (const auto& m : setup.exec_mounts) mounts += (mounts.empty() ? "" : ", ") + m;
   auto guard = enforce::PermGuard::start(std::move(setup), report_);
   if (!guard) return fail("exec/file enforcement: " + guard.error().what());
   next_ = std::move(*guard);
+  // The marks are in place: execs on these filesystems are the guard's now.
+  // An exec elsewhere, under a policy that restricts exec, is killed in the kernel.
+  for (const auto& m : exec_mounts) {
+    struct stat st {};
+    if (stat(m.c_str(), &st) != 0) continue;                           // marked above: it existed a moment ago
+    const uint32_t dev = (major(st.st_dev) << 20) | minor(st.st_dev);  // the kernel's s_dev
+    const uint8_t one = 1;
+    if (bpf_map_update_elem(programs_.exec_marked_map_fd(), &dev, &one, BPF_ANY) != 0)
+      return fail_errno("recording the exec mount " + m);
+    marked_devs_.insert(dev);
+  }
   if (n_exec) ops::log_line("exec enforcement through fanotify permission events on the filesystems of " + mounts);
   if (n_paths || n_fs)
     ops::log_line("file protection through fanotify permission events on " + std::to_string(n_paths) +
@@ -83,11 +103,19 @@ Result<void> FanotifyGuard::stage(Candidate& next) {
 }
 
 void FanotifyGuard::commit(bool stragglers) {
+  if (!next_) forget_marked_devs();  // no policy restricts exec any more
   if (stragglers) straggler_ = std::move(current_);
   current_ = std::move(next_);
 }
 
+void FanotifyGuard::forget_marked_devs() {
+  for (uint32_t dev : marked_devs_) bpf_map_delete_elem(programs_.exec_marked_map_fd(), &dev);
+  marked_devs_.clear();
+}
+
 void FanotifyGuard::stop() {
+  // Forgotten before the marks go: an exec under a restricting policy is never left unjudged.
+  forget_marked_devs();
   straggler_.reset();
   next_.reset();
   current_.reset();

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,8 @@ class FanotifyGuard final : public Mechanism {
   const bpf::Programs& programs_;
   enforce::PermGuard::Report report_;
   std::unique_ptr<enforce::PermGuard> current_, next_, straggler_;
+  void forget_marked_devs();
+  std::set<uint32_t> marked_devs_;  // in exec_marked_map, for the guards' exec marks
 };
 
 }  // namespace rampart::engine

@@ -197,9 +197,11 @@ TEST_CASE("learn: a loopback server is learned, exported, enforced, and its devi
   CHECK(denies == "");
   CHECK(alerts == "");
 
-  // Deviations. A shell: new executable, 50 points, quarantine (score 50).
+  // Deviations. A shell: new executable, 50 points, quarantine (score 50);
+  // /bin/sh is on a filesystem not marked for exec checks, so under the
+  // learned allow.exec it is killed before it runs (fail closed).
   const size_t before_dev = s.daemon_.events().size();
-  CHECK(ask(s.port_, "SHELL") == "shell 7");
+  CHECK(ask(s.port_, "SHELL") != "shell 7");
   // A new peer: refused in the kernel.
   const uint16_t other = free_port();
   CHECK(ask(s.port_, "PEER " + std::to_string(other)) == "peer " + std::to_string(EPERM));
@@ -208,7 +210,7 @@ TEST_CASE("learn: a loopback server is learned, exported, enforced, and its devi
   CHECK(ask(s.port_, "WRITE " + s.base_ + "/other/dropped") == "write " + std::to_string(EPERM));
   CHECK(std::filesystem::file_size(s.base_ + "/other/dropped") == 0);
 
-  bool shell_quarantined = false, connect_denied = false, write_denied = false;
+  bool shell_quarantined = false, shell_killed = false, connect_denied = false, write_denied = false;
   for (const auto& e : s.events_after(before_dev)) {
     if (!is_workload(e, s.workload_)) continue;
     if (e["type"] == "exec" && e.value("filename", "") == "/bin/sh" && e.contains("rules")) {
@@ -216,12 +218,15 @@ TEST_CASE("learn: a loopback server is learned, exported, enforced, and its devi
       for (const auto& r : e["rules"]) new_exec = new_exec || r["id"] == "rampart.profile.new_exec";
       shell_quarantined = new_exec && e["verdict"]["level"] == "quarantine" && e["verdict"]["enforced"] == true;
     }
+    if (e["type"] == "enforce" && e["op"] == "exec" && e["action"] == "killed" && e["mechanism"] == "sigkill")
+      shell_killed = true;
     if (e["type"] == "enforce" && e["action"] == "denied") {
       connect_denied = connect_denied || (e["op"] == "connect" && e["remote"]["port"] == other);
       write_denied = write_denied || (e["op"] == "open" && e.value("path", "") == s.base_ + "/other/dropped");
     }
   }
   CHECK(shell_quarantined);
+  CHECK(shell_killed);
   CHECK(connect_denied);
   CHECK(write_denied);
   auto st = s.status();
@@ -256,7 +261,9 @@ TEST_CASE("learn: in the shadow period, would-deny counts equal the deviations i
   INFO(st.dump());
   CHECK(json_u64(st["would_deny"]["allow.connect"]) == kPeers);
   CHECK(json_u64(st["would_deny"]["allow.open"]) == kWrites);
-  CHECK(st["would_deny"].size() == 2);
+  // The shell's exec, on a filesystem not marked for exec checks, is one enforce would have killed.
+  CHECK(json_u64(st["would_deny"]["allow.exec"]) == 1);
+  CHECK(st["would_deny"].size() == 3);
   CHECK(json_u64(st["anomalies"]["rampart.profile.new_exec"]) == 1);
   auto text = s.ctl({"profile", "status", "server"});
   CHECK(text.out.find("allow.connect  " + std::to_string(kPeers)) != std::string::npos);
