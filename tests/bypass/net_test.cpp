@@ -86,18 +86,6 @@ std::string deny_spec(const std::string& target) {
   return "  deny:\n    - id: no-target\n      network: { connect: [\"" + target + "\"] }\n      action: deny\n";
 }
 
-// A free loopback UDP port (bound and released).
-uint16_t free_udp_port() {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sa);
-  bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
-  close(s);
-  return ntohs(sa.sin_port);
-}
 
 }  // namespace
 
@@ -152,7 +140,7 @@ TEST_CASE("a deny rule written as [::ffff:127.0.0.1]:PORT refuses the plain IPv4
 
 TEST_CASE("a UDP sendto or connect to ::ffff:127.0.0.1 or 0.0.0.0 under a deny of 127.0.0.1:PORT fails with EPERM",
           "[bypass]") {
-  const uint16_t port = free_udp_port(), other = free_udp_port();
+  const uint16_t port = free_port(SOCK_DGRAM), other = free_port(SOCK_DGRAM);
   PolicedProbe d(deny_spec("127.0.0.1:" + std::to_string(port)));
   REQUIRE(d.ready());
   REQUIRE(d.run("sendto", "udp", "127.0.0.1", port) == "EPERM");
@@ -171,7 +159,7 @@ TEST_CASE(
     "under an allow-list without PORT, 127.0.0.1:PORT, ::ffff:127.0.0.1:PORT and 0.0.0.0:PORT all fail with EPERM",
     "[bypass]") {
   Listener target, allowed;
-  const uint16_t udp_port = free_udp_port();
+  const uint16_t udp_port = free_port(SOCK_DGRAM);
   PolicedProbe d("  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(allowed.port()) + "\"]\n");
   REQUIRE(d.ready());
   REQUIRE(d.run("connect", "tcp", "127.0.0.1", target.port()) == "EPERM");

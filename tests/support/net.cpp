@@ -51,8 +51,8 @@ void Listener::close() {
 
 Listener::~Listener() { close(); }
 
-uint16_t free_port() {
-  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+uint16_t free_port(int type) {
+  int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

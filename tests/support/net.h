@@ -31,6 +31,6 @@ class Listener {
 };
 
 // A loopback TCP port that was free a moment ago.
-uint16_t free_port();
+uint16_t free_port(int type = SOCK_STREAM);  // SOCK_DGRAM: a free UDP port
 
 }  // namespace rampart::testing
