@@ -86,7 +86,6 @@ std::string deny_spec(const std::string& target) {
   return "  deny:\n    - id: no-target\n      network: { connect: [\"" + target + "\"] }\n      action: deny\n";
 }
 
-
 }  // namespace
 
 TEST_CASE("a TCP connect to ::ffff:127.0.0.1 or 0.0.0.0 under a deny of 127.0.0.1:PORT fails with EPERM", "[bypass]") {
