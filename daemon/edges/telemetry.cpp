@@ -278,6 +278,13 @@ void Telemetry::define() {
             "perm_guard.access_unknown",
             false},
            guard(&enforce::PermGuard::access_unknown));
+  c.define({"perm_guard_identity_denials_total",
+            "Opens and execs refused by the file's identity or contents, not by the name they used.",
+            K::kCounter,
+            {},
+            "perm_guard.identity_denials",
+            false},
+           guard(&enforce::PermGuard::identity_denials));
 
   // Policies.
   c.define({"policies", "Policies loaded (the built-in default not counted).", K::kGauge},

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -75,7 +76,7 @@ struct PermGuard::State {
   bool decider_done = false;
 
   std::atomic<uint64_t> decisions{0}, denials{0}, overflows{0}, cache_hits{0}, deadline_expired{0}, access_unknown{0},
-      access_checks{0};
+      access_checks{0}, identity_denials{0};
 
   // The decider's own state.
   struct CacheKey {
@@ -300,8 +301,10 @@ struct PermGuard::State {
     CacheEntry fresh;
     if (!entry) {
       fresh = resolve(fd, exec, rule, vflags != 0);
+      if (cacheable) by_identity(policy_id, fd, key, static_cast<uint64_t>(st.st_size), exec, vflags != 0, fresh);
       fresh.expires_ns = now + kCacheTtlNs;
-      if (cacheable) {
+      // Another name of the file may be judged otherwise: only a file with one name is cached.
+      if (cacheable && st.st_nlink <= 1) {
         if (cache.size() >= kCacheMax) cache.clear();
         entry = &(cache[key] = std::move(fresh));
       } else {
@@ -338,7 +341,7 @@ struct PermGuard::State {
   }
 
   CacheEntry resolve(int fd, bool exec, const GuardRule* rule, bool verdict) const {
-    char link[64], buf[RP_PATH_MAX] = {};
+    char link[64], buf[PATH_MAX] = {};
     std::snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, buf, sizeof(buf) - 1);
     CacheEntry e;
@@ -352,6 +355,51 @@ struct PermGuard::State {
       for (const auto& s : setup.sensitive)
         if (s.matches(e.path)) e.reasons = {RP_REASON_VERDICT, RP_REASON_VERDICT};
     return e;
+  }
+
+  // The file's identity and, for an exec, its contents, judged after its
+  // name: a denied file under any other name is refused as a deny rule
+  // refuses it. A file refused by name that was not known by identity is
+  // recorded, and its inode marked, so that its other names reach the guard.
+  void by_identity(uint32_t policy_id, int fd, const CacheKey& key, uint64_t size, bool exec, bool verdict,
+                   CacheEntry& e) {
+    const FileId id{key.dev, key.ino};
+    uint8_t& read = e.reasons.read;
+    uint8_t& write = e.reasons.write;
+    if (verdict && !exec && read != RP_REASON_VERDICT &&
+        (setup.sensitive_objects.flags_of(fd, id, size, false) & RP_PR_READ_DENY)) {
+      read = write = RP_REASON_VERDICT;
+      ++identity_denials;
+    }
+    if (policy_id == 0 || policy_id > setup.denied.size()) return;
+    DeniedObjects& denied = setup.denied[policy_id - 1];
+    const uint32_t known = denied.flags_of(fd, id, size, exec);
+    bool hit = false;
+    if (exec) {
+      if ((known & RP_PR_EXEC_DENY) && read != RP_REASON_VERDICT && read != RP_REASON_DENY_RULE) {
+        read = write = RP_REASON_DENY_RULE;
+        hit = true;
+      } else if (read == RP_REASON_DENY_RULE && !(known & RP_PR_EXEC_DENY)) {
+        remember(denied, fd, RP_PR_EXEC_DENY);  // by name now: its contents too
+      }
+    } else {
+      for (auto [reason, flag] : {std::pair<uint8_t*, uint32_t>{&read, RP_PR_READ_DENY}, {&write, RP_PR_WRITE_DENY}}) {
+        if ((known & flag) && *reason != RP_REASON_VERDICT && *reason != RP_REASON_DENY_RULE) {
+          *reason = RP_REASON_DENY_RULE;
+          hit = true;
+        }
+      }
+      const uint32_t named =
+          (read == RP_REASON_DENY_RULE ? RP_PR_READ_DENY : 0u) | (write == RP_REASON_DENY_RULE ? RP_PR_WRITE_DENY : 0u);
+      if (named & ~known) remember(denied, fd, named);
+    }
+    if (hit) ++identity_denials;
+  }
+
+  void remember(DeniedObjects& denied, int fd, uint32_t flags) {
+    if (!denied.add(fd, flags) || (flags & RP_PR_EXEC_DENY)) return;  // exec: the whole filesystem is marked
+    std::lock_guard<std::mutex> lock(mu);
+    if (fan_fd >= 0) fanotify_mark(fan_fd, FAN_MARK_ADD, FAN_OPEN_PERM, fd, nullptr);
   }
 };
 
@@ -418,5 +466,6 @@ uint64_t PermGuard::cache_hits() const { return s_->cache_hits; }
 uint64_t PermGuard::deadline_expired() const { return s_->deadline_expired; }
 uint64_t PermGuard::access_unknown() const { return s_->access_unknown; }
 uint64_t PermGuard::access_checks() const { return s_->access_checks; }
+uint64_t PermGuard::identity_denials() const { return s_->identity_denials; }
 
 }  // namespace rampart::enforce

@@ -19,7 +19,12 @@
 // and answers "allow" for any event still unanswered at the deadline (queued
 // or being decided), and counts it: a stalled decision never holds the host.
 // The decider answers queued events in order, with a decision cache keyed by
-// (policy, verdict, file). Stopping, or any error on the fd, closes it, and
+// (policy, verdict, file); a file with more than one name is decided afresh
+// each time, since its names can be judged differently.
+//
+// Deny rules hold by identity as well as by name (file_identity.h): a hard
+// link, a bind mount, a rename or an overlong path of a denied file is
+// refused like its name, and so is a byte copy of a denied binary. Stopping, or any error on the fd, closes it, and
 // closing lets every waiting operation through; if rampartd dies, the kernel
 // closes it: the guard fails open, by design of fanotify.
 #pragma once
@@ -31,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "enforce/file_identity.h"
 #include "enforce/file_rules.h"
 #include "shared/rp_abi.h"
 #include "util/result.h"
@@ -55,6 +61,11 @@ class PermGuard {
     // Fault injection (test builds only, see fault_injection.h): each decision first sleeps this long.
     uint32_t fault_delay_ms = 0;
     Rules rules;
+    // Per policy (index = policy id - 1): the files its deny rules name, by
+    // identity, so that another name of one is refused too. The guard adds
+    // each file that a deny rule refuses by name.
+    std::vector<DeniedObjects> denied;
+    DeniedObjects sensitive_objects;  // the sensitive files, refused under a deny-files verdict
   };
 
   static Result<std::unique_ptr<PermGuard>> start(Setup setup, Report report);
@@ -69,6 +80,7 @@ class PermGuard {
   uint64_t deadline_expired() const;
   uint64_t access_unknown() const;
   uint64_t access_checks() const;
+  uint64_t identity_denials() const;  // refused by identity or contents, not by the name
 
  private:
   // Everything the threads touch. Shared with them, so that a decider stuck

@@ -53,11 +53,21 @@ Result<void> FanotifyGuard::stage(Candidate& next) {
     for (const auto& n : plan.notes) ops::log_line("note: " + n);
   };
   add_plan(enforce::plan_marks(protected_paths, true));
+  // The files deny rules name, by identity, each with an inode mark: an open
+  // of any of their names (a hard link, a bind mount) reaches the guard.
+  std::vector<std::string> notes;
+  for (const auto& rule : next.guard_rules) setup.denied.push_back(enforce::denied_objects(rule, setup.files, notes));
   if (any_enforce) {
     for (const auto& text : cfg_.sensitive_paths)
       if (auto pat = policy::parse_path_pattern(text)) setup.sensitive.push_back(*pat);  // checked with the config
     add_plan(enforce::plan_marks(setup.sensitive, false));
+    enforce::GuardRule sensitive;
+    for (const auto& p : setup.sensitive)
+      if (p.kind == policy::PathPattern::Kind::kExact) sensitive.read_deny.push_back(p);
+    std::vector<std::string> marked;  // marked by the plan above already
+    setup.sensitive_objects = enforce::denied_objects(sensitive, marked, notes);
   }
+  for (const auto& n : notes) ops::log_line("note: " + n);
   if (any_file_allow && setup.file_mounts.empty())
     ops::log_line(
         "note: a policy restricts files (allow.files) but enforcement.file_mounts is empty: its allow-list holds in "

@@ -1,14 +1,16 @@
-// The fanotify guard's pure logic: decisions per policy, access modes read
-// off /proc/<pid>/syscall, and where marks go.
+// The fanotify guard's pure logic: decisions per policy, access modes, where
+// marks go, and denied files by identity and contents.
 #include "enforce/file_rules.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
+#include "enforce/file_identity.h"
 #include "policy/policy.h"
 
 using rampart::enforce::Access;
@@ -143,4 +145,69 @@ TEST_CASE("the interpreter an exec opens next: PT_INTERP of a dynamic binary, a 
   CHECK_FALSE(of(d + "/c.txt").has_value());
   CHECK_FALSE(of(d + "/d.sh").has_value());
   std::filesystem::remove_all(d);
+}
+
+namespace {
+
+struct Opened {
+  int fd;
+  struct stat st {};
+  explicit Opened(const std::string& path) : fd(open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    REQUIRE(fd >= 0);
+    REQUIRE(fstat(fd, &st) == 0);
+  }
+  ~Opened() { close(fd); }
+  uint32_t flags_in(const rampart::enforce::DeniedObjects& d, bool exec) const {
+    return d.flags_of(fd, {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
+                      static_cast<uint64_t>(st.st_size), exec);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("deny rules hold by identity: a hard link, a rename and a byte copy of a denied binary, not a look-alike",
+          "[unit]") {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/rampart-ids-XXXXXX";
+  const std::string d = mkdtemp(tmpl);
+  fs::create_directories(d + "/keys");
+  std::ofstream(d + "/keys/a.pem") << "key a";
+  std::ofstream(d + "/keys/b.pem") << "key b";
+  std::ofstream(d + "/tool") << "#!/bin/sh\necho tool\n";
+  std::ofstream(d + "/plain") << "nothing denied";
+  GuardRule r =
+      rampart::enforce::guard_rule(load("  deny:\n    - id: d\n      files: { read: [\"" + d + "/keys/\"], write: [\"" +
+                                        d + "/plain-missing\"] }\n      exec: [\"" + d + "/tool\"]\n"));
+  std::vector<std::string> files, notes;
+  auto denied = rampart::enforce::denied_objects(r, files, notes);
+  CHECK(files == std::vector<std::string>{d + "/keys/a.pem", d + "/keys/b.pem"});  // inode marks; not the binary
+  CHECK(denied.size() == 3);
+  CHECK(notes.empty());
+
+  fs::create_hard_link(d + "/keys/a.pem", d + "/link");
+  fs::rename(d + "/keys/b.pem", d + "/moved");
+  CHECK(Opened(d + "/link").flags_in(denied, false) == RP_PR_READ_DENY);
+  CHECK(Opened(d + "/moved").flags_in(denied, false) == RP_PR_READ_DENY);
+  CHECK(Opened(d + "/plain").flags_in(denied, false) == 0);
+
+  fs::copy_file(d + "/tool", d + "/copy");
+  CHECK(Opened(d + "/copy").flags_in(denied, true) == RP_PR_EXEC_DENY);  // same bytes
+  CHECK(Opened(d + "/copy").flags_in(denied, false) == 0);               // contents count for exec only
+  std::ofstream(d + "/near") << "#!/bin/sh\necho tooL\n";                // same size, other bytes
+  CHECK(Opened(d + "/near").flags_in(denied, true) == 0);
+
+  // A file denied later, by name, is added once.
+  {
+    Opened plain(d + "/plain");
+    CHECK(denied.add(plain.fd, RP_PR_WRITE_DENY));
+    CHECK_FALSE(denied.add(plain.fd, RP_PR_WRITE_DENY));
+    CHECK(plain.flags_in(denied, false) == RP_PR_WRITE_DENY);
+  }
+  // A limit keeps the set bounded, and says so.
+  std::vector<std::string> few, why;
+  auto bounded = rampart::enforce::denied_objects(r, few, why, 1);
+  CHECK(bounded.size() == 1);
+  REQUIRE(why.size() == 1);
+  CHECK(why[0].find("more than 1 existing files") != std::string::npos);
+  fs::remove_all(d);
 }

@@ -1,0 +1,159 @@
+// Denied files by identity and by contents; see file_identity.h.
+#include "enforce/file_identity.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+
+namespace rampart::enforce {
+namespace {
+
+// Binaries hashed at start from prefix and glob rules: a deny of a whole
+// directory of binaries would otherwise read all of them.
+constexpr size_t kMaxWalkHashed = 256;
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+}  // namespace
+
+std::optional<Sha256> sha256_of(int fd, uint64_t max_bytes) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return std::nullopt;
+  char buf[65536];
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = pread(fd, buf, sizeof(buf), static_cast<off_t>(total));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    total += static_cast<uint64_t>(n);
+    if (total > max_bytes) return std::nullopt;
+    if (EVP_DigestUpdate(ctx.get(), buf, static_cast<size_t>(n)) != 1) return std::nullopt;
+  }
+  Sha256 out{};
+  unsigned len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size()) return std::nullopt;
+  return out;
+}
+
+std::string file_handle_of(int fd) {
+  struct {
+    file_handle fh;
+    unsigned char bytes[MAX_HANDLE_SZ];
+  } h{};
+  h.fh.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) != 0) return {};
+  std::string out(reinterpret_cast<const char*>(&h.fh.handle_type), sizeof(h.fh.handle_type));
+  out.append(reinterpret_cast<const char*>(h.fh.f_handle), h.fh.handle_bytes);
+  return out;
+}
+
+bool DeniedObjects::add(int fd, uint32_t flags) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  const FileId id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  std::string handle = file_handle_of(fd);
+  auto it = ids_.find(id);
+  bool changed = false;
+  if (it == ids_.end() || it->second.handle != handle) {
+    if (it == ids_.end() && ids_.size() >= kMaxIds) return false;
+    ids_[id] = {flags, std::move(handle)};  // a reused inode number: the old file is gone
+    changed = true;
+  } else if ((it->second.flags & flags) != flags) {
+    it->second.flags |= flags;
+    changed = true;
+  }
+  if ((flags & RP_PR_EXEC_DENY) && contents() < kMaxContents) {
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (auto sum = sha256_of(fd, kMaxHashed)) {
+      auto& sums = content_[size];
+      if (std::find(sums.begin(), sums.end(), *sum) == sums.end()) {
+        sums.push_back(*sum);
+        changed = true;
+      }
+    }
+  }
+  return changed;
+}
+
+uint32_t DeniedObjects::flags_of(int fd, FileId id, uint64_t size, bool exec) const {
+  uint32_t flags = 0;
+  if (auto it = ids_.find(id); it != ids_.end()) {
+    // Without a handle to compare, (dev, ino) decides: the stricter answer.
+    const std::string handle = it->second.handle.empty() ? std::string() : file_handle_of(fd);
+    if (it->second.handle.empty() || handle.empty() || handle == it->second.handle) flags = it->second.flags;
+  }
+  if (exec && !(flags & RP_PR_EXEC_DENY)) {
+    auto it = content_.find(size);
+    if (it != content_.end()) {
+      auto sum = sha256_of(fd, kMaxHashed);
+      if (sum && std::find(it->second.begin(), it->second.end(), *sum) != it->second.end()) flags |= RP_PR_EXEC_DENY;
+    }
+  }
+  return flags;
+}
+
+DeniedObjects denied_objects(const GuardRule& r, std::vector<std::string>& files, std::vector<std::string>& notes,
+                             size_t limit) {
+  namespace fs = std::filesystem;
+  DeniedObjects out;
+  size_t seen = 0, hashed_from_walks = 0;
+  bool full = false;
+  auto take = [&](const std::string& path, uint32_t flags, bool walked) {
+    if (seen >= limit) {
+      full = true;
+      return;
+    }
+    // O_PATH first: opening a device or a FIFO to read it can have effects.
+    Fd f{open(path.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW)};
+    struct stat st {};
+    if (f.fd < 0 || fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
+    ++seen;
+    // A binary is read to hash it, unless too many came from directory walks.
+    if ((flags & RP_PR_EXEC_DENY) && (!walked || hashed_from_walks++ < kMaxWalkHashed)) {
+      Fd rd{open(("/proc/self/fd/" + std::to_string(f.fd)).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+      out.add(rd.fd >= 0 ? rd.fd : f.fd, flags);
+    } else {
+      out.add(f.fd, flags);  // an O_PATH fd: identity only, it cannot be read
+    }
+    if (flags & (RP_PR_READ_DENY | RP_PR_WRITE_DENY)) files.push_back(path);
+  };
+  const std::pair<const std::vector<policy::PathPattern>*, uint32_t> lists[] = {
+      {&r.read_deny, RP_PR_READ_DENY}, {&r.write_deny, RP_PR_WRITE_DENY}, {&r.exec_deny, RP_PR_EXEC_DENY}};
+  for (const auto& [list, flags] : lists)
+    for (const auto& p : *list) {
+      if (p.kind == policy::PathPattern::Kind::kExact) {
+        take(p.text, flags, false);
+        continue;
+      }
+      std::string dir = p.text.substr(0, p.text.find_first_of("*?["));
+      dir = dir.substr(0, dir.rfind('/') + 1);
+      std::error_code ec;
+      for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+           !ec && it != end && !full; it.increment(ec)) {
+        std::error_code tec;
+        if (!it->is_regular_file(tec) || it->is_symlink(tec)) continue;
+        const std::string path = it->path().string();
+        if (p.matches(path)) take(path, flags, true);
+      }
+    }
+  if (full)
+    notes.push_back("deny rules name more than " + std::to_string(limit) +
+                    " existing files: the rest are denied by name only (a hard link or bind mount of one is not)");
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return out;
+}
+
+}  // namespace rampart::enforce
