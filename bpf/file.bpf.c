@@ -71,9 +71,10 @@ static __always_inline int rp_emit_file(struct pt_regs *regs, long ret, struct r
  * which is what the syscall uses; openat2's are in the caller's memory,
  * which another thread can change after this read and before the kernel's
  * copy, so they are marked unknown (the guard then assumes read and write).
- * An exec opens its binary to read it; only the thread group leader's is
- * recorded, since a non-leader's exec takes the leader's tid and could not
- * clear its entry.
+ * An exec opens its binary (and then its loader) as an exec: the call gets
+ * an id of its own, which ties the loader's open to the exec that opened the
+ * binary and not to an earlier, failed one. A non-leader's successful exec
+ * leaves under the leader's tid; process.bpf.c clears its old entry.
  */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(open_flags_enter, struct pt_regs *regs, long id)
@@ -96,8 +97,8 @@ int BPF_PROG(open_flags_enter, struct pt_regs *regs, long id)
 		of.flags = RP_O_CREAT | RP_O_WRONLY | RP_O_TRUNC;
 	else if (id == RP_NR_OPENAT2)
 		of.known = 0;
-	else if (tid != of.tgid)
-		return 0;
+	else
+		of.exec_id = bpf_ktime_get_ns();
 	bpf_map_update_elem(&open_flags_map, &tid, &of, BPF_ANY);
 	return 0;
 }

@@ -11,7 +11,7 @@
  * about (unlinked, a memfd, or on a filesystem rampartd did not mark), is
  * killed here, past the point of no return but before the new image runs.
  */
-#include "policy.bpf.h"
+#include "syscall.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -85,6 +85,13 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	struct qstr dname;
 	const char *fname;
 	long n;
+
+	/* A non-leader's exec goes on as the leader: its old tid's exec in flight is over. */
+	if (old_pid != task->pid) {
+		__u32 old_tid = old_pid;
+
+		bpf_map_delete_elem(&open_flags_map, &old_tid);
+	}
 
 	/*
 	 * A policy that selects this executable takes over now, before the new

@@ -355,7 +355,8 @@ struct rp_verdict {
 struct rp_open_flags {
 	__u64 flags; /* the open's O_* flags, when known */
 	__u32 tgid;
-	__u32 known; /* 0: flags untrusted (openat2 keeps them in memory the caller can change) */
+	__u32 known;   /* 0: flags untrusted (openat2 keeps them in memory the caller can change) */
+	__u64 exec_id; /* execve, execveat: this call's own id (its start time); 0 otherwise */
 };
 
 /* RP_EV_ENFORCE: an operation refused or, in audit mode, reported. */

@@ -97,12 +97,13 @@ struct PermGuard::State {
     std::string path;
   };
   std::unordered_map<CacheKey, CacheEntry, CacheHash> cache;
-  // After an allowed exec, the kernel opens its interpreter (ld.so, or a
-  // script's "#!" program) as an exec too: that one open, by that process,
-  // of that file, is part of the allowed exec. Keyed by tgid. A direct
-  // execve of ld.so has no such entry and is judged like any binary.
+  // After an allowed exec, the kernel opens its ELF loader (ld.so) as an
+  // exec too: that one open, in that same execve call (exec_id, recorded in
+  // BPF at the call's entry), of that file, is part of the allowed exec.
+  // Keyed by thread. A direct execve of ld.so, even right after an allowed
+  // exec that failed (E2BIG), is another call and judged like any binary.
   struct FollowUp {
-    uint64_t dev, ino, expires_ns;
+    uint64_t dev, ino, exec_id, expires_ns;
   };
   std::unordered_map<uint32_t, FollowUp> follow;
 
@@ -237,9 +238,9 @@ struct PermGuard::State {
     const bool recorded = bpf_map_lookup_elem(setup.open_flags_map_fd, &ev.tid, &of) == 0;
     const uint32_t tgid = recorded ? of.tgid : tgid_of(ev.tid);
     if (tgid == 0 || tgid == self) return true;  // gone, or rampartd itself
-    std::optional<Access> access;
-    if (recorded && of.known) access = access_from_flags(of.flags);
-    return allow(tgid, ev.fd, ev.exec, access);
+    Asker who{tgid, ev.tid, recorded ? of.exec_id : 0, std::nullopt};
+    if (recorded && of.known) who.access = access_from_flags(of.flags);
+    return allow(who, ev.fd, ev.exec);
   }
 
   void report(uint32_t tgid, uint32_t policy_id, bool exec, uint8_t action, uint8_t reason, std::string_view path) {
@@ -259,7 +260,15 @@ struct PermGuard::State {
     if (!stopping) report_fn(ev);
   }
 
-  bool allow(uint32_t pid, int fd, bool exec, std::optional<Access> access) {
+  // The process and thread behind a permission event, as BPF recorded them at the syscall's entry.
+  struct Asker {
+    uint32_t tgid, tid;
+    uint64_t exec_id;  // 0: not in an execve on record
+    std::optional<Access> access;
+  };
+
+  bool allow(const Asker& who, int fd, bool exec) {
+    const uint32_t pid = who.tgid;
     uint32_t policy_id = 0;
     rp_verdict verdict{};
     if (bpf_map_lookup_elem(setup.proc_policy_map_fd, &pid, &policy_id) != 0 || policy_id > setup.rules.size())
@@ -280,14 +289,12 @@ struct PermGuard::State {
     CacheKey key{policy_id, vflags, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), exec};
     const uint64_t now = boot_now_ns();
     if (exec && cacheable) {
-      auto f = follow.find(pid);
+      auto f = follow.find(who.tid);
       if (f != follow.end()) {
-        const bool expected = f->second.dev == key.dev && f->second.ino == key.ino && f->second.expires_ns >= now;
+        const bool expected = f->second.dev == key.dev && f->second.ino == key.ino && who.exec_id != 0 &&
+                              f->second.exec_id == who.exec_id && f->second.expires_ns >= now;
         follow.erase(f);
-        if (expected) {
-          expect_interpreter(pid, fd, now);  // a script's interpreter has its own ld.so
-          return true;
-        }
+        if (expected) return true;
       }
     }
     const CacheEntry* entry = nullptr;
@@ -315,12 +322,12 @@ struct PermGuard::State {
     if (!exec && !entry->reasons.uniform()) {
       // The answer depends on read or write: the open's flags, as recorded at sys_enter.
       ++access_checks;
-      if (!access) ++access_unknown;
-      Access acc = access.value_or(Access{true, true});  // unknown: judged as both
+      if (!who.access) ++access_unknown;
+      Access acc = who.access.value_or(Access{true, true});  // unknown: judged as both
       why = acc.write && entry->reasons.write ? entry->reasons.write : acc.read ? entry->reasons.read : 0;
     }
     if (!why) {
-      if (exec) expect_interpreter(pid, fd, now);
+      if (exec) expect_interpreter(who, fd, now);
       return true;
     }
     // A verdict is only ever written for an enforce-mode policy.
@@ -329,7 +336,8 @@ struct PermGuard::State {
     return !enforce;
   }
 
-  void expect_interpreter(uint32_t pid, int fd, uint64_t now) {
+  void expect_interpreter(const Asker& who, int fd, uint64_t now) {
+    if (who.exec_id == 0) return;  // not tied to an execve call: the loader is judged on its own
     // A script's "#!" program is judged like any exec; only an ELF's loader belongs to its exec.
     char magic[2] = {};
     if (pread(fd, magic, sizeof(magic), 0) == sizeof(magic) && magic[0] == '#' && magic[1] == '!') return;
@@ -337,7 +345,8 @@ struct PermGuard::State {
     struct stat st {};
     if (!interp || stat(interp->c_str(), &st) != 0) return;
     if (follow.size() >= 4096) follow.clear();
-    follow[pid] = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), now + 5'000'000'000};
+    follow[who.tid] = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), who.exec_id,
+                       now + 5'000'000'000};
   }
 
   CacheEntry resolve(int fd, bool exec, const GuardRule* rule, bool verdict) const {
