@@ -10,12 +10,13 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
   auto mech = [&out](const char* op, const std::string& how, const std::string& detail) {
     out.push_back({op, how, detail});
   };
-  bool any_exec = false, any_files = false, any_priv = false, any_enforce = false;
+  bool any_exec = false, any_files = false, any_priv = false, any_enforce = false, any_sha256 = false;
   for (const auto& p : set.policies()) {
     const auto g = enforce::guard_rule(p);
     any_exec = any_exec || g.has_exec_rules();
     any_files = any_files || g.has_file_rules();
     any_enforce = any_enforce || g.enforce;
+    any_sha256 = any_sha256 || !g.exec_deny_sha256.empty();
     any_priv = any_priv || !p.allow.setuid || !p.allow.capset || !p.allow.ptrace || !p.allow.module_load ||
                !p.allow.bpf || !p.allow.mount || !p.allow.namespaces || !p.allow.io_uring;
   }
@@ -23,7 +24,9 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
        in.network ? "connect, sendmsg and bind refused with EPERM by cgroup hooks"
                   : "enforcement.network is off or cgroup v2 is missing");
   if (in.lsm) {
-    mech("exec", "bpf_lsm", "bprm_check_security: a denied exec fails with EPERM");
+    mech("exec", "bpf_lsm",
+         std::string("bprm_check_security: a denied exec fails with EPERM") +
+             (any_sha256 ? "; deny rules on contents (sha256:) are NOT enforced with BPF LSM" : ""));
     mech("files", "bpf_lsm", "file_open: a denied open fails with EPERM, read and write told apart");
     mech("privilege", "bpf_lsm",
          "ptrace, module loading, mount and bpf() refused with EPERM in LSM hooks; setuid, capset, unshare, setns, "
@@ -35,11 +38,12 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
   } else {
     const bool exec = in.guard && (any_exec || any_enforce);
     mech("exec", exec ? "fanotify" : "none",
-         exec ? "FAN_OPEN_EXEC_PERM: a denied exec fails with EPERM"
+         exec ? "FAN_OPEN_EXEC_PERM: a denied exec fails with EPERM; deny rules hold by identity (hard links, "
+                "renames) and by contents (copies, sha256:)"
               : "no policy restricts exec and none is in enforce mode");
     mech("files", in.guard && any_files ? "fanotify" : "none",
-         in.guard && any_files ? "FAN_OPEN_PERM on marked paths (EPERM); elsewhere a violating open is killed after "
-                                 "the fact"
+         in.guard && any_files ? "FAN_OPEN_PERM on marked paths (EPERM), deny rules by identity too (hard links, "
+                                 "bind mounts, renames); elsewhere a violating open is killed after the fact"
                                : "no policy restricts files");
     mech("privilege", "sigkill",
          any_priv ? "bpf_send_signal(SIGKILL) at the syscall: the syscall itself may complete"

@@ -59,7 +59,7 @@ std::string file_handle_of(int fd) {
   return out;
 }
 
-bool DeniedObjects::add(int fd, uint32_t flags) {
+bool DeniedObjects::add(int fd, uint32_t flags, const std::string& name) {
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
   const FileId id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
@@ -68,18 +68,18 @@ bool DeniedObjects::add(int fd, uint32_t flags) {
   bool changed = false;
   if (it == ids_.end() || it->second.handle != handle) {
     if (it == ids_.end() && ids_.size() >= kMaxIds) return false;
-    ids_[id] = {flags, std::move(handle)};  // a reused inode number: the old file is gone
+    ids_[id] = {flags, std::move(handle), name};  // a reused inode number: the old file is gone
     changed = true;
   } else if ((it->second.flags & flags) != flags) {
     it->second.flags |= flags;
     changed = true;
   }
-  if ((flags & RP_PR_EXEC_DENY) && contents() < kMaxContents) {
-    const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if ((flags & RP_PR_EXEC_DENY) && contents_ < kMaxContents) {
     if (auto sum = sha256_of(fd, kMaxHashed)) {
-      auto& sums = content_[size];
-      if (std::find(sums.begin(), sums.end(), *sum) == sums.end()) {
-        sums.push_back(*sum);
+      auto& same = by_size_[static_cast<uint64_t>(st.st_size)];
+      if (std::none_of(same.begin(), same.end(), [&](const Content& c) { return c.sum == *sum; })) {
+        same.push_back({*sum, name});
+        ++contents_;
         changed = true;
       }
     }
@@ -87,21 +87,43 @@ bool DeniedObjects::add(int fd, uint32_t flags) {
   return changed;
 }
 
-uint32_t DeniedObjects::flags_of(int fd, FileId id, uint64_t size, bool exec) const {
-  uint32_t flags = 0;
-  if (auto it = ids_.find(id); it != ids_.end()) {
+void DeniedObjects::add_hash(const Sha256& sum, const std::string& name) { any_size_.push_back({sum, name}); }
+
+std::optional<Sha256> DeniedObjects::hash(int fd, const FileVersion& v) const {
+  if (auto it = hashed_.find(v.id);
+      it != hashed_.end() && it->second.size == v.size && it->second.ctime_ns == v.ctime_ns)
+    return it->second.sum;
+  auto sum = sha256_of(fd, kMaxHashed);
+  if (!sum) return std::nullopt;
+  if (hashed_.size() >= kMaxHashCache) hashed_.clear();
+  hashed_[v.id] = {v.size, v.ctime_ns, *sum};
+  return sum;
+}
+
+Denial DeniedObjects::match(int fd, const FileVersion& v, bool exec) const {
+  Denial d;
+  if (auto it = ids_.find(v.id); it != ids_.end()) {
     // Without a handle to compare, (dev, ino) decides: the stricter answer.
     const std::string handle = it->second.handle.empty() ? std::string() : file_handle_of(fd);
-    if (it->second.handle.empty() || handle.empty() || handle == it->second.handle) flags = it->second.flags;
-  }
-  if (exec && !(flags & RP_PR_EXEC_DENY)) {
-    auto it = content_.find(size);
-    if (it != content_.end()) {
-      auto sum = sha256_of(fd, kMaxHashed);
-      if (sum && std::find(it->second.begin(), it->second.end(), *sum) != it->second.end()) flags |= RP_PR_EXEC_DENY;
+    if (it->second.handle.empty() || handle.empty() || handle == it->second.handle) {
+      d.flags = it->second.flags;
+      d.name = it->second.name;
     }
   }
-  return flags;
+  if (!exec || (d.flags & RP_PR_EXEC_DENY)) return d;
+  auto same = by_size_.find(v.size);
+  if (same == by_size_.end() && any_size_.empty()) return d;
+  auto sum = hash(fd, v);
+  if (!sum) return d;
+  for (const auto* list : {same == by_size_.end() ? nullptr : &same->second, &any_size_})
+    if (list)
+      for (const auto& c : *list)
+        if (c.sum == *sum) {
+          d.flags |= RP_PR_EXEC_DENY;
+          d.name = c.name;
+          return d;
+        }
+  return d;
 }
 
 DeniedObjects denied_objects(const GuardRule& r, std::vector<std::string>& files, std::vector<std::string>& notes,
@@ -123,9 +145,9 @@ DeniedObjects denied_objects(const GuardRule& r, std::vector<std::string>& files
     // A binary is read to hash it, unless too many came from directory walks.
     if ((flags & RP_PR_EXEC_DENY) && (!walked || hashed_from_walks++ < kMaxWalkHashed)) {
       Fd rd{open(("/proc/self/fd/" + std::to_string(f.fd)).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-      out.add(rd.fd >= 0 ? rd.fd : f.fd, flags);
+      out.add(rd.fd >= 0 ? rd.fd : f.fd, flags, path);
     } else {
-      out.add(f.fd, flags);  // an O_PATH fd: identity only, it cannot be read
+      out.add(f.fd, flags, path);  // an O_PATH fd: identity only, it cannot be read
     }
     if (flags & (RP_PR_READ_DENY | RP_PR_WRITE_DENY)) files.push_back(path);
   };
@@ -148,6 +170,7 @@ DeniedObjects denied_objects(const GuardRule& r, std::vector<std::string>& files
         if (p.matches(path)) take(path, flags, true);
       }
     }
+  for (const auto& h : r.exec_deny_sha256) out.add_hash(h.sha256, h.text());
   if (full)
     notes.push_back("deny rules name more than " + std::to_string(limit) +
                     " existing files: the rest are denied by name only (a hard link or bind mount of one is not)");

@@ -38,30 +38,59 @@ std::optional<Sha256> sha256_of(int fd, uint64_t max_bytes);
 // filesystem has none.
 std::string file_handle_of(int fd);
 
+// A file as the guard sees it: its identity, size and ctime (which a write,
+// a rename or a new link changes).
+struct FileVersion {
+  FileId id;
+  uint64_t size = 0, ctime_ns = 0;
+};
+
+// What holds for a file: RP_PR_*_DENY flags, and the name the rule knows
+// it by (the denied path, or "sha256:..." for a rule on contents).
+struct Denial {
+  uint32_t flags = 0;
+  std::string name;
+};
+
 class DeniedObjects {
  public:
   // Binaries larger than this are not hashed (a copy of one goes unnoticed).
   static constexpr uint64_t kMaxHashed = 256ull << 20;
 
-  // Records fd's file as denied for `flags` (RP_PR_READ_DENY, RP_PR_WRITE_DENY,
-  // RP_PR_EXEC_DENY); with RP_PR_EXEC_DENY, its contents too. False when it
-  // was known already with these flags, or the set is full.
-  bool add(int fd, uint32_t flags);
-  // RP_PR_*_DENY flags that hold for fd's file, by identity or, for exec, by
-  // contents. `st_dev`/`st_ino`/`size` are fd's (the caller has them from fstat).
-  uint32_t flags_of(int fd, FileId id, uint64_t size, bool exec) const;
+  // Records fd's file, known as `name`, as denied for `flags`
+  // (RP_PR_READ_DENY, RP_PR_WRITE_DENY, RP_PR_EXEC_DENY); with
+  // RP_PR_EXEC_DENY, its contents too. False when it was known already
+  // with these flags, or the set is full.
+  bool add(int fd, uint32_t flags, const std::string& name);
+  // An executable denied by contents (a "sha256:" rule): from then on every
+  // exec'd file is hashed, once per file version.
+  void add_hash(const Sha256& sum, const std::string& name);
+  // What holds for fd's file (v: its statx), by identity or, for exec, by contents.
+  Denial match(int fd, const FileVersion& v, bool exec) const;
 
   size_t size() const { return ids_.size(); }
-  size_t contents() const { return content_.size(); }
 
  private:
-  static constexpr size_t kMaxIds = 65536, kMaxContents = 4096;
+  static constexpr size_t kMaxIds = 65536, kMaxContents = 4096, kMaxHashCache = 4096;
   struct Known {
     uint32_t flags = 0;
     std::string handle;  // empty: the filesystem has none, (dev, ino) alone decides
+    std::string name;
   };
+  struct Content {
+    Sha256 sum;
+    std::string name;
+  };
+  std::optional<Sha256> hash(int fd, const FileVersion& v) const;
   std::unordered_map<FileId, Known, FileIdHash> ids_;
-  std::unordered_map<uint64_t, std::vector<Sha256>> content_;  // by size
+  std::unordered_map<uint64_t, std::vector<Content>> by_size_;  // denied binaries, by size
+  std::vector<Content> any_size_;                               // "sha256:" rules
+  size_t contents_ = 0;
+  struct Hashed {
+    uint64_t size, ctime_ns;
+    Sha256 sum;
+  };
+  mutable std::unordered_map<FileId, Hashed, FileIdHash> hashed_;  // for "sha256:" rules: each file once
 };
 
 // The files that r's deny rules name now, by identity: each existing exact

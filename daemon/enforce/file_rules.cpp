@@ -53,6 +53,7 @@ GuardRule guard_rule(const policy::Policy& p) {
   for (const auto& d : p.deny) {
     if (d.action == policy::Action::kAlert) continue;  // alerts come from the event stream, not from a mark
     r.exec_deny.insert(r.exec_deny.end(), d.exec.begin(), d.exec.end());
+    r.exec_deny_sha256.insert(r.exec_deny_sha256.end(), d.exec_sha256.begin(), d.exec_sha256.end());
     r.read_deny.insert(r.read_deny.end(), d.file_read.begin(), d.file_read.end());
     r.write_deny.insert(r.write_deny.end(), d.file_write.begin(), d.file_write.end());
   }

@@ -24,8 +24,9 @@ struct GuardRule {
   bool restrict_read = false, restrict_write = false;
   std::vector<policy::PathPattern> read_allow, write_allow;
   std::vector<policy::PathPattern> read_deny, write_deny;  // from deny rules (deny and kill)
+  std::vector<policy::ContentHash> exec_deny_sha256;       // executables denied by contents
 
-  bool has_exec_rules() const { return restrict_exec || !exec_deny.empty(); }
+  bool has_exec_rules() const { return restrict_exec || !exec_deny.empty() || !exec_deny_sha256.empty(); }
   bool has_file_rules() const { return restrict_read || restrict_write || !read_deny.empty() || !write_deny.empty(); }
 };
 

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,7 +27,7 @@
 namespace rampart::enforce {
 namespace {
 
-constexpr uint64_t kCacheTtlNs = 2'000'000'000;  // a renamed file is re-resolved within this
+constexpr uint64_t kCacheTtlNs = 2'000'000'000;
 constexpr size_t kCacheMax = 8192;
 // Events read but not yet decided. Past this the reader answers "allow" at
 // once rather than hold more of the host's operations (and event fds).
@@ -81,19 +82,20 @@ struct PermGuard::State {
   // The decider's own state.
   struct CacheKey {
     uint32_t policy_id, verdict_flags;
-    uint64_t dev, ino;
+    uint64_t dev, ino, mnt_id;
     bool exec;
     bool operator==(const CacheKey&) const = default;
   };
   struct CacheHash {
     size_t operator()(const CacheKey& k) const {
       return std::hash<uint64_t>()(k.ino * 0x9e3779b97f4a7c15ull ^ k.dev ^ (uint64_t{k.policy_id} << 40) ^
-                                   (uint64_t{k.verdict_flags} << 56) ^ k.exec);
+                                   (uint64_t{k.verdict_flags} << 56) ^ k.exec ^ (k.mnt_id << 20));
     }
   };
   struct CacheEntry {
     OpenReasons reasons;  // exec: read and write both hold the exec reason
     uint64_t expires_ns = 0;
+    uint64_t ctime_ns = 0;  // the inode's ctime when decided
     std::string path;
   };
   std::unordered_map<CacheKey, CacheEntry, CacheHash> cache;
@@ -278,15 +280,25 @@ struct PermGuard::State {
     const GuardRule* rule = policy_id ? &setup.rules[policy_id - 1] : nullptr;
     if (!vflags && (!rule || (exec ? !rule->has_exec_rules() : !rule->has_file_rules()))) return true;
 
-    struct stat st {};
-    const bool cacheable = fstat(fd, &st) == 0;
+    // statx: fstat's answer plus the mount, which tells a bind mount's name from the original's.
+    struct statx sx {};
+    const bool cacheable =
+        statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_MNT_ID, &sx) == 0;
+    const uint64_t size = sx.stx_size;
     // An unlinked file has no name an allow-list could have meant.
-    if (exec && !vflags && rule && rule->restrict_exec && cacheable && st.st_nlink == 0) {
+    if (exec && !vflags && rule && rule->restrict_exec && cacheable && sx.stx_nlink == 0) {
       report(pid, policy_id, exec, rule->enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY, RP_REASON_NOT_ALLOWED,
              resolve(fd, exec, nullptr, false).path);
       return !rule->enforce;
     }
-    CacheKey key{policy_id, vflags, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), exec};
+    CacheKey key{policy_id,
+                 vflags,
+                 makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                 sx.stx_ino,
+                 (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0,
+                 exec};
+    // A rename or a new link changes the inode's ctime: the cached name is stale.
+    const uint64_t ctime_ns = uint64_t(sx.stx_ctime.tv_sec) * 1'000'000'000 + sx.stx_ctime.tv_nsec;
     const uint64_t now = boot_now_ns();
     if (exec && cacheable) {
       auto f = follow.find(who.tid);
@@ -300,7 +312,7 @@ struct PermGuard::State {
     const CacheEntry* entry = nullptr;
     if (cacheable) {
       auto it = cache.find(key);
-      if (it != cache.end() && it->second.expires_ns >= now) {
+      if (it != cache.end() && it->second.expires_ns >= now && it->second.ctime_ns == ctime_ns) {
         ++cache_hits;
         entry = &it->second;
       }
@@ -308,10 +320,11 @@ struct PermGuard::State {
     CacheEntry fresh;
     if (!entry) {
       fresh = resolve(fd, exec, rule, vflags != 0);
-      if (cacheable) by_identity(policy_id, fd, key, static_cast<uint64_t>(st.st_size), exec, vflags != 0, fresh);
+      if (cacheable) by_identity(policy_id, fd, {{key.dev, key.ino}, size, ctime_ns}, exec, vflags != 0, fresh);
       fresh.expires_ns = now + kCacheTtlNs;
+      fresh.ctime_ns = ctime_ns;
       // Another name of the file may be judged otherwise: only a file with one name is cached.
-      if (cacheable && st.st_nlink <= 1) {
+      if (cacheable && sx.stx_nlink <= 1) {
         if (cache.size() >= kCacheMax) cache.clear();
         entry = &(cache[key] = std::move(fresh));
       } else {
@@ -370,43 +383,48 @@ struct PermGuard::State {
   // name: a denied file under any other name is refused as a deny rule
   // refuses it. A file refused by name that was not known by identity is
   // recorded, and its inode marked, so that its other names reach the guard.
-  void by_identity(uint32_t policy_id, int fd, const CacheKey& key, uint64_t size, bool exec, bool verdict,
-                   CacheEntry& e) {
-    const FileId id{key.dev, key.ino};
+  void by_identity(uint32_t policy_id, int fd, const FileVersion& v, bool exec, bool verdict, CacheEntry& e) {
     uint8_t& read = e.reasons.read;
     uint8_t& write = e.reasons.write;
-    if (verdict && !exec && read != RP_REASON_VERDICT &&
-        (setup.sensitive_objects.flags_of(fd, id, size, false) & RP_PR_READ_DENY)) {
-      read = write = RP_REASON_VERDICT;
-      ++identity_denials;
+    if (verdict && !exec && read != RP_REASON_VERDICT) {
+      Denial d = setup.sensitive_objects.match(fd, v, false);
+      if (d.flags & RP_PR_READ_DENY) {
+        read = write = RP_REASON_VERDICT;
+        e.path = d.name;
+        ++identity_denials;
+      }
     }
     if (policy_id == 0 || policy_id > setup.denied.size()) return;
     DeniedObjects& denied = setup.denied[policy_id - 1];
-    const uint32_t known = denied.flags_of(fd, id, size, exec);
+    const Denial known = denied.match(fd, v, exec);
     bool hit = false;
     if (exec) {
-      if ((known & RP_PR_EXEC_DENY) && read != RP_REASON_VERDICT && read != RP_REASON_DENY_RULE) {
+      if ((known.flags & RP_PR_EXEC_DENY) && read != RP_REASON_VERDICT && read != RP_REASON_DENY_RULE) {
         read = write = RP_REASON_DENY_RULE;
         hit = true;
-      } else if (read == RP_REASON_DENY_RULE && !(known & RP_PR_EXEC_DENY)) {
-        remember(denied, fd, RP_PR_EXEC_DENY);  // by name now: its contents too
+      } else if (read == RP_REASON_DENY_RULE && !(known.flags & RP_PR_EXEC_DENY)) {
+        remember(denied, fd, RP_PR_EXEC_DENY, e.path);  // by name now: its contents too
       }
     } else {
       for (auto [reason, flag] : {std::pair<uint8_t*, uint32_t>{&read, RP_PR_READ_DENY}, {&write, RP_PR_WRITE_DENY}}) {
-        if ((known & flag) && *reason != RP_REASON_VERDICT && *reason != RP_REASON_DENY_RULE) {
+        if ((known.flags & flag) && *reason != RP_REASON_VERDICT && *reason != RP_REASON_DENY_RULE) {
           *reason = RP_REASON_DENY_RULE;
           hit = true;
         }
       }
       const uint32_t named =
           (read == RP_REASON_DENY_RULE ? RP_PR_READ_DENY : 0u) | (write == RP_REASON_DENY_RULE ? RP_PR_WRITE_DENY : 0u);
-      if (named & ~known) remember(denied, fd, named);
+      if (!hit && (named & ~known.flags)) remember(denied, fd, named, e.path);
     }
-    if (hit) ++identity_denials;
+    if (hit) {
+      // Reported under the name the rule knows, which the operator wrote.
+      e.path = known.name;
+      ++identity_denials;
+    }
   }
 
-  void remember(DeniedObjects& denied, int fd, uint32_t flags) {
-    if (!denied.add(fd, flags) || (flags & RP_PR_EXEC_DENY)) return;  // exec: the whole filesystem is marked
+  void remember(DeniedObjects& denied, int fd, uint32_t flags, const std::string& name) {
+    if (!denied.add(fd, flags, name) || (flags & RP_PR_EXEC_DENY)) return;  // exec: the whole filesystem is marked
     std::lock_guard<std::mutex> lock(mu);
     if (fan_fd >= 0) fanotify_mark(fan_fd, FAN_MARK_ADD, FAN_OPEN_PERM, fd, nullptr);
   }

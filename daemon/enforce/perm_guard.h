@@ -19,7 +19,8 @@
 // and answers "allow" for any event still unanswered at the deadline (queued
 // or being decided), and counts it: a stalled decision never holds the host.
 // The decider answers queued events in order, with a decision cache keyed by
-// (policy, verdict, file); a file with more than one name is decided afresh
+// (policy, verdict, file, mount), which a rename or a new link (they change
+// the inode's ctime) voids; a file with more than one name is decided afresh
 // each time, since its names can be judged differently.
 //
 // Deny rules hold by identity as well as by name (file_identity.h): a hard

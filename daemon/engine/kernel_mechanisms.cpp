@@ -21,6 +21,10 @@ Result<void> LsmPathRules::stage(Candidate& next) {
   for (const auto& [id, entries] : next.compiled.paths)
     if (auto r = lsm_.add_path_rules(base_ + id, entries); !r)
       return fail("installing path rules: " + r.error().what());
+  for (const auto& rule : next.guard_rules)
+    for (const auto& h : rule.exec_deny_sha256)
+      ops::log_line("note: " + h.pos.str() + ": " + h.text() +
+                    " is not enforced: the BPF LSM path does not hash executables yet (the fanotify path does)");
   return {};
 }
 

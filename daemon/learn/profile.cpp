@@ -542,9 +542,12 @@ std::string export_policy(const Profile& p, const policy::Policy& from, policy::
       e << YAML::Key << "id" << YAML::Value << d.id;
       e << YAML::Key << "action" << YAML::Value << policy::action_name(d.action);
       e << YAML::Key << "weight" << YAML::Value << d.weight;
-      if (!d.exec.empty()) {
+      if (!d.exec.empty() || !d.exec_sha256.empty()) {
+        std::vector<std::string> exec;
+        for (const auto& p : d.exec) exec.push_back(p.text);
+        for (const auto& h : d.exec_sha256) exec.push_back(h.text());
         e << YAML::Key << "exec" << YAML::Value;
-        patterns(e, d.exec);
+        flow_list(e, exec, [](const std::string& t) { return t; });
       }
       if (!d.file_read.empty() || !d.file_write.empty()) {
         e << YAML::Key << "files" << YAML::Value << YAML::Flow << YAML::BeginMap;

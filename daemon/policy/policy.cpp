@@ -44,6 +44,21 @@
 namespace rampart::policy {
 namespace {
 
+std::optional<std::array<uint8_t, 32>> parse_sha256(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  std::array<uint8_t, 32> out{};
+  for (size_t i = 0; i < 64; ++i) {
+    const char c = hex[i];
+    int v = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (v < 0) return std::nullopt;
+    out[i / 2] = static_cast<uint8_t>(out[i / 2] << 4 | v);
+  }
+  return out;
+}
+
 constexpr std::string_view kApiVersion = "rampart.dev/v1";
 constexpr std::string_view kKind = "Policy";
 
@@ -286,13 +301,22 @@ class DocParser {
     return out;
   }
 
-  std::vector<PathPattern> path_patterns(const Field& f) {
+  // hashes: where a deny rule's exec list takes "sha256:HEX" entries too.
+  std::vector<PathPattern> path_patterns(const Field& f, std::vector<ContentHash>* hashes = nullptr) {
     std::vector<PathPattern> out;
     auto items = list(f, "path patterns");
     if (!items) return out;
     for (const Field& item : *items) {
       auto s = text(item);
       if (!s) continue;
+      if (hashes && s->starts_with("sha256:")) {
+        auto h = parse_sha256(std::string_view(*s).substr(7));
+        if (!h)
+          error(item, "'" + item.path + "': '" + *s + "' is not sha256: followed by 64 hexadecimal digits");
+        else
+          hashes->push_back({*h, pos(item.mark())});
+        continue;
+      }
       auto pat = parse_path_pattern(*s);
       if (!pat) {
         error(item, "'" + item.path + "': " + pat.error().message);
@@ -504,7 +528,7 @@ class DocParser {
         if (auto rd = get(fm, "read"); rd) r.file_read = path_patterns(*rd);
         if (auto w = get(fm, "write"); w) r.file_write = path_patterns(*w);
       }
-      if (auto e = get(m, "exec"); e) r.exec = path_patterns(*e);
+      if (auto e = get(m, "exec"); e) r.exec = path_patterns(*e, &r.exec_sha256);
       if (auto net = get(m, "network"); net) {
         auto nm = fields(*net, {"connect"});
         if (auto c = get(nm, "connect"); c) r.connect = net_rules(*c);
@@ -522,7 +546,7 @@ class DocParser {
         }
       }
       if (auto w = get(m, "weight"); w) r.weight = integer(*w, 0, 100).value_or(r.weight);
-      if (r.exec.empty() && r.file_read.empty() && r.file_write.empty() && r.connect.empty() &&
+      if (r.exec.empty() && r.exec_sha256.empty() && r.file_read.empty() && r.file_write.empty() && r.connect.empty() &&
           errors_.size() == errors_before)
         error(item, "deny rule " + (r.id.empty() ? item.path : "'" + r.id + "'") +
                         " has no matcher: give at least one of exec, files.read, files.write, "
@@ -765,6 +789,16 @@ std::pair<int, size_t> strength(const Policy& p, const Subject& s) {
 }
 
 }  // namespace
+
+std::string ContentHash::text() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "sha256:";
+  for (uint8_t b : sha256) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
 
 const char* mode_name(Mode m) {
   switch (m) {

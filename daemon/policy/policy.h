@@ -108,10 +108,19 @@ enum class Action : uint8_t { kDeny, kKill, kAlert };
 const char* action_name(Action a);
 
 // An explicit deny rule: matches an operation regardless of the allow-lists.
+// An executable named by its contents: "sha256:<64 hex digits>" in a deny
+// rule's exec list. A copy, a hard link or a rename of the file matches.
+struct ContentHash {
+  std::array<uint8_t, 32> sha256{};
+  SourcePos pos;
+  std::string text() const;  // "sha256:..." as written (lower case)
+};
+
 struct DenyRule {
   std::string id;
   std::string description;
   std::vector<PathPattern> exec;
+  std::vector<ContentHash> exec_sha256;
   std::vector<PathPattern> file_read;
   std::vector<PathPattern> file_write;
   std::vector<NetRule> connect;

@@ -35,6 +35,9 @@ bool matches(const policy::DenyRule& d, const rp_enforce_event& e) {
         if (n.matches(e.family, e.addr, e.port)) return true;
       return false;
     case RP_EV_EXEC:
+      // A copy of a binary named by contents is reported as its hash.
+      for (const auto& h : d.exec_sha256)
+        if (path == h.text()) return true;
       return any(d.exec);
     case RP_EV_OPEN:
       return any(d.file_read) || any(d.file_write);

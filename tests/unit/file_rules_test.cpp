@@ -157,10 +157,15 @@ struct Opened {
     REQUIRE(fstat(fd, &st) == 0);
   }
   ~Opened() { close(fd); }
-  uint32_t flags_in(const rampart::enforce::DeniedObjects& d, bool exec) const {
-    return d.flags_of(fd, {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
-                      static_cast<uint64_t>(st.st_size), exec);
+  rampart::enforce::Denial in(const rampart::enforce::DeniedObjects& d, bool exec) const {
+    const uint64_t ctime = uint64_t(st.st_ctim.tv_sec) * 1'000'000'000 + uint64_t(st.st_ctim.tv_nsec);
+    return d.match(fd,
+                   {{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
+                    static_cast<uint64_t>(st.st_size),
+                    ctime},
+                   exec);
   }
+  uint32_t flags_in(const rampart::enforce::DeniedObjects& d, bool exec) const { return in(d, exec).flags; }
 };
 
 }  // namespace
@@ -187,6 +192,7 @@ TEST_CASE("deny rules hold by identity: a hard link, a rename and a byte copy of
   fs::create_hard_link(d + "/keys/a.pem", d + "/link");
   fs::rename(d + "/keys/b.pem", d + "/moved");
   CHECK(Opened(d + "/link").flags_in(denied, false) == RP_PR_READ_DENY);
+  CHECK(Opened(d + "/link").in(denied, false).name == d + "/keys/a.pem");  // reported as the rule knows it
   CHECK(Opened(d + "/moved").flags_in(denied, false) == RP_PR_READ_DENY);
   CHECK(Opened(d + "/plain").flags_in(denied, false) == 0);
 
@@ -199,8 +205,8 @@ TEST_CASE("deny rules hold by identity: a hard link, a rename and a byte copy of
   // A file denied later, by name, is added once.
   {
     Opened plain(d + "/plain");
-    CHECK(denied.add(plain.fd, RP_PR_WRITE_DENY));
-    CHECK_FALSE(denied.add(plain.fd, RP_PR_WRITE_DENY));
+    CHECK(denied.add(plain.fd, RP_PR_WRITE_DENY, d + "/plain"));
+    CHECK_FALSE(denied.add(plain.fd, RP_PR_WRITE_DENY, d + "/plain"));
     CHECK(plain.flags_in(denied, false) == RP_PR_WRITE_DENY);
   }
   // A limit keeps the set bounded, and says so.
@@ -209,5 +215,35 @@ TEST_CASE("deny rules hold by identity: a hard link, a rename and a byte copy of
   CHECK(bounded.size() == 1);
   REQUIRE(why.size() == 1);
   CHECK(why[0].find("more than 1 existing files") != std::string::npos);
+  fs::remove_all(d);
+}
+
+TEST_CASE("an exec deny rule on contents: sha256:HEX matches any copy, and bad hashes are refused with their place",
+          "[unit]") {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/rampart-sha-XXXXXX";
+  const std::string d = mkdtemp(tmpl);
+  std::ofstream(d + "/tool") << "abc";  // SHA-256 of "abc" is well known
+  std::ofstream(d + "/other") << "abd";
+  const std::string sum = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  GuardRule r = rampart::enforce::guard_rule(load("  deny:\n    - id: d\n      exec: [\"sha256:" + sum + "\"]\n"));
+  CHECK(r.has_exec_rules());
+  REQUIRE(r.exec_deny_sha256.size() == 1);
+  CHECK(r.exec_deny_sha256[0].text() == "sha256:" + sum);
+  std::vector<std::string> files, notes;
+  auto denied = rampart::enforce::denied_objects(r, files, notes);
+  auto tool = Opened(d + "/tool").in(denied, true);
+  CHECK(tool.flags == RP_PR_EXEC_DENY);
+  CHECK(tool.name == "sha256:" + sum);
+  CHECK(Opened(d + "/other").flags_in(denied, true) == 0);
+  CHECK(Opened(d + "/tool").flags_in(denied, false) == 0);  // contents decide execs only
+
+  auto bad = rampart::policy::PolicySet::load_text(
+      "apiVersion: rampart.dev/v1\nkind: Policy\nmetadata:\n  name: p\n"
+      "spec:\n  selector:\n    executables: [\"/usr/bin/p\"]\n  mode: enforce\n"
+      "  deny:\n    - id: d\n      exec: [\"sha256:abc\"]\n",
+      "p.yaml");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK_THAT(bad.error().what(), Catch::Contains("p.yaml:11:14") && Catch::Contains("64 hexadecimal digits"));
   fs::remove_all(d);
 }
