@@ -4,6 +4,10 @@
 //   launcher deleted PROGRAM COPY ARGS... copies PROGRAM to COPY, unlinks COPY, runs it
 // Both through execveat(fd, "", AT_EMPTY_PATH). A refused exec prints
 // "execveat: <error>" and exits 126, like a shell.
+//   launcher e2big ALLOWED LOADER PROGRAM ARGS...
+//                                        execs ALLOWED with an argument list too long
+//                                        (E2BIG, after the kernel opened it), then
+//                                        LOADER PROGRAM ARGS... from the same thread
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -14,6 +18,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
 
 extern char** environ;
 
@@ -53,6 +59,20 @@ int main(int argc, char** argv) {
     argv[3] = argv[2];
     return run(fd, argv + 3);
   }
-  std::fprintf(stderr, "usage: %s memfd PROGRAM ARGS... | deleted PROGRAM COPY ARGS...\n", argv[0]);
+  if (argc >= 5 && std::strcmp(argv[1], "e2big") == 0) {
+    // 64 MiB of arguments: past any stack limit the kernel allows.
+    static std::string arg(255, 'x');
+    std::vector<char*> big(262144, arg.data());
+    big[0] = argv[2];
+    big.push_back(nullptr);
+    execve(argv[2], big.data(), environ);
+    std::fprintf(stderr, "first execve: %s\n", std::strerror(errno));
+    execve(argv[3], argv + 3, environ);
+    std::fprintf(stderr, "loader execve: %s\n", std::strerror(errno));
+    return 126;
+  }
+  std::fprintf(stderr,
+               "usage: %s memfd PROGRAM ARGS... | deleted PROGRAM COPY ARGS... | e2big ALLOWED LOADER ARGS...\n",
+               argv[0]);
   return 2;
 }
