@@ -17,6 +17,9 @@
  *   sb_mount              privilege.mount: false
  *   bpf, bpf_map, bpf_prog  privilege.bpf: false; nobody else gets an fd
  *                         to rampartd's maps and programs
+ * Deny rules match the path (path_rules_map) and the file itself
+ * (inode_rules_map): a hard link, a bind mount or a rename of a denied file
+ * is refused like its name.
  * Network stays with the cgroup hooks (netguard.bpf.c): they refuse with
  * EPERM on every kernel already.
  */
@@ -43,6 +46,15 @@ struct {
 	__type(key, struct rp_path_key);
 	__type(value, __u32);
 } path_rules_map SEC(".maps") __weak;
+
+/* (policy id, device, inode) -> RP_PR_* deny flags: see rp_abi.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rp_inode_key);
+	__type(value, __u32);
+} inode_rules_map SEC(".maps") __weak;
 
 /* RP_OBJ_* << 32 | id of each of rampartd's maps and programs. */
 struct {
@@ -129,6 +141,40 @@ static __always_inline __u32 rp_path_flags(struct file *file, __u32 policy_id, _
 	return flags ? *flags : 0;
 }
 
+static __always_inline void rp_inode_key_of(struct file *file, __u32 policy_id, struct rp_inode_key *k)
+{
+	struct inode *inode = file->f_inode;
+
+	k->ino = inode->i_ino;
+	k->dev = inode->i_sb->s_dev;
+	k->policy_id = policy_id;
+}
+
+/* The deny flags the file itself carries for `policy_id`, whatever its name. */
+static __always_inline __u32 rp_inode_flags(struct file *file, __u32 policy_id)
+{
+	struct rp_inode_key k = {};
+	__u32 *flags;
+
+	rp_inode_key_of(file, policy_id, &k);
+	flags = bpf_map_lookup_elem(&inode_rules_map, &k);
+	return flags ? *flags : 0;
+}
+
+/* A file refused by its name: from now on refused under every name. */
+static __always_inline void rp_remember_inode(struct file *file, __u32 policy_id, __u32 flags)
+{
+	struct rp_inode_key k = {};
+	__u32 *known;
+
+	rp_inode_key_of(file, policy_id, &k);
+	known = bpf_map_lookup_elem(&inode_rules_map, &k);
+	if (known)
+		*known |= flags; /* a lost bit is found again by name next time */
+	else
+		bpf_map_update_elem(&inode_rules_map, &k, &flags, BPF_NOEXIST);
+}
+
 static __always_inline int rp_refuse(__u32 op, __u32 policy_id, struct rp_policy_rule *rule, __u8 reason,
 				     struct rp_path_key *key)
 {
@@ -169,7 +215,11 @@ int BPF_PROG(rp_lsm_exec, struct linux_binprm *bprm, int ret)
 		return 0;
 	/* A path the map cannot hold is not on any allow-list. */
 	flags = rp_path_flags(bprm->file, policy_id, 0, &key);
-	if (flags & RP_PR_EXEC_DENY)
+	if (flags & RP_PR_EXEC_DENY) {
+		rp_remember_inode(bprm->file, policy_id, RP_PR_EXEC_DENY);
+		return rp_refuse(RP_EV_EXEC, policy_id, rule, RP_REASON_DENY_RULE, key);
+	}
+	if (rp_inode_flags(bprm->file, policy_id) & RP_PR_EXEC_DENY)
 		return rp_refuse(RP_EV_EXEC, policy_id, rule, RP_REASON_DENY_RULE, key);
 	if ((rule->path_flags & RP_PATHS_RESTRICT_EXEC) && !(flags & RP_PR_EXEC_ALLOW))
 		return rp_refuse(RP_EV_EXEC, policy_id, rule, RP_REASON_NOT_ALLOWED, key);
@@ -200,13 +250,18 @@ int BPF_PROG(rp_lsm_open, struct file *file, int ret)
 	if (policy_id)
 		rule = bpf_map_lookup_elem(&policy_map, &policy_id);
 	if (v && (v->flags & RP_V_DENY_FILES)) {
-		flags = rp_path_flags(file, 0, 0, &key);
+		flags = rp_path_flags(file, 0, 0, &key) | rp_inode_flags(file, 0);
 		if (flags & RP_PR_SENSITIVE)
 			return rp_refuse(RP_EV_OPEN, policy_id, NULL, RP_REASON_VERDICT, key);
 	}
 	if (!rule || !(rule->path_flags & (RP_PATHS_ANY | RP_PATHS_RESTRICT_READ | RP_PATHS_RESTRICT_WRITE)))
 		return 0;
 	flags = rp_path_flags(file, policy_id, 0, &key);
+	if ((read && (flags & RP_PR_READ_DENY)) || (write && (flags & RP_PR_WRITE_DENY))) {
+		rp_remember_inode(file, policy_id, flags & (RP_PR_READ_DENY | RP_PR_WRITE_DENY));
+		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
+	}
+	flags |= rp_inode_flags(file, policy_id);
 	if ((read && (flags & RP_PR_READ_DENY)) || (write && (flags & RP_PR_WRITE_DENY)))
 		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
 	if ((read && (rule->path_flags & RP_PATHS_RESTRICT_READ) && !(flags & RP_PR_READ_ALLOW)) ||

@@ -170,6 +170,10 @@ Result<void> Daemon::start_engine(policy::PolicySet set, std::map<std::string, s
       if (auto pat = policy::parse_path_pattern(text)) sensitive.push_back({*pat, RP_PR_SENSITIVE});
     if (auto r = lsm_->add_path_rules(0, enforce::compile_path_rules(sensitive, notes)); !r)
       return fail("installing sensitive paths: " + r.error().what());
+    std::vector<policy::PathPattern> patterns;
+    for (const auto& in : sensitive) patterns.push_back(in.pattern);
+    if (auto r = engine::install_sensitive_inodes(*lsm_, patterns); !r)
+      return fail("installing sensitive files: " + r.error().what());
     for (const auto& note : notes) log("note: " + note);
   }
   if (!opts_.quiet) log(lsm_status_);

@@ -288,6 +288,20 @@ struct rp_path_key {
 	char path[RP_LSM_PATH];
 };
 
+/*
+ * inode_rules_map: (policy id, device, inode) -> RP_PR_*_DENY and
+ * RP_PR_SENSITIVE flags. A file a deny rule names, under every name it has
+ * (hard links, bind mounts, renames, paths too long for path_rules_map).
+ * dev is the kernel's s_dev (major << 20 | minor); policy 0 holds the
+ * sensitive files. Filled by rampartd, and by the LSM programs themselves
+ * when a path rule refuses a file not yet in it.
+ */
+struct rp_inode_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 policy_id;
+};
+
 /* protected_map: the ids of rampartd's own maps, programs and links (key:
  * RP_OBJ_* << 32 | id). The BPF LSM programs refuse other processes an fd to them. */
 #define RP_OBJ_MAP 1

@@ -15,7 +15,7 @@
 namespace rampart::bpf {
 
 LsmPrograms::~LsmPrograms() {
-  if (pins_ && owns_pins_) pins_->remove("lsm_", {"path_rules_map"});
+  if (pins_ && owns_pins_) pins_->remove("lsm_", {"path_rules_map", "inode_rules_map"});
   for (auto* l : links_) bpf_link__destroy(l);
   if (skel_) rampart_lsm__destroy(skel_);
 }
@@ -37,7 +37,7 @@ Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t 
       return fail(std::string("BPF LSM: sharing map ") + name, -err);
   }
   p->pins_ = &base.pins();
-  p->pins_->pin_maps(p->skel_->obj, {"path_rules_map"});
+  p->pins_->pin_maps(p->skel_->obj, {"path_rules_map", "inode_rules_map"});
   if (int err = rampart_lsm__load(p->skel_); err) return fail("BPF LSM programs do not load", -err);
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, p->skel_->obj) {
@@ -96,6 +96,25 @@ Result<void> LsmPrograms::add_path_rules(uint32_t policy_id, const std::vector<e
 Result<void> LsmPrograms::remove_path_rules(uint32_t lo, uint32_t hi) {
   return delete_where<rp_path_key>(skel_->maps.path_rules_map, lo, hi,
                                    [](int, const rp_path_key& k) { return k.policy_id; });
+}
+
+Result<void> LsmPrograms::add_inode_rules(uint32_t policy_id, const std::vector<InodeRule>& rules) {
+  int fd = bpf_map__fd(skel_->maps.inode_rules_map);
+  for (const auto& r : rules) {
+    rp_inode_key k{};
+    k.ino = r.ino;
+    k.dev = r.dev;
+    k.policy_id = policy_id;
+    if (bpf_map_update_elem(fd, &k, &r.flags, BPF_ANY) != 0)
+      return fail_errno("inode_rules_map: adding inode " + std::to_string(r.ino) + " for policy " +
+                        std::to_string(policy_id));
+  }
+  return {};
+}
+
+Result<void> LsmPrograms::remove_inode_rules(uint32_t lo, uint32_t hi) {
+  return delete_where<rp_inode_key>(skel_->maps.inode_rules_map, lo, hi,
+                                    [](int, const rp_inode_key& k) { return k.policy_id; });
 }
 
 namespace {

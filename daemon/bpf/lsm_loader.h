@@ -34,6 +34,14 @@ class LsmPrograms {
   Result<void> add_path_rules(uint32_t policy_id, const std::vector<enforce::PathEntry>& entries);
   // Removes every path rule of the policy ids lo..hi (a recycled reload bank).
   Result<void> remove_path_rules(uint32_t lo, uint32_t hi);
+  // Files by identity (inode_rules_map): dev is the kernel's s_dev.
+  struct InodeRule {
+    uint64_t ino;
+    uint32_t dev;
+    uint32_t flags;  // RP_PR_*_DENY, RP_PR_SENSITIVE
+  };
+  Result<void> add_inode_rules(uint32_t policy_id, const std::vector<InodeRule>& rules);
+  Result<void> remove_inode_rules(uint32_t lo, uint32_t hi);
   // Keeps every process but rampartd and its supervisor (`supervisor_tgid`,
   // e.g. systemd) away from rampartd: signals (pid 1 may always stop it),
   // ptrace, and fds to its maps and programs.

@@ -25,9 +25,12 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
                   : "enforcement.network is off or cgroup v2 is missing");
   if (in.lsm) {
     mech("exec", "bpf_lsm",
-         std::string("bprm_check_security: a denied exec fails with EPERM") +
+         std::string("bprm_check_security: a denied exec fails with EPERM; deny rules hold by identity (hard links, "
+                     "renames)") +
              (any_sha256 ? "; deny rules on contents (sha256:) are NOT enforced with BPF LSM" : ""));
-    mech("files", "bpf_lsm", "file_open: a denied open fails with EPERM, read and write told apart");
+    mech("files", "bpf_lsm",
+         "file_open: a denied open fails with EPERM, read and write told apart; deny rules by identity too (hard "
+         "links, bind mounts, renames)");
     mech("privilege", "bpf_lsm",
          "ptrace, module loading, mount and bpf() refused with EPERM in LSM hooks; setuid, capset, unshare, setns, "
          "io_uring_setup "

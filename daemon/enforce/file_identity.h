@@ -69,6 +69,12 @@ class DeniedObjects {
   Denial match(int fd, const FileVersion& v, bool exec) const;
 
   size_t size() const { return ids_.size(); }
+  // Every file known by identity, with its flags (for the BPF LSM's inode_rules_map).
+  std::vector<std::pair<FileId, uint32_t>> entries() const {
+    std::vector<std::pair<FileId, uint32_t>> out;
+    for (const auto& [id, known] : ids_) out.emplace_back(id, known.flags);
+    return out;
+  }
 
  private:
   static constexpr size_t kMaxIds = 65536, kMaxContents = 4096, kMaxHashCache = 4096;

@@ -320,7 +320,7 @@ struct PermGuard::State {
     CacheEntry fresh;
     if (!entry) {
       fresh = resolve(fd, exec, rule, vflags != 0);
-      if (cacheable) by_identity(policy_id, fd, {{key.dev, key.ino}, size, ctime_ns}, exec, vflags != 0, fresh);
+      if (cacheable) by_identity(policy_id, rule, fd, {{key.dev, key.ino}, size, ctime_ns}, exec, vflags != 0, fresh);
       fresh.expires_ns = now + kCacheTtlNs;
       fresh.ctime_ns = ctime_ns;
       // Another name of the file may be judged otherwise: only a file with one name is cached.
@@ -383,9 +383,20 @@ struct PermGuard::State {
   // name: a denied file under any other name is refused as a deny rule
   // refuses it. A file refused by name that was not known by identity is
   // recorded, and its inode marked, so that its other names reach the guard.
-  void by_identity(uint32_t policy_id, int fd, const FileVersion& v, bool exec, bool verdict, CacheEntry& e) {
+  void by_identity(uint32_t policy_id, const GuardRule* rule, int fd, const FileVersion& v, bool exec, bool verdict,
+                   CacheEntry& e) {
     uint8_t& read = e.reasons.read;
     uint8_t& write = e.reasons.write;
+    // An allow-list names paths: a sensitive file (/etc/shadow) under another
+    // name, a hard link into an allowed directory, is not what it allowed.
+    if (!exec && rule && (rule->restrict_read || rule->restrict_write) && (!read || !write)) {
+      Denial d = setup.sensitive_objects.match(fd, v, false);
+      if ((d.flags & RP_PR_READ_DENY) && d.name != e.path) {
+        if (rule->restrict_read && !read) read = RP_REASON_NOT_ALLOWED;
+        if (rule->restrict_write && !write) write = RP_REASON_NOT_ALLOWED;
+        ++identity_denials;
+      }
+    }
     if (verdict && !exec && read != RP_REASON_VERDICT) {
       Denial d = setup.sensitive_objects.match(fd, v, false);
       if (d.flags & RP_PR_READ_DENY) {

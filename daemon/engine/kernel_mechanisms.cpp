@@ -12,15 +12,47 @@
 
 namespace rampart::engine {
 
+namespace {
+
+// A file's identity as the kernel's inode_rules_map keys it.
+std::vector<bpf::LsmPrograms::InodeRule> inode_rules(const enforce::DeniedObjects& denied, uint32_t as_flags = 0) {
+  std::vector<bpf::LsmPrograms::InodeRule> out;
+  for (const auto& [id, flags] : denied.entries()) {
+    const dev_t dev = static_cast<dev_t>(id.dev);
+    out.push_back({id.ino, (major(dev) << 20) | minor(dev), as_flags ? as_flags : flags});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<void> install_sensitive_inodes(bpf::LsmPrograms& lsm, const std::vector<policy::PathPattern>& sensitive) {
+  enforce::GuardRule rule;
+  for (const auto& p : sensitive)
+    if (p.kind == policy::PathPattern::Kind::kExact) rule.read_deny.push_back(p);
+  std::vector<std::string> files, notes;
+  return lsm.add_inode_rules(0, inode_rules(enforce::denied_objects(rule, files, notes), RP_PR_SENSITIVE));
+}
+
 Result<void> LsmPathRules::stage(Candidate& next) {
   base_ = next.base;
   staged_ = true;
   // The bank's old rules go first.
   if (auto r = lsm_.remove_path_rules(base_ + 1, base_ + kBank); !r)
     return fail("clearing path rules: " + r.error().what());
+  if (auto r = lsm_.remove_inode_rules(base_ + 1, base_ + kBank); !r)
+    return fail("clearing inode rules: " + r.error().what());
   for (const auto& [id, entries] : next.compiled.paths)
     if (auto r = lsm_.add_path_rules(base_ + id, entries); !r)
       return fail("installing path rules: " + r.error().what());
+  // The files deny rules name, by identity: their other names are refused too.
+  std::vector<std::string> files, notes;
+  for (size_t i = 0; i < next.guard_rules.size(); ++i)
+    if (auto r = lsm_.add_inode_rules(base_ + static_cast<uint32_t>(i) + 1,
+                                      inode_rules(enforce::denied_objects(next.guard_rules[i], files, notes)));
+        !r)
+      return fail("installing inode rules: " + r.error().what());
+  for (const auto& n : notes) ops::log_line("note: " + n);
   for (const auto& rule : next.guard_rules)
     for (const auto& h : rule.exec_deny_sha256)
       ops::log_line("note: " + h.pos.str() + ": " + h.text() +
@@ -32,6 +64,8 @@ void LsmPathRules::abort() {
   if (!staged_) return;
   staged_ = false;
   if (auto r = lsm_.remove_path_rules(base_ + 1, base_ + kBank); !r)
+    ops::log_line("error: rolling back a failed reload: " + r.error().what());
+  if (auto r = lsm_.remove_inode_rules(base_ + 1, base_ + kBank); !r)
     ops::log_line("error: rolling back a failed reload: " + r.error().what());
 }
 

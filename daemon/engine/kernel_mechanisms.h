@@ -17,8 +17,9 @@
 
 namespace rampart::engine {
 
-// Exec and file rules by path, for the BPF LSM programs (path_rules_map),
-// keyed by kernel policy id.
+// Exec and file rules by path (path_rules_map), and the files deny rules
+// name by identity (inode_rules_map), for the BPF LSM programs, keyed by
+// kernel policy id.
 class LsmPathRules final : public Mechanism {
  public:
   explicit LsmPathRules(bpf::LsmPrograms& lsm) : lsm_(lsm) {}
@@ -32,6 +33,10 @@ class LsmPathRules final : public Mechanism {
   uint32_t base_ = 0;
   bool staged_ = false;
 };
+
+// The sensitive files by identity, under policy 0 (RP_PR_SENSITIVE), for the
+// BPF LSM programs: refused under a deny-files verdict whatever their name.
+Result<void> install_sensitive_inodes(bpf::LsmPrograms& lsm, const std::vector<policy::PathPattern>& sensitive);
 
 // A fanotify guard per bank: it answers exec and open permission events
 // for the processes on that bank's ids. A reload starts the new bank's

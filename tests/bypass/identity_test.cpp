@@ -242,3 +242,30 @@ TEST_CASE("the dynamic loader run directly right after an allowed exec failed wi
   REQUIRE(denials.size() == 2);
   for (const auto& e : denials) CHECK(e["path"] == loader);
 }
+
+TEST_CASE("a sensitive file hard-linked into a directory allow.files allows is still refused through the link",
+          "[bypass]") {
+  ScratchTmpfs t;
+  fs::create_directories(t.path + "/allowed");
+  const std::string shadow = secret_in(t.path, "shadow");
+  PolicedBash s(
+      "enforce", "  allow:\n    files:\n      write: [\"" + t.path + "/allowed/\"]\n",
+      "enforcement:\n  exec_mounts: []\n  file_mounts: [\"" + t.path + "\"]\n  sensitive_paths: [\"" + shadow + "\"]\n",
+      t.dir);
+  REQUIRE(s.ready());
+  auto write_to = [&](const std::string& path) {
+    return run_shell(s.bash(), "{ echo overwritten > '" + path + "' && echo wrote; } 2>&1; echo rc=$?").second;
+  };
+  std::string out = write_to(t.path + "/allowed/ok");  // the allow-list works
+  CHECK(has(out, "wrote"));
+  out = write_to(t.path + "/outside");  // control: outside it
+  INFO(out);
+  CHECK(has(out, "Operation not permitted"));
+  fs::create_hard_link(shadow, t.path + "/allowed/innocent");
+  out = write_to(t.path + "/allowed/innocent");
+  INFO(out);
+  CHECK(has(out, "Operation not permitted"));
+  CHECK_FALSE(has(out, "wrote"));
+  CHECK(rampart::testing::slurp(shadow) == kSecret + "\n");
+  if (!s.lsm()) CHECK(enforce_on(s, "open").size() == 2);
+}

@@ -3,6 +3,7 @@
 // refusals are EPERM from the hook, the caller survives, nobody is killed;
 // and rampartd protects itself from other root processes.
 #include <linux/bpf.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "support/files.h"
 #include "support/policed.h"
@@ -122,4 +124,67 @@ TEST_CASE("LSM: another root process can neither kill rampartd nor open its maps
   }
   CHECK(signal_alerts >= 1);
   CHECK(map_alerts >= 1);
+}
+
+TEST_CASE("LSM: a read-denied file read through a hard link, a bind mount and after a rename fails with EPERM",
+          "[lsm]") {
+  namespace fs = std::filesystem;
+  ScratchTmpfs t;
+  fs::create_directories(t.path + "/secret");
+  fs::create_directories(t.path + "/elsewhere");
+  std::vector<std::string> files;
+  for (const char* name : {"control", "linked", "bound", "moved"}) {
+    files.push_back(t.path + "/secret/" + name);
+    std::ofstream(files.back()) << "secret\n";
+  }
+  std::string list;
+  for (const auto& f : files) list += (list.empty() ? "\"" : ", \"") + f + "\"";
+  PolicedBash s("enforce", "  deny:\n    - id: no-secret\n      files: { read: [" + list + "] }\n      weight: 1\n",
+                kConfig, t.dir);
+  REQUIRE(s.ready());
+  REQUIRE(s.lsm());
+  auto read_as = [&](const std::string& path) {
+    return run_shell(s.bash(), "{ read -r l < '" + path + "' && echo \"got=$l\"; } 2>&1; echo rc=$?").second;
+  };
+  auto refused = [](const std::string& out) {
+    INFO(out);
+    CHECK(out.find("Operation not permitted") != std::string::npos);
+    CHECK(out.find("got=") == std::string::npos);
+  };
+  refused(read_as(files[0]));  // control
+  fs::create_hard_link(files[1], t.path + "/elsewhere/link");
+  refused(read_as(t.path + "/elsewhere/link"));
+  const std::string bind = t.path + "/bind";
+  fs::create_directories(bind);
+  REQUIRE(mount((t.path + "/secret").c_str(), bind.c_str(), nullptr, MS_BIND, nullptr) == 0);
+  refused(read_as(bind + "/bound"));
+  umount2(bind.c_str(), MNT_DETACH);
+  fs::rename(files[3], t.path + "/elsewhere/moved");
+  refused(read_as(t.path + "/elsewhere/moved"));
+  auto enforce = s.enforce_events();
+  CHECK(enforce.size() == 4);
+  for (const auto& e : enforce) CHECK(e["mechanism"] == "bpf_lsm");
+}
+
+TEST_CASE("LSM: a denied binary run through a hard link or after mv fails with EPERM and runs nothing", "[lsm]") {
+  namespace fs = std::filesystem;
+  ScratchTmpfs t;
+  const std::string tool = t.install("/usr/bin/touch", "denied-touch");
+  PolicedBash s("enforce", "  deny:\n    - id: no-tool\n      exec: [\"" + tool + "\"]\n      weight: 1\n", kConfig,
+                t.dir);
+  REQUIRE(s.ready());
+  REQUIRE(s.lsm());
+  auto run = [&](const std::string& path, const std::string& marker) {
+    auto out = run_shell(s.bash(), "'" + path + "' '" + marker + "'; echo rc=$?").second;
+    INFO(out);
+    CHECK(out.find("rc=126") != std::string::npos);
+    CHECK_FALSE(fs::exists(marker));
+  };
+  run(tool, t.dir + "/m-control");
+  fs::create_hard_link(tool, t.path + "/link");
+  run(t.path + "/link", t.dir + "/m-link");
+  fs::remove(t.path + "/link");
+  fs::rename(tool, t.path + "/moved");
+  run(t.path + "/moved", t.dir + "/m-moved");
+  CHECK(s.enforce_events().size() == 3);
 }
