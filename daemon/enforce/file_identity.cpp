@@ -159,8 +159,7 @@ DeniedObjects denied_objects(const GuardRule& r, std::vector<std::string>& files
         take(p.text, flags, false);
         continue;
       }
-      std::string dir = p.text.substr(0, p.text.find_first_of("*?["));
-      dir = dir.substr(0, dir.rfind('/') + 1);
+      const std::string dir = literal_dir(p);
       std::error_code ec;
       for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
            !ec && it != end && !full; it.increment(ec)) {

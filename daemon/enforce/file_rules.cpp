@@ -29,8 +29,8 @@ uint8_t reason(bool restricted, const std::vector<policy::PathPattern>& allow,
   return 0;
 }
 
-// The directory a prefix or glob lives under: everything before the first
-// component with a wildcard ("/var/log/" for "/var/log/*.log").
+}  // namespace
+
 std::string literal_dir(const policy::PathPattern& p) {
   if (p.kind == policy::PathPattern::Kind::kPrefix)
     return p.text.size() > 1 ? p.text.substr(0, p.text.size() - 1) : "/";
@@ -38,8 +38,6 @@ std::string literal_dir(const policy::PathPattern& p) {
   size_t slash = p.text.rfind('/', wild);
   return slash == 0 ? "/" : p.text.substr(0, slash);
 }
-
-}  // namespace
 
 GuardRule guard_rule(const policy::Policy& p) {
   GuardRule r;

@@ -32,6 +32,10 @@ struct GuardRule {
 
 GuardRule guard_rule(const policy::Policy& p);
 
+// The directory a prefix or glob lives under: everything before the first
+// component with a wildcard ("/var/log" for "/var/log/*.log").
+std::string literal_dir(const policy::PathPattern& p);
+
 // RP_REASON_* for an exec of `path`, 0 when it is allowed.
 uint8_t exec_reason(const GuardRule& r, std::string_view path);
 
