@@ -7,9 +7,11 @@
  * rampartd tracks processes, not threads. Fork also hands the parent's policy
  * and trust verdict to the child, and exit drops the process's entries.
  * Without BPF LSM, exec also closes what the fanotify guard cannot see: an
- * exec under a policy that restricts exec, of a file fanotify was never asked
- * about (unlinked, a memfd, or on a filesystem rampartd did not mark), is
- * killed here, past the point of no return but before the new image runs.
+ * exec of a file fanotify was never asked about (unlinked, a memfd, or on a
+ * filesystem rampartd did not mark) is killed here, past the point of no
+ * return but before the new image runs, under a policy that restricts exec,
+ * and under exec deny rules when the file has the size of a binary they deny
+ * (a copy; the guard would have compared its SHA-256) or they name contents.
  */
 #include "syscall.bpf.h"
 
@@ -23,6 +25,14 @@ struct {
 	__type(value, __u8);
 } exec_marked_map SEC(".maps");
 
+/* Sizes of the binaries exec deny rules name, per policy; rampartd fills it bank by bank. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct rp_exec_size_key);
+	__type(value, __u8);
+} exec_deny_size_map SEC(".maps");
+
 /*
  * Fail closed for an exec the fanotify guard never judged. `policy_id` is the
  * caller's policy before this exec, the one the guard would have asked. The
@@ -35,16 +45,28 @@ static __always_inline void rp_exec_fail_closed(__u32 policy_id, struct file *fi
 	struct rp_policy_rule *rule;
 	struct inode *inode = file->f_inode;
 	__u32 dev = inode->i_sb->s_dev;
+	struct rp_exec_size_key size_key = {};
+	__u8 reason = RP_REASON_NOT_ALLOWED;
 	__u32 flags = 0;
 	int enforce;
 
 	if (!policy_id)
 		return;
 	rule = bpf_map_lookup_elem(&policy_map, &policy_id);
-	if (!rule || !(rule->exec_guard & RP_EXEC_FAIL_CLOSED))
+	if (!rule || !rule->exec_guard)
 		return;
 	if (inode->__i_nlink != 0 && bpf_map_lookup_elem(&exec_marked_map, &dev))
 		return;
+	/* Unjudged. Under an allow-list nothing unjudged runs; under deny rules
+	 * only what may be a copy of a denied binary is stopped. */
+	if (!(rule->exec_guard & RP_EXEC_FAIL_CLOSED)) {
+		reason = RP_REASON_DENY_RULE;
+		size_key.size = inode->i_size;
+		size_key.policy_id = policy_id;
+		if (!(rule->exec_guard & RP_EXEC_DENY_UNSEEN) &&
+		    !((rule->exec_guard & RP_EXEC_DENY_SIZES) && bpf_map_lookup_elem(&exec_deny_size_map, &size_key)))
+			return;
+	}
 	enforce = rule->mode == RP_MODE_ENFORCE;
 	if (enforce)
 		bpf_send_signal(9 /* SIGKILL */);
@@ -55,7 +77,7 @@ static __always_inline void rp_exec_fail_closed(__u32 policy_id, struct file *fi
 	ev->policy_id = policy_id;
 	ev->mechanism = RP_MECH_SIGKILL;
 	ev->action = enforce ? RP_ACT_KILLED : RP_ACT_WOULD_DENY;
-	ev->reason = RP_REASON_NOT_ALLOWED;
+	ev->reason = reason;
 	ev->family = 0;
 	ev->port = 0;
 	ev->_pad0 = 0;

@@ -269,6 +269,17 @@ struct rp_port_range {
 
 /* rp_policy_rule.exec_guard (fanotify path): */
 #define RP_EXEC_FAIL_CLOSED (1u << 0) /* an exec fanotify could not check (unlinked, unmarked fs) is killed */
+#define RP_EXEC_DENY_SIZES (1u << 1)  /* ... when its size is in exec_deny_size_map (a copy of a denied binary) */
+#define RP_EXEC_DENY_UNSEEN (1u << 2) /* ... always: "sha256:" deny rules, whose binaries' sizes are not known */
+
+/* exec_deny_size_map: (policy id, file size) of each binary that policy's
+ * exec deny rules name (fanotify path). An exec fanotify could not check
+ * whose file has one of these sizes may be a copy of it: it is killed. */
+struct rp_exec_size_key {
+	__u64 size;
+	__u32 policy_id;
+	__u32 _pad0;
+};
 
 /* path_rules_map: (policy id, path prefix) -> RP_PR_* flags. An exact path is
  * stored with its terminating NUL, a "dir/" prefix without; each entry

@@ -83,6 +83,7 @@ int Programs::proc_policy_map_fd() const { return bpf_map__fd(skel_->maps.proc_p
 int Programs::verdict_map_fd() const { return bpf_map__fd(skel_->maps.verdict_map); }
 int Programs::open_flags_map_fd() const { return bpf_map__fd(skel_->maps.open_flags_map); }
 int Programs::exec_marked_map_fd() const { return bpf_map__fd(skel_->maps.exec_marked_map); }
+int Programs::exec_deny_size_map_fd() const { return bpf_map__fd(skel_->maps.exec_deny_size_map); }
 
 ::bpf_object* Programs::object() const { return skel_->obj; }
 void Programs::set_lsm_privileges(uint32_t mask) { skel_->bss->rp_lsm_priv = mask; }

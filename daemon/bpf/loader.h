@@ -72,6 +72,7 @@ class Programs : public enforce::MapWriter {
   int open_flags_map_fd() const;  // tid -> rp_open_flags of the open in flight
   // s_dev of the filesystems the fanotify guard marked for execs (process.bpf.c).
   int exec_marked_map_fd() const;
+  int exec_deny_size_map_fd() const;
   // The policy id the kernel has for a process, 0 if none.
   uint32_t policy_of(uint32_t tgid) const;
   // The process's entry in verdict_map, if it has one.

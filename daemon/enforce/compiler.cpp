@@ -164,7 +164,16 @@ Result<Compiled> install(const policy::PolicySet& set, MapWriter& maps, const Ex
     rule.has_net_deny = !deny_net.empty();
     // Without BPF LSM, exec is checked by fanotify, which cannot see every
     // exec: the ones it cannot see are killed in the kernel instead.
-    if (!path_rules && p.allow.has_exec) rule.exec_guard = RP_EXEC_FAIL_CLOSED;
+    // A copy of a binary a deny rule names is known by its size in the
+    // kernel (the guard fills exec_deny_size_map); a "sha256:" rule's size is not.
+    if (!path_rules) {
+      if (p.allow.has_exec) rule.exec_guard |= RP_EXEC_FAIL_CLOSED;
+      for (const auto& d : p.deny) {
+        if (d.action == policy::Action::kAlert) continue;
+        if (!d.exec.empty()) rule.exec_guard |= RP_EXEC_DENY_SIZES;
+        if (!d.exec_sha256.empty()) rule.exec_guard |= RP_EXEC_DENY_UNSEEN;
+      }
+    }
     if (path_rules) {
       const GuardRule g = guard_rule(p);
       rule.path_flags = path_flags(g);

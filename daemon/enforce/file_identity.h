@@ -69,6 +69,12 @@ class DeniedObjects {
   Denial match(int fd, const FileVersion& v, bool exec) const;
 
   size_t size() const { return ids_.size(); }
+  // The sizes of the denied binaries known by contents (for exec_deny_size_map).
+  std::vector<uint64_t> binary_sizes() const {
+    std::vector<uint64_t> out;
+    for (const auto& [size, contents] : by_size_) out.push_back(size);
+    return out;
+  }
   // Every file known by identity, with its flags (for the BPF LSM's inode_rules_map).
   std::vector<std::pair<FileId, uint32_t>> entries() const {
     std::vector<std::pair<FileId, uint32_t>> out;

@@ -95,6 +95,7 @@ Result<void> FanotifyGuard::stage(Candidate& next) {
   // of any of their names (a hard link, a bind mount) reaches the guard.
   std::vector<std::string> notes;
   for (const auto& rule : next.guard_rules) setup.denied.push_back(enforce::denied_objects(rule, setup.files, notes));
+  stage_sizes(setup.denied);
   if (any_enforce) {
     for (const auto& text : cfg_.sensitive_paths)
       if (auto pat = policy::parse_path_pattern(text)) setup.sensitive.push_back(*pat);  // checked with the config
@@ -150,10 +151,53 @@ Result<void> FanotifyGuard::stage(Candidate& next) {
   return {};
 }
 
+// Where fanotify cannot see an exec (a memfd, an unmarked filesystem), the
+// kernel stops one that has the size of a binary this bank's deny rules name.
+void FanotifyGuard::stage_sizes(const std::vector<enforce::DeniedObjects>& denied) {
+  forget(next_sizes_);
+  const uint8_t one = 1;
+  size_t refused = 0;
+  for (size_t i = 0; i < denied.size(); ++i)
+    for (uint64_t size : denied[i].binary_sizes()) {
+      const rp_exec_size_key key{size, static_cast<uint32_t>(i + 1), 0};
+      if (bpf_map_update_elem(programs_.exec_deny_size_map_fd(), &key, &one, BPF_ANY) == 0)
+        next_sizes_.push_back(key);
+      else
+        ++refused;
+    }
+  if (refused)
+    ops::log_line("note: exec_deny_size_map is full: " + std::to_string(refused) +
+                  " denied binaries' sizes are not in the kernel, so a copy of one run where fanotify cannot see it "
+                  "(a memfd, a filesystem not in exec_mounts) is not stopped");
+}
+
+void FanotifyGuard::forget(SizeKeys& keys) {
+  for (const auto& key : keys) bpf_map_delete_elem(programs_.exec_deny_size_map_fd(), &key);
+  keys.clear();
+}
+
 void FanotifyGuard::commit(bool stragglers) {
   if (!next_) forget_marked_devs();  // no policy restricts exec any more
-  if (stragglers) straggler_ = std::move(current_);
+  if (stragglers) {
+    straggler_ = std::move(current_);
+    forget(straggler_sizes_);
+    straggler_sizes_ = std::move(sizes_);
+  } else {
+    forget(sizes_);
+  }
   current_ = std::move(next_);
+  sizes_ = std::move(next_sizes_);
+  next_sizes_.clear();
+}
+
+void FanotifyGuard::abort() {
+  next_.reset();
+  forget(next_sizes_);
+}
+
+void FanotifyGuard::stragglers_gone() {
+  straggler_.reset();
+  forget(straggler_sizes_);
 }
 
 void FanotifyGuard::forget_marked_devs() {
@@ -164,6 +208,7 @@ void FanotifyGuard::forget_marked_devs() {
 void FanotifyGuard::stop() {
   // Forgotten before the marks go: an exec under a restricting policy is never left unjudged.
   forget_marked_devs();
+  for (auto* keys : {&sizes_, &next_sizes_, &straggler_sizes_}) forget(*keys);
   straggler_.reset();
   next_.reset();
   current_.reset();

@@ -49,8 +49,8 @@ class FanotifyGuard final : public Mechanism {
   const char* name() const override { return "fanotify"; }
   Result<void> stage(Candidate& next) override;
   void commit(bool stragglers) override;
-  void abort() override { next_.reset(); }
-  void stragglers_gone() override { straggler_.reset(); }
+  void abort() override;
+  void stragglers_gone() override;
   // The guard in force, null when no policy needs one.
   const enforce::PermGuard* current() const { return current_.get(); }
   void stop();  // closing its fd lets any exec still waiting through
@@ -62,6 +62,12 @@ class FanotifyGuard final : public Mechanism {
   std::unique_ptr<enforce::PermGuard> current_, next_, straggler_;
   void forget_marked_devs();
   std::set<uint32_t> marked_devs_;  // in exec_marked_map, for the guards' exec marks
+  // exec_deny_size_map entries of the bank in force, the staged one, and the
+  // bank stragglers are still on.
+  using SizeKeys = std::vector<rp_exec_size_key>;
+  SizeKeys sizes_, next_sizes_, straggler_sizes_;
+  void stage_sizes(const std::vector<enforce::DeniedObjects>& denied);
+  void forget(SizeKeys& keys);
 };
 
 }  // namespace rampart::engine

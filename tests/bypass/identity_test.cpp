@@ -209,6 +209,66 @@ TEST_CASE("an exec deny rule on contents (sha256:) refuses every copy of the bin
   CHECK(denials[0]["path"] == "sha256:" + sum);
 }
 
+TEST_CASE(
+    "a copy of a denied binary run from a filesystem rampartd did not mark, or from a memfd, is killed before its "
+    "first instruction",
+    "[bypass]") {
+  ScratchTmpfs t;
+  ScratchTmpfs shm;  // stands in for /dev/shm: a tmpfs no exec mark covers
+  const std::string tool = t.install(kPayload, "denied-tool");
+  const std::string launcher = t.install(kLauncher, "launcher");
+  PolicedBash s("enforce", deny_exec(tool), exec_config(t), t.dir);
+  REQUIRE(s.ready());
+  if (s.lsm()) return;  // with BPF LSM, copies are not refused yet (README)
+  std::string out;
+  CHECK_FALSE(payload_ran(s, tool, t.dir + "/m-control", out));  // control: by name, on a marked filesystem
+  CHECK(has(out, "rc=126"));
+  // An unrelated binary on the unmarked filesystem runs: deny rules are no allow-list.
+  const std::string other = shm.install(kLauncher, "other");
+  CHECK(has(run_shell(s.bash(), other + "; echo rc=$?").second, "rc=2"));  // its usage message
+  const std::string copy = shm.install(kPayload, "copy");
+  CHECK_FALSE(payload_ran(s, copy, t.dir + "/m-shm", out));
+  INFO(out);
+  CHECK(has(out, "rc=137"));  // SIGKILL before the payload's first instruction made its marker
+  out = run_shell(s.bash(), launcher + " memfd " + kPayload + " " + t.dir + "/m-memfd; echo rc=$?").second;
+  INFO(out);
+  CHECK(has(out, "rc=137"));
+  CHECK_FALSE(fs::exists(t.dir + "/m-memfd"));
+  // Outside the policy the copy runs.
+  CHECK(has(run_shell("/bin/bash", copy + " " + t.dir + "/m-free; echo rc=$?").second, "rc=0"));
+  CHECK(fs::exists(t.dir + "/m-free"));
+  std::vector<json> kills;
+  for (auto& e : s.enforce_events())
+    if (e["op"] == "exec" && e["mechanism"] == "sigkill") kills.push_back(std::move(e));
+  INFO(json(kills).dump());
+  REQUIRE(kills.size() == 2);
+  for (const auto& e : kills) {
+    CHECK(e["action"] == "killed");
+    CHECK(e["reason"] == "deny_rule");
+  }
+  CHECK(kills[0]["path"] == copy);
+}
+
+TEST_CASE("under an exec deny rule on contents, an exec rampartd cannot hash (a memfd) is killed before it runs",
+          "[bypass]") {
+  ScratchTmpfs t;
+  const std::string launcher = t.install(kLauncher, "launcher");
+  auto [code, sum] = run_shell("/bin/bash", "sha256sum '" + kPayload + "' | cut -d' ' -f1 | tr -d '\\n'");
+  REQUIRE(sum.size() == 64);
+  PolicedBash s("enforce", deny_exec("sha256:" + sum), exec_config(t), t.dir);
+  REQUIRE(s.ready());
+  if (s.lsm()) return;
+  std::string out;
+  const std::string a = t.install(kPayload, "a");
+  CHECK_FALSE(payload_ran(s, a, t.dir + "/m-a", out));  // control: hashed on a marked filesystem
+  CHECK(has(out, "rc=126"));
+  out = run_shell(s.bash(), launcher + " memfd " + kPayload + " " + t.dir + "/m-memfd; echo rc=$?").second;
+  INFO(out);
+  CHECK(has(out, "rc=137"));
+  CHECK_FALSE(fs::exists(t.dir + "/m-memfd"));
+  CHECK(has(run_shell(s.bash(), launcher + "; echo rc=$?").second, "rc=2"));  // a marked, hashed exec still runs
+}
+
 TEST_CASE("the dynamic loader run directly right after an allowed exec failed with E2BIG fails with EPERM",
           "[bypass]") {
   // Not under /tmp: three execs from a writable directory would cost the launcher its trust (a verdict refuses too).
