@@ -399,6 +399,41 @@ static __always_inline void rp_report_cut(struct __sk_buff *skb, struct rp_sock_
 	rp_submit(ev);
 }
 
+/*
+ * 1 if an outgoing packet is sent by the current task, in process context:
+ * a UDP socket's always are; a TCP socket's while its user holds the socket
+ * lock, under which the kernel's softirq paths (timers, ACKs) never send.
+ * Elsewhere the current task is whoever was interrupted.
+ */
+static __always_inline int rp_sent_by_current(struct bpf_sock *sk)
+{
+	struct tcp_sock *tp;
+
+	if (sk->protocol == RP_IPPROTO_UDP)
+		return 1;
+	if (sk->protocol != RP_IPPROTO_TCP)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	return tp && tp->inet_conn.icsk_inet.sk.sk_lock.owned;
+}
+
+/*
+ * A quarantined process sending on a socket another process owns (one it
+ * was passed or took since rampartd last looked): the socket becomes its
+ * own, and is cut from this packet on, both ways.
+ */
+static __always_inline int rp_take_on_send(struct bpf_sock *sk, struct rp_sock_owner *o)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (tgid == o->proc.tgid || !rp_net_denied(tgid) || !rp_sent_by_current(sk))
+		return 0;
+	rp_fill_proc(&o->proc);
+	o->taken = 1;
+	o->reported = 0;
+	return 1;
+}
+
 /* 1: the packet passes; 0: dropped, its socket's owner is quarantined. */
 static __always_inline int rp_cut(struct __sk_buff *skb, __u32 dir)
 {
@@ -418,7 +453,7 @@ static __always_inline int rp_cut(struct __sk_buff *skb, __u32 dir)
 		return 1;
 	tgid = o->proc.tgid;
 	v = bpf_map_lookup_elem(&verdict_map, &tgid);
-	if (!v || !(v->flags & RP_V_DENY_NET)) {
+	if ((!v || !(v->flags & RP_V_DENY_NET)) && !(dir == RP_CUT_EGRESS && rp_take_on_send(sk, o))) {
 		if (o->reported) /* released: a new quarantine reports again */
 			o->reported = 0;
 		return 1;

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -318,7 +319,8 @@ bool take_sockets(int unix_fd, HeldSockets& h) {
 // (given `inherited`) inherited them at fork from the test process, which
 // keeps its copies. It runs one command per byte on a pipe and answers with
 // an errno (0: it worked); 'G' swaps its sockets for three passed over the
-// unix socket `unix_to_holder` (SCM_RIGHTS).
+// unix socket `unix_to_holder` (SCM_RIGHTS), 'P' takes three of the test
+// process's with pidfd_getfd.
 struct Holder {
   pid_t pid = -1;
   int cmd = -1, res = -1, unix_to_holder = -1;
@@ -375,6 +377,21 @@ struct Holder {
           case 'G':  // take three sockets passed over the unix socket
             err = take_sockets(x[1], h) ? 0 : errno ? errno : EPROTO;
             break;
+          case 'P': {  // take three sockets from the parent with pidfd_getfd, their numbers on the unix socket
+            int nums[3];
+            int pidfd = static_cast<int>(syscall(SYS_pidfd_open, getppid(), 0));
+            if (read(x[1], nums, sizeof(nums)) != sizeof(nums) || pidfd < 0) {
+              err = errno ? errno : EPROTO;
+              break;
+            }
+            h.close_all();
+            h.tcp = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, nums[0], 0));
+            h.udp = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, nums[1], 0));
+            h.listener = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, nums[2], 0));
+            err = h.ok() ? 0 : errno;
+            close(pidfd);
+            break;
+          }
         }
         if (write(b[1], &err, sizeof(err)) != sizeof(err)) return 1;
       }
@@ -609,8 +626,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a TCP connection, connected UDP socket and listener passed over SCM_RIGHTS to a process already quarantined "
-    "pass nothing either way within 1 s",
+    "a TCP connection, connected UDP socket and listener passed over SCM_RIGHTS to, or taken with pidfd_getfd by, a "
+    "process already quarantined pass nothing either way (sends at once, all within 1 s)",
     "[bypass]") {
   Daemon d({.config = kScopedConfig, .api = true});
   REQUIRE(d.ready());
@@ -634,11 +651,23 @@ TEST_CASE(
   REQUIRE(recv_errno(peer.udp) == 0);
   const uint16_t udp_port = port_of(given.udp), listen_port = port_of(given.listener);
 
-  // Handed over; the giver closes its copies, so the holder's are the only ones.
-  REQUIRE(pass_sockets(h.unix_to_holder, given));
-  REQUIRE(h.run('G') == 0);
+  // Handed over (or taken); the giver closes its copies, so the holder's are the only ones.
+  SECTION("over SCM_RIGHTS") {
+    REQUIRE(pass_sockets(h.unix_to_holder, given));
+    REQUIRE(h.run('G') == 0);
+  }
+  SECTION("taken with pidfd_getfd") {
+    int nums[3] = {given.tcp, given.udp, given.listener};
+    REQUIRE(write(h.unix_to_holder, nums, sizeof(nums)) == sizeof(nums));
+    REQUIRE(h.run('P') == 0);
+  }
   given.close_all();
-  std::this_thread::sleep_for(1s);  // the quarantine's socket scan runs every 500 ms
+  // Its first sends are cut at once: the kernel sees a quarantined process send on them.
+  CHECK(h.run('U') == EPERM);
+  CHECK(recv_errno(peer.udp) == EAGAIN);
+  h.run('S');
+  CHECK(recv_errno(s) == EAGAIN);
+  std::this_thread::sleep_for(1s);  // the quarantine's socket scan runs every 500 ms: the listener too
   expect_cut(h, peer, s, udp_port, listen_port);
   CHECK(cut_ops(d, h.pid, true) == std::set<std::string>{"send", "receive"});
   close(s);
