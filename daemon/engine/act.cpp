@@ -76,7 +76,10 @@ void Act::assign_selected(uint32_t tgid, const PolicyRuntime& policies) {
 Result<void> Act::write_verdict(uint32_t tgid, const rp_verdict& kv, std::string_view why) {
   auto r = kernel_.set_verdict(tgid, kv);
   if (r) {
-    if (kv.flags & RP_V_DENY_NET) quarantine_landed(tgid, boot_now_ns());
+    if (kv.flags & RP_V_DENY_NET)
+      quarantine_landed(tgid, boot_now_ns());
+    else
+      net_denied_.erase(tgid);
     return written(enforce::WriteKind::kVerdict, tgid);
   }
   return refused({enforce::WriteKind::kVerdict, tgid, kv, {}, std::string(why)}, r);
@@ -201,6 +204,7 @@ void Act::forget(uint32_t tgid, uint64_t now) {
   manual_.erase(tgid);
   overload_.erase(tgid);
   sockets_seen_.erase(tgid);
+  net_denied_.erase(tgid);
   if (pending_.size())
     for (const auto& w : pending_.exited(tgid)) write_record(w, "abandoned", now);
 }
@@ -229,29 +233,37 @@ void Act::take_sockets(uint32_t tgid, uint64_t now) {
 }
 
 void Act::quarantine_landed(uint32_t tgid, uint64_t now) {
+  net_denied_.insert(tgid);
   take_sockets(tgid, now);
-  if (!scan_armed_ && !kernel_.net_denied().empty()) arm_socket_scan();
+  arm_socket_scan();
 }
 
+void Act::adopt_quarantines() {
+  for (uint32_t tgid : kernel_.net_denied()) net_denied_.insert(tgid);
+  scan_sockets();
+}
+
+// The processes looked at: those whose quarantine rampartd wrote, and their
+// descendants that the kernel gave the verdict at fork (kept on once found,
+// should the parent exit). Each is checked against the verdict map: one
+// lookup per process, however full the map is.
 void Act::scan_sockets() {
-  const auto denied = kernel_.net_denied();
-  const std::unordered_set<uint32_t> still(denied.begin(), denied.end());
-  bool released = false;
-  for (auto it = sockets_seen_.begin(); it != sockets_seen_.end();) {
-    if (still.count(it->first)) {
-      ++it;
-      continue;
-    }
-    it = sockets_seen_.erase(it);
-    released = true;
-  }
-  // A socket left to a process that is released now belongs to whoever else
-  // is quarantined and holds it: everything is looked at once more.
-  if (released)
-    for (auto& [tgid, seen] : sockets_seen_) seen.clear();
+  auto denied = [this](uint32_t tgid) {
+    auto v = kernel_.verdict_of(tgid);
+    return v && (v->flags & RP_V_DENY_NET);
+  };
+  for (auto it = net_denied_.begin(); it != net_denied_.end();)
+    it = denied(*it) ? std::next(it) : net_denied_.erase(it);
+  std::vector<uint32_t> found;
+  for (uint32_t tgid : net_denied_)
+    for (uint32_t child : table_.descendants(tgid))
+      if (!net_denied_.count(child) && denied(child)) found.push_back(child);
+  net_denied_.insert(found.begin(), found.end());
+  for (auto it = sockets_seen_.begin(); it != sockets_seen_.end();)
+    it = net_denied_.count(it->first) ? std::next(it) : sockets_seen_.erase(it);
   const uint64_t now = boot_now_ns();
-  for (uint32_t tgid : denied) take_sockets(tgid, now);
-  if (!denied.empty()) arm_socket_scan();
+  for (uint32_t tgid : net_denied_) take_sockets(tgid, now);
+  if (!net_denied_.empty()) arm_socket_scan();
 }
 
 void Act::arm_socket_scan() {

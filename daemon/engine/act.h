@@ -85,9 +85,9 @@ class Act {
   // At exit: the process's pending writes go ("abandoned"), its holds too.
   void forget(uint32_t tgid, uint64_t now);
 
-  // One pass over the sockets of every process whose verdict denies the
-  // network; it comes round again every kSocketScanMs while one does.
-  void scan_sockets();
+  // At start: the quarantines the kernel already holds (pinned by a
+  // previous rampartd) get their sockets looked at like new ones.
+  void adopt_quarantines();
   // Sockets made a quarantined process's own, and those that could not be.
   uint64_t sockets_taken() const { return sockets_taken_; }
   uint64_t sockets_take_failed() const { return sockets_take_failed_; }
@@ -115,6 +115,9 @@ class Act {
   void take_sockets(uint32_t tgid, uint64_t now);
   // A verdict denying the network landed: its sockets now, and the scan set going.
   void quarantine_landed(uint32_t tgid, uint64_t now);
+  // One pass over the sockets of every quarantined process; it comes round
+  // again every kSocketScanMs while one is.
+  void scan_sockets();
   void arm_socket_scan();
 
   boost::asio::io_context& io_;
@@ -131,6 +134,8 @@ class Act {
   std::string last_write_error_;
   uint64_t verdicts_applied_ = 0, kills_ = 0, policy_errors_ = 0;
   std::function<void()> after_retries_;
+  // Quarantined processes (by rampartd's writes, and by fork inheritance).
+  std::unordered_set<uint32_t> net_denied_;
   // Per quarantined process, the socket inodes already settled.
   std::unordered_map<uint32_t, std::unordered_set<uint64_t>> sockets_seen_;
   std::unique_ptr<boost::asio::steady_timer> scan_timer_;

@@ -44,9 +44,9 @@ class Kernel {
   virtual bool alive(uint32_t tgid) const = 0;
 
   // Quarantine of sockets a process holds but another process owns
-  // (inherited, passed over SCM_RIGHTS, taken with pidfd_getfd): the
-  // processes whose verdict denies the network (fork inheritance included),
-  // and the pass that makes each inet socket in a process's fd table its
+  // (inherited, passed over SCM_RIGHTS, taken with pidfd_getfd): every
+  // process whose verdict denies the network (a walk of the whole verdict
+  // map: read once, at start), and the pass that makes each inet socket in a process's fd table its
   // own, so that the skb hooks cut it under its verdict. `seen` holds the
   // socket inodes already settled for this process, and grows. Kernels
   // without socket cuts (and the fakes) have neither.
