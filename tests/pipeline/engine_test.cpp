@@ -441,18 +441,30 @@ TEST_CASE(
   auto& act = h.engine->act();
   CHECK(h.kernel.socket_passes == std::vector<uint32_t>{kPid});
   CHECK(act.sockets_taken() == 2);
+  // Runs the loop until `done`, for 3 s at most.
+  auto run_until = [&](auto done) {
+    h.io.restart();
+    for (int i = 0; i < 60 && !done(); ++i) h.io.run_for(std::chrono::milliseconds(50));
+    return done();
+  };
   // A socket passed to it later is taken on the next scan, once.
   h.kernel.sockets[kPid].push_back(13);
-  h.io.run_for(std::chrono::milliseconds(engine::kSocketScanMs + 300));
-  CHECK(h.kernel.socket_passes.size() == 2);
+  CHECK(run_until([&] { return h.kernel.socket_passes.size() >= 2; }));
   CHECK(act.sockets_taken() == 3);
+  // A child forked under the verdict has its sockets taken too.
+  h.kernel.sockets[kChild] = {21};
+  auto f = record<rp_fork_event>(RP_EV_FORK, proc(kPid, kParent, "probe"));
+  f.child_pid = f.child_tgid = kChild;
+  f.child_start_ns = 7;
+  h.feed(f);
+  h.kernel.verdicts[kChild] = h.kernel.verdicts.at(kPid);  // as the kernel copies it at fork
+  CHECK(run_until([&] { return act.sockets_taken() == 4; }));
   // What could not be taken is counted.
   h.kernel.fail_sockets = 1;
-  h.io.restart();
-  h.io.run_for(std::chrono::milliseconds(engine::kSocketScanMs));
-  CHECK(act.sockets_take_failed() >= 1);
+  CHECK(run_until([&] { return act.sockets_take_failed() >= 1; }));
   // Released: no more passes.
   h.kernel.verdicts.erase(kPid);
+  h.kernel.verdicts.erase(kChild);
   h.io.restart();
   const size_t passes = h.kernel.socket_passes.size();
   h.io.run_for(std::chrono::milliseconds(2 * engine::kSocketScanMs + 200));
