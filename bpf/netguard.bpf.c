@@ -17,8 +17,9 @@
  * verdict denies the network. A socket a quarantined process holds but did
  * not make (inherited, passed over SCM_RIGHTS, taken with pidfd_getfd) is
  * made its own by rampartd, from the process's fd table, when the verdict
- * lands and every 500 ms while it holds; a quarantined owner keeps its
- * sockets while the verdict holds, whoever else uses them. A socket with no
+ * lands and every 500 ms while it holds, and by the egress hook when the
+ * process sends on it; a quarantined owner keeps its sockets while the
+ * verdict holds, whoever else uses them. A socket with no
  * such verdict costs one storage lookup and one verdict lookup per packet.
  * Default allow: a process with no policy, or whose policy does not restrict
  * the operation, is never refused here.

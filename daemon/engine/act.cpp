@@ -243,22 +243,18 @@ void Act::adopt_quarantines() {
   scan_sockets();
 }
 
-// The processes looked at: those whose quarantine rampartd wrote, and their
-// descendants that the kernel gave the verdict at fork (kept on once found,
-// should the parent exit). Each is checked against the verdict map: one
+void Act::on_fork(uint32_t parent, uint32_t child) {
+  if (net_denied_.count(parent)) net_denied_.insert(child);  // the kernel copied the verdict
+}
+
+// The processes looked at: those whose quarantine rampartd wrote, and the
+// children forked under one. Each is checked against the verdict map: one
 // lookup per process, however full the map is.
 void Act::scan_sockets() {
-  auto denied = [this](uint32_t tgid) {
-    auto v = kernel_.verdict_of(tgid);
-    return v && (v->flags & RP_V_DENY_NET);
-  };
-  for (auto it = net_denied_.begin(); it != net_denied_.end();)
-    it = denied(*it) ? std::next(it) : net_denied_.erase(it);
-  std::vector<uint32_t> found;
-  for (uint32_t tgid : net_denied_)
-    for (uint32_t child : table_.descendants(tgid))
-      if (!net_denied_.count(child) && denied(child)) found.push_back(child);
-  net_denied_.insert(found.begin(), found.end());
+  for (auto it = net_denied_.begin(); it != net_denied_.end();) {
+    auto v = kernel_.verdict_of(*it);
+    it = v && (v->flags & RP_V_DENY_NET) ? std::next(it) : net_denied_.erase(it);
+  }
   for (auto it = sockets_seen_.begin(); it != sockets_seen_.end();)
     it = net_denied_.count(it->first) ? std::next(it) : sockets_seen_.erase(it);
   const uint64_t now = boot_now_ns();

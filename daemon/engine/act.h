@@ -71,6 +71,8 @@ class Act {
   void assign_selected(uint32_t tgid, const PolicyRuntime& policies);
   // A fork the kernel flagged RP_F_INHERIT_FAILED: the parent's entries, written from here.
   void inherit_in_userspace(uint32_t parent, uint32_t child);
+  // Every fork: a child of a quarantined process has its sockets looked at too.
+  void on_fork(uint32_t parent, uint32_t child);
   // start_ns: when the process started (0: as the process table has it), so
   // that a pid taken by another process since is not killed.
   bool kill(uint32_t tgid, uint64_t start_ns = 0);
@@ -134,7 +136,7 @@ class Act {
   std::string last_write_error_;
   uint64_t verdicts_applied_ = 0, kills_ = 0, policy_errors_ = 0;
   std::function<void()> after_retries_;
-  // Quarantined processes (by rampartd's writes, and by fork inheritance).
+  // Quarantined processes (by rampartd's writes, and children forked under one).
   std::unordered_set<uint32_t> net_denied_;
   // Per quarantined process, the socket inodes already settled.
   std::unordered_map<uint32_t, std::unordered_set<uint64_t>> sockets_seen_;

@@ -18,9 +18,6 @@ bool BpfKernel::kill(uint32_t tgid, uint64_t start_ns) { return proc_.signal_if_
 
 bool BpfKernel::alive(uint32_t tgid) const { return !(::kill(static_cast<pid_t>(tgid), 0) != 0 && errno == ESRCH); }
 
-}  // namespace rampart::engine
-
-namespace rampart::engine {
 namespace {
 
 // The inode of "socket:[12345]", 0 for anything else.
