@@ -14,8 +14,13 @@
  * its owner (the process that created, connected, bound or last sent on it)
  * in socket storage, which accepted sockets inherit from their listener, and
  * the skb hooks drop each packet, in and out, of a socket whose owner's
- * verdict denies the network. A socket with no such verdict costs one
- * storage lookup and one verdict lookup per packet.
+ * verdict denies the network. A socket a quarantined process holds but did
+ * not make (inherited, passed over SCM_RIGHTS, taken with pidfd_getfd) is
+ * made its own by rampartd, from the process's fd table, when the verdict
+ * lands and every 500 ms while it holds, and by the egress hook when the
+ * process sends on it; a quarantined owner keeps its sockets while the
+ * verdict holds, whoever else uses them. A socket with no
+ * such verdict costs one storage lookup and one verdict lookup per packet.
  * Default allow: a process with no policy, or whose policy does not restrict
  * the operation, is never refused here.
  */
@@ -36,15 +41,6 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by rampartd before load: 1 when the kernel has socket storage in the
  * cgroup sock, sock_addr and skb programs (the skb hooks are loaded). */
 const volatile __u32 rp_netcut = 0;
-
-/* The process a socket belongs to, for the quarantine cut. */
-struct rp_sock_owner {
-	struct rp_proc proc; /* who created, connected, bound or last sent on it */
-	__u32 reported;	     /* RP_CUT_* directions already reported in this quarantine */
-	__u32 _pad0;
-};
-#define RP_CUT_EGRESS 1
-#define RP_CUT_INGRESS 2
 
 /* socket -> owner. Lives and dies with the socket; a socket accepted from a
  * listener gets a copy (BPF_F_CLONE). No entry (memory short, or a socket
@@ -188,10 +184,24 @@ static __always_inline int rp_net_decide(__u32 op, const struct rp_dest *d)
 	return RP_REFUSE;
 }
 
-/* Records the calling process as the socket's owner (rewritten only when it changes). */
+/* 1 if the process's verdict denies it the network (quarantine). */
+static __always_inline int rp_net_denied(__u32 tgid)
+{
+	struct rp_verdict *v = bpf_map_lookup_elem(&verdict_map, &tgid);
+
+	return v && (v->flags & RP_V_DENY_NET);
+}
+
+/*
+ * Records the calling process as the socket's owner (rewritten only when it
+ * changes). A socket whose owner is quarantined stays that owner's while the
+ * verdict holds: another holder connecting or sending on it must not end the
+ * cut.
+ */
 static __always_inline void rp_own(void *sk)
 {
 	struct rp_sock_owner *o;
+	__u32 tgid;
 
 	if (!rp_netcut)
 		return;
@@ -200,8 +210,11 @@ static __always_inline void rp_own(void *sk)
 		rp_count(RP_EV_ENFORCE, RP_STAT_ERRORS);
 		return;
 	}
-	if (o->proc.tgid != (__u32)(bpf_get_current_pid_tgid() >> 32))
-		rp_fill_proc(&o->proc);
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (o->proc.tgid == tgid || (o->proc.tgid && rp_net_denied(o->proc.tgid)))
+		return;
+	rp_fill_proc(&o->proc);
+	o->taken = 0;
 }
 
 static __always_inline void rp_set4(struct rp_form *f, __u32 ip, __u32 flags)
@@ -368,7 +381,7 @@ static __always_inline void rp_report_cut(struct __sk_buff *skb, struct rp_sock_
 	ev->hdr.type = RP_EV_ENFORCE;
 	ev->hdr.size = sizeof(*ev);
 	ev->hdr.ts_ns = bpf_ktime_get_boot_ns();
-	ev->hdr.flags = 0;
+	ev->hdr.flags = o->taken ? RP_F_NET_TAKEN : 0;
 	ev->hdr.cpu = bpf_get_smp_processor_id();
 	/* not the current task: in softirq that is whoever was interrupted */
 	__builtin_memcpy(&ev->proc, &o->proc, sizeof(ev->proc));
@@ -385,6 +398,41 @@ static __always_inline void rp_report_cut(struct __sk_buff *skb, struct rp_sock_
 	ev->path[0] = 0;
 	rp_packet_peer(skb, ev, dir == RP_CUT_EGRESS);
 	rp_submit(ev);
+}
+
+/*
+ * 1 if an outgoing packet is sent by the current task, in process context:
+ * a UDP socket's always are; a TCP socket's while its user holds the socket
+ * lock, under which the kernel's softirq paths (timers, ACKs) never send.
+ * Elsewhere the current task is whoever was interrupted.
+ */
+static __always_inline int rp_sent_by_current(struct bpf_sock *sk)
+{
+	struct tcp_sock *tp;
+
+	if (sk->protocol == RP_IPPROTO_UDP)
+		return 1;
+	if (sk->protocol != RP_IPPROTO_TCP)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	return tp && tp->inet_conn.icsk_inet.sk.sk_lock.owned;
+}
+
+/*
+ * A quarantined process sending on a socket another process owns (one it
+ * was passed or took since rampartd last looked): the socket becomes its
+ * own, and is cut from this packet on, both ways.
+ */
+static __always_inline int rp_take_on_send(struct bpf_sock *sk, struct rp_sock_owner *o)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (tgid == o->proc.tgid || !rp_net_denied(tgid) || !rp_sent_by_current(sk))
+		return 0;
+	rp_fill_proc(&o->proc);
+	o->taken = 1;
+	o->reported = 0;
+	return 1;
 }
 
 /* 1: the packet passes; 0: dropped, its socket's owner is quarantined. */
@@ -406,7 +454,7 @@ static __always_inline int rp_cut(struct __sk_buff *skb, __u32 dir)
 		return 1;
 	tgid = o->proc.tgid;
 	v = bpf_map_lookup_elem(&verdict_map, &tgid);
-	if (!v || !(v->flags & RP_V_DENY_NET)) {
+	if ((!v || !(v->flags & RP_V_DENY_NET)) && !(dir == RP_CUT_EGRESS && rp_take_on_send(sk, o))) {
 		if (o->reported) /* released: a new quarantine reports again */
 			o->reported = 0;
 		return 1;

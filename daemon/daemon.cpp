@@ -184,6 +184,7 @@ Result<void> Daemon::start_engine(policy::PolicySet set, std::map<std::string, s
   engine_->table().seed(snapshots);
   for (const auto& snap : snapshots) engine_->act().assign_selected(snap.tgid, rt);
   engine_->act().on_retry_round([this] { policies().after_write_retries(); });
+  engine_->act().adopt_quarantines();  // pinned by a previous rampartd
   return {};
 }
 

@@ -71,6 +71,9 @@
  * which holds the address the decision was made on. */
 #define RP_F_NET_MAPPED (1u << 10)	/* given as IPv4-mapped IPv6 (::ffff:a.b.c.d) */
 #define RP_F_NET_UNSPECIFIED (1u << 11) /* given as 0.0.0.0 or ::, which the kernel sends to this host */
+/* Quarantine cut (cgroup_skb): a socket the process did not make itself (inherited, passed over SCM_RIGHTS,
+ * taken with pidfd_getfd), made its own by rampartd from its fd table or by the kernel when it sent on it. */
+#define RP_F_NET_TAKEN (1u << 12)
 
 struct rp_event_hdr {
 	__u32 type;  /* RP_EV_* */
@@ -369,6 +372,18 @@ struct rp_exe_key {
 struct rp_verdict {
 	__u32 level; /* 0 observe .. 4 kill */
 	__u32 flags; /* RP_V_* */
+};
+
+/* sock_owner_map value (socket storage): the process a socket belongs to,
+ * for the quarantine cut. Written by the cgroup hooks, and by rampartd
+ * (keyed by a socket fd of its own) for a socket a quarantined process holds
+ * but another process owns. */
+#define RP_CUT_EGRESS 1
+#define RP_CUT_INGRESS 2
+struct rp_sock_owner {
+	struct rp_proc proc; /* who created, connected, bound or last sent on it, or holds it under quarantine */
+	__u32 reported;	     /* RP_CUT_* directions already reported in this quarantine */
+	__u32 taken;	     /* 1: made the owner's while another process owned it (RP_F_NET_TAKEN) */
 };
 
 /*

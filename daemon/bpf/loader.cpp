@@ -84,6 +84,31 @@ int Programs::verdict_map_fd() const { return bpf_map__fd(skel_->maps.verdict_ma
 int Programs::open_flags_map_fd() const { return bpf_map__fd(skel_->maps.open_flags_map); }
 int Programs::exec_marked_map_fd() const { return bpf_map__fd(skel_->maps.exec_marked_map); }
 int Programs::exec_deny_size_map_fd() const { return bpf_map__fd(skel_->maps.exec_deny_size_map); }
+std::optional<rp_sock_owner> Programs::socket_owner(int sock_fd) const {
+  rp_sock_owner o{};
+  if (!socket_cut_attached_ || bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sock_owner_map), &sock_fd, &o) != 0)
+    return std::nullopt;
+  return o;
+}
+
+Result<void> Programs::set_socket_owner(int sock_fd, const rp_sock_owner& owner) {
+  if (!socket_cut_attached_) return fail("the cgroup skb hooks are not attached");
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.sock_owner_map), &sock_fd, &owner, BPF_ANY) != 0)
+    return fail_errno("updating sock_owner_map");
+  return {};
+}
+
+std::vector<uint32_t> Programs::net_denied() const {
+  std::vector<uint32_t> out;
+  int fd = bpf_map__fd(skel_->maps.verdict_map);
+  uint32_t key = 0, next = 0;
+  rp_verdict v{};
+  for (const void* prev = nullptr; bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
+    key = next;
+    if (bpf_map_lookup_elem(fd, &key, &v) == 0 && (v.flags & RP_V_DENY_NET)) out.push_back(key);
+  }
+  return out;
+}
 
 ::bpf_object* Programs::object() const { return skel_->obj; }
 void Programs::set_lsm_privileges(uint32_t mask) { skel_->bss->rp_lsm_priv = mask; }

@@ -67,6 +67,12 @@ class Programs : public enforce::MapWriter {
   bool socket_cut() const { return socket_cut_attached_; }
   // Packets dropped because their socket's owner is quarantined: {sent, received}.
   std::array<uint64_t, 2> quarantine_drops() const;
+  // A socket's owner in the socket storage (netguard.bpf.c), keyed by a
+  // socket fd of rampartd's own: read, and written. Only with socket_cut().
+  std::optional<rp_sock_owner> socket_owner(int sock_fd) const;
+  Result<void> set_socket_owner(int sock_fd, const rp_sock_owner& owner);
+  // The processes whose verdict denies the network, fork inheritance included.
+  std::vector<uint32_t> net_denied() const;
   int proc_policy_map_fd() const;
   int verdict_map_fd() const;
   int open_flags_map_fd() const;  // tid -> rp_open_flags of the open in flight

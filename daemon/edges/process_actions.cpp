@@ -14,6 +14,7 @@ Outcome ProcessActions::quarantine(uint32_t pid, const std::string& reason, cons
   }
   auto& act = engine_.act();
   act.manual_quarantine().insert(pid);  // the operator's word holds, in force or pending
+  const uint64_t taken_before = act.sockets_taken(), failed_before = act.sockets_take_failed();
   Outcome o;
   if (auto r = act.write_verdict(pid, engine::kQuarantineVerdict, "api quarantine"); !r) {
     // Not in force yet: said so, and retried until it lands (or Release).
@@ -31,6 +32,12 @@ Outcome ProcessActions::quarantine(uint32_t pid, const std::string& reason, cons
                   ? "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM, and "
                     "its existing sockets pass no more packets"
                   : "quarantined: its connect, sendmsg and bind (and its children's) now fail with EPERM";
+  // Sockets it holds but another process made (inherited, passed): made its own, so cut too.
+  if (uint64_t n = act.sockets_taken() - taken_before)
+    o.message += "; " + std::to_string(n) + " socket(s) it holds but did not make are cut too";
+  if (uint64_t n = act.sockets_take_failed() - failed_before)
+    o.message += "; " + std::to_string(n) + " socket(s) it holds could NOT be cut (see the log; retried every " +
+                 std::to_string(engine::kSocketScanMs) + " ms)";
   return o;
 }
 

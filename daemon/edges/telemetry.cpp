@@ -233,6 +233,16 @@ void Telemetry::define() {
              const auto d = s_.programs.quarantine_drops();
              return std::vector<Counters::Sample>{{{"send"}, d[0]}, {{"receive"}, d[1]}};
            });
+  c.define(
+      {"quarantine_sockets_taken_total",
+       "Sockets a quarantined process held but did not make (inherited, passed, taken), made its own so "
+       "that they are cut (taken), and those that could not be (failed).",
+       K::kCounter,
+       {"result"}},
+      [this] {
+        const auto& act = s_.engine.act();
+        return std::vector<Counters::Sample>{{{"taken"}, act.sockets_taken()}, {{"failed"}, act.sockets_take_failed()}};
+      });
   auto guard = [this](uint64_t (enforce::PermGuard::*read)() const) {
     return [this, read]() -> std::vector<Counters::Sample> {
       const auto* g = s_.guard ? s_.guard->current() : nullptr;

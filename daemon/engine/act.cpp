@@ -75,7 +75,13 @@ void Act::assign_selected(uint32_t tgid, const PolicyRuntime& policies) {
 // of what was wanted is made only when the kernel refuses it.
 Result<void> Act::write_verdict(uint32_t tgid, const rp_verdict& kv, std::string_view why) {
   auto r = kernel_.set_verdict(tgid, kv);
-  if (r) return written(enforce::WriteKind::kVerdict, tgid);
+  if (r) {
+    if (kv.flags & RP_V_DENY_NET)
+      quarantine_landed(tgid, boot_now_ns());
+    else
+      net_denied_.erase(tgid);
+    return written(enforce::WriteKind::kVerdict, tgid);
+  }
   return refused({enforce::WriteKind::kVerdict, tgid, kv, {}, std::string(why)}, r);
 }
 
@@ -170,6 +176,7 @@ void Act::retry_writes() {
       continue;
     }
     if (w.kind == enforce::WriteKind::kVerdict && w.verdict.flags) ++verdicts_applied_;
+    if (w.kind == enforce::WriteKind::kVerdict && (w.verdict.flags & RP_V_DENY_NET)) quarantine_landed(w.tgid, now);
     auto landed = w;
     ++landed.attempts;
     write_record(landed, "applied", now);
@@ -196,8 +203,75 @@ void Act::inherit_in_userspace(uint32_t parent, uint32_t child) {
 void Act::forget(uint32_t tgid, uint64_t now) {
   manual_.erase(tgid);
   overload_.erase(tgid);
+  sockets_seen_.erase(tgid);
+  net_denied_.erase(tgid);
   if (pending_.size())
     for (const auto& w : pending_.exited(tgid)) write_record(w, "abandoned", now);
+}
+
+// The owner recorded for a socket names the quarantined process as events
+// show a process: from the process table, or its pid alone.
+void Act::take_sockets(uint32_t tgid, uint64_t now) {
+  rp_proc owner{};
+  owner.pid = owner.tgid = tgid;
+  if (const auto* info = table_.find(tgid)) {
+    owner.ppid = info->ppid;
+    owner.uid = info->uid;
+    owner.euid = info->euid;
+    owner.cgroup_id = info->cgroup_id;
+    owner.start_ns = info->start_ns;
+    info->comm.copy(owner.comm, sizeof(owner.comm) - 1);
+  }
+  const SocketTake r = kernel_.take_sockets(tgid, owner, sockets_seen_[tgid]);
+  sockets_taken_ += r.taken;
+  sockets_take_failed_ += r.failed;
+  if (r.failed)
+    log_write("quarantine: " + std::to_string(r.failed) + " socket(s) of pid " + std::to_string(tgid) +
+                  " that it did not make are NOT cut (" + r.error + "); tried again in " +
+                  std::to_string(kSocketScanMs) + " ms",
+              now);
+}
+
+void Act::quarantine_landed(uint32_t tgid, uint64_t now) {
+  net_denied_.insert(tgid);
+  take_sockets(tgid, now);
+  arm_socket_scan();
+}
+
+void Act::adopt_quarantines() {
+  for (uint32_t tgid : kernel_.net_denied()) net_denied_.insert(tgid);
+  scan_sockets();
+}
+
+void Act::on_fork(uint32_t parent, uint32_t child) {
+  if (net_denied_.count(parent)) net_denied_.insert(child);  // the kernel copied the verdict
+}
+
+// The processes looked at: those whose quarantine rampartd wrote, and the
+// children forked under one. Each is checked against the verdict map: one
+// lookup per process, however full the map is.
+void Act::scan_sockets() {
+  for (auto it = net_denied_.begin(); it != net_denied_.end();) {
+    auto v = kernel_.verdict_of(*it);
+    it = v && (v->flags & RP_V_DENY_NET) ? std::next(it) : net_denied_.erase(it);
+  }
+  for (auto it = sockets_seen_.begin(); it != sockets_seen_.end();)
+    it = net_denied_.count(it->first) ? std::next(it) : sockets_seen_.erase(it);
+  const uint64_t now = boot_now_ns();
+  for (uint32_t tgid : net_denied_) take_sockets(tgid, now);
+  if (!net_denied_.empty()) arm_socket_scan();
+}
+
+void Act::arm_socket_scan() {
+  if (scan_armed_) return;
+  if (!scan_timer_) scan_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+  scan_armed_ = true;
+  scan_timer_->expires_after(std::chrono::milliseconds(kSocketScanMs));
+  scan_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    scan_armed_ = false;
+    scan_sockets();
+  });
 }
 
 }  // namespace rampart::engine

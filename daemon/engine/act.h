@@ -6,7 +6,11 @@
 // pending, retried with backoff until it lands ("applied"), a newer write
 // for the same process lands first, or the process exits ("abandoned").
 // Act also sends the kills, and holds the quarantines that a score cannot
-// lift (put there by an operator or by a fail-closed policy).
+// lift (put there by an operator or by a fail-closed policy). While a
+// quarantine holds, Act makes the sockets the process holds but did not make
+// (inherited, passed over SCM_RIGHTS, taken with pidfd_getfd) its own in the
+// kernel, so that they are cut with its own: at once when the verdict lands,
+// then every kSocketScanMs.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -16,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "enforce/pending_writes.h"
@@ -40,6 +45,10 @@ constexpr rp_verdict kernel_verdict(score::Level level) {
 // A quarantine held by an operator or a fail-closed policy.
 inline constexpr rp_verdict kQuarantineVerdict = kernel_verdict(score::Level::kQuarantine);
 
+// How often the sockets of quarantined processes are looked at again: the
+// most a socket passed to one after its verdict goes uncut.
+inline constexpr uint32_t kSocketScanMs = 500;
+
 class Act {
  public:
   // synthesize: hands an enforce event rampartd made itself (an open killed
@@ -62,6 +71,8 @@ class Act {
   void assign_selected(uint32_t tgid, const PolicyRuntime& policies);
   // A fork the kernel flagged RP_F_INHERIT_FAILED: the parent's entries, written from here.
   void inherit_in_userspace(uint32_t parent, uint32_t child);
+  // Every fork: a child of a quarantined process has its sockets looked at too.
+  void on_fork(uint32_t parent, uint32_t child);
   // start_ns: when the process started (0: as the process table has it), so
   // that a pid taken by another process since is not killed.
   bool kill(uint32_t tgid, uint64_t start_ns = 0);
@@ -75,6 +86,13 @@ class Act {
 
   // At exit: the process's pending writes go ("abandoned"), its holds too.
   void forget(uint32_t tgid, uint64_t now);
+
+  // At start: the quarantines the kernel already holds (pinned by a
+  // previous rampartd) get their sockets looked at like new ones.
+  void adopt_quarantines();
+  // Sockets made a quarantined process's own, and those that could not be.
+  uint64_t sockets_taken() const { return sockets_taken_; }
+  uint64_t sockets_take_failed() const { return sockets_take_failed_; }
 
   const enforce::PendingWrites& pending() const { return pending_; }
   const std::string& last_write_error() const { return last_write_error_; }
@@ -96,6 +114,13 @@ class Act {
   void arm_retry();
   void retry_writes();
   void after_the_fact(const rp_enforce_event& e);
+  void take_sockets(uint32_t tgid, uint64_t now);
+  // A verdict denying the network landed: its sockets now, and the scan set going.
+  void quarantine_landed(uint32_t tgid, uint64_t now);
+  // One pass over the sockets of every quarantined process; it comes round
+  // again every kSocketScanMs while one is.
+  void scan_sockets();
+  void arm_socket_scan();
 
   boost::asio::io_context& io_;
   Kernel& kernel_;
@@ -111,6 +136,13 @@ class Act {
   std::string last_write_error_;
   uint64_t verdicts_applied_ = 0, kills_ = 0, policy_errors_ = 0;
   std::function<void()> after_retries_;
+  // Quarantined processes (by rampartd's writes, and children forked under one).
+  std::unordered_set<uint32_t> net_denied_;
+  // Per quarantined process, the socket inodes already settled.
+  std::unordered_map<uint32_t, std::unordered_set<uint64_t>> sockets_seen_;
+  std::unique_ptr<boost::asio::steady_timer> scan_timer_;
+  bool scan_armed_ = false;
+  uint64_t sockets_taken_ = 0, sockets_take_failed_ = 0;
 };
 
 }  // namespace rampart::engine

@@ -17,6 +17,8 @@ class BpfKernel final : public Kernel {
   Result<void> assign_process(uint32_t tgid, uint32_t id) override { return programs_.assign_process(tgid, id); }
   bool kill(uint32_t tgid, uint64_t start_ns) override;
   bool alive(uint32_t tgid) const override;
+  std::vector<uint32_t> net_denied() const override { return programs_.net_denied(); }
+  SocketTake take_sockets(uint32_t tgid, const rp_proc& owner, std::unordered_set<uint64_t>& seen) override;
   enforce::MapWriter& maps() override { return programs_; }
   std::vector<std::pair<uint32_t, uint32_t>> process_policies() const override { return programs_.process_policies(); }
   Result<void> clear_policy_ids(uint32_t lo, uint32_t hi, bool exe_only) override {

@@ -26,6 +26,7 @@ void Enrich::run(Work& w) {
       const auto& e = ev.as<rp_fork_event>();
       ensure_known(p);
       table_.on_fork(p.tgid, e.child_tgid, e.child_start_ns, e.hdr.ts_ns);
+      act_.on_fork(p.tgid, e.child_tgid);
       if (e.hdr.flags & RP_F_INHERIT_FAILED) act_.inherit_in_userspace(p.tgid, e.child_tgid);
       break;
     }

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -16,6 +18,13 @@
 #include "util/result.h"
 
 namespace rampart::engine {
+
+// What one pass over a process's sockets did (Kernel::take_sockets).
+struct SocketTake {
+  uint32_t taken = 0;   // sockets made the process's own in the socket owner map
+  uint32_t failed = 0;  // sockets it holds that could not be (error says why)
+  std::string error;
+};
 
 class Kernel {
  public:
@@ -33,6 +42,18 @@ class Kernel {
   virtual bool kill(uint32_t tgid, uint64_t start_ns) = 0;
   // false once the process is gone (ESRCH).
   virtual bool alive(uint32_t tgid) const = 0;
+
+  // Quarantine of sockets a process holds but another process owns
+  // (inherited, passed over SCM_RIGHTS, taken with pidfd_getfd): every
+  // process whose verdict denies the network (a walk of the whole verdict
+  // map: read once, at start), and the pass that makes each inet socket in a process's fd table its
+  // own, so that the skb hooks cut it under its verdict. `seen` holds the
+  // socket inodes already settled for this process, and grows. Kernels
+  // without socket cuts (and the fakes) have neither.
+  virtual std::vector<uint32_t> net_denied() const { return {}; }
+  virtual SocketTake take_sockets(uint32_t /*tgid*/, const rp_proc& /*owner*/, std::unordered_set<uint64_t>& /*seen*/) {
+    return {};
+  }
 
   // The policy maps as a whole, for the policy runtime: the compiler's
   // writer, every (tgid, policy id) assignment, and clearing a bank of ids

@@ -33,6 +33,7 @@ void flags_json(JsonWriter& w, uint32_t flags) {
       {RP_F_PATH2_TRUNCATED, "path2_truncated"}, {RP_F_PATH2_RESOLVED, "path2_resolved"},
       {RP_F_STDIO_SOCKET, "stdio_socket"},       {RP_F_INHERIT_FAILED, "inherit_failed"},
       {RP_F_NET_MAPPED, "ipv4_mapped"},          {RP_F_NET_UNSPECIFIED, "unspecified_address"},
+      {RP_F_NET_TAKEN, "socket_taken"},
   };
   if (flags == 0) return;
   w.key("flags").begin_array();

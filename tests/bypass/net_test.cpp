@@ -16,18 +16,21 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "support/ctl.h"
 #include "support/policed.h"
@@ -241,57 +244,152 @@ struct Peer {
   }
 };
 
+// The sockets a Holder works on: a TCP connection to the peer, a UDP socket
+// connected to the peer, and a listener of its own.
+struct HeldSockets {
+  int tcp = -1, udp = -1, listener = -1;
+  // Made by the calling process; -1s if one of them could not be made.
+  static HeldSockets open(const Peer& peer) { return open(port_of(peer.listener), port_of(peer.udp)); }
+  static HeldSockets open(uint16_t tcp_port, uint16_t udp_port) {
+    HeldSockets h;
+    h.tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    h.udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    h.listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    auto to_tcp = loopback(tcp_port), to_udp = loopback(udp_port), any = loopback(0);
+    if (connect(h.tcp, reinterpret_cast<sockaddr*>(&to_tcp), sizeof(to_tcp)) != 0 ||
+        connect(h.udp, reinterpret_cast<sockaddr*>(&to_udp), sizeof(to_udp)) != 0 ||
+        bind(h.listener, reinterpret_cast<sockaddr*>(&any), sizeof(any)) != 0 || listen(h.listener, 16) != 0) {
+      h.close_all();
+      return h;
+    }
+    set_timeout(h.tcp, 500);
+    set_timeout(h.udp, 500);
+    return h;
+  }
+  bool ok() const { return tcp >= 0 && udp >= 0 && listener >= 0; }
+  void close_all() {
+    for (int* fd : {&tcp, &udp, &listener})
+      if (*fd >= 0) close(std::exchange(*fd, -1));
+  }
+};
+
+// Sends the three sockets over a unix socket (SCM_RIGHTS).
+bool pass_sockets(int unix_fd, const HeldSockets& h) {
+  int fds[3] = {h.tcp, h.udp, h.listener};
+  char cbuf[CMSG_SPACE(sizeof(fds))] = {};
+  char byte = 'f';
+  iovec iov{&byte, 1};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = cbuf;
+  m.msg_controllen = sizeof(cbuf);
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(fds));
+  std::memcpy(CMSG_DATA(c), fds, sizeof(fds));
+  return sendmsg(unix_fd, &m, 0) == 1;
+}
+
+// Receives three sockets sent by pass_sockets.
+bool take_sockets(int unix_fd, HeldSockets& h) {
+  int fds[3] = {-1, -1, -1};
+  char cbuf[CMSG_SPACE(sizeof(fds))] = {};
+  char byte = 0;
+  iovec iov{&byte, 1};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = cbuf;
+  m.msg_controllen = sizeof(cbuf);
+  if (recvmsg(unix_fd, &m, 0) != 1) return false;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(fds))) return false;
+  std::memcpy(fds, CMSG_DATA(c), sizeof(fds));
+  h.close_all();
+  h.tcp = fds[0];
+  h.udp = fds[1];
+  h.listener = fds[2];
+  return true;
+}
+
 // A child holding, from before any verdict, a TCP connection to the peer, a
-// UDP socket connected to the peer, and a listener of its own. It runs one
-// command per byte on a pipe and answers with an errno (0: it worked).
+// UDP socket connected to the peer, and a listener. It made them itself, or
+// (given `inherited`) inherited them at fork from the test process, which
+// keeps its copies. It runs one command per byte on a pipe and answers with
+// an errno (0: it worked); 'G' swaps its sockets for three passed over the
+// unix socket `unix_to_holder` (SCM_RIGHTS), 'P' takes three of the test
+// process's with pidfd_getfd.
 struct Holder {
   pid_t pid = -1;
-  int cmd = -1, res = -1;
+  int cmd = -1, res = -1, unix_to_holder = -1;
   uint16_t listen_port = 0, udp_port = 0;
-  explicit Holder(const Peer& peer) {
-    int a[2], b[2];
+  HeldSockets inherited;
+  explicit Holder(const Peer& peer, bool inherit = false) {
+    int a[2], b[2], x[2];
     REQUIRE(pipe(a) == 0);
     REQUIRE(pipe(b) == 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, x) == 0);
+    if (inherit) {
+      inherited = HeldSockets::open(peer);
+      REQUIRE(inherited.ok());
+    }
     const uint16_t tcp_to = port_of(peer.listener), udp_to = port_of(peer.udp);
     pid = spawn_child([&] {
       close(a[1]);
       close(b[0]);
-      int c = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
-      int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-      auto to_tcp = loopback(tcp_to), to_udp = loopback(udp_to), any = loopback(0);
-      if (connect(c, reinterpret_cast<sockaddr*>(&to_tcp), sizeof(to_tcp)) != 0 ||
-          connect(u, reinterpret_cast<sockaddr*>(&to_udp), sizeof(to_udp)) != 0 ||
-          bind(l, reinterpret_cast<sockaddr*>(&any), sizeof(any)) != 0 || listen(l, 16) != 0)
-        return 1;
-      set_timeout(c, 500);
-      set_timeout(u, 500);
-      uint16_t ports[2] = {port_of(l), port_of(u)};
+      close(x[0]);
+      // The peer's sockets came along with the fork: a quarantined holder would cut them too.
+      close(peer.listener);
+      close(peer.udp);
+      HeldSockets h = inherit ? inherited : HeldSockets::open(tcp_to, udp_to);
+      if (!h.ok()) return 1;
+      uint16_t ports[2] = {port_of(h.listener), port_of(h.udp)};
       if (write(b[1], ports, sizeof(ports)) != sizeof(ports)) return 1;
       char op;
       while (read(a[0], &op, 1) == 1) {
         int err = 0;
         switch (op) {
           case 'S':  // send on the TCP connection
-            err = send(c, "q", 1, MSG_NOSIGNAL) == 1 ? 0 : errno;
+            err = send(h.tcp, "q", 1, MSG_NOSIGNAL) == 1 ? 0 : errno;
             break;
           case 'R':  // receive on it
-            err = recv_errno(c);
+            err = recv_errno(h.tcp);
             break;
           case 'U':  // send on the connected UDP socket
-            err = send(u, "q", 1, 0) == 1 ? 0 : errno;
+            err = send(h.udp, "q", 1, 0) == 1 ? 0 : errno;
             break;
           case 'V':  // receive on it
-            err = recv_errno(u);
+            err = recv_errno(h.udp);
             break;
           case 'A': {  // accept a connection within 1 s and answer it
-            pollfd p{l, POLLIN, 0};
+            pollfd p{h.listener, POLLIN, 0};
             if (poll(&p, 1, 1000) != 1) {
               err = ETIMEDOUT;
               break;
             }
-            int k = accept(l, nullptr, nullptr);
+            int k = accept(h.listener, nullptr, nullptr);
             err = k >= 0 && send(k, "hi", 2, MSG_NOSIGNAL) == 2 ? 0 : errno;
             if (k >= 0) close(k);
+            break;
+          }
+          case 'G':  // take three sockets passed over the unix socket
+            err = take_sockets(x[1], h) ? 0 : errno ? errno : EPROTO;
+            break;
+          case 'P': {  // take three sockets from the parent with pidfd_getfd, their numbers on the unix socket
+            int nums[3];
+            int pidfd = static_cast<int>(syscall(SYS_pidfd_open, getppid(), 0));
+            if (read(x[1], nums, sizeof(nums)) != sizeof(nums) || pidfd < 0) {
+              err = errno ? errno : EPROTO;
+              break;
+            }
+            h.close_all();
+            h.tcp = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, nums[0], 0));
+            h.udp = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, nums[1], 0));
+            h.listener = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, nums[2], 0));
+            err = h.ok() ? 0 : errno;
+            close(pidfd);
             break;
           }
         }
@@ -301,8 +399,10 @@ struct Holder {
     });
     close(a[0]);
     close(b[1]);
+    close(x[1]);
     cmd = a[1];
     res = b[0];
+    unix_to_holder = x[0];
     uint16_t ports[2] = {};
     REQUIRE(read(res, ports, sizeof(ports)) == sizeof(ports));
     listen_port = ports[0];
@@ -316,7 +416,9 @@ struct Holder {
   ~Holder() {
     close(cmd);
     close(res);
+    close(unix_to_holder);
     waitpid(pid, nullptr, 0);
+    inherited.close_all();
   }
 };
 
@@ -357,6 +459,61 @@ uint64_t metric(uint16_t port, const std::string& series) {
   return at == std::string::npos ? 0 : std::stoull(body.substr(at + series.size() + 2));
 }
 
+// Controls, before the verdict: each of the holder's sockets passes traffic
+// both ways. s: the peer's end of the holder's TCP connection.
+void expect_flowing(Holder& h, const Peer& peer, int s, uint16_t udp_port, uint16_t listen_port) {
+  auto holder_udp = loopback(udp_port);
+  REQUIRE(h.run('S') == 0);
+  REQUIRE(recv_errno(s) == 0);
+  REQUIRE(send(s, "p", 1, MSG_NOSIGNAL) == 1);
+  REQUIRE(h.run('R') == 0);
+  REQUIRE(h.run('U') == 0);
+  REQUIRE(recv_errno(peer.udp) == 0);
+  REQUIRE(sendto(peer.udp, "p", 1, 0, reinterpret_cast<sockaddr*>(&holder_udp), sizeof(holder_udp)) == 1);
+  REQUIRE(h.run('V') == 0);
+  int before = connect_within(listen_port, 1000);
+  REQUIRE(before >= 0);
+  REQUIRE(h.run('A') == 0);
+  REQUIRE(recv_errno(before) == 0);
+  close(before);
+}
+
+// Under the verdict: no byte gets through any of the holder's sockets, either way.
+void expect_cut(Holder& h, const Peer& peer, int s, uint16_t udp_port, uint16_t listen_port) {
+  auto holder_udp = loopback(udp_port);
+  // TCP, out: the send is queued, but nothing reaches the peer (retransmits included).
+  h.run('S');
+  CHECK(recv_errno(s) == EAGAIN);
+  // TCP, in: the peer's bytes never arrive.
+  REQUIRE(send(s, "p", 1, MSG_NOSIGNAL) == 1);
+  CHECK(h.run('R') == EAGAIN);
+  // UDP, out: the send fails with EPERM, and nothing arrives.
+  CHECK(h.run('U') == EPERM);
+  CHECK(recv_errno(peer.udp) == EAGAIN);
+  // UDP, in.
+  REQUIRE(sendto(peer.udp, "p", 1, 0, reinterpret_cast<sockaddr*>(&holder_udp), sizeof(holder_udp)) == 1);
+  CHECK(h.run('V') == EAGAIN);
+  // The listener: a new connection from outside never completes, and accept gets nothing.
+  int after = connect_within(listen_port, 1000);
+  CHECK(after < 0);
+  if (after >= 0) close(after);
+  CHECK(h.run('A') == ETIMEDOUT);
+}
+
+// The cgroup_skb enforce events: each names `pid`. The directions reported
+// for sockets it did not make itself (taken) or for its own.
+std::set<std::string> cut_ops(const Daemon& d, pid_t pid, bool taken) {
+  std::set<std::string> ops;
+  for (const auto& e : d.events()) {
+    if (e["type"] != "enforce" || e["mechanism"] != "cgroup_skb") continue;
+    CHECK(e["proc"]["tgid"] == pid);
+    CHECK(e["reason"] == "verdict");
+    const bool flagged = e.contains("flags") && e["flags"].dump().find("socket_taken") != std::string::npos;
+    if (flagged == taken) ops.insert(e["op"].get<std::string>());
+  }
+  return ops;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -372,48 +529,14 @@ TEST_CASE(
   int s = accept(peer.listener, nullptr, nullptr);
   REQUIRE(s >= 0);
   set_timeout(s, 500);
-  auto holder_udp = loopback(h.udp_port);
-  auto to_holder = [&] {
-    return sendto(peer.udp, "p", 1, 0, reinterpret_cast<sockaddr*>(&holder_udp), sizeof(holder_udp)) == 1;
-  };
 
-  // Controls, before the verdict: every socket passes traffic both ways.
-  REQUIRE(h.run('S') == 0);
-  REQUIRE(recv_errno(s) == 0);
-  REQUIRE(send(s, "p", 1, MSG_NOSIGNAL) == 1);
-  REQUIRE(h.run('R') == 0);
-  REQUIRE(h.run('U') == 0);
-  REQUIRE(recv_errno(peer.udp) == 0);
-  REQUIRE(to_holder());
-  REQUIRE(h.run('V') == 0);
-  int before = connect_within(h.listen_port, 1000);
-  REQUIRE(before >= 0);
-  REQUIRE(h.run('A') == 0);
-  REQUIRE(recv_errno(before) == 0);
-  close(before);
+  expect_flowing(h, peer, s, h.udp_port, h.listen_port);
 
   auto q = ctl(d.socket(), {"quarantine", std::to_string(h.pid), "--reason", "bypass test"});
   INFO(q.out << q.err);
   REQUIRE(q.code == 0);
   CHECK(q.out.find("existing sockets pass no more packets") != std::string::npos);
-
-  // TCP, out: the send is queued, but nothing reaches the peer (retransmits included).
-  h.run('S');
-  CHECK(recv_errno(s) == EAGAIN);
-  // TCP, in: the peer's bytes never arrive.
-  REQUIRE(send(s, "p", 1, MSG_NOSIGNAL) == 1);
-  CHECK(h.run('R') == EAGAIN);
-  // UDP, out: the send fails with EPERM, and nothing arrives.
-  CHECK(h.run('U') == EPERM);
-  CHECK(recv_errno(peer.udp) == EAGAIN);
-  // UDP, in.
-  REQUIRE(to_holder());
-  CHECK(h.run('V') == EAGAIN);
-  // The listener: a new connection from outside never completes, and accept gets nothing.
-  int after = connect_within(h.listen_port, 1000);
-  CHECK(after < 0);
-  if (after >= 0) close(after);
-  CHECK(h.run('A') == ETIMEDOUT);
+  expect_cut(h, peer, s, h.udp_port, h.listen_port);
 
   // An unrelated process's loopback traffic, to the same peer, still flows both ways.
   const pid_t other = spawn_child([&] {
@@ -451,6 +574,7 @@ TEST_CASE(
     CHECK(e["reason"] == "verdict");
     CHECK(e["action"] == "denied");
     CHECK(e["remote"]["addr"] == "127.0.0.1");
+    CHECK_FALSE(e.contains("flags"));  // its own sockets
     ops.insert(e["op"].get<std::string>());
   }
   CHECK(ops == std::set<std::string>{"send", "receive"});
@@ -463,4 +587,89 @@ TEST_CASE(
   CHECK(h.run('U') == 0);
   CHECK(recv_errno(peer.udp) == 0);
   close(s);
+}
+
+TEST_CASE(
+    "a quarantined process's TCP connection, connected UDP socket and listener inherited from a parent outside the "
+    "quarantine pass nothing either way",
+    "[bypass]") {
+  Daemon d({.config = kScopedConfig, .api = true});
+  REQUIRE(d.ready());
+  Peer peer;
+  Holder h(peer, /*inherit=*/true);  // the test process made them and keeps its copies
+  int s = accept(peer.listener, nullptr, nullptr);
+  REQUIRE(s >= 0);
+  set_timeout(s, 500);
+  expect_flowing(h, peer, s, h.udp_port, h.listen_port);
+
+  auto q = ctl(d.socket(), {"quarantine", std::to_string(h.pid), "--reason", "bypass test"});
+  INFO(q.out << q.err);
+  REQUIRE(q.code == 0);
+  expect_cut(h, peer, s, h.udp_port, h.listen_port);
+  // The parent sends on the shared UDP socket through its sendmsg hook, which
+  // records owners: the socket stays the quarantined child's, and cut.
+  auto to_udp = loopback(port_of(peer.udp)), holder_udp = loopback(h.udp_port);
+  CHECK(sendto(h.inherited.udp, "z", 1, 0, reinterpret_cast<sockaddr*>(&to_udp), sizeof(to_udp)) < 0);
+  CHECK(recv_errno(peer.udp) == EAGAIN);
+  REQUIRE(sendto(peer.udp, "p", 1, 0, reinterpret_cast<sockaddr*>(&holder_udp), sizeof(holder_udp)) == 1);
+  CHECK(h.run('V') == EAGAIN);
+  // Reported under the quarantined process, marked as sockets it did not make.
+  CHECK(cut_ops(d, h.pid, true) == std::set<std::string>{"send", "receive"});
+
+  // Release: the sockets pass again, for the child and for the parent that made them.
+  REQUIRE(ctl(d.socket(), {"release", std::to_string(h.pid)}).code == 0);
+  CHECK(h.run('U') == 0);
+  CHECK(recv_errno(peer.udp) == 0);
+  CHECK(send(h.inherited.udp, "z", 1, 0) == 1);
+  CHECK(recv_errno(peer.udp) == 0);
+  close(s);
+}
+
+TEST_CASE(
+    "a TCP connection, connected UDP socket and listener passed over SCM_RIGHTS to, or taken with pidfd_getfd by, a "
+    "process already quarantined pass nothing either way (sends at once, all within 1 s)",
+    "[bypass]") {
+  Daemon d({.config = kScopedConfig, .api = true});
+  REQUIRE(d.ready());
+  Peer peer;
+  Holder h(peer);
+  int own = accept(peer.listener, nullptr, nullptr);  // the holder's own connection
+  REQUIRE(own >= 0);
+  auto q = ctl(d.socket(), {"quarantine", std::to_string(h.pid), "--reason", "bypass test"});
+  INFO(q.out << q.err);
+  REQUIRE(q.code == 0);
+
+  // Made by the test process, which is not quarantined: they pass traffic.
+  HeldSockets given = HeldSockets::open(peer);
+  REQUIRE(given.ok());
+  int s = accept(peer.listener, nullptr, nullptr);
+  REQUIRE(s >= 0);
+  set_timeout(s, 500);
+  REQUIRE(send(given.tcp, "g", 1, MSG_NOSIGNAL) == 1);
+  REQUIRE(recv_errno(s) == 0);
+  REQUIRE(send(given.udp, "g", 1, 0) == 1);
+  REQUIRE(recv_errno(peer.udp) == 0);
+  const uint16_t udp_port = port_of(given.udp), listen_port = port_of(given.listener);
+
+  // Handed over (or taken); the giver closes its copies, so the holder's are the only ones.
+  SECTION("over SCM_RIGHTS") {
+    REQUIRE(pass_sockets(h.unix_to_holder, given));
+    REQUIRE(h.run('G') == 0);
+  }
+  SECTION("taken with pidfd_getfd") {
+    int nums[3] = {given.tcp, given.udp, given.listener};
+    REQUIRE(write(h.unix_to_holder, nums, sizeof(nums)) == sizeof(nums));
+    REQUIRE(h.run('P') == 0);
+  }
+  given.close_all();
+  // Its first sends are cut at once: the kernel sees a quarantined process send on them.
+  CHECK(h.run('U') == EPERM);
+  CHECK(recv_errno(peer.udp) == EAGAIN);
+  h.run('S');
+  CHECK(recv_errno(s) == EAGAIN);
+  std::this_thread::sleep_for(1s);  // the quarantine's socket scan runs every 500 ms: the listener too
+  expect_cut(h, peer, s, udp_port, listen_port);
+  CHECK(cut_ops(d, h.pid, true) == std::set<std::string>{"send", "receive"});
+  close(s);
+  close(own);
 }

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.h"
@@ -64,6 +65,26 @@ class FakeKernel final : public engine::Kernel, public enforce::MapWriter {
     return true;
   }
   bool alive(uint32_t tgid) const override { return !dead.count(tgid); }
+  std::vector<uint32_t> net_denied() const override {
+    std::vector<uint32_t> out;
+    for (const auto& [tgid, v] : verdicts)
+      if (v.flags & RP_V_DENY_NET) out.push_back(tgid);
+    return out;
+  }
+  // The socket inodes each process holds; the passes over them, by pid.
+  std::map<uint32_t, std::vector<uint64_t>> sockets;
+  std::vector<uint32_t> socket_passes;
+  uint32_t fail_sockets = 0;  // sockets each pass reports it could not take
+  engine::SocketTake take_sockets(uint32_t tgid, const rp_proc& owner, std::unordered_set<uint64_t>& seen) override {
+    socket_passes.push_back(tgid);
+    engine::SocketTake r;
+    if (owner.tgid != tgid) return r;
+    for (uint64_t ino : sockets[tgid])
+      if (seen.insert(ino).second) ++r.taken;
+    r.failed = fail_sockets;
+    if (r.failed) r.error = "pidfd_getfd: Operation not permitted";
+    return r;
+  }
   enforce::MapWriter& maps() override { return *this; }
   std::vector<std::pair<uint32_t, uint32_t>> process_policies() const override {
     return {assigned.begin(), assigned.end()};
@@ -406,4 +427,46 @@ TEST_CASE("a fork passes the parent's distrust on to the child", "[pipeline]") {
   REQUIRE(v);
   CHECK(v->score < 100);
   CHECK(h.engine->table().find(kChild) != nullptr);
+}
+
+TEST_CASE(
+    "a quarantine takes the sockets its process holds when the verdict lands, looks again while it holds, and stops "
+    "when it is released",
+    "[pipeline]") {
+  Harness h(kPolicy);
+  h.kernel.sockets[kPid] = {11, 12};
+  h.feed(exec_event(kPid, kParent, "/opt/probe/bin/probe"));
+  h.feed(chmod_setuid(kPid));  // quarantine
+  REQUIRE((h.kernel.verdicts.at(kPid).flags & RP_V_DENY_NET));
+  auto& act = h.engine->act();
+  CHECK(h.kernel.socket_passes == std::vector<uint32_t>{kPid});
+  CHECK(act.sockets_taken() == 2);
+  // Runs the loop until `done`, for 3 s at most.
+  auto run_until = [&](auto done) {
+    h.io.restart();
+    for (int i = 0; i < 60 && !done(); ++i) h.io.run_for(std::chrono::milliseconds(50));
+    return done();
+  };
+  // A socket passed to it later is taken on the next scan, once.
+  h.kernel.sockets[kPid].push_back(13);
+  CHECK(run_until([&] { return h.kernel.socket_passes.size() >= 2; }));
+  CHECK(act.sockets_taken() == 3);
+  // A child forked under the verdict has its sockets taken too.
+  h.kernel.sockets[kChild] = {21};
+  auto f = record<rp_fork_event>(RP_EV_FORK, proc(kPid, kParent, "probe"));
+  f.child_pid = f.child_tgid = kChild;
+  f.child_start_ns = 7;
+  h.feed(f);
+  h.kernel.verdicts[kChild] = h.kernel.verdicts.at(kPid);  // as the kernel copies it at fork
+  CHECK(run_until([&] { return act.sockets_taken() == 4; }));
+  // What could not be taken is counted.
+  h.kernel.fail_sockets = 1;
+  CHECK(run_until([&] { return act.sockets_take_failed() >= 1; }));
+  // Released: no more passes.
+  h.kernel.verdicts.erase(kPid);
+  h.kernel.verdicts.erase(kChild);
+  h.io.restart();
+  const size_t passes = h.kernel.socket_passes.size();
+  h.io.run_for(std::chrono::milliseconds(2 * engine::kSocketScanMs + 200));
+  CHECK(h.kernel.socket_passes.size() == passes);
 }
