@@ -41,7 +41,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define RP_MAY_WRITE 0x2
 #define RP_MAY_APPEND 0x8
 #define RP_BPF_FS_MAGIC 0xcafe4a11
-#define RP_BPF_LINK_GET_FD_BY_ID 30 /* enum bpf_cmd */
+/* enum bpf_cmd */
+#define RP_BPF_LINK_UPDATE 29
+#define RP_BPF_LINK_GET_FD_BY_ID 30
+#define RP_BPF_LINK_DETACH 34
 
 /* rampartd's start time in clock ticks since boot (/proc/PID/stat field 22),
  * and the length of a tick: with rp_self_tgid, rampartd itself. */
@@ -391,6 +394,28 @@ static __always_inline int rp_protect_obj(__u64 kind, __u32 id)
 	return rp_self_refuse(RP_EV_BPF);
 }
 
+/*
+ * The id of the link behind the caller's fd, or 0. Read before the kernel
+ * resolves the fd itself; what the fd holds need not be a link (then the
+ * id is noise, and the command fails anyway).
+ */
+static __always_inline __u32 rp_link_id_of_fd(int fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+	struct bpf_link *link;
+
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	link = BPF_CORE_READ(f, private_data);
+	return link ? BPF_CORE_READ(link, id) : 0;
+}
+
 /* Only the first three arguments: newer kernels add a fourth before the return value. */
 SEC("lsm/bpf")
 int BPF_PROG(rp_lsm_bpf, int cmd, union bpf_attr *attr, unsigned int size)
@@ -401,6 +426,11 @@ int BPF_PROG(rp_lsm_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	 * id; a pinned one is out of reach (rp_lsm_pin_dir). Without an fd
 	 * nobody can detach or update the link. */
 	if (cmd == RP_BPF_LINK_GET_FD_BY_ID && rp_protect_obj(RP_OBJ_LINK, attr->link_id))
+		return -RP_EPERM;
+	/* An fd taken before the protection began (or handed over): no detach, no other program. */
+	if (cmd == RP_BPF_LINK_DETACH && rp_protect_obj(RP_OBJ_LINK, rp_link_id_of_fd(attr->link_detach.link_fd)))
+		return -RP_EPERM;
+	if (cmd == RP_BPF_LINK_UPDATE && rp_protect_obj(RP_OBJ_LINK, rp_link_id_of_fd(attr->link_update.link_fd)))
 		return -RP_EPERM;
 	return rp_priv_lsm(RP_EV_BPF, RP_PRIV_BPF);
 }

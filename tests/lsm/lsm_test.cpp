@@ -3,6 +3,7 @@
 // refusals are EPERM from the hook, the caller survives, nobody is killed;
 // and rampartd protects itself from other root processes.
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/sched.h>
 #include <sys/mount.h>
@@ -219,8 +220,8 @@ std::string as_other_root(const std::string& script) { return run_shell("/bin/ba
 }  // namespace
 
 TEST_CASE(
-    "LSM: another root process can neither detach rampartd's links (by id, through their pins or the cgroup) nor "
-    "unlink or rename its pins, and a denied connect stays refused",
+    "LSM: another root process can neither detach rampartd's links (by id, by fd, through their pins or the cgroup) "
+    "nor unlink or rename its pins, and a denied connect stays refused",
     "[lsm]") {
   namespace fs = std::filesystem;
   ScratchTmpfs t;
@@ -259,7 +260,17 @@ TEST_CASE(
   // The attempts, each a way to take a program out without an fd to it.
   const std::string id = std::to_string(cgroup_link);
   const std::string moved = "/sys/fs/bpf/rampart-lsm-moved-" + std::to_string(getpid());
+  // An fd to the link that another process already holds (taken before the protection began, or handed
+  // over): ours, inherited by the shell, which tries BPF_LINK_DETACH on it.
+  const int held = bpf_obj_get(cgroup_pin.c_str());
+  REQUIRE(held >= 0);
+  REQUIRE(fcntl(held, F_SETFD, 0) == 0);
+  const std::string detach_fd =
+      "/usr/bin/python3 -c 'import ctypes,sys; l=ctypes.CDLL(None, use_errno=True); a=(ctypes.c_uint*8)(" +
+      std::to_string(held) + "); r=l.syscall(" + std::to_string(SYS_bpf) + ", " + std::to_string(BPF_LINK_DETACH) +
+      ", a, 32); print(\"link_detach\", r, ctypes.get_errno()); sys.exit(r != 0)'";
   const std::vector<std::pair<std::string, std::string>> attempts = {
+      {"detach-fd", detach_fd},
       {"detach-id", "bpftool link detach id " + id},               // BPF_LINK_GET_FD_BY_ID, then BPF_LINK_DETACH
       {"show-id", "bpftool link show id " + id},                   // the same fd, only held
       {"detach-pin", "bpftool link detach pinned " + cgroup_pin},  // BPF_OBJ_GET of the pin
@@ -271,6 +282,7 @@ TEST_CASE(
   std::string script;
   for (const auto& [name, cmd] : attempts) script += cmd + "; echo " + name + "-rc=$?; ";
   out = as_other_root(script);
+  close(held);
   INFO(out);
   for (const auto& [name, cmd] : attempts) {
     INFO(cmd);
@@ -298,7 +310,7 @@ TEST_CASE(
       CHECK(e["mechanism"] == "bpf_lsm");
       refusals += e["op"] == "bpf";
     }
-  CHECK(refusals >= 6);  // one per attempt; the cgroup detach is refused at the program's fd
+  CHECK(refusals >= 7);  // one per attempt; the cgroup detach is refused at the program's fd
   fs::remove_all(pins, ec);
 }
 
