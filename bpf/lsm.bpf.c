@@ -19,6 +19,8 @@
  *   sb_mount              privilege.mount: false
  *   bpf, bpf_map, bpf_prog  privilege.bpf: false; nobody else gets an fd
  *                         to rampartd's maps, programs and links
+ *   task_free             the protection ends with rampartd: the next one
+ *                         takes its pins over
  * rampartd and its supervisor are known by tgid and start time, so a process
  * that later gets one of their pids is nobody special.
  * Deny rules match the path (path_rules_map) and the file itself
