@@ -12,11 +12,17 @@
  *                         sensitive paths under a deny verdict
  *   ptrace_access_check   privilege.ptrace: false; nobody ptraces rampartd
  *   task_kill             nobody signals rampartd
+ *   inode_permission,
+ *   inode_rename          nobody reaches into, or renames, rampartd's pin dir
  *   kernel_read_file,
  *   kernel_load_data      privilege.moduleLoad: false
  *   sb_mount              privilege.mount: false
  *   bpf, bpf_map, bpf_prog  privilege.bpf: false; nobody else gets an fd
- *                         to rampartd's maps and programs
+ *                         to rampartd's maps, programs and links
+ *   task_free             the protection ends with rampartd: the next one
+ *                         takes its pins over
+ * rampartd and its supervisor are known by tgid and start time, so a process
+ * that later gets one of their pids is nobody special.
  * Deny rules match the path (path_rules_map) and the file itself
  * (inode_rules_map): a hard link, a bind mount or a rename of a denied file
  * is refused like its name.
@@ -33,10 +39,33 @@ char LICENSE[] SEC("license") = "GPL";
 #define RP_FMODE_EXEC 0x20
 #define RP_O_TRUNC 01000
 #define RP_SIGKILL 9
+#define RP_MAY_EXEC 0x1
+#define RP_MAY_WRITE 0x2
+#define RP_MAY_APPEND 0x8
+#define RP_BPF_FS_MAGIC 0xcafe4a11
+/* enum bpf_cmd */
+#define RP_BPF_LINK_UPDATE 29
+#define RP_BPF_LINK_GET_FD_BY_ID 30
+#define RP_BPF_LINK_DETACH 34
+
+/* rampartd's start time in clock ticks since boot (/proc/PID/stat field 22),
+ * and the length of a tick: with rp_self_tgid, rampartd itself. */
+const volatile __u64 rp_self_start __weak = 0;
+const volatile __u64 rp_tick_ns __weak = 10000000;
 
 /* Set by rampartd after load: its supervisor (the process that started it:
- * systemd, a container runtime, a test), which may still signal and ptrace it. */
+ * systemd, a container runtime, a test), which may still signal and ptrace it,
+ * by tgid and start time; 0: none (it had already gone). */
 volatile __u32 rp_admin_tgid __weak = 0;
+volatile __u64 rp_admin_start __weak = 0;
+
+/* Set when rampartd's main thread is freed: its protection ends with it, so
+ * that the next rampartd can take its pinned maps and links over. */
+volatile __u32 rp_self_gone __weak = 0;
+
+/* The inode numbers of rampartd's pin dir and its links/ on bpffs; 0: no pins. */
+volatile __u64 rp_pin_dir_ino __weak = 0;
+volatile __u64 rp_pin_links_ino __weak = 0;
 
 /* (policy id, path) -> RP_PR_* flags. */
 struct {
@@ -87,11 +116,31 @@ static __always_inline __u32 rp_tgid(void)
 	return bpf_get_current_pid_tgid() >> 32;
 }
 
+/* A process started in the same clock tick as the one recorded: the same one
+ * (a pid is not handed out twice within a tick). */
+static __always_inline int rp_started_at(struct task_struct *t, __u64 start)
+{
+	return t->group_leader->start_boottime / rp_tick_ns == start;
+}
+
+static __always_inline int rp_is_self_task(struct task_struct *t)
+{
+	return rp_self_tgid && t->tgid == rp_self_tgid && rp_started_at(t, rp_self_start);
+}
+
+static __always_inline int rp_caller_is_self(void)
+{
+	return rp_is_self_task(bpf_get_current_task_btf());
+}
+
 static __always_inline int rp_is_protected_caller(void)
 {
-	__u32 tgid = rp_tgid();
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 admin = rp_admin_tgid;
 
-	return rp_self_tgid && tgid != rp_self_tgid && (!rp_admin_tgid || tgid != rp_admin_tgid);
+	if (!rp_self_tgid || rp_self_gone || rp_is_self_task(t))
+		return 0;
+	return !admin || t->tgid != admin || !rp_started_at(t, rp_admin_start);
 }
 
 /* An enforce event for a path operation, with mechanism LSM. */
@@ -114,6 +163,13 @@ static __always_inline void rp_report_lsm(__u32 op, __u32 policy_id, __u8 action
 	if (path)
 		bpf_probe_read_kernel_str(ev->path, RP_LSM_PATH, path);
 	rp_submit(ev);
+}
+
+/* A refusal for rampartd's sake: reported, EPERM. */
+static __always_inline int rp_self_refuse(__u32 op)
+{
+	rp_report_lsm(op, 0, RP_ACT_DENIED, RP_REASON_SELF_PROTECT, NULL);
+	return -RP_EPERM;
 }
 
 /*
@@ -289,10 +345,8 @@ int BPF_PROG(rp_lsm_ptrace, struct task_struct *child, unsigned int mode, int re
 {
 	if (ret)
 		return ret;
-	if (rp_self_tgid && child->tgid == rp_self_tgid && rp_is_protected_caller()) {
-		rp_report_lsm(RP_EV_PTRACE, 0, RP_ACT_DENIED, RP_REASON_SELF_PROTECT, NULL);
-		return -RP_EPERM;
-	}
+	if (rp_is_self_task(child) && rp_is_protected_caller())
+		return rp_self_refuse(RP_EV_PTRACE);
 	return rp_priv_lsm(RP_EV_PTRACE, RP_PRIV_PTRACE);
 }
 
@@ -303,10 +357,8 @@ int BPF_PROG(rp_lsm_kill, struct task_struct *p, struct kernel_siginfo *info, in
 		return ret;
 	/* sig 0 only asks whether the process exists */
 	/* pid 1 (systemd) may stop it, as may its supervisor */
-	if (sig && rp_self_tgid && p->tgid == rp_self_tgid && rp_tgid() != 1 && rp_is_protected_caller()) {
-		rp_report_lsm(RP_OP_SIGNAL, 0, RP_ACT_DENIED, RP_REASON_SELF_PROTECT, NULL);
-		return -RP_EPERM;
-	}
+	if (sig && rp_is_self_task(p) && rp_tgid() != 1 && rp_is_protected_caller())
+		return rp_self_refuse(RP_OP_SIGNAL);
 	return 0;
 }
 
@@ -335,23 +387,54 @@ int BPF_PROG(rp_lsm_mount, const char *dev_name, const struct path *path, const 
 	return rp_priv_lsm(RP_EV_MOUNT, RP_PRIV_MOUNT);
 }
 
-/* Only the first three arguments: newer kernels add a fourth before the return value. */
-SEC("lsm/bpf")
-int BPF_PROG(rp_lsm_bpf, int cmd, union bpf_attr *attr, unsigned int size)
-{
-	if (rp_tgid() == rp_self_tgid)
-		return 0;
-	return rp_priv_lsm(RP_EV_BPF, RP_PRIV_BPF);
-}
-
 static __always_inline int rp_protect_obj(__u64 kind, __u32 id)
 {
 	__u64 k = kind << 32 | id;
 
 	if (!rp_is_protected_caller() || !bpf_map_lookup_elem(&protected_map, &k))
 		return 0;
-	rp_report_lsm(RP_EV_BPF, 0, RP_ACT_DENIED, RP_REASON_SELF_PROTECT, NULL);
-	return -RP_EPERM;
+	return rp_self_refuse(RP_EV_BPF);
+}
+
+/*
+ * The id of the link behind the caller's fd, or 0. Read before the kernel
+ * resolves the fd itself; what the fd holds need not be a link (then the
+ * id is noise, and the command fails anyway).
+ */
+static __always_inline __u32 rp_link_id_of_fd(int fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+	struct bpf_link *link;
+
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	link = BPF_CORE_READ(f, private_data);
+	return link ? BPF_CORE_READ(link, id) : 0;
+}
+
+/* Only the first three arguments: newer kernels add a fourth before the return value. */
+SEC("lsm/bpf")
+int BPF_PROG(rp_lsm_bpf, int cmd, union bpf_attr *attr, unsigned int size)
+{
+	if (rp_caller_is_self())
+		return 0;
+	/* A link has no hook of its own when its fd is made: refuse it here by
+	 * id; a pinned one is out of reach (rp_lsm_pin_dir). Without an fd
+	 * nobody can detach or update the link. */
+	if (cmd == RP_BPF_LINK_GET_FD_BY_ID && rp_protect_obj(RP_OBJ_LINK, attr->link_id))
+		return -RP_EPERM;
+	/* An fd taken before the protection began (or handed over): no detach, no other program. */
+	if (cmd == RP_BPF_LINK_DETACH && rp_protect_obj(RP_OBJ_LINK, rp_link_id_of_fd(attr->link_detach.link_fd)))
+		return -RP_EPERM;
+	if (cmd == RP_BPF_LINK_UPDATE && rp_protect_obj(RP_OBJ_LINK, rp_link_id_of_fd(attr->link_update.link_fd)))
+		return -RP_EPERM;
+	return rp_priv_lsm(RP_EV_BPF, RP_PRIV_BPF);
 }
 
 SEC("lsm/bpf_map")
@@ -368,4 +451,49 @@ int BPF_PROG(rp_lsm_bpf_prog, struct bpf_prog *prog, int ret)
 	if (ret)
 		return ret;
 	return rp_protect_obj(RP_OBJ_PROG, prog->aux->id);
+}
+
+static __always_inline int rp_is_pin_dir(struct inode *inode)
+{
+	__u64 ino;
+
+	if (!inode)
+		return 0;
+	ino = inode->i_ino;
+	if (!ino || (ino != rp_pin_dir_ino && ino != rp_pin_links_ino))
+		return 0;
+	return inode->i_sb->s_magic == RP_BPF_FS_MAGIC;
+}
+
+/* A lookup in the pin dir (or links/), and so every pin's BPF_OBJ_GET,
+ * unlink, rename or replacement; listing the names stays allowed. Runs on
+ * every path component in the system: two compares before anything else. */
+SEC("lsm/inode_permission")
+int BPF_PROG(rp_lsm_pin_dir, struct inode *inode, int mask, int ret)
+{
+	if (ret)
+		return ret;
+	if (!(mask & (RP_MAY_EXEC | RP_MAY_WRITE | RP_MAY_APPEND)) || !rp_is_pin_dir(inode))
+		return 0;
+	return rp_is_protected_caller() ? rp_self_refuse(RP_EV_BPF) : 0;
+}
+
+/* The pin dir itself moved away: the next rampartd would not find it. */
+SEC("lsm/inode_rename")
+int BPF_PROG(rp_lsm_pin_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir,
+	     struct dentry *new_dentry, int ret)
+{
+	if (ret)
+		return ret;
+	if (!rp_is_pin_dir(old_dentry->d_inode) && !rp_is_pin_dir(new_dentry->d_inode))
+		return 0;
+	return rp_is_protected_caller() ? rp_self_refuse(RP_EV_BPF) : 0;
+}
+
+SEC("lsm/task_free")
+int BPF_PROG(rp_lsm_task_free, struct task_struct *task)
+{
+	if (task->pid == task->tgid && rp_is_self_task(task))
+		rp_self_gone = 1;
+	return 0;
 }

@@ -23,6 +23,14 @@
 
 namespace rampart {
 
+namespace {
+
+// The supervisor, taken before anything else runs: read at load time, a
+// supervisor that had already exited would be replaced by whoever adopted us.
+const pid_t g_parent_at_start = getppid();
+
+}  // namespace
+
 Daemon::Daemon(DaemonOptions opts) : opts_(std::move(opts)), signals_(io_, SIGINT, SIGTERM), housekeeping_(io_) {}
 
 Daemon::~Daemon() = default;
@@ -112,7 +120,7 @@ Result<void> Daemon::load_programs(const bpf::Capabilities& caps) {
     if (lsm) {
       lsm_ = std::move(*lsm);
       programs_->set_lsm_privileges(bpf::LsmPrograms::kPrivileges);
-      if (auto r = lsm_->protect(*programs_, static_cast<uint32_t>(getppid())); !r)
+      if (auto r = lsm_->protect(*programs_, static_cast<uint32_t>(g_parent_at_start)); !r)
         log("warning: self-protection: " + r.error().what());
       lsm_status_ =
           "BPF LSM (self-test passed): exec, files, ptrace, module loading, mount, bpf() and "

@@ -320,6 +320,7 @@ struct rp_inode_key {
  * RP_OBJ_* << 32 | id). The BPF LSM programs refuse other processes an fd to them. */
 #define RP_OBJ_MAP 1
 #define RP_OBJ_PROG 2
+#define RP_OBJ_LINK 3
 
 /* policy_map value, indexed by policy id. */
 struct rp_policy_rule {

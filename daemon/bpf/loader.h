@@ -89,6 +89,7 @@ class Programs : public enforce::MapWriter {
   void set_lsm_privileges(uint32_t mask);
   // The pins (always present; enabled() says whether pinning is on).
   PinDir& pins() const { return *pins_; }
+  const std::vector<::bpf_link*>& links() const { return links_; }
   // How many enforcement maps were already pinned at load: a previous
   // rampartd's state, reused (0 on a fresh start).
   size_t reused_maps() const { return reused_maps_; }

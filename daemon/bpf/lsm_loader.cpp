@@ -4,15 +4,36 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "bpf/map_sweep.h"
 #include "rampart_lsm.skel.h"
 
 namespace rampart::bpf {
+
+namespace {
+
+// Field 22 of /proc/PID/stat: the start time in clock ticks since boot; 0 if unreadable.
+uint64_t start_ticks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return 0;
+  const size_t paren = line.rfind(')');  // the name may hold spaces and parentheses
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(line.substr(paren + 1));
+  std::string field;
+  for (int i = 3; i <= 22; ++i)
+    if (!(rest >> field)) return 0;
+  return std::strtoull(field.c_str(), nullptr, 10);
+}
+
+}  // namespace
 
 LsmPrograms::~LsmPrograms() {
   if (pins_ && owns_pins_) pins_->remove("lsm_", {"path_rules_map", "inode_rules_map"});
@@ -25,6 +46,8 @@ Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t 
   p->skel_ = rampart_lsm__open();
   if (!p->skel_) return fail_errno("opening the embedded BPF LSM object");
   p->skel_->rodata->rp_self_tgid = self_tgid;
+  p->skel_->rodata->rp_self_start = start_ticks(static_cast<pid_t>(self_tgid));
+  p->skel_->rodata->rp_tick_ns = 1000000000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
   // Every map the tracing object also has is the same map: its policy,
   // verdicts, ring buffer and counters.
   struct bpf_map* map;
@@ -136,7 +159,12 @@ Result<void> protect_id(int map_fd, uint64_t kind, int obj_fd, const char* name)
 }  // namespace
 
 Result<void> LsmPrograms::protect(const Programs& base, uint32_t supervisor_tgid) {
-  skel_->bss->rp_admin_tgid = supervisor_tgid;
+  // The start time is read while the supervisor is still our parent: then
+  // it is that process's, and a later one on the same pid does not match.
+  const uint64_t start = supervisor_tgid ? start_ticks(static_cast<pid_t>(supervisor_tgid)) : 0;
+  const bool alive = start && static_cast<uint32_t>(getppid()) == supervisor_tgid;
+  skel_->bss->rp_admin_start = alive ? start : 0;
+  skel_->bss->rp_admin_tgid = alive ? supervisor_tgid : 0;
   int pm = bpf_map__fd(skel_->maps.protected_map);
   for (struct bpf_object* obj : {base.object(), skel_->obj}) {
     struct bpf_map* map;
@@ -149,6 +177,18 @@ Result<void> LsmPrograms::protect(const Programs& base, uint32_t supervisor_tgid
       if (bpf_program__fd(prog) < 0) continue;
       if (auto r = protect_id(pm, RP_OBJ_PROG, bpf_program__fd(prog), bpf_program__name(prog)); !r) return r;
     }
+  }
+  std::vector<struct bpf_link*> links = base.links();
+  links.insert(links.end(), links_.begin(), links_.end());
+  for (struct bpf_link* link : links)
+    if (auto r = protect_id(pm, RP_OBJ_LINK, bpf_link__fd(link), "a link"); !r) return r;
+  if (pins_ && pins_->enabled()) {
+    struct stat dir {
+    }, sub{};
+    if (stat(pins_->path().c_str(), &dir) != 0 || stat((pins_->path() + "/links").c_str(), &sub) != 0)
+      return fail_errno("self-protection: the pin dir " + pins_->path());
+    skel_->bss->rp_pin_dir_ino = dir.st_ino;
+    skel_->bss->rp_pin_links_ino = sub.st_ino;
   }
   return {};
 }

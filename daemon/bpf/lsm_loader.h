@@ -43,8 +43,10 @@ class LsmPrograms {
   Result<void> add_inode_rules(uint32_t policy_id, const std::vector<InodeRule>& rules);
   Result<void> remove_inode_rules(uint32_t lo, uint32_t hi);
   // Keeps every process but rampartd and its supervisor (`supervisor_tgid`,
-  // e.g. systemd) away from rampartd: signals (pid 1 may always stop it),
-  // ptrace, and fds to its maps and programs.
+  // e.g. systemd, if it is still our parent) away from rampartd: signals
+  // (pid 1 may always stop it), ptrace, fds to its maps, programs and links,
+  // and its pin dir. Both are known by pid and start time; the protection
+  // ends when rampartd does, for the next one to take over.
   Result<void> protect(const Programs& base, uint32_t supervisor_tgid);
 
  private:

@@ -36,8 +36,9 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
          "io_uring_setup "
          "and umount: bpf_send_signal(SIGKILL) at the syscall");
     mech("self_protection", "bpf_lsm",
-         "no other process may signal or ptrace rampartd or open its maps and programs (its supervisor and pid 1 "
-         "may stop it)");
+         "no other process may signal or ptrace rampartd, get an fd to its maps, programs or links, or reach into "
+         "its pin dir (its supervisor, known by pid and start time, and pid 1 may stop it); not covered: its "
+         "cgroup (cgroup.kill, cgroup.freeze), and its pins once it has exited");
   } else {
     const bool exec = in.guard && (any_exec || any_enforce);
     mech("exec", exec ? "fanotify" : "none",

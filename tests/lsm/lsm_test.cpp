@@ -2,10 +2,17 @@
 // QEMU on Debian's kernels). rampartd must choose LSM after its self-test;
 // refusals are EPERM from the hook, the caller survives, nobody is killed;
 // and rampartd protects itself from other root processes.
+#include <bpf/bpf.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -14,9 +21,11 @@
 #include <vector>
 
 #include "support/files.h"
+#include "support/net.h"
 #include "support/policed.h"
 
 using nlohmann::json;
+using rampart::testing::Listener;
 using rampart::testing::PolicedBash;
 using rampart::testing::run_shell;
 using rampart::testing::ScratchTmpfs;
@@ -187,4 +196,211 @@ TEST_CASE("LSM: a denied binary run through a hard link or after mv fails with E
   fs::rename(tool, t.path + "/moved");
   run(t.path + "/moved", t.dir + "/m-moved");
   CHECK(s.enforce_events().size() == 3);
+}
+
+namespace {
+
+// The pins under `pins`/links, each with its link's info (read as rampartd's supervisor, this test, may).
+std::vector<std::pair<std::string, bpf_link_info>> pinned_links(const std::string& pins) {
+  std::vector<std::pair<std::string, bpf_link_info>> out;
+  for (const auto& e : std::filesystem::directory_iterator(pins + "/links")) {
+    int fd = bpf_obj_get(e.path().c_str());
+    if (fd < 0) continue;
+    bpf_link_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) out.emplace_back(e.path().string(), info);
+    close(fd);
+  }
+  return out;
+}
+
+// Runs `script` in a root shell that is neither rampartd nor its supervisor; "NAME-rc=N" per attempt.
+std::string as_other_root(const std::string& script) { return run_shell("/bin/bash", script).second; }
+
+}  // namespace
+
+TEST_CASE(
+    "LSM: another root process can neither detach rampartd's links (by id, by fd, through their pins or the cgroup) "
+    "nor unlink or rename its pins, and a denied connect stays refused",
+    "[lsm]") {
+  namespace fs = std::filesystem;
+  ScratchTmpfs t;
+  Listener denied;
+  const std::string pins = "/sys/fs/bpf/rampart-lsm-" + std::to_string(getpid());
+  const std::string port = std::to_string(denied.port());
+  PolicedBash s(
+      "enforce",
+      "  deny:\n    - id: no-port\n      network: { connect: [\"127.0.0.1:" + port + "\"] }\n      weight: 1\n",
+      kConfig + "  pin_dir: " + pins + "\n", t.dir);
+  REQUIRE(s.ready());
+  REQUIRE(s.lsm());
+  INFO(s.stderr_text());
+  const std::string connect = "(exec 3<>/dev/tcp/127.0.0.1/" + port + ") 2>&1; echo connect-rc=$?";
+  // The cgroup connect4 link: the one a detach would take the network deny rules away with.
+  std::string cgroup_pin, lsm_pin;
+  uint32_t cgroup_link = 0, cgroup_prog = 0;
+  for (const auto& [path, info] : pinned_links(pins)) {
+    if (info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.attach_type == BPF_CGROUP_INET4_CONNECT) {
+      cgroup_pin = path;
+      cgroup_link = info.id;
+      cgroup_prog = info.prog_id;
+    }
+    if (path.find("/lsm_") != std::string::npos) lsm_pin = path;
+  }
+  REQUIRE(cgroup_link != 0);
+  REQUIRE_FALSE(lsm_pin.empty());
+
+  // Controls: the deny rule holds, and another root process may not signal rampartd.
+  std::string out = run_shell(s.bash(), connect).second;
+  INFO(out);
+  REQUIRE(out.find("connect-rc=1") != std::string::npos);
+  out = as_other_root("kill -TERM " + std::to_string(s.pid()) + "; echo kill-rc=$?");
+  REQUIRE(out.find("kill-rc=1") != std::string::npos);
+
+  // The attempts, each a way to take a program out without an fd to it.
+  const std::string id = std::to_string(cgroup_link);
+  const std::string moved = "/sys/fs/bpf/rampart-lsm-moved-" + std::to_string(getpid());
+  // An fd to the link that another process already holds (taken before the protection began, or handed
+  // over): ours, inherited by the shell, which tries BPF_LINK_DETACH on it.
+  const int held = bpf_obj_get(cgroup_pin.c_str());
+  REQUIRE(held >= 0);
+  REQUIRE(fcntl(held, F_SETFD, 0) == 0);
+  const std::string detach_fd =
+      "/usr/bin/python3 -c 'import ctypes,sys; l=ctypes.CDLL(None, use_errno=True); a=(ctypes.c_uint*8)(" +
+      std::to_string(held) + "); r=l.syscall(" + std::to_string(SYS_bpf) + ", " + std::to_string(BPF_LINK_DETACH) +
+      ", a, 32); print(\"link_detach\", r, ctypes.get_errno()); sys.exit(r != 0)'";
+  const std::vector<std::pair<std::string, std::string>> attempts = {
+      {"detach-fd", detach_fd},
+      {"detach-id", "bpftool link detach id " + id},               // BPF_LINK_GET_FD_BY_ID, then BPF_LINK_DETACH
+      {"show-id", "bpftool link show id " + id},                   // the same fd, only held
+      {"detach-pin", "bpftool link detach pinned " + cgroup_pin},  // BPF_OBJ_GET of the pin
+      {"rm", "rm " + cgroup_pin},                                  // unlink the pin
+      {"mv", "mv " + lsm_pin + " " + pins + "/moved"},             // rename the pin
+      {"mv-dir", "mv " + pins + " " + moved},                      // rename the pin dir
+      {"cgroup-detach", "bpftool cgroup detach /sys/fs/cgroup connect4 id " + std::to_string(cgroup_prog)},
+  };
+  std::string script;
+  for (const auto& [name, cmd] : attempts) script += cmd + "; echo " + name + "-rc=$?; ";
+  out = as_other_root(script);
+  close(held);
+  INFO(out);
+  for (const auto& [name, cmd] : attempts) {
+    INFO(cmd);
+    CHECK(out.find(name + "-rc=0") == std::string::npos);
+  }
+  CHECK(out.find("Operation not permitted") != std::string::npos);
+  std::error_code ec;
+  const bool dir_moved = fs::exists(moved, ec);
+  if (dir_moved) fs::rename(moved, pins, ec);  // put it back, for the checks below and rampartd's exit
+  CHECK_FALSE(dir_moved);
+  CHECK(fs::exists(cgroup_pin));
+  CHECK(fs::exists(lsm_pin));
+
+  // The deny rule still holds: the link is attached and still on its cgroup.
+  out = run_shell(s.bash(), connect).second;
+  INFO(out);
+  CHECK(out.find("connect-rc=1") != std::string::npos);
+  bool attached = false;
+  for (const auto& [path, info] : pinned_links(pins))
+    attached = attached || (info.id == cgroup_link && info.cgroup.cgroup_id != 0);
+  CHECK(attached);
+  int refusals = 0;
+  for (const auto& e : s.enforce_events())
+    if (e["reason"] == "self_protection") {
+      CHECK(e["mechanism"] == "bpf_lsm");
+      refusals += e["op"] == "bpf";
+    }
+  CHECK(refusals >= 7);  // one per attempt; the cgroup detach is refused at the program's fd
+  fs::remove_all(pins, ec);
+}
+
+TEST_CASE("LSM: after rampartd's supervisor exits, a process on the supervisor's pid can neither ptrace nor kill it",
+          "[lsm]") {
+  namespace fs = std::filesystem;
+  ScratchTmpfs t;
+  // The supervisor: a shell that starts rampartd in a scratch cgroup and exits on SIGUSR1.
+  const std::string cg = "/sys/fs/cgroup/rampart-lsm-reuse-" + std::to_string(getpid());
+  REQUIRE(fs::create_directory(cg));
+  const std::string supervisor = t.dir + "/supervisor.sh", pidfile = t.dir + "/rampartd.pid";
+  std::ofstream(supervisor) << "#!/bin/bash\necho $$ > " << cg << "/cgroup.procs || exit 125\n"
+                            << RAMPARTD_PATH << " \"$@\" &\necho $! > " << pidfile << "\ntrap 'exit 0' USR1\nwait\n";
+  chmod(supervisor.c_str(), 0755);
+  // We adopt rampartd when the supervisor goes: the adoption must not make us its supervisor either.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  pid_t daemon = -1;
+  // Without its supervisor nobody but pid 1 may stop rampartd: cgroup.kill ends it (no LSM hook sees that).
+  struct Cleanup {
+    std::string cg;
+    pid_t& daemon;
+    ~Cleanup() {
+      std::ofstream(cg + "/cgroup.kill") << "1\n";
+      if (daemon > 0) waitpid(daemon, nullptr, 0);
+      for (int i = 0; i < 100 && rmdir(cg.c_str()) != 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      prctl(PR_SET_CHILD_SUBREAPER, 0);
+    }
+  } cleanup{cg, daemon};
+  PolicedBash s("audit", "  allow:\n    exec: [\"/usr/bin/*\"]\n", kConfig + "  pin_dir: \"\"\n", t.dir, supervisor);
+  REQUIRE(s.ready());
+  INFO(s.stderr_text());
+  REQUIRE(s.lsm());
+  const pid_t admin = s.pid();
+  daemon = std::stoi(slurp(pidfile));
+  REQUIRE(daemon > 0);
+
+  // Control: an ordinary root process may not signal rampartd.
+  std::string out = as_other_root("kill -KILL " + std::to_string(daemon) + "; echo kill-rc=$?");
+  INFO(out);
+  REQUIRE(out.find("kill-rc=1") != std::string::npos);
+
+  // The supervisor exits; we reap it, so its pid is free.
+  REQUIRE(kill(admin, SIGUSR1) == 0);
+  s.wait_exit();
+  REQUIRE(kill(daemon, 0) == 0);
+  // Adopted, we are its parent now, and still refused.
+  errno = 0;
+  CHECK(kill(daemon, SIGKILL) == -1);
+  CHECK(errno == EPERM);
+
+  // The attempt: a process created on the supervisor's pid (clone3 with set_tid).
+  int status = -1;
+  for (int i = 0; i < 50 && status < 0; ++i) {
+    clone_args args{};
+    args.exit_signal = SIGCHLD;
+    pid_t want = admin;
+    args.set_tid = reinterpret_cast<uintptr_t>(&want);
+    args.set_tid_size = 1;
+    long child = syscall(SYS_clone3, &args, sizeof(args));
+    if (child == 0) {
+      // Only raw system calls here: the test is multithreaded.
+      int r = syscall(SYS_getpid) == admin ? 0 : 4;
+      if (ptrace(PTRACE_SEIZE, daemon, nullptr, nullptr) == 0) r |= 1;
+      if (kill(daemon, SIGKILL) == 0) r |= 2;
+      _exit(r);
+    }
+    if (child < 0) {
+      REQUIRE(errno == EEXIST);  // not yet free
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    REQUIRE(child == admin);
+    waitpid(static_cast<pid_t>(child), &status, 0);
+  }
+  REQUIRE(status >= 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK((WEXITSTATUS(status) & 4) == 0);  // it had the pid
+  CHECK((WEXITSTATUS(status) & 1) == 0);  // ptrace refused
+  CHECK((WEXITSTATUS(status) & 2) == 0);  // kill refused
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(kill(daemon, 0) == 0);
+  // Reported: the control, the adoptive parent, then ptrace and kill from the reused pid.
+  int refusals = 0;
+  for (int i = 0; i < 100 && refusals < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    refusals = 0;
+    for (const auto& e : s.events())
+      refusals +=
+          e["type"] == "enforce" && e["reason"] == "self_protection" && (e["op"] == "signal" || e["op"] == "ptrace");
+  }
+  CHECK(refusals >= 4);
 }
