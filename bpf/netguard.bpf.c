@@ -42,6 +42,12 @@ char LICENSE[] SEC("license") = "GPL";
  * cgroup sock, sock_addr and skb programs (the skb hooks are loaded). */
 const volatile __u32 rp_netcut = 0;
 
+/* Set by rampartd before load: 1 when cgroup skb programs may ask for the
+ * current task (bpf_get_current_pid_tgid there came after 6.1). Without it
+ * the take at a quarantined task's first send is dead code, and only
+ * rampartd's fd scan takes sockets the process did not create. */
+const volatile __u32 rp_send_take = 0;
+
 /* socket -> owner. Lives and dies with the socket; a socket accepted from a
  * listener gets a copy (BPF_F_CLONE). No entry (memory short, or a socket
  * older than rampartd): the socket is never cut, and the failure is counted. */
@@ -425,8 +431,11 @@ static __always_inline int rp_sent_by_current(struct bpf_sock *sk)
  */
 static __always_inline int rp_take_on_send(struct bpf_sock *sk, struct rp_sock_owner *o)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid;
 
+	if (!rp_send_take)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid == o->proc.tgid || !rp_net_denied(tgid) || !rp_sent_by_current(sk))
 		return 0;
 	rp_fill_proc(&o->proc);

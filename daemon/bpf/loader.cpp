@@ -191,6 +191,7 @@ Result<std::unique_ptr<Programs>> Programs::load(const LoadOptions& opts, const 
   // Without socket storage in the cgroup programs, the code that records
   // socket owners is dead (rp_netcut 0) and its map is never created.
   p->skel_->rodata->rp_netcut = caps.socket_cut ? 1 : 0;
+  p->skel_->rodata->rp_send_take = caps.send_take ? 1 : 0;
   if (!caps.socket_cut) bpf_map__set_autocreate(p->skel_->maps.sock_owner_map, false);
 
   if (int err = rampart_bpf__load(p->skel_); err) {

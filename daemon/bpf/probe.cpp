@@ -62,6 +62,10 @@ Capabilities probe_kernel() {
                  libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_sk_storage_get, nullptr) == 1 &&
                  libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_sk_storage_get, nullptr) == 1 &&
                  libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_storage_get, nullptr) == 1;
+  c.send_take = c.socket_cut &&
+                libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_pid_tgid, nullptr) == 1 &&
+                libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_task_btf, nullptr) == 1 &&
+                libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_skc_to_tcp_sock, nullptr) == 1;
   c.send_signal = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_send_signal, nullptr) == 1;
   c.override_return = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_override_return, nullptr) == 1;
   if (c.btf) {
@@ -102,7 +106,10 @@ std::vector<Capability> Capabilities::matrix() const {
       {"cgroup socket hooks", cgroup_sock_addr && !cgroup2_mount.empty(),
        cgroup2_mount.empty() ? "cgroup v2 not mounted" : ""},
       {"cgroup skb hooks", socket_cut && !cgroup2_mount.empty(),
-       socket_cut ? "quarantine cuts existing sockets" : "no socket storage in cgroup programs"},
+       !socket_cut ? "no socket storage in cgroup programs"
+       : send_take ? "quarantine cuts existing sockets, and takes a passed one at its first send"
+                   : "quarantine cuts existing sockets; passed ones only through the fd scan (no current task in skb "
+                     "programs)"},
       {"cgroup v2", !cgroup2_mount.empty(), cgroup2_mount},
       {"bpf_send_signal", send_signal, ""},
       {"kprobes", kprobes, kprobes ? "" : "no kprobe_events in tracefs (CONFIG_KPROBES off)"},

@@ -28,6 +28,9 @@ struct Capabilities {
   // cgroup skb programs and socket storage in the cgroup sock, sock_addr and
   // skb programs: quarantine cuts sockets that already exist.
   bool socket_cut = false;
+  // cgroup skb programs may read the current task: a quarantined process's
+  // first send on a socket it did not create takes the socket in the kernel.
+  bool send_take = false;
   bool send_signal = false;
   bool kprobes = false;
   bool override_return = false;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <stdexcept>
 #include <thread>
 
@@ -116,7 +117,16 @@ bool Daemon::wait_ready(std::chrono::milliseconds timeout) {
     if (!running()) break;  // it exited: the reason is in its stderr
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return ready_ = stderr_text().find("attached ") != std::string::npos && running();
+  ready_ = stderr_text().find("attached ") != std::string::npos && running();
+  if (!ready_) {
+    // The reason (a verifier log, a config error) is in its stderr: show the end.
+    std::string text = stderr_text();
+    if (text.size() > 6000) text = "[...]" + text.substr(text.size() - 6000);
+    std::cerr << "rampartd (pid " << pid_ << ") not ready: " << (running() ? "still starting" : "it exited")
+              << "; its stderr:\n"
+              << text << std::endl;
+  }
+  return ready_;
 }
 
 int Daemon::stop(int sig) {
