@@ -28,6 +28,14 @@
  * is refused like its name.
  * Network stays with the cgroup hooks (netguard.bpf.c): they refuse with
  * EPERM on every kernel already.
+ *
+ * Where BPF LSM is not active (not in the kernel's lsm= list, as on most
+ * Ubuntu, RHEL and managed Kubernetes nodes) but BPF trampolines work, the
+ * same programs are loaded as fmod_ret programs on the kernel's security_*()
+ * functions (rp_fmod_ret; task_free as fentry): a non-zero return skips the
+ * function and is its result, so the refusal is the same EPERM, before the
+ * operation. bpf_d_path is only allowed there on security_file_open, so the
+ * paths are walked from the dentry instead.
  */
 #include "policy.bpf.h"
 
@@ -52,6 +60,10 @@ char LICENSE[] SEC("license") = "GPL";
  * and the length of a tick: with rp_self_tgid, rampartd itself. */
 const volatile __u64 rp_self_start __weak = 0;
 const volatile __u64 rp_tick_ns __weak = 10000000;
+
+/* Set by rampartd before load: 1 when the programs are fmod_ret programs on
+ * security_*() rather than BPF LSM programs. */
+const volatile __u32 rp_fmod_ret __weak = 0;
 
 /* Set by rampartd after load: its supervisor (the process that started it:
  * systemd, a container runtime, a test), which may still signal and ptrace it,
@@ -152,7 +164,7 @@ static __always_inline void rp_report_lsm(__u32 op, __u32 policy_id, __u8 action
 		return;
 	ev->op = op;
 	ev->policy_id = policy_id;
-	ev->mechanism = RP_MECH_LSM;
+	ev->mechanism = rp_fmod_ret ? RP_MECH_FMOD_RET : RP_MECH_LSM;
 	ev->action = action;
 	ev->reason = reason;
 	ev->family = 0;
@@ -172,6 +184,23 @@ static __always_inline int rp_self_refuse(__u32 op)
 	return -RP_EPERM;
 }
 
+/* The file's path as bpf_d_path gives it (from the task's root), for the
+ * fmod_ret programs; its length with the NUL, or -1 when it does not fit. */
+static __always_inline long rp_walked_path(struct file *file, char *dst)
+{
+	__u32 zero = 0;
+	struct rp_scratch *w = bpf_map_lookup_elem(&scratch_map, &zero);
+	int off;
+
+	if (!w)
+		return -1;
+	w->buf[(RP_SCRATCH_HALF - 1) & RP_SCRATCH_MASK] = 0;
+	off = rp_walk_path(w, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), RP_SCRATCH_HALF - 1);
+	if (off < 0 || RP_SCRATCH_HALF - off > RP_LSM_PATH)
+		return -1;
+	return bpf_probe_read_kernel_str(dst, RP_LSM_PATH, &w->buf[off & RP_SCRATCH_MASK]);
+}
+
 /*
  * Looks the file's path up for `policy_id`; returns the RP_PR_* flags, 0 when
  * no entry matches. *key_out points at the path (for reports). A path too
@@ -187,7 +216,10 @@ static __always_inline __u32 rp_path_flags(struct file *file, __u32 policy_id, _
 	*key_out = NULL;
 	if (!s)
 		return unknown;
-	n = bpf_d_path((struct path *)&file->f_path, s->key.path, sizeof(s->key.path));
+	if (rp_fmod_ret)
+		n = rp_walked_path(file, s->key.path);
+	else
+		n = bpf_d_path((struct path *)&file->f_path, s->key.path, sizeof(s->key.path));
 	if (n <= 0)
 		return unknown;
 	*key_out = &s->key;

@@ -115,22 +115,28 @@ Result<void> Daemon::load_programs(const bpf::Capabilities& caps) {
   if (!cfg.pin_dir.empty() && !programs_->pins().enabled())
     log("warning: enforcement is not pinned (" + programs_->pins().error() + "): it ends with this rampartd");
 
-  if (cfg.bpf_lsm && caps.lsm_active()) {
-    auto lsm = bpf::LsmPrograms::load(*programs_, lo.self_tgid);
+  // BPF LSM where it is active; else the same programs as fmod_ret programs
+  // on the security_*() functions, where trampolines work; else fanotify.
+  const bool use_lsm = caps.lsm_active(), use_fmod = !use_lsm && caps.fmod_ret;
+  if (cfg.bpf_lsm && (use_lsm || use_fmod)) {
+    const auto hooks = use_lsm ? bpf::LsmPrograms::Hooks::kLsm : bpf::LsmPrograms::Hooks::kFmodRet;
+    const std::string how = use_lsm ? "BPF LSM" : "fmod_ret on security_*() (BPF LSM not active)";
+    auto lsm = bpf::LsmPrograms::load(*programs_, lo.self_tgid, hooks);
     if (lsm) {
       lsm_ = std::move(*lsm);
       programs_->set_lsm_privileges(bpf::LsmPrograms::kPrivileges);
       if (auto r = lsm_->protect(*programs_, static_cast<uint32_t>(g_parent_at_start)); !r)
         log("warning: self-protection: " + r.error().what());
-      lsm_status_ =
-          "BPF LSM (self-test passed): exec, files, ptrace, module loading, mount, bpf() and "
-          "self-protection refused with EPERM in LSM hooks";
+      lsm_status_ = how +
+                    " (self-test passed): exec, files, ptrace, module loading, mount, bpf() and "
+                    "self-protection refused with EPERM in the kernel's security hooks";
     } else {
-      lsm_status_ = "BPF LSM not used (" + lsm.error().what() + "): fanotify for exec and files, kill for privilege";
+      lsm_status_ = how + " not used (" + lsm.error().what() + "): fanotify for exec and files, kill for privilege";
     }
   } else {
     lsm_status_ = std::string("BPF LSM not used (") +
-                  (cfg.bpf_lsm ? "not active on this kernel" : "enforcement.bpf_lsm is false") +
+                  (!cfg.bpf_lsm ? "enforcement.bpf_lsm is false"
+                                : "not active on this kernel, and no BPF trampolines for fmod_ret") +
                   "): fanotify for exec and files, kill for privilege; rampartd is not protected from root";
   }
   enforce_cgroup_ = lo.enforce_cgroup;
@@ -339,9 +345,9 @@ edges::StatusReport Daemon::status() {
   s.pid = static_cast<uint32_t>(getpid());
   s.uptime_ns = now - started_ns_;
   s.capabilities = matrix_;
-  s.mechanisms = edges::describe_mechanisms(
-      policies().set(),
-      {lsm_ != nullptr, guard_ && guard_->current(), programs_->network_enforcement(), programs_->socket_cut()});
+  s.mechanisms =
+      edges::describe_mechanisms(policies().set(), {lsm_ ? lsm_->mechanism() : "", guard_ && guard_->current(),
+                                                    programs_->network_enforcement(), programs_->socket_cut()});
   s.attached_programs = programs_->attached();
   s.traced_syscalls = static_cast<uint32_t>(programs_->traced_syscall_count());
   s.counters = telemetry_->read();

@@ -231,7 +231,8 @@ struct rp_syscall_event {
 #define RP_MECH_SIGKILL 4     /* killed at syscall entry: the syscall itself may still complete */
 #define RP_MECH_AFTER 5	      /* rampartd saw the completed operation in an event and killed the process */
 #define RP_MECH_CGROUP_SKB 6  /* cgroup skb hook: a packet of an existing socket dropped (quarantine) */
-#define RP_MECH_MAX 7	      /* one past the last mechanism */
+#define RP_MECH_FMOD_RET 7    /* the same hooks as fmod_ret programs on security_*(): refused with EPERM */
+#define RP_MECH_MAX 8	      /* one past the last mechanism */
 
 /* rp_enforce_event.action */
 #define RP_ACT_DENIED 1

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +34,28 @@ uint64_t start_ticks(pid_t pid) {
   return std::strtoull(field.c_str(), nullptr, 10);
 }
 
+// The security_*() function that calls LSM hook `hook`.
+std::string security_function(const std::string& hook) {
+  return hook == "bprm_check_security" ? "security_bprm_check" : "security_" + hook;
+}
+
+// Turns each lsm/HOOK program into an fmod_ret program on the function that
+// calls HOOK (fentry for a hook without a result: nothing to refuse there).
+Result<void> retarget_to_security_functions(bpf_object* obj) {
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, obj) {
+    const char* sec = std::strchr(bpf_program__section_name(prog), '/');
+    if (!sec) return fail(std::string("BPF LSM program ") + bpf_program__name(prog) + " has no hook in its section");
+    const std::string hook = sec + 1, func = security_function(hook);
+    const bool no_result = hook == "task_free";
+    int err = bpf_program__set_type(prog, BPF_PROG_TYPE_TRACING);
+    if (!err) err = bpf_program__set_expected_attach_type(prog, no_result ? BPF_TRACE_FENTRY : BPF_MODIFY_RETURN);
+    if (!err) err = bpf_program__set_attach_target(prog, 0, func.c_str());
+    if (err) return fail("fmod_ret: retargeting " + std::string(bpf_program__name(prog)) + " to " + func, -err);
+  }
+  return {};
+}
+
 }  // namespace
 
 LsmPrograms::~LsmPrograms() {
@@ -41,10 +64,15 @@ LsmPrograms::~LsmPrograms() {
   if (skel_) rampart_lsm__destroy(skel_);
 }
 
-Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t self_tgid) {
+Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t self_tgid, Hooks hooks) {
   std::unique_ptr<LsmPrograms> p(new LsmPrograms());
+  p->hooks_ = hooks;
   p->skel_ = rampart_lsm__open();
   if (!p->skel_) return fail_errno("opening the embedded BPF LSM object");
+  if (hooks == Hooks::kFmodRet) {
+    if (auto r = retarget_to_security_functions(p->skel_->obj); !r) return tl::unexpected(r.error());
+    p->skel_->rodata->rp_fmod_ret = 1;
+  }
   p->skel_->rodata->rp_self_tgid = self_tgid;
   p->skel_->rodata->rp_self_start = start_ticks(static_cast<pid_t>(self_tgid));
   p->skel_->rodata->rp_tick_ns = 1000000000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
@@ -64,10 +92,12 @@ Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t 
   if (int err = rampart_lsm__load(p->skel_); err) return fail("BPF LSM programs do not load", -err);
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, p->skel_->obj) {
-    struct bpf_link* link = bpf_program__attach_lsm(prog);
+    struct bpf_link* link = hooks == Hooks::kLsm ? bpf_program__attach_lsm(prog) : bpf_program__attach_trace(prog);
     if (!link) return fail_errno(std::string("attaching BPF LSM program ") + bpf_program__name(prog));
     p->links_.push_back(link);
-    p->attached_.push_back(std::string(bpf_program__name(prog)) + " on " + bpf_program__section_name(prog));
+    const std::string sec = bpf_program__section_name(prog);
+    p->attached_.push_back(std::string(bpf_program__name(prog)) + " on " +
+                           (hooks == Hooks::kLsm ? sec : "fmod_ret/" + security_function(sec.substr(4))));
   }
   if (auto r = p->self_test(); !r) return tl::unexpected(r.error());
   if (auto r = p->pins_->replace_links("lsm_", p->links_); !r) return tl::unexpected(r.error());
@@ -83,6 +113,8 @@ Result<void> LsmPrograms::self_test() {
   if (child == 0) {
     char b;
     close(go[1]);
+    // Its refused open is traced like any other: the name says what it was.
+    prctl(PR_SET_NAME, "rp-lsm-selftest");
     if (read(go[0], &b, 1) != 1) _exit(3);
     int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
     _exit(fd < 0 && errno == EPERM ? 0 : 1);

@@ -21,13 +21,20 @@ namespace rampart::bpf {
 
 class LsmPrograms {
  public:
+  // How the programs reach the kernel's security checks: as BPF LSM
+  // programs, or (BPF LSM not active, trampolines there) as fmod_ret
+  // programs on the security_*() functions that call the LSM hooks.
+  enum class Hooks { kLsm, kFmodRet };
   // Error: why the LSM path is not used (for the capability matrix).
-  static Result<std::unique_ptr<LsmPrograms>> load(Programs& base, uint32_t self_tgid);
+  static Result<std::unique_ptr<LsmPrograms>> load(Programs& base, uint32_t self_tgid, Hooks hooks = Hooks::kLsm);
   ~LsmPrograms();
   LsmPrograms(const LsmPrograms&) = delete;
   LsmPrograms& operator=(const LsmPrograms&) = delete;
 
   const std::vector<std::string>& attached() const { return attached_; }
+  Hooks hooks() const { return hooks_; }
+  // "bpf_lsm" or "bpf_fmod_ret", as enforce events name the mechanism.
+  const char* mechanism() const { return hooks_ == Hooks::kLsm ? "bpf_lsm" : "bpf_fmod_ret"; }
   // RP_PRIV_* the hooks refuse with EPERM.
   static constexpr uint32_t kPrivileges = RP_PRIV_PTRACE | RP_PRIV_MODULE | RP_PRIV_MOUNT | RP_PRIV_BPF;
 
@@ -54,6 +61,7 @@ class LsmPrograms {
   Result<void> self_test();
 
   rampart_lsm* skel_ = nullptr;
+  Hooks hooks_ = Hooks::kLsm;
   PinDir* pins_ = nullptr;  // the base programs' (they outlive us)
   bool owns_pins_ = false;
   std::vector<struct bpf_link*> links_;

@@ -74,6 +74,7 @@ Capabilities probe_kernel() {
                                  BTF_KIND_TYPEDEF) == 0;
     c.trampolines = try_load_btf_prog(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "security_file_open") == 0;
     c.lsm_loadable = try_load_btf_prog(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "bpf_lsm_file_open") == 0;
+    c.fmod_ret = try_load_btf_prog(BPF_PROG_TYPE_TRACING, BPF_MODIFY_RETURN, "security_file_open") == 0;
   }
   c.lsm_listed = file_lists("/sys/kernel/security/lsm", "bpf");
   c.kprobes = access("/sys/kernel/tracing/kprobe_events", F_OK) == 0 ||
@@ -83,9 +84,10 @@ Capabilities probe_kernel() {
 }
 
 std::vector<Capability> Capabilities::matrix() const {
-  int fentry_err = 0, lsm_err = 0;
+  int fentry_err = 0, lsm_err = 0, fmod_err = 0;
   if (btf && !trampolines)
     fentry_err = try_load_btf_prog(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "security_file_open");
+  if (btf && !fmod_ret) fmod_err = try_load_btf_prog(BPF_PROG_TYPE_TRACING, BPF_MODIFY_RETURN, "security_file_open");
   if (btf && !lsm_loadable) lsm_err = try_load_btf_prog(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "bpf_lsm_file_open");
   std::string lsm_detail;
   if (lsm_active())
@@ -103,6 +105,10 @@ std::vector<Capability> Capabilities::matrix() const {
       {"raw tracepoints", raw_tracepoint, ""},
       {"fentry/fexit (trampolines)", trampolines, trampolines ? "" : "load: " + errtext(fentry_err)},
       {"BPF LSM", lsm_active(), lsm_detail},
+      {"fmod_ret on security_*()", fmod_ret,
+       !fmod_ret      ? (btf ? "load: " + errtext(fmod_err) : "no kernel BTF")
+       : lsm_active() ? "not needed: BPF LSM is active"
+                      : "the LSM programs run here instead: refusals with EPERM without BPF LSM"},
       {"cgroup socket hooks", cgroup_sock_addr && !cgroup2_mount.empty(),
        cgroup2_mount.empty() ? "cgroup v2 not mounted" : ""},
       {"cgroup skb hooks", socket_cut && !cgroup2_mount.empty(),

@@ -24,6 +24,9 @@ struct Capabilities {
   bool trampolines = false;   // fentry/fexit load
   bool lsm_listed = false;    // "bpf" in /sys/kernel/security/lsm
   bool lsm_loadable = false;  // an lsm/ program loads
+  // An fmod_ret program on security_file_open loads: the LSM programs can
+  // run on the security_*() functions where BPF LSM is not active.
+  bool fmod_ret = false;
   bool cgroup_sock_addr = false;
   // cgroup skb programs and socket storage in the cgroup sock, sock_addr and
   // skb programs: quarantine cuts sockets that already exist.

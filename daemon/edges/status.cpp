@@ -23,19 +23,20 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
   mech("network", in.network ? "cgroup_sock_addr" : "none",
        in.network ? "connect, sendmsg and bind refused with EPERM by cgroup hooks"
                   : "enforcement.network is off or cgroup v2 is missing");
-  if (in.lsm) {
-    mech("exec", "bpf_lsm",
+  if (!in.hooks.empty()) {
+    const std::string& how = in.hooks;
+    const char* hook_word = how == "bpf_lsm" ? "LSM hooks" : "security_*() (fmod_ret)";
+    mech("exec", how,
          std::string("bprm_check_security: a denied exec fails with EPERM; deny rules hold by identity (hard links, "
                      "renames)") +
-             (any_sha256 ? "; deny rules on contents (sha256:) are NOT enforced with BPF LSM" : ""));
-    mech("files", "bpf_lsm",
+             (any_sha256 ? "; deny rules on contents (sha256:) are NOT enforced in the kernel hooks" : ""));
+    mech("files", how,
          "file_open: a denied open fails with EPERM, read and write told apart; deny rules by identity too (hard "
          "links, bind mounts, renames)");
-    mech("privilege", "bpf_lsm",
-         "ptrace, module loading, mount and bpf() refused with EPERM in LSM hooks; setuid, capset, unshare, setns, "
-         "io_uring_setup "
-         "and umount: bpf_send_signal(SIGKILL) at the syscall");
-    mech("self_protection", "bpf_lsm",
+    mech("privilege", how,
+         std::string("ptrace, module loading, mount and bpf() refused with EPERM in ") + hook_word +
+             "; setuid, capset, unshare, setns, io_uring_setup and umount: bpf_send_signal(SIGKILL) at the syscall");
+    mech("self_protection", how,
          "no other process may signal or ptrace rampartd, get an fd to its maps, programs or links, or reach into "
          "its pin dir (its supervisor, known by pid and start time, and pid 1 may stop it); not covered: its "
          "cgroup (cgroup.kill, cgroup.freeze), and its pins once it has exited");

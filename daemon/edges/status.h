@@ -54,7 +54,7 @@ struct StatusReport {
 // What enforces exec, files, privilege, the network, quarantine and
 // rampartd itself, given the kernel's mechanisms and the policies in force.
 struct MechanismInputs {
-  bool lsm = false;         // BPF LSM programs are loaded
+  std::string hooks;        // "bpf_lsm" or "bpf_fmod_ret": the LSM programs are loaded; "": not
   bool guard = false;       // a fanotify guard is running
   bool network = false;     // the cgroup socket hooks enforce
   bool socket_cut = false;  // cgroup skb hooks drop a quarantined process's existing sockets' packets

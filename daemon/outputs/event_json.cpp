@@ -389,6 +389,8 @@ const char* mechanism_name(uint8_t m) {
       return "rampartd_kill";
     case RP_MECH_CGROUP_SKB:
       return "cgroup_skb";
+    case RP_MECH_FMOD_RET:
+      return "bpf_fmod_ret";
     default:
       return "unknown";
   }

@@ -349,7 +349,7 @@ TEST_CASE("allow.files off the marked paths: a violating write is reported and i
     CHECK_FALSE(std::filesystem::exists(scratch + "/elsewhere"));
     auto enforce = s.enforce_events();
     REQUIRE(enforce.size() == 1);
-    CHECK(enforce[0]["mechanism"] == "bpf_lsm");
+    CHECK(enforce[0]["mechanism"] == s.hooks_mechanism());
     CHECK(enforce[0]["action"] == "denied");
     return;
   }

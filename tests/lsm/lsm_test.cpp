@@ -1,5 +1,7 @@
-// lsm tier: the BPF LSM path, on kernels that have it (run by tests/vm in
-// QEMU on Debian's kernels). rampartd must choose LSM after its self-test;
+// lsm tier: the kernel's security hooks, on kernels that have them (run by
+// tests/vm in QEMU on Debian's kernels): BPF LSM programs, or where BPF LSM is
+// not active (lsm= without bpf) the same programs as fmod_ret programs on
+// security_*(). rampartd must choose them after its self-test;
 // refusals are EPERM from the hook, the caller survives, nobody is killed;
 // and rampartd protects itself from other root processes.
 #include <bpf/bpf.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -38,7 +41,10 @@ const std::string& kConfig = rampart::testing::kScopedConfig;
 
 }  // namespace
 
-TEST_CASE("LSM: rampartd chooses BPF LSM, and a non-allowed exec fails with EPERM while the caller survives", "[lsm]") {
+TEST_CASE(
+    "LSM: rampartd chooses the kernel's security hooks (BPF LSM, or fmod_ret without it), and a non-allowed exec fails "
+    "with EPERM",
+    "[lsm]") {
   ScratchTmpfs fs;
   std::string allowed = fs.install("/bin/true", "allowed-true");
   std::string denied = fs.install("/usr/bin/touch", "denied-touch");
@@ -47,6 +53,8 @@ TEST_CASE("LSM: rampartd chooses BPF LSM, and a non-allowed exec fails with EPER
   REQUIRE(s.ready());
   INFO(s.stderr_text());
   REQUIRE(s.lsm());
+  // The VM tier says which of the two it booted the kernel for.
+  if (const char* want = std::getenv("RAMPART_VM_HOOKS")) CHECK(s.hooks_mechanism() == want);
   auto [code, out] = run_shell(s.bash(), allowed + " && echo ran-allowed; " + denied + " " + marker + "; echo rc=$?");
   INFO(out);
   CHECK(out.find("ran-allowed") != std::string::npos);
@@ -57,7 +65,7 @@ TEST_CASE("LSM: rampartd chooses BPF LSM, and a non-allowed exec fails with EPER
   auto enforce = s.enforce_events();
   REQUIRE_FALSE(enforce.empty());
   CHECK(enforce[0]["op"] == "exec");
-  CHECK(enforce[0]["mechanism"] == "bpf_lsm");
+  CHECK(enforce[0]["mechanism"] == s.hooks_mechanism());
   CHECK(enforce[0]["action"] == "denied");
   CHECK(enforce[0]["path"] == denied);
 }
@@ -78,7 +86,7 @@ TEST_CASE("LSM: an open for writing of a denied path fails with EPERM and the fi
   CHECK(slurp(target) == "original\n");
   auto enforce = s.enforce_events();
   REQUIRE(enforce.size() == 1);
-  CHECK(enforce[0]["mechanism"] == "bpf_lsm");
+  CHECK(enforce[0]["mechanism"] == s.hooks_mechanism());
   CHECK(enforce[0]["deny_rule"] == "protect");
 }
 
@@ -101,7 +109,7 @@ TEST_CASE("LSM: a forbidden ptrace fails with EPERM instead of killing the trace
   for (const auto& e : s.enforce_events())
     if (e["op"] == "ptrace") {
       seen = true;
-      CHECK(e["mechanism"] == "bpf_lsm");
+      CHECK(e["mechanism"] == s.hooks_mechanism());
       CHECK(e["action"] == "denied");
     }
   CHECK(seen);
@@ -127,7 +135,7 @@ TEST_CASE("LSM: another root process can neither kill rampartd nor open its maps
   int signal_alerts = 0, map_alerts = 0;
   for (const auto& e : s.enforce_events()) {
     if (e["reason"] != "self_protection") continue;
-    CHECK(e["mechanism"] == "bpf_lsm");
+    CHECK(e["mechanism"] == s.hooks_mechanism());
     if (e["op"] == "signal") ++signal_alerts;
     if (e["op"] == "bpf") ++map_alerts;
   }
@@ -172,7 +180,7 @@ TEST_CASE("LSM: a read-denied file read through a hard link, a bind mount and af
   refused(read_as(t.path + "/elsewhere/moved"));
   auto enforce = s.enforce_events();
   CHECK(enforce.size() == 4);
-  for (const auto& e : enforce) CHECK(e["mechanism"] == "bpf_lsm");
+  for (const auto& e : enforce) CHECK(e["mechanism"] == s.hooks_mechanism());
 }
 
 TEST_CASE("LSM: a denied binary run through a hard link or after mv fails with EPERM and runs nothing", "[lsm]") {
@@ -307,7 +315,7 @@ TEST_CASE(
   int refusals = 0;
   for (const auto& e : s.enforce_events())
     if (e["reason"] == "self_protection") {
-      CHECK(e["mechanism"] == "bpf_lsm");
+      CHECK(e["mechanism"] == s.hooks_mechanism());
       refusals += e["op"] == "bpf";
     }
   CHECK(refusals >= 7);  // one per attempt; the cgroup detach is refused at the program's fd

@@ -2,9 +2,10 @@
 // the prerequisites: root, kernel BTF, and that a BPF program loads. Without
 // them it prints why and exits 77, which ctest reports as skipped; with
 // RAMPART_REQUIRE_KERNEL=1 (as .ci/run sets) it fails instead. A tier built
-// with RAMPART_NEEDS_LSM (tests/lsm) also needs BPF LSM active: it skips on
-// kernels without it, and fails without it inside the VM tier
-// (RAMPART_VM_KERNEL set), where the kernel is chosen to have it.
+// with RAMPART_NEEDS_LSM (tests/lsm) also needs the kernel's security hooks:
+// BPF LSM active, or fmod_ret programs on security_*(). It skips on kernels
+// with neither, and fails without them inside the VM tier (RAMPART_VM_KERNEL
+// set), where the kernel is chosen to have them.
 #define CATCH_CONFIG_RUNNER
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -38,8 +39,11 @@ int main(int argc, char** argv) {
 
   std::string why = missing_prerequisite();
 #ifdef RAMPART_NEEDS_LSM
-  if (why.empty() && !rampart::bpf::probe_kernel().lsm_active()) {
-    why = "BPF LSM is not active on this kernel ('bpf' in /sys/kernel/security/lsm and an lsm program that loads)";
+  const auto caps = why.empty() ? rampart::bpf::probe_kernel() : rampart::bpf::Capabilities{};
+  if (why.empty() && !caps.lsm_active() && !caps.fmod_ret) {
+    why =
+        "the kernel's security hooks are out of reach: BPF LSM is not active ('bpf' in /sys/kernel/security/lsm "
+        "and an lsm program that loads) and no fmod_ret program loads on security_file_open";
     if (!std::getenv("RAMPART_VM_KERNEL")) {
       std::cerr << "SKIPPED: " << why << "; the VM tier (tests/vm) runs this tier on kernels that have it\n";
       return 77;

@@ -178,7 +178,14 @@ std::optional<json> Daemon::wait_for_event(const std::function<bool(const json&)
   }
 }
 
-bool Daemon::lsm() const { return stderr_text().find("BPF LSM (self-test passed)") != std::string::npos; }
+bool Daemon::lsm() const { return !hooks_mechanism().empty(); }
+
+std::string Daemon::hooks_mechanism() const {
+  const std::string err = stderr_text();
+  if (err.find("BPF LSM (self-test passed)") != std::string::npos) return "bpf_lsm";
+  if (err.find("(BPF LSM not active) (self-test passed)") != std::string::npos) return "bpf_fmod_ret";
+  return "";
+}
 
 std::string policy_for(const std::string& name, const std::string& exe, const std::string& mode,
                        const std::string& spec) {

@@ -97,10 +97,14 @@ class Daemon {
   std::optional<nlohmann::json> wait_for_event(const std::function<bool(const nlohmann::json&)>& pred,
                                                std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
-  // Whether it chose BPF LSM (its self-test passed) for exec, files and privilege,
-  // and so the mechanism that refuses execs and file opens on this kernel.
+  // Whether it chose the kernel's security hooks (its self-test passed) for
+  // exec, files and privilege: BPF LSM programs, or the same programs as
+  // fmod_ret programs on security_*() where BPF LSM is not active.
   bool lsm() const;
-  std::string file_mechanism() const { return lsm() ? "bpf_lsm" : "fanotify"; }
+  // "bpf_lsm", "bpf_fmod_ret", or "" (neither).
+  std::string hooks_mechanism() const;
+  // The mechanism that refuses execs and file opens on this kernel.
+  std::string file_mechanism() const { return lsm() ? hooks_mechanism() : "fanotify"; }
 
  private:
   DaemonOptions opts_;

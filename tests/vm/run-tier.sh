@@ -9,6 +9,9 @@
 #   probe   /sys/kernel/security/lsm, and whether bpf is in it (a failure if
 #           not: lsm/* programs would attach and never run)
 #   lsm     BUILD_DIR/tests/rampart_lsm_tests, when it exists: every case
+#   lsm-fmod  (first kernel) the cases in tests/vm/lsm-fmod.cases, on the
+#           kernel booted without bpf in lsm=: rampartd must run its LSM
+#           programs as fmod_ret programs on security_*() instead
 #   bpf     BUILD_DIR/tests/rampart_bpf_tests: the cases in tests/vm/bpf.cases
 #   e2e     BUILD_DIR/tests/rampart_e2e_tests: the cases in tests/vm/e2e.cases
 # The binaries run with RAMPART_REQUIRE_KERNEL=1, RAMPART_VM_KERNEL=<kver> and
@@ -127,31 +130,40 @@ for line in "${KERNELS[@]}"; do
   # The first kernel runs every tier; the others (6.12 runs about twice as
   # slow as 6.1 under TCG) the lsm tier only, to keep the tier within 10
   # minutes. RAMPART_VM_FULL=1 runs every tier on every kernel.
-  tiers="lsm bpf e2e"
+  # lsm-fmod: the lsm cases again, on the same kernel booted without bpf in
+  # lsm= (as Ubuntu, RHEL and most managed nodes run): the programs are then
+  # fmod_ret programs on security_*(). Once, on the first kernel.
+  tiers="lsm lsm-fmod bpf e2e"
   [ "$line" = "${KERNELS[0]}" ] || [ "$FULL" = 1 ] || tiers="lsm"
-  for short in $tiers; do
+  for tier in $tiers; do
+    short=${tier%-fmod}
+    vmargs=() hooks=bpf_lsm
+    if [ "$tier" = lsm-fmod ]; then
+      vmargs=(--lsm lockdown,capability,landlock,yama,apparmor) hooks=bpf_fmod_ret
+    fi
     bin=$BUILD/tests/rampart_${short}_tests
     [ -x "$bin" ] || { [ "$short" = lsm ] && echo "-- rampart_lsm_tests: not built (yet), not run"; continue; }
-    names=$LOGS/$kver/rampart_${short}_tests.names
-    log=$LOGS/$kver/rampart_${short}_tests.log
-    if ! select_cases "$bin" "$short" "$names"; then
-      row "$kver" "rampart_${short}_tests" FAIL "no cases to run" 0
+    names=$LOGS/$kver/rampart_${tier}_tests.names
+    log=$LOGS/$kver/rampart_${tier}_tests.log
+    if ! select_cases "$bin" "$tier" "$names"; then
+      row "$kver" "rampart_${tier}_tests" FAIL "no cases to run" 0
       continue
     fi
     n=$(wc -l < "$names")
-    echo "-- rampart_${short}_tests: $n case(s)"
+    echo "-- rampart_${tier}_tests: $n case(s)"
     t0=$SECONDS
     # Cases run one after another; the VM limit covers them all plus the boot.
-    "$HERE/run-in-vm.sh" -k "$vmlinux" --timeout $((n * (CASE_TIMEOUT + 10) + 120)) -- \
-      env RAMPART_REQUIRE_KERNEL=1 RAMPART_VM_KERNEL="$kver" RAMPART_TEST_TIMEOUT_SCALE="$SCALE" \
+    "$HERE/run-in-vm.sh" -k "$vmlinux" "${vmargs[@]}" --timeout $((n * (CASE_TIMEOUT + 10) + 120)) -- \
+      env RAMPART_REQUIRE_KERNEL=1 RAMPART_VM_KERNEL="$kver" RAMPART_VM_HOOKS="$hooks" \
+      RAMPART_TEST_TIMEOUT_SCALE="$SCALE" \
       "$HERE/guest-cases.sh" "${pin[@]}" "$bin" "$CASE_TIMEOUT" "$names" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     summary=$(sed -n 's/^vm-cases: \([0-9]*\) passed, \([0-9]*\) failed of \([0-9]*\).*/\1\/\3 cases passed/p' "$log" | tail -1)
     case $rc in
-      0) row "$kver" "rampart_${short}_tests" pass "$summary, boot $(boot_time "$log") s" $((SECONDS - t0));;
-      124) row "$kver" "rampart_${short}_tests" FAIL "VM timeout${summary:+; $summary}" $((SECONDS - t0));;
-      125) row "$kver" "rampart_${short}_tests" FAIL "VM ended (panic?)${summary:+; $summary}" $((SECONDS - t0));;
-      *) row "$kver" "rampart_${short}_tests" FAIL "${summary:-exit $rc}" $((SECONDS - t0));;
+      0) row "$kver" "rampart_${tier}_tests" pass "$summary, boot $(boot_time "$log") s" $((SECONDS - t0));;
+      124) row "$kver" "rampart_${tier}_tests" FAIL "VM timeout${summary:+; $summary}" $((SECONDS - t0));;
+      125) row "$kver" "rampart_${tier}_tests" FAIL "VM ended (panic?)${summary:+; $summary}" $((SECONDS - t0));;
+      *) row "$kver" "rampart_${tier}_tests" FAIL "${summary:-exit $rc}" $((SECONDS - t0));;
     esac
   done
 done
