@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * file.bpf.c - file access and metadata changes.
- * Hooks (sys_exit tail calls): open, openat, openat2, creat, unlink, unlinkat,
+ * Hooks (sys_exit tail calls): open, openat, openat2, creat, truncate, unlink, unlinkat,
  * rmdir, rename, renameat, renameat2, chmod, fchmod, fchmodat, fchmodat2,
  * chown, lchown, fchown, fchownat. And tp_btf/sys_enter: the flags of the
  * open in flight, by thread (open_flags_map).
@@ -146,6 +146,15 @@ RP_SYS_EXIT(openat2)
 	bpf_probe_read_user(&how, sizeof(how), (void *)RP_ARG2(regs));
 	a.flags = (__u32)how.flags;
 	a.mode = (__u32)how.mode;
+	return rp_emit_file(regs, ret, &a);
+}
+
+/* truncate(2) opens nothing, and fanotify sees no open: it is reported as
+ * an open for writing with O_TRUNC, which is what file rules judge it as. */
+RP_SYS_EXIT(truncate)
+{
+	struct rp_file_args a = {RP_EV_OPEN, RP_AT_FDCWD, (const char *)RP_ARG0(regs), -1, RP_O_WRONLY | RP_O_TRUNC, 0,
+				 RP_NO_ID,   RP_NO_ID};
 	return rp_emit_file(regs, ret, &a);
 }
 

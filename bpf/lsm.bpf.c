@@ -10,6 +10,8 @@
  *   bprm_check_security   exec: allow-list, deny rules, deny verdicts
  *   file_open             files: allow-lists and deny rules by read/write,
  *                         sensitive paths under a deny verdict
+ *   path_truncate         truncate(2), a write that opens nothing (where the
+ *                         kernel has the hook: CONFIG_SECURITY_PATH)
  *   ptrace_access_check   privilege.ptrace: false; nobody ptraces rampartd
  *   task_kill             nobody signals rampartd
  *   inode_permission,
@@ -186,7 +188,7 @@ static __always_inline int rp_self_refuse(__u32 op)
 
 /* The file's path as bpf_d_path gives it (from the task's root), for the
  * fmod_ret programs; its length with the NUL, or -1 when it does not fit. */
-static __always_inline long rp_walked_path(struct file *file, char *dst)
+static __always_inline long rp_walked_path(struct dentry *dentry, struct vfsmount *mnt, char *dst)
 {
 	__u32 zero = 0;
 	struct rp_scratch *w = bpf_map_lookup_elem(&scratch_map, &zero);
@@ -195,7 +197,7 @@ static __always_inline long rp_walked_path(struct file *file, char *dst)
 	if (!w)
 		return -1;
 	w->buf[(RP_SCRATCH_HALF - 1) & RP_SCRATCH_MASK] = 0;
-	off = rp_walk_path(w, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), RP_SCRATCH_HALF - 1);
+	off = rp_walk_path(w, dentry, mnt, RP_SCRATCH_HALF - 1);
 	if (off < 0 || RP_SCRATCH_HALF - off > RP_LSM_PATH)
 		return -1;
 	return bpf_probe_read_kernel_str(dst, RP_LSM_PATH, &w->buf[off & RP_SCRATCH_MASK]);
@@ -217,7 +219,7 @@ static __always_inline __u32 rp_path_flags(struct file *file, __u32 policy_id, _
 	if (!s)
 		return unknown;
 	if (rp_fmod_ret)
-		n = rp_walked_path(file, s->key.path);
+		n = rp_walked_path(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), s->key.path);
 	else
 		n = bpf_d_path((struct path *)&file->f_path, s->key.path, sizeof(s->key.path));
 	if (n <= 0)
@@ -226,6 +228,37 @@ static __always_inline __u32 rp_path_flags(struct file *file, __u32 policy_id, _
 	s->key.prefixlen = 32 + 8 * RP_LSM_PATH;
 	s->key.policy_id = policy_id;
 	flags = bpf_map_lookup_elem(&path_rules_map, &s->key);
+	return flags ? *flags : 0;
+}
+
+/* rp_path_flags for a path that is not an open file (truncate): walked in
+ * both modes, as bpf_d_path is not allowed on that hook. */
+static __always_inline __u32 rp_walked_path_flags(const struct path *path, __u32 policy_id,
+						  struct rp_path_key **key_out)
+{
+	__u32 zero = 0, *flags;
+	struct rp_path_scratch *s = bpf_map_lookup_elem(&lsm_scratch_map, &zero);
+
+	*key_out = NULL;
+	if (!s || rp_walked_path(BPF_CORE_READ(path, dentry), BPF_CORE_READ(path, mnt), s->key.path) <= 0)
+		return 0;
+	*key_out = &s->key;
+	s->key.prefixlen = 32 + 8 * RP_LSM_PATH;
+	s->key.policy_id = policy_id;
+	flags = bpf_map_lookup_elem(&path_rules_map, &s->key);
+	return flags ? *flags : 0;
+}
+
+/* The deny flags of the inode behind `dentry` for `policy_id`. */
+static __always_inline __u32 rp_dentry_inode_flags(struct dentry *dentry, __u32 policy_id)
+{
+	struct rp_inode_key k = {};
+	__u32 *flags;
+
+	k.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
+	k.dev = BPF_CORE_READ(dentry, d_inode, i_sb, s_dev);
+	k.policy_id = policy_id;
+	flags = bpf_map_lookup_elem(&inode_rules_map, &k);
 	return flags ? *flags : 0;
 }
 
@@ -354,6 +387,39 @@ int BPF_PROG(rp_lsm_open, struct file *file, int ret)
 		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
 	if ((read && (rule->path_flags & RP_PATHS_RESTRICT_READ) && !(flags & RP_PR_READ_ALLOW)) ||
 	    (write && (rule->path_flags & RP_PATHS_RESTRICT_WRITE) && !(flags & RP_PR_WRITE_ALLOW)))
+		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_NOT_ALLOWED, key);
+	return 0;
+}
+
+/* truncate(2) opens nothing, so file_open never sees it: a write to the
+ * file all the same. (ftruncate needs a file opened for writing, which
+ * file_open decided; an open with O_TRUNC was decided there too.) */
+SEC("lsm/path_truncate")
+int BPF_PROG(rp_lsm_truncate, const struct path *path, int ret)
+{
+	__u32 tgid = rp_tgid(), policy_id, flags;
+	struct rp_policy_rule *rule = NULL;
+	struct rp_path_key *key;
+	struct rp_verdict *v;
+
+	if (ret)
+		return ret;
+	v = bpf_map_lookup_elem(&verdict_map, &tgid);
+	policy_id = rp_current_policy();
+	if (policy_id)
+		rule = bpf_map_lookup_elem(&policy_map, &policy_id);
+	if (v && (v->flags & RP_V_DENY_FILES)) {
+		flags = rp_walked_path_flags(path, 0, &key) | rp_dentry_inode_flags(BPF_CORE_READ(path, dentry), 0);
+		if (flags & RP_PR_SENSITIVE)
+			return rp_refuse(RP_EV_OPEN, policy_id, NULL, RP_REASON_VERDICT, key);
+	}
+	if (!rule || !(rule->path_flags & (RP_PATHS_ANY | RP_PATHS_RESTRICT_WRITE)))
+		return 0;
+	flags =
+	    rp_walked_path_flags(path, policy_id, &key) | rp_dentry_inode_flags(BPF_CORE_READ(path, dentry), policy_id);
+	if (flags & RP_PR_WRITE_DENY)
+		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
+	if ((rule->path_flags & RP_PATHS_RESTRICT_WRITE) && !(flags & RP_PR_WRITE_ALLOW))
 		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_NOT_ALLOWED, key);
 	return 0;
 }

@@ -2,6 +2,7 @@
 #include "bpf/lsm_loader.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -56,6 +57,23 @@ Result<void> retarget_to_security_functions(bpf_object* obj) {
   return {};
 }
 
+// Hooks a kernel may be built without (path_truncate: CONFIG_SECURITY_PATH):
+// their programs are left out there, and the rest still load.
+Result<void> leave_out_missing_hooks(bpf_object* obj, LsmPrograms::Hooks hooks) {
+  struct btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return fail_errno("BPF LSM: reading the kernel's BTF");
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, obj) {
+    const char* sec = std::strchr(bpf_program__section_name(prog), '/');
+    if (!sec || std::strcmp(sec + 1, "path_truncate") != 0) continue;
+    const std::string func =
+        hooks == LsmPrograms::Hooks::kLsm ? std::string("bpf_lsm_") + (sec + 1) : security_function(sec + 1);
+    if (btf__find_by_name_kind(vmlinux, func.c_str(), BTF_KIND_FUNC) < 0) bpf_program__set_autoload(prog, false);
+  }
+  btf__free(vmlinux);
+  return {};
+}
+
 }  // namespace
 
 LsmPrograms::~LsmPrograms() {
@@ -73,6 +91,7 @@ Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t 
     if (auto r = retarget_to_security_functions(p->skel_->obj); !r) return tl::unexpected(r.error());
     p->skel_->rodata->rp_fmod_ret = 1;
   }
+  if (auto r = leave_out_missing_hooks(p->skel_->obj, hooks); !r) return tl::unexpected(r.error());
   p->skel_->rodata->rp_self_tgid = self_tgid;
   p->skel_->rodata->rp_self_start = start_ticks(static_cast<pid_t>(self_tgid));
   p->skel_->rodata->rp_tick_ns = 1000000000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
@@ -92,6 +111,7 @@ Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t 
   if (int err = rampart_lsm__load(p->skel_); err) return fail("BPF LSM programs do not load", -err);
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, p->skel_->obj) {
+    if (!bpf_program__autoload(prog)) continue;
     struct bpf_link* link = hooks == Hooks::kLsm ? bpf_program__attach_lsm(prog) : bpf_program__attach_trace(prog);
     if (!link) return fail_errno(std::string("attaching BPF LSM program ") + bpf_program__name(prog));
     p->links_.push_back(link);

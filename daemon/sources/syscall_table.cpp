@@ -30,6 +30,7 @@ constexpr TracedSyscall kTable[] = {
 #endif
     RP_SC(openat, RP_EV_OPEN),
     RP_SC(openat2, RP_EV_OPEN),
+    RP_SC(truncate, RP_EV_OPEN),
     RP_SC(unlinkat, RP_EV_UNLINK),
     RP_SC(renameat, RP_EV_RENAME),
     RP_SC(renameat2, RP_EV_RENAME),

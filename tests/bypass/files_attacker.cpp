@@ -6,8 +6,17 @@
 //                          while a second thread opens FILE O_WRONLY|O_TRUNC
 //   read FILE              open(FILE, O_RDONLY) and read it
 //   opath FILE             open(FILE, O_PATH), then lives on for a while
+//   reopen FILE            open(FILE, O_PATH), then open /proc/self/fd/N for
+//                          reading and read it
+//   openat2 DIR NAME       openat2(DIR, NAME, O_RDONLY) with RESOLVE_BENEATH,
+//                          NO_SYMLINKS, NO_MAGICLINKS and NO_XDEV; then again
+//                          with RESOLVE_CACHED (dcache only) after a stat
+//   truncate FILE          truncate(FILE, 0), which opens nothing; then lives
+//                          on for a while
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -86,6 +95,39 @@ int main(int argc, char** argv) {
     std::printf("alive=yes\n");
     return 0;
   }
-  std::fprintf(stderr, "usage: %s open-write FILE | race FIFO FILE N | read FILE | opath FILE\n", argv[0]);
+  if (mode == "reopen" && argc == 3) {
+    int pfd = open(argv[2], O_PATH | O_CLOEXEC);
+    print_open("open_path", pfd);
+    if (pfd < 0) return 0;
+    const std::string magic = "/proc/self/fd/" + std::to_string(pfd);
+    int fd = open(magic.c_str(), O_RDONLY | O_CLOEXEC);
+    print_open("reopen", fd);
+    char buf[64];
+    if (fd >= 0) std::printf("read_bytes=%zd\n", read(fd, buf, sizeof(buf)));
+    return 0;
+  }
+  if (mode == "openat2" && argc == 4) {
+    int dir = open(argv[2], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    print_open("openat2", static_cast<int>(syscall(SYS_openat2, dir, argv[3], &how, sizeof(how))));
+    struct stat st {};
+    fstatat(dir, argv[3], &st, 0);  // into the dcache
+    how.resolve = RESOLVE_CACHED;
+    print_open("openat2_cached", static_cast<int>(syscall(SYS_openat2, dir, argv[3], &how, sizeof(how))));
+    return 0;
+  }
+  if (mode == "truncate" && argc == 3) {
+    int rc = truncate(argv[2], 0);
+    print_open("truncate", rc == 0 ? 0 : -1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // an after-the-fact kill lands here
+    std::printf("alive=yes\n");
+    return 0;
+  }
+  std::fprintf(stderr,
+               "usage: %s open-write FILE | race FIFO FILE N | read FILE | opath FILE | reopen FILE | openat2 DIR "
+               "NAME | truncate FILE\n",
+               argv[0]);
   return 2;
 }

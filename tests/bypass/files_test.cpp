@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,7 @@ using rampart::testing::policy_for;
 using rampart::testing::run_shell;
 using rampart::testing::ScratchTmpfs;
 using rampart::testing::slurp;
+using rampart::testing::TempDir;
 using rampart::testing::timeout_scale;
 using Clock = std::chrono::steady_clock;
 
@@ -174,6 +176,96 @@ TEST_CASE(
   REQUIRE(enforce.size() == 1);  // the control's refusal, nothing for the O_PATH open
   CHECK(enforce[0]["action"] == "denied");
   CHECK(enforce[0]["mechanism"] == a.d.file_mechanism());
+}
+
+TEST_CASE(
+    "a read-denied file reached through a symlink, through an O_PATH fd reopened by /proc/self/fd, and by openat2 "
+    "with RESOLVE_* flags fails with EPERM every time",
+    "[bypass]") {
+  ScratchTmpfs fs;
+  std::string target = protected_file(fs, "secret.txt");
+  Attacked a(deny_files("read", target));
+  REQUIRE(a.d.ready());
+
+  // Control: a read of it is refused.
+  std::string out = a.run("read " + target);
+  INFO(out);
+  CHECK(has(out, "open_read=EPERM"));
+
+  // A symlink elsewhere (outside the marked tmpfs): the open lands on the file.
+  TempDir elsewhere("/tmp/rampart-symlink-XXXXXX");
+  const std::string link = elsewhere.path() + "/innocent";
+  REQUIRE(symlink(target.c_str(), link.c_str()) == 0);
+  out = a.run("read " + link);
+  INFO(out);
+  CHECK(has(out, "open_read=EPERM"));
+  CHECK(out.find("read_bytes") == std::string::npos);
+
+  // O_PATH reads nothing; reopening it through its magic link is an open.
+  out = a.run("reopen " + target);
+  INFO(out);
+  CHECK(has(out, "open_path=ok"));
+  CHECK(has(out, "reopen=EPERM"));
+  CHECK(out.find("read_bytes") == std::string::npos);
+
+  // openat2's path resolution modes, and RESOLVE_CACHED (no slow path).
+  out = a.run("openat2 " + fs.path + " secret.txt");
+  INFO(out);
+  CHECK(has(out, "openat2=EPERM"));
+  // From the dcache or not at all: EAGAIN says it would have to look further.
+  CHECK((has(out, "openat2_cached=EPERM") || has(out, "openat2_cached=" + std::string(std::strerror(EAGAIN)))));
+  CHECK(has(out, "rc=0"));
+
+  auto enforce = a.enforce_events();
+  CHECK(enforce.size() >= 4);
+  for (const auto& e : enforce) {
+    CHECK(e["action"] == "denied");
+    CHECK(e["mechanism"] == a.d.file_mechanism());
+  }
+  CHECK(slurp(target) == kOriginal);
+}
+
+TEST_CASE(
+    "truncate(2) of a write-denied file is refused with EPERM in the kernel's security hooks, and without them it is "
+    "seen as a write and its process killed after the fact",
+    "[bypass]") {
+  ScratchTmpfs fs;
+  std::string target = protected_file(fs, "config.txt");
+  Attacked a(deny_files("write", target));
+  REQUIRE(a.d.ready());
+
+  // Control: an open for writing is refused.
+  std::string out = a.run("open-write " + target);
+  INFO(out);
+  CHECK(has(out, "open_write=EPERM"));
+  CHECK(slurp(target) == kOriginal);
+
+  // truncate(2) opens nothing: no fanotify permission event.
+  out = a.run("truncate " + target);
+  INFO(out);
+  auto enforce = a.enforce_events();
+  REQUIRE(enforce.size() == 2);
+  CHECK(enforce[1]["op"] == "open");
+  CHECK(enforce[1]["path"] == target);
+  if (a.d.lsm()) {
+    CHECK(has(out, "truncate=EPERM"));
+    CHECK(has(out, "alive=yes"));
+    CHECK(slurp(target) == kOriginal);
+    CHECK(enforce[1]["action"] == "denied");
+    CHECK(enforce[1]["mechanism"] == a.d.hooks_mechanism());
+    return;
+  }
+  // Without the hooks nothing can refuse it: it happens, then the process dies.
+  CHECK(has(out, "truncate=ok"));
+  CHECK(out.find("alive=yes") == std::string::npos);
+  CHECK(has(out, "rc=137"));
+  CHECK(enforce[1]["action"] == "killed");
+  CHECK(enforce[1]["mechanism"] == "rampartd_kill");
+  CHECK(enforce[1]["operation_completed"] == "yes");
+  bool seen = false;
+  for (const auto& e : a.d.events())
+    if (e["type"] == "open" && e["syscall"] == "truncate" && e["path"] == target) seen = e["truncate"] == true;
+  CHECK(seen);
 }
 
 TEST_CASE(

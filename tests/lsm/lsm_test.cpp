@@ -70,7 +70,8 @@ TEST_CASE(
   CHECK(enforce[0]["path"] == denied);
 }
 
-TEST_CASE("LSM: an open for writing of a denied path fails with EPERM and the file is unchanged", "[lsm]") {
+TEST_CASE("LSM: an open for writing or a truncate(2) of a denied path fails with EPERM and the file is unchanged",
+          "[lsm]") {
   ScratchTmpfs fs;
   std::string target = fs.path + "/protected.txt";
   std::ofstream(target) << "original\n";
@@ -78,14 +79,17 @@ TEST_CASE("LSM: an open for writing of a denied path fails with EPERM and the fi
   PolicedBash s("enforce", spec, kConfig, fs.dir);
   REQUIRE(s.ready());
   REQUIRE(s.lsm());
-  auto [code, out] =
-      run_shell(s.bash(), "echo overwritten > " + target + "; echo rc=$?; read -r l < " + target + " && echo read=$l");
+  auto [code, out] = run_shell(
+      s.bash(), "echo overwritten > " + target + "; echo rc=$?; read -r l < " + target +
+                    " && echo read=$l; perl -e 'truncate($ARGV[0], 0) or print \"truncate: $!\\n\"' " + target);
   INFO(out);
   CHECK(out.find("rc=1") != std::string::npos);
   CHECK(out.find("read=original") != std::string::npos);  // reading stays allowed: the hook knows the mode
+  // truncate(2) opens nothing: path_truncate refuses it.
+  CHECK(out.find("truncate: Operation not permitted") != std::string::npos);
   CHECK(slurp(target) == "original\n");
   auto enforce = s.enforce_events();
-  REQUIRE(enforce.size() == 1);
+  REQUIRE(enforce.size() == 2);
   CHECK(enforce[0]["mechanism"] == s.hooks_mechanism());
   CHECK(enforce[0]["deny_rule"] == "protect");
 }

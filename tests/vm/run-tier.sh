@@ -8,7 +8,8 @@
 # For each kernel that tests/vm/fetch-kernels.sh provides, each in a fresh VM:
 #   probe   /sys/kernel/security/lsm, and whether bpf is in it (a failure if
 #           not: lsm/* programs would attach and never run)
-#   lsm     BUILD_DIR/tests/rampart_lsm_tests, when it exists: every case
+#   lsm     BUILD_DIR/tests/rampart_lsm_tests, when it exists: every case on
+#           the first kernel, the cases in tests/vm/lsm-other.cases on others
 #   lsm-fmod  (first kernel) the cases in tests/vm/lsm-fmod.cases, on the
 #           kernel booted without bpf in lsm=: rampartd must run its LSM
 #           programs as fmod_ret programs on security_*() instead
@@ -145,7 +146,9 @@ for line in "${KERNELS[@]}"; do
     [ -x "$bin" ] || { [ "$short" = lsm ] && echo "-- rampart_lsm_tests: not built (yet), not run"; continue; }
     names=$LOGS/$kver/rampart_${tier}_tests.names
     log=$LOGS/$kver/rampart_${tier}_tests.log
-    if ! select_cases "$bin" "$tier" "$names"; then
+    casefile=$tier  # lsm: every case on the first kernel, a subset on the others
+    [ "$tier" != lsm ] || [ "$line" = "${KERNELS[0]}" ] || casefile=lsm-other
+    if ! select_cases "$bin" "$casefile" "$names"; then
       row "$kver" "rampart_${tier}_tests" FAIL "no cases to run" 0
       continue
     fi
