@@ -23,6 +23,9 @@
  *                         to rampartd's maps, programs and links
  *   task_free             the protection ends with rampartd: the next one
  *                         takes its pins over
+ *   file_open also keeps every other process but pid 1 from writing the
+ *   cgroup.kill, cgroup.freeze, memory.max, memory.high and cpu.max files
+ *   of rampartd's cgroup and its ancestors.
  * rampartd and its supervisor are known by tgid and start time, so a process
  * that later gets one of their pids is nobody special.
  * Deny rules match the path (path_rules_map) and the file itself
@@ -107,6 +110,15 @@ struct {
 	__type(value, __u8);
 } protected_map SEC(".maps") __weak;
 
+/* The inode numbers of rampartd's cgroup directory and its ancestors: the
+ * files there that kill, freeze or starve it are written by nobody else. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, __u8);
+} protected_cgroups_map SEC(".maps");
+
 /* tgid -> 1: the start-up self-test; file_open refuses that process everything. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -155,6 +167,35 @@ static __always_inline int rp_is_protected_caller(void)
 	if (!rp_self_tgid || rp_self_gone || rp_is_self_task(t))
 		return 0;
 	return !admin || t->tgid != admin || !rp_started_at(t, rp_admin_start);
+}
+
+#define RP_CGROUP2_SUPER_MAGIC 0x63677270
+
+static __always_inline int rp_name_is(const char *name, const char *want, int len)
+{
+	for (int i = 0; i < len; i++)
+		if (name[i] != want[i])
+			return 0;
+	return 1;
+}
+
+/* A file of rampartd's cgroup or an ancestor whose write would kill, freeze
+ * or starve it: cgroup.kill, cgroup.freeze, memory.max, memory.high, cpu.max. */
+static __always_inline int rp_is_guarded_cgroup_file(struct file *file)
+{
+	struct dentry *dentry = file->f_path.dentry;
+	__u64 dir_ino;
+	char name[16] = {};
+
+	if (file->f_inode->i_sb->s_magic != RP_CGROUP2_SUPER_MAGIC)
+		return 0;
+	dir_ino = BPF_CORE_READ(dentry, d_parent, d_inode, i_ino);
+	if (!bpf_map_lookup_elem(&protected_cgroups_map, &dir_ino))
+		return 0;
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
+	return rp_name_is(name, "cgroup.kill", 12) || rp_name_is(name, "cgroup.freeze", 14) ||
+	       rp_name_is(name, "memory.max", 11) || rp_name_is(name, "memory.high", 12) ||
+	       rp_name_is(name, "cpu.max", 8);
 }
 
 /* An enforce event for a path operation, with mechanism LSM. */
@@ -365,6 +406,10 @@ int BPF_PROG(rp_lsm_open, struct file *file, int ret)
 		return 0;
 	read = (fmode & RP_FMODE_READ) != 0;
 	write = (fmode & RP_FMODE_WRITE) != 0 || (file->f_flags & RP_O_TRUNC) != 0;
+	/* pid 1 (systemd) manages the cgroups: it may, like the supervisor. */
+	if (write && rp_self_tgid && !rp_self_gone && rp_is_guarded_cgroup_file(file) && tgid != 1 &&
+	    rp_is_protected_caller())
+		return rp_self_refuse(RP_EV_OPEN);
 
 	v = bpf_map_lookup_elem(&verdict_map, &tgid);
 	policy_id = rp_current_policy();

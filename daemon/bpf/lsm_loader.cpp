@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "bpf/map_sweep.h"
+#include "bpf/mounts.h"
 #include "rampart_lsm.skel.h"
 
 namespace rampart::bpf {
@@ -71,6 +72,27 @@ Result<void> leave_out_missing_hooks(bpf_object* obj, LsmPrograms::Hooks hooks) 
     if (btf__find_by_name_kind(vmlinux, func.c_str(), BTF_KIND_FUNC) < 0) bpf_program__set_autoload(prog, false);
   }
   btf__free(vmlinux);
+  return {};
+}
+
+// rampartd's cgroup and every ancestor up to the cgroup v2 mount, by the
+// inode numbers of their directories (what the hook compares).
+Result<void> protect_cgroups(int map_fd) {
+  const std::string mount = find_mount("cgroup2");
+  if (mount.empty()) return {};  // no cgroup v2: nothing there to write
+  std::ifstream in("/proc/self/cgroup");
+  std::string line, rel;
+  while (std::getline(in, line))
+    if (line.rfind("0::", 0) == 0) rel = line.substr(3);
+  if (rel.empty() || rel[0] != '/') return {};
+  for (std::string dir = mount + (rel == "/" ? "" : rel);; dir = dir.substr(0, dir.rfind('/'))) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0) return fail_errno("self-protection: the cgroup " + dir);
+    uint64_t ino = st.st_ino;
+    uint8_t one = 1;
+    if (bpf_map_update_elem(map_fd, &ino, &one, BPF_ANY) != 0) return fail_errno("protected_cgroups_map");
+    if (dir.size() <= mount.size()) break;
+  }
   return {};
 }
 
@@ -234,6 +256,7 @@ Result<void> LsmPrograms::protect(const Programs& base, uint32_t supervisor_tgid
   links.insert(links.end(), links_.begin(), links_.end());
   for (struct bpf_link* link : links)
     if (auto r = protect_id(pm, RP_OBJ_LINK, bpf_link__fd(link), "a link"); !r) return r;
+  if (auto r = protect_cgroups(bpf_map__fd(skel_->maps.protected_cgroups_map)); !r) return r;
   if (pins_ && pins_->enabled()) {
     struct stat dir {
     }, sub{};

@@ -38,8 +38,9 @@ std::vector<MechanismUse> describe_mechanisms(const policy::PolicySet& set, cons
              "; setuid, capset, unshare, setns, io_uring_setup and umount: bpf_send_signal(SIGKILL) at the syscall");
     mech("self_protection", how,
          "no other process may signal or ptrace rampartd, get an fd to its maps, programs or links, or reach into "
-         "its pin dir (its supervisor, known by pid and start time, and pid 1 may stop it); not covered: its "
-         "cgroup (cgroup.kill, cgroup.freeze), and its pins once it has exited");
+         "its pin dir, or write the kill, freeze and limit files of its cgroup and their ancestors (its "
+         "supervisor, known by pid and start time, and pid 1 may stop it); not covered: a move into another cgroup "
+         "first, and its pins once it has exited");
   } else {
     const bool exec = in.guard && (any_exec || any_enforce);
     mech("exec", exec ? "fanotify" : "none",

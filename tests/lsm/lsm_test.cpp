@@ -23,18 +23,38 @@
 #include <thread>
 #include <vector>
 
+#include "bpf/mounts.h"
 #include "support/files.h"
 #include "support/net.h"
 #include "support/policed.h"
+#include "support/workload.h"
 
 using nlohmann::json;
 using rampart::testing::Listener;
 using rampart::testing::PolicedBash;
 using rampart::testing::run_shell;
+using rampart::testing::ScratchCgroup;
 using rampart::testing::ScratchTmpfs;
 using rampart::testing::slurp;
 
 namespace {
+
+// This process's cgroup v2 directory.
+std::string own_cgroup() {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line, rel = "/";
+  while (std::getline(in, line))
+    if (line.rfind("0::", 0) == 0) rel = line.substr(3);
+  return rampart::bpf::find_mount("cgroup2") + (rel == "/" ? "" : rel);
+}
+
+// Moves this process into the cgroup v2 directory `dir`.
+bool move_self(const std::string& dir) {
+  std::ofstream procs(dir + "/cgroup.procs");
+  procs << "0\n";
+  procs.flush();
+  return procs.good();
+}
 
 // No exec marks, no sensitive paths: under LSM the config's fanotify keys do nothing anyway.
 const std::string& kConfig = rampart::testing::kScopedConfig;
@@ -119,32 +139,62 @@ TEST_CASE("LSM: a forbidden ptrace fails with EPERM instead of killing the trace
   CHECK(seen);
 }
 
-TEST_CASE("LSM: another root process can neither kill rampartd nor open its maps, and the attempt is reported",
-          "[lsm]") {
+TEST_CASE(
+    "LSM: another root process can neither kill rampartd (a signal, its cgroup's cgroup.kill) nor freeze it nor open "
+    "its maps, and the attempt is reported",
+    "[lsm]") {
   ScratchTmpfs fs;
+  // rampartd starts in a cgroup of its own (outer/rampartd); this test, its
+  // supervisor, goes back where it was, so the attacker below is nobody special.
+  ScratchCgroup outer("selfprot"), other("selfprot-other");
+  const std::string inner = outer.path() + "/rampartd";
+  REQUIRE(mkdir(inner.c_str(), 0755) == 0);
+  struct RemoveAfter {
+    std::string dir;
+    ~RemoveAfter() { rmdir(dir.c_str()); }
+  } remove_inner{inner};
+  const std::string home = own_cgroup();
+  REQUIRE(move_self(inner));
   PolicedBash s("audit", "  allow:\n    exec: [\"/usr/bin/*\"]\n", kConfig, fs.dir);
+  REQUIRE(move_self(home));
   REQUIRE(s.ready());
   REQUIRE(s.lsm());
   const pid_t daemon = s.pid();
   REQUIRE(daemon > 0);
   // run_shell forks a child that execs bash: a root process that is not rampartd's supervisor (this test).
-  auto [code, out] = run_shell("/bin/bash", "kill -9 " + std::to_string(daemon) + "; echo kill-rc=$?; " +
-                                                "/usr/sbin/bpftool map dump name verdict_map; echo dump-rc=$?");
+  auto [code, out] =
+      run_shell("/bin/bash", "kill -9 " + std::to_string(daemon) + "; echo kill-rc=$?; " +
+                                 "/usr/sbin/bpftool map dump name verdict_map; echo dump-rc=$?; " + "echo 1 > " +
+                                 inner + "/cgroup.kill; echo cgkill-rc=$?; " + "echo 1 > " + inner +
+                                 "/cgroup.freeze; echo inner-freeze-rc=$?; " + "echo 1 > " + outer.path() +
+                                 "/cgroup.freeze; echo outer-freeze-rc=$?; " +
+                                 // Control: the same write to a cgroup rampartd is not in.
+                                 "echo 1 > " + other.path() + "/cgroup.freeze; echo other-freeze-rc=$?; " +
+                                 "echo 0 > " + other.path() + "/cgroup.freeze");
   INFO(out);
+  // Whatever got through, thaw it before anything waits on rampartd.
+  std::ofstream(inner + "/cgroup.freeze") << "0\n";
+  std::ofstream(outer.path() + "/cgroup.freeze") << "0\n";
   CHECK(out.find("kill-rc=1") != std::string::npos);
   CHECK(out.find("dump-rc=0") == std::string::npos);
+  CHECK(out.find("cgkill-rc=1") != std::string::npos);
+  CHECK(out.find("inner-freeze-rc=1") != std::string::npos);
+  CHECK(out.find("outer-freeze-rc=1") != std::string::npos);
+  CHECK(out.find("other-freeze-rc=0") != std::string::npos);
   CHECK(kill(daemon, 0) == 0);  // still running
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(kill(daemon, 0) == 0);
-  int signal_alerts = 0, map_alerts = 0;
+  int signal_alerts = 0, map_alerts = 0, cgroup_alerts = 0;
   for (const auto& e : s.enforce_events()) {
     if (e["reason"] != "self_protection") continue;
     CHECK(e["mechanism"] == s.hooks_mechanism());
     if (e["op"] == "signal") ++signal_alerts;
     if (e["op"] == "bpf") ++map_alerts;
+    if (e["op"] == "open") ++cgroup_alerts;
   }
   CHECK(signal_alerts >= 1);
   CHECK(map_alerts >= 1);
+  CHECK(cgroup_alerts == 3);
 }
 
 TEST_CASE("LSM: a read-denied file read through a hard link, a bind mount and after a rename fails with EPERM",
@@ -340,15 +390,22 @@ TEST_CASE("LSM: after rampartd's supervisor exits, a process on the supervisor's
   // We adopt rampartd when the supervisor goes: the adoption must not make us its supervisor either.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   pid_t daemon = -1;
-  // Without its supervisor nobody but pid 1 may stop rampartd: cgroup.kill ends it (no LSM hook sees that).
+  // Without its supervisor nobody but pid 1 may stop rampartd, nor write
+  // its cgroup's cgroup.kill. What is left open ends it: moved into another
+  // cgroup (a write of its pid to that cgroup's cgroup.procs, which no hook
+  // can tell from any other), it dies with that cgroup's cgroup.kill.
   struct Cleanup {
     std::string cg;
     pid_t& daemon;
     ~Cleanup() {
-      std::ofstream(cg + "/cgroup.kill") << "1\n";
+      const std::string end = cg + "-end";
+      mkdir(end.c_str(), 0755);
+      if (daemon > 0) std::ofstream(end + "/cgroup.procs") << daemon << "\n";
+      std::ofstream(end + "/cgroup.kill") << "1\n";
       if (daemon > 0) waitpid(daemon, nullptr, 0);
-      for (int i = 0; i < 100 && rmdir(cg.c_str()) != 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      for (const auto& dir : {cg, end})
+        for (int i = 0; i < 100 && rmdir(dir.c_str()) != 0; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
       prctl(PR_SET_CHILD_SUBREAPER, 0);
     }
   } cleanup{cg, daemon};
