@@ -10,6 +10,8 @@
 #           not: lsm/* programs would attach and never run)
 #   lsm     BUILD_DIR/tests/rampart_lsm_tests, when it exists: every case on
 #           the first kernel, the cases in tests/vm/lsm-other.cases on others
+#   bypass_files  (first kernel) BUILD_DIR/tests/bypass/rampart_bypass_files_tests:
+#           the cases in tests/vm/bypass_files.cases, with BPF LSM
 #   lsm-fmod  (first kernel) the cases in tests/vm/lsm-fmod.cases, on the
 #           kernel booted without bpf in lsm=: rampartd must run its LSM
 #           programs as fmod_ret programs on security_*() instead
@@ -134,7 +136,9 @@ for line in "${KERNELS[@]}"; do
   # lsm-fmod: the lsm cases again, on the same kernel booted without bpf in
   # lsm= (as Ubuntu, RHEL and most managed nodes run): the programs are then
   # fmod_ret programs on security_*(). Once, on the first kernel.
-  tiers="lsm lsm-fmod bpf e2e"
+  # bypass_files: bypass cases whose attack the hooks answer differently
+  # from fanotify (tests/vm/bypass_files.cases), on the first kernel.
+  tiers="lsm lsm-fmod bpf e2e bypass_files"
   [ "$line" = "${KERNELS[0]}" ] || [ "$FULL" = 1 ] || tiers="lsm"
   for tier in $tiers; do
     short=${tier%-fmod}
@@ -143,6 +147,7 @@ for line in "${KERNELS[@]}"; do
       vmargs=(--lsm lockdown,capability,landlock,yama,apparmor) hooks=bpf_fmod_ret
     fi
     bin=$BUILD/tests/rampart_${short}_tests
+    [ "${short#bypass_}" = "$short" ] || bin=$BUILD/tests/bypass/rampart_${short}_tests
     [ -x "$bin" ] || { [ "$short" = lsm ] && echo "-- rampart_lsm_tests: not built (yet), not run"; continue; }
     names=$LOGS/$kver/rampart_${tier}_tests.names
     log=$LOGS/$kver/rampart_${tier}_tests.log
