@@ -244,15 +244,28 @@ static __always_inline long rp_walked_path(struct dentry *dentry, struct vfsmoun
 	return bpf_probe_read_kernel_str(dst, RP_LSM_PATH, &w->buf[off & RP_SCRATCH_MASK]);
 }
 
-/*
- * Looks the file's path up for `policy_id`; returns the RP_PR_* flags, 0 when
- * no entry matches. *key_out points at the path (for reports). A path too
- * long for the map returns `unknown`.
- */
+/* Looks the path in s->key (its length n, or an error) up for `policy_id`:
+ * the RP_PR_* flags, 0 when no entry matches, `unknown` when there is no
+ * path (too long for the map). *key_out points at the path (for reports). */
+static __always_inline __u32 rp_lookup_path(struct rp_path_scratch *s, long n, __u32 policy_id, __u32 unknown,
+					    struct rp_path_key **key_out)
+{
+	__u32 *flags;
+
+	if (n <= 0)
+		return unknown;
+	*key_out = &s->key;
+	s->key.prefixlen = 32 + 8 * RP_LSM_PATH;
+	s->key.policy_id = policy_id;
+	flags = bpf_map_lookup_elem(&path_rules_map, &s->key);
+	return flags ? *flags : 0;
+}
+
+/* The flags of the open file's path; see rp_lookup_path. */
 static __always_inline __u32 rp_path_flags(struct file *file, __u32 policy_id, __u32 unknown,
 					   struct rp_path_key **key_out)
 {
-	__u32 zero = 0, *flags;
+	__u32 zero = 0;
 	struct rp_path_scratch *s = bpf_map_lookup_elem(&lsm_scratch_map, &zero);
 	long n;
 
@@ -263,62 +276,38 @@ static __always_inline __u32 rp_path_flags(struct file *file, __u32 policy_id, _
 		n = rp_walked_path(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), s->key.path);
 	else
 		n = bpf_d_path((struct path *)&file->f_path, s->key.path, sizeof(s->key.path));
-	if (n <= 0)
-		return unknown;
-	*key_out = &s->key;
-	s->key.prefixlen = 32 + 8 * RP_LSM_PATH;
-	s->key.policy_id = policy_id;
-	flags = bpf_map_lookup_elem(&path_rules_map, &s->key);
-	return flags ? *flags : 0;
+	return rp_lookup_path(s, n, policy_id, unknown, key_out);
 }
 
-/* rp_path_flags for a path that is not an open file (truncate): walked in
- * both modes, as bpf_d_path is not allowed on that hook. */
+/* The same for a path that is not an open file (truncate): walked in both
+ * modes, as bpf_d_path is not allowed on that hook. */
 static __always_inline __u32 rp_walked_path_flags(const struct path *path, __u32 policy_id,
 						  struct rp_path_key **key_out)
 {
-	__u32 zero = 0, *flags;
+	__u32 zero = 0;
 	struct rp_path_scratch *s = bpf_map_lookup_elem(&lsm_scratch_map, &zero);
 
 	*key_out = NULL;
-	if (!s || rp_walked_path(BPF_CORE_READ(path, dentry), BPF_CORE_READ(path, mnt), s->key.path) <= 0)
+	if (!s)
 		return 0;
-	*key_out = &s->key;
-	s->key.prefixlen = 32 + 8 * RP_LSM_PATH;
-	s->key.policy_id = policy_id;
-	flags = bpf_map_lookup_elem(&path_rules_map, &s->key);
-	return flags ? *flags : 0;
+	return rp_lookup_path(s, rp_walked_path(BPF_CORE_READ(path, dentry), BPF_CORE_READ(path, mnt), s->key.path),
+			      policy_id, 0, key_out);
 }
 
-/* The deny flags of the inode behind `dentry` for `policy_id`. */
-static __always_inline __u32 rp_dentry_inode_flags(struct dentry *dentry, __u32 policy_id)
+static __always_inline void rp_inode_key_of(struct inode *inode, __u32 policy_id, struct rp_inode_key *k)
 {
-	struct rp_inode_key k = {};
-	__u32 *flags;
-
-	k.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
-	k.dev = BPF_CORE_READ(dentry, d_inode, i_sb, s_dev);
-	k.policy_id = policy_id;
-	flags = bpf_map_lookup_elem(&inode_rules_map, &k);
-	return flags ? *flags : 0;
-}
-
-static __always_inline void rp_inode_key_of(struct file *file, __u32 policy_id, struct rp_inode_key *k)
-{
-	struct inode *inode = file->f_inode;
-
-	k->ino = inode->i_ino;
-	k->dev = inode->i_sb->s_dev;
+	k->ino = BPF_CORE_READ(inode, i_ino);
+	k->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	k->policy_id = policy_id;
 }
 
 /* The deny flags the file itself carries for `policy_id`, whatever its name. */
-static __always_inline __u32 rp_inode_flags(struct file *file, __u32 policy_id)
+static __always_inline __u32 rp_inode_flags(struct inode *inode, __u32 policy_id)
 {
 	struct rp_inode_key k = {};
 	__u32 *flags;
 
-	rp_inode_key_of(file, policy_id, &k);
+	rp_inode_key_of(inode, policy_id, &k);
 	flags = bpf_map_lookup_elem(&inode_rules_map, &k);
 	return flags ? *flags : 0;
 }
@@ -329,7 +318,7 @@ static __always_inline void rp_remember_inode(struct file *file, __u32 policy_id
 	struct rp_inode_key k = {};
 	__u32 *known;
 
-	rp_inode_key_of(file, policy_id, &k);
+	rp_inode_key_of(file->f_inode, policy_id, &k);
 	known = bpf_map_lookup_elem(&inode_rules_map, &k);
 	if (known)
 		*known |= flags; /* a lost bit is found again by name next time */
@@ -381,10 +370,23 @@ int BPF_PROG(rp_lsm_exec, struct linux_binprm *bprm, int ret)
 		rp_remember_inode(bprm->file, policy_id, RP_PR_EXEC_DENY);
 		return rp_refuse(RP_EV_EXEC, policy_id, rule, RP_REASON_DENY_RULE, key);
 	}
-	if (rp_inode_flags(bprm->file, policy_id) & RP_PR_EXEC_DENY)
+	if (rp_inode_flags(bprm->file->f_inode, policy_id) & RP_PR_EXEC_DENY)
 		return rp_refuse(RP_EV_EXEC, policy_id, rule, RP_REASON_DENY_RULE, key);
 	if ((rule->path_flags & RP_PATHS_RESTRICT_EXEC) && !(flags & RP_PR_EXEC_ALLOW))
 		return rp_refuse(RP_EV_EXEC, policy_id, rule, RP_REASON_NOT_ALLOWED, key);
+	return 0;
+}
+
+/* A read and/or write of a file whose path and inode carry `flags` under
+ * `rule`: refused by a deny rule, or for not being on an allow-list. */
+static __always_inline int rp_decide_access(int read, int write, __u32 flags, __u32 policy_id,
+					    struct rp_policy_rule *rule, struct rp_path_key *key)
+{
+	if ((read && (flags & RP_PR_READ_DENY)) || (write && (flags & RP_PR_WRITE_DENY)))
+		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
+	if ((read && (rule->path_flags & RP_PATHS_RESTRICT_READ) && !(flags & RP_PR_READ_ALLOW)) ||
+	    (write && (rule->path_flags & RP_PATHS_RESTRICT_WRITE) && !(flags & RP_PR_WRITE_ALLOW)))
+		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_NOT_ALLOWED, key);
 	return 0;
 }
 
@@ -416,7 +418,7 @@ int BPF_PROG(rp_lsm_open, struct file *file, int ret)
 	if (policy_id)
 		rule = bpf_map_lookup_elem(&policy_map, &policy_id);
 	if (v && (v->flags & RP_V_DENY_FILES)) {
-		flags = rp_path_flags(file, 0, 0, &key) | rp_inode_flags(file, 0);
+		flags = rp_path_flags(file, 0, 0, &key) | rp_inode_flags(file->f_inode, 0);
 		if (flags & RP_PR_SENSITIVE)
 			return rp_refuse(RP_EV_OPEN, policy_id, NULL, RP_REASON_VERDICT, key);
 	}
@@ -427,13 +429,7 @@ int BPF_PROG(rp_lsm_open, struct file *file, int ret)
 		rp_remember_inode(file, policy_id, flags & (RP_PR_READ_DENY | RP_PR_WRITE_DENY));
 		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
 	}
-	flags |= rp_inode_flags(file, policy_id);
-	if ((read && (flags & RP_PR_READ_DENY)) || (write && (flags & RP_PR_WRITE_DENY)))
-		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
-	if ((read && (rule->path_flags & RP_PATHS_RESTRICT_READ) && !(flags & RP_PR_READ_ALLOW)) ||
-	    (write && (rule->path_flags & RP_PATHS_RESTRICT_WRITE) && !(flags & RP_PR_WRITE_ALLOW)))
-		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_NOT_ALLOWED, key);
-	return 0;
+	return rp_decide_access(read, write, flags | rp_inode_flags(file->f_inode, policy_id), policy_id, rule, key);
 }
 
 /* truncate(2) opens nothing, so file_open never sees it: a write to the
@@ -454,19 +450,15 @@ int BPF_PROG(rp_lsm_truncate, const struct path *path, int ret)
 	if (policy_id)
 		rule = bpf_map_lookup_elem(&policy_map, &policy_id);
 	if (v && (v->flags & RP_V_DENY_FILES)) {
-		flags = rp_walked_path_flags(path, 0, &key) | rp_dentry_inode_flags(BPF_CORE_READ(path, dentry), 0);
+		flags = rp_walked_path_flags(path, 0, &key) | rp_inode_flags(BPF_CORE_READ(path, dentry, d_inode), 0);
 		if (flags & RP_PR_SENSITIVE)
 			return rp_refuse(RP_EV_OPEN, policy_id, NULL, RP_REASON_VERDICT, key);
 	}
 	if (!rule || !(rule->path_flags & (RP_PATHS_ANY | RP_PATHS_RESTRICT_WRITE)))
 		return 0;
-	flags =
-	    rp_walked_path_flags(path, policy_id, &key) | rp_dentry_inode_flags(BPF_CORE_READ(path, dentry), policy_id);
-	if (flags & RP_PR_WRITE_DENY)
-		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
-	if ((rule->path_flags & RP_PATHS_RESTRICT_WRITE) && !(flags & RP_PR_WRITE_ALLOW))
-		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_NOT_ALLOWED, key);
-	return 0;
+	flags = rp_walked_path_flags(path, policy_id, &key) |
+		rp_inode_flags(BPF_CORE_READ(path, dentry, d_inode), policy_id);
+	return rp_decide_access(0, 1, flags, policy_id, rule, key);
 }
 
 /* A privilege operation the caller's enforce-mode policy forbids: -EPERM. */

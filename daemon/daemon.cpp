@@ -18,6 +18,7 @@
 #include "bpf/probe.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "pipeline/process_table.h"
 #include "policy/patterns.h"
 #include "util/clock.h"
 
@@ -125,7 +126,8 @@ Result<void> Daemon::load_programs(const bpf::Capabilities& caps) {
     if (lsm) {
       lsm_ = std::move(*lsm);
       programs_->set_lsm_privileges(bpf::LsmPrograms::kPrivileges);
-      if (auto r = lsm_->protect(*programs_, static_cast<uint32_t>(g_parent_at_start)); !r)
+      const std::string cgroup = pipeline::ProcReader().cgroup_path(static_cast<uint32_t>(getpid()));
+      if (auto r = lsm_->protect(*programs_, static_cast<uint32_t>(g_parent_at_start), caps.cgroup2_mount, cgroup); !r)
         log("warning: self-protection: " + r.error().what());
       lsm_status_ = how +
                     " (self-test passed): exec, files, ptrace, module loading, mount, bpf() and "

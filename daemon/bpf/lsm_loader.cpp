@@ -15,7 +15,6 @@
 #include <sstream>
 
 #include "bpf/map_sweep.h"
-#include "bpf/mounts.h"
 #include "rampart_lsm.skel.h"
 
 namespace rampart::bpf {
@@ -36,6 +35,12 @@ uint64_t start_ticks(pid_t pid) {
   return std::strtoull(field.c_str(), nullptr, 10);
 }
 
+// The LSM hook a program of this object attaches to: its section "lsm/HOOK".
+std::string hook_of(const bpf_program* prog) {
+  const char* sec = std::strchr(bpf_program__section_name(prog), '/');
+  return sec ? sec + 1 : "";
+}
+
 // The security_*() function that calls LSM hook `hook`.
 std::string security_function(const std::string& hook) {
   return hook == "bprm_check_security" ? "security_bprm_check" : "security_" + hook;
@@ -46,12 +51,10 @@ std::string security_function(const std::string& hook) {
 Result<void> retarget_to_security_functions(bpf_object* obj) {
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, obj) {
-    const char* sec = std::strchr(bpf_program__section_name(prog), '/');
-    if (!sec) return fail(std::string("BPF LSM program ") + bpf_program__name(prog) + " has no hook in its section");
-    const std::string hook = sec + 1, func = security_function(hook);
-    const bool no_result = hook == "task_free";
+    const std::string hook = hook_of(prog), func = security_function(hook);
     int err = bpf_program__set_type(prog, BPF_PROG_TYPE_TRACING);
-    if (!err) err = bpf_program__set_expected_attach_type(prog, no_result ? BPF_TRACE_FENTRY : BPF_MODIFY_RETURN);
+    if (!err)
+      err = bpf_program__set_expected_attach_type(prog, hook == "task_free" ? BPF_TRACE_FENTRY : BPF_MODIFY_RETURN);
     if (!err) err = bpf_program__set_attach_target(prog, 0, func.c_str());
     if (err) return fail("fmod_ret: retargeting " + std::string(bpf_program__name(prog)) + " to " + func, -err);
   }
@@ -65,26 +68,20 @@ Result<void> leave_out_missing_hooks(bpf_object* obj, LsmPrograms::Hooks hooks) 
   if (!vmlinux) return fail_errno("BPF LSM: reading the kernel's BTF");
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, obj) {
-    const char* sec = std::strchr(bpf_program__section_name(prog), '/');
-    if (!sec || std::strcmp(sec + 1, "path_truncate") != 0) continue;
-    const std::string func =
-        hooks == LsmPrograms::Hooks::kLsm ? std::string("bpf_lsm_") + (sec + 1) : security_function(sec + 1);
+    const std::string hook = hook_of(prog);
+    if (hook != "path_truncate") continue;
+    const std::string func = hooks == LsmPrograms::Hooks::kLsm ? "bpf_lsm_" + hook : security_function(hook);
     if (btf__find_by_name_kind(vmlinux, func.c_str(), BTF_KIND_FUNC) < 0) bpf_program__set_autoload(prog, false);
   }
   btf__free(vmlinux);
   return {};
 }
 
-// rampartd's cgroup and every ancestor up to the cgroup v2 mount, by the
-// inode numbers of their directories (what the hook compares).
-Result<void> protect_cgroups(int map_fd) {
-  const std::string mount = find_mount("cgroup2");
-  if (mount.empty()) return {};  // no cgroup v2: nothing there to write
-  std::ifstream in("/proc/self/cgroup");
-  std::string line, rel;
-  while (std::getline(in, line))
-    if (line.rfind("0::", 0) == 0) rel = line.substr(3);
-  if (rel.empty() || rel[0] != '/') return {};
+// The cgroup `rel` (a path under the cgroup v2 mount `mount`) and every
+// ancestor up to the mount, by the inode numbers of their directories (what
+// the hook compares).
+Result<void> protect_cgroups(int map_fd, const std::string& mount, const std::string& rel) {
+  if (mount.empty() || rel.empty() || rel[0] != '/') return {};  // no cgroup v2: nothing there to write
   for (std::string dir = mount + (rel == "/" ? "" : rel);; dir = dir.substr(0, dir.rfind('/'))) {
     struct stat st {};
     if (stat(dir.c_str(), &st) != 0) return fail_errno("self-protection: the cgroup " + dir);
@@ -137,9 +134,9 @@ Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t 
     struct bpf_link* link = hooks == Hooks::kLsm ? bpf_program__attach_lsm(prog) : bpf_program__attach_trace(prog);
     if (!link) return fail_errno(std::string("attaching BPF LSM program ") + bpf_program__name(prog));
     p->links_.push_back(link);
-    const std::string sec = bpf_program__section_name(prog);
-    p->attached_.push_back(std::string(bpf_program__name(prog)) + " on " +
-                           (hooks == Hooks::kLsm ? sec : "fmod_ret/" + security_function(sec.substr(4))));
+    p->attached_.push_back(
+        std::string(bpf_program__name(prog)) + " on " +
+        (hooks == Hooks::kLsm ? "lsm/" + hook_of(prog) : "fmod_ret/" + security_function(hook_of(prog))));
   }
   if (auto r = p->self_test(); !r) return tl::unexpected(r.error());
   if (auto r = p->pins_->replace_links("lsm_", p->links_); !r) return tl::unexpected(r.error());
@@ -232,7 +229,8 @@ Result<void> protect_id(int map_fd, uint64_t kind, int obj_fd, const char* name)
 
 }  // namespace
 
-Result<void> LsmPrograms::protect(const Programs& base, uint32_t supervisor_tgid) {
+Result<void> LsmPrograms::protect(const Programs& base, uint32_t supervisor_tgid, const std::string& cgroup2_mount,
+                                  const std::string& cgroup) {
   // The start time is read while the supervisor is still our parent: then
   // it is that process's, and a later one on the same pid does not match.
   const uint64_t start = supervisor_tgid ? start_ticks(static_cast<pid_t>(supervisor_tgid)) : 0;
@@ -256,7 +254,7 @@ Result<void> LsmPrograms::protect(const Programs& base, uint32_t supervisor_tgid
   links.insert(links.end(), links_.begin(), links_.end());
   for (struct bpf_link* link : links)
     if (auto r = protect_id(pm, RP_OBJ_LINK, bpf_link__fd(link), "a link"); !r) return r;
-  if (auto r = protect_cgroups(bpf_map__fd(skel_->maps.protected_cgroups_map)); !r) return r;
+  if (auto r = protect_cgroups(bpf_map__fd(skel_->maps.protected_cgroups_map), cgroup2_mount, cgroup); !r) return r;
   if (pins_ && pins_->enabled()) {
     struct stat dir {
     }, sub{};

@@ -52,9 +52,12 @@ class LsmPrograms {
   // Keeps every process but rampartd and its supervisor (`supervisor_tgid`,
   // e.g. systemd, if it is still our parent) away from rampartd: signals
   // (pid 1 may always stop it), ptrace, fds to its maps, programs and links,
-  // and its pin dir. Both are known by pid and start time; the protection
-  // ends when rampartd does, for the next one to take over.
-  Result<void> protect(const Programs& base, uint32_t supervisor_tgid);
+  // its pin dir, and the kill, freeze and limit files of its cgroup
+  // (`cgroup`, a path under `cgroup2_mount`) and their ancestors. Both are
+  // known by pid and start time; the protection ends when rampartd does, for
+  // the next one to take over.
+  Result<void> protect(const Programs& base, uint32_t supervisor_tgid, const std::string& cgroup2_mount,
+                       const std::string& cgroup);
 
  private:
   LsmPrograms() = default;

@@ -82,6 +82,14 @@ std::string protected_file(const ScratchTmpfs& fs, const std::string& name = "pr
 
 bool has(const std::string& out, const std::string& line) { return out.find(line + "\n") != std::string::npos; }
 
+// The control of a read-deny attempt: a plain read of `target` is refused.
+void expect_read_refused(const Attacked& a, const std::string& target) {
+  std::string out = a.run("read " + target);
+  INFO(out);
+  CHECK(has(out, "open_read=EPERM"));
+  CHECK(has(out, "rc=0"));
+}
+
 // open(path, flags) from this process: how long it took (ms) and whether it opened.
 struct TimedOpen {
   long ms = 0;
@@ -157,15 +165,10 @@ TEST_CASE(
   std::string target = protected_file(fs, "secret.txt");
   Attacked a(deny_files("read", target));
   REQUIRE(a.d.ready());
-
-  // Control: a read of it is refused.
-  std::string out = a.run("read " + target);
-  INFO(out);
-  CHECK(has(out, "open_read=EPERM"));
-  CHECK(has(out, "rc=0"));
+  expect_read_refused(a, target);
 
   // O_PATH reads nothing: allowed, and no after-the-fact kill follows.
-  out = a.run("opath " + target);
+  std::string out = a.run("opath " + target);
   INFO(out);
   CHECK(has(out, "open_path=ok"));
   CHECK(has(out, "fstat=ok"));
@@ -186,17 +189,13 @@ TEST_CASE(
   std::string target = protected_file(fs, "secret.txt");
   Attacked a(deny_files("read", target));
   REQUIRE(a.d.ready());
-
-  // Control: a read of it is refused.
-  std::string out = a.run("read " + target);
-  INFO(out);
-  CHECK(has(out, "open_read=EPERM"));
+  expect_read_refused(a, target);
 
   // A symlink elsewhere (outside the marked tmpfs): the open lands on the file.
   TempDir elsewhere("/tmp/rampart-symlink-XXXXXX");
   const std::string link = elsewhere.path() + "/innocent";
   REQUIRE(symlink(target.c_str(), link.c_str()) == 0);
-  out = a.run("read " + link);
+  std::string out = a.run("read " + link);
   INFO(out);
   CHECK(has(out, "open_read=EPERM"));
   CHECK(out.find("read_bytes") == std::string::npos);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bpf/mounts.h"
+#include "pipeline/process_table.h"
 #include "support/files.h"
 #include "support/net.h"
 #include "support/policed.h"
@@ -41,10 +42,7 @@ namespace {
 
 // This process's cgroup v2 directory.
 std::string own_cgroup() {
-  std::ifstream in("/proc/self/cgroup");
-  std::string line, rel = "/";
-  while (std::getline(in, line))
-    if (line.rfind("0::", 0) == 0) rel = line.substr(3);
+  const std::string rel = rampart::pipeline::ProcReader().cgroup_path(static_cast<uint32_t>(getpid()));
   return rampart::bpf::find_mount("cgroup2") + (rel == "/" ? "" : rel);
 }
 
