@@ -5,19 +5,19 @@
 // with RAMPART_NEEDS_LSM (tests/lsm) also needs the kernel's security hooks:
 // BPF LSM active, or fmod_ret programs on security_*(). It skips on kernels
 // with neither, and fails without them inside the VM tier (RAMPART_VM_KERNEL
-// set), where the kernel is chosen to have them.
-#define CATCH_CONFIG_RUNNER
+// set), where the kernel is chosen to have them. (Catch2's implementation is
+// support/catch_impl.cpp.)
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
 
 #include "bpf/probe.h"
+#include "support/catch_impl.h"
 
 namespace {
 
@@ -35,7 +35,7 @@ std::string missing_prerequisite() {
 int main(int argc, char** argv) {
   // Listing tests (ctest discovery at build time) needs no kernel.
   for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--list", 6) == 0) return Catch::Session().run(argc, argv);
+    if (std::strncmp(argv[i], "--list", 6) == 0) return rampart::testing::run_catch(argc, argv);
 
   std::string why = missing_prerequisite();
 #ifdef RAMPART_NEEDS_LSM
@@ -56,5 +56,5 @@ int main(int argc, char** argv) {
     std::cerr << (required ? "FAILED (RAMPART_REQUIRE_KERNEL=1): " : "SKIPPED: ") << why << "\n";
     return required ? 1 : 77;
   }
-  return Catch::Session().run(argc, argv);
+  return rampart::testing::run_catch(argc, argv);
 }
