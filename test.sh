@@ -6,13 +6,9 @@
 # skip is a failure.
 set -euo pipefail
 cd "$(dirname "$0")"
-# RAMPART_BUILD_TARGETS="T1 T2 ...": build only these targets (CI sets it for
-# the run that uses the release tree only for the VM and TSan tiers); the
-# tests whose binaries are not built are listed as *_NOT_BUILT and must be
-# filtered out with -R or -E.
+# RAMPART_BUILD_TARGETS limits the build (see scripts/build.sh).
 bash scripts/install-deps.sh
-# shellcheck disable=SC2086
-bash scripts/build.sh ${RAMPART_BUILD_TARGETS:+--target $RAMPART_BUILD_TARGETS}
+bash scripts/build.sh
 # RAMPART_SANITIZE=ON: the same suite on the ASan + UBSan build (build-asan).
 dir=build
 if [ "${RAMPART_SANITIZE:-OFF}" = ON ]; then
