@@ -9,7 +9,8 @@
  * anything happens. Destinations are decided as what they are: an
  * IPv4-mapped IPv6 address as the IPv4 address, and an unspecified one
  * (0.0.0.0, ::), which the kernel sends to this host, also as the address
- * it reaches (127.0.0.1, the socket's bound IPv4 address, ::1).
+ * it reaches (127.0.0.1, the socket's bound IPv4 address, ::1); deny rules
+ * take a loopback address also as the other family's loopback.
  * Quarantine also cuts sockets that already exist: every inet socket records
  * its owner (the process that created, connected, bound or last sent on it)
  * in socket storage, which accepted sockets inherit from their listener, and
@@ -66,19 +67,23 @@ struct {
 	__type(value, __u64);
 } netcut_drops_map SEC(".maps");
 
-/* A destination in up to two forms: [0] as given (an IPv4-mapped address as
- * IPv4), [1] for an unspecified address, where the kernel really sends it. */
+/* A destination in up to three forms: [0] as given (an IPv4-mapped address
+ * as IPv4), then for an unspecified address where the kernel really sends
+ * it, then for a loopback address the other family's loopback, for deny
+ * rules only. */
 struct rp_form {
-	__u32 flags; /* RP_F_NET_* for an event about this form */
-	__u8 family; /* 4 or 6 */
-	__u8 _pad[3];
+	__u32 flags;	/* RP_F_NET_* for an event about this form */
+	__u8 family;	/* 4 or 6 */
+	__u8 deny_only; /* 1: deny rules decide on this form, allow-lists do not */
+	__u8 _pad[2];
 	__u8 addr[16]; /* network order */
 };
+#define RP_FORMS 3
 struct rp_dest {
 	__u32 n;
 	__u16 port; /* host order */
 	__u16 _pad;
-	struct rp_form f[2];
+	struct rp_form f[RP_FORMS];
 };
 
 static __always_inline int rp_port_in(const struct rp_port_range *r, __u32 n, __u32 max, __u16 port)
@@ -119,9 +124,9 @@ static __always_inline struct rp_port_set *rp_net_lookup(int deny, __u32 policy_
 }
 
 /*
- * Decides one operation. A deny rule matching either form refuses; an
- * allow-list entry for either form allows (the unspecified form reaches
- * nothing but the other).
+ * Decides one operation. A deny rule matching any form refuses; an
+ * allow-list entry for a form that is not deny-only allows (the unspecified
+ * form reaches nothing but the next).
  */
 static __always_inline int rp_net_decide(__u32 op, const struct rp_dest *d)
 {
@@ -144,7 +149,7 @@ static __always_inline int rp_net_decide(__u32 op, const struct rp_dest *d)
 
 	if (op != RP_EV_BIND && rule->has_net_deny) {
 #pragma unroll
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < RP_FORMS; i++) {
 			struct rp_port_set *deny;
 
 			if (i >= d->n)
@@ -170,9 +175,11 @@ static __always_inline int rp_net_decide(__u32 op, const struct rp_dest *d)
 		if (!rule->restrict_connect)
 			return RP_ALLOW;
 #pragma unroll
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < RP_FORMS; i++) {
 			if (i >= d->n)
 				break;
+			if (d->f[i].deny_only)
+				continue;
 			ports = rp_net_lookup(0, policy_id, &d->f[i]);
 			if (ports && rp_port_in(ports->r, ports->n, RP_MAX_PORT_RANGES, d->port)) {
 				allowed = 1;
@@ -221,6 +228,7 @@ static __always_inline void rp_own(void *sk)
 		return;
 	rp_fill_proc(&o->proc);
 	o->taken = 0;
+	o->cut = 0;
 }
 
 static __always_inline void rp_set4(struct rp_form *f, __u32 ip, __u32 flags)
@@ -246,6 +254,45 @@ static __always_inline void rp_dest4(struct rp_dest *d, __u32 ip, __u32 flags, s
 	}
 }
 
+/*
+ * A loopback destination (127.0.0.1, ::1) is decided by deny rules also as
+ * the other family's loopback: a service on loopback is reached through
+ * both when it listens on a dual-stack socket, so a deny of 127.0.0.1:PORT
+ * refuses [::1]:PORT and ::, and a deny of [::1]:PORT refuses 127.0.0.1 and
+ * 0.0.0.0. Allow-lists are not widened.
+ */
+static __always_inline void rp_other_loopback(struct rp_dest *d)
+{
+	struct rp_form t = {};
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		__u32 a[4];
+
+		if (i >= d->n)
+			break;
+		__builtin_memcpy(a, d->f[i].addr, 16);
+		if (d->f[i].family == 4 && a[0] == bpf_htonl(0x7f000001)) {
+			t.family = 6;
+			t.addr[15] = 1;
+		} else if (d->f[i].family == 6 && !(a[0] | a[1] | a[2]) && a[3] == bpf_htonl(1)) {
+			t.family = 4;
+			a[0] = bpf_htonl(0x7f000001);
+			__builtin_memcpy(t.addr, a, 4);
+		} else {
+			continue;
+		}
+		t.flags = d->f[i].flags | RP_F_NET_LOOPBACK;
+		t.deny_only = 1;
+		if (d->n == 1)
+			d->f[1] = t;
+		else
+			d->f[2] = t;
+		d->n++;
+		break;
+	}
+}
+
 static __always_inline int rp_v4(struct bpf_sock_addr *ctx, __u32 op)
 {
 	struct rp_dest d = {};
@@ -253,6 +300,7 @@ static __always_inline int rp_v4(struct bpf_sock_addr *ctx, __u32 op)
 
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	rp_dest4(&d, ctx->user_ip4, 0, ctx->sk);
+	rp_other_loopback(&d);
 	verdict = rp_net_decide(op, &d);
 	if (verdict == RP_ALLOW)
 		rp_own(ctx->sk);
@@ -291,6 +339,7 @@ static __always_inline int rp_v6(struct bpf_sock_addr *ctx, __u32 op)
 			}
 		}
 	}
+	rp_other_loopback(&d);
 	verdict = rp_net_decide(op, &d);
 	if (verdict == RP_ALLOW)
 		rp_own(sk);
@@ -444,6 +493,25 @@ static __always_inline int rp_take_on_send(struct bpf_sock *sk, struct rp_sock_o
 	return 1;
 }
 
+/*
+ * 1 if the socket was cut and its owner has exited under that verdict: the
+ * kernel still sends what the process wrote (retransmits, FIN). A socket
+ * that was never cut pays nothing here; a released one is cut no more.
+ */
+static __always_inline int rp_owner_exited_cut(struct rp_sock_owner *o, struct rp_verdict *v)
+{
+	struct rp_proc_key k = {};
+
+	if (!o->cut)
+		return 0;
+	k.tgid = o->proc.tgid;
+	k.start_ns = o->proc.start_ns;
+	if (!v && bpf_map_lookup_elem(&cut_exited_map, &k))
+		return 1;
+	o->cut = 0;
+	return 0;
+}
+
 /* 1: the packet passes; 0: dropped, its socket's owner is quarantined. */
 static __always_inline int rp_cut(struct __sk_buff *skb, __u32 dir)
 {
@@ -463,11 +531,14 @@ static __always_inline int rp_cut(struct __sk_buff *skb, __u32 dir)
 		return 1;
 	tgid = o->proc.tgid;
 	v = bpf_map_lookup_elem(&verdict_map, &tgid);
-	if ((!v || !(v->flags & RP_V_DENY_NET)) && !(dir == RP_CUT_EGRESS && rp_take_on_send(sk, o))) {
+	if ((!v || !(v->flags & RP_V_DENY_NET)) && !(dir == RP_CUT_EGRESS && rp_take_on_send(sk, o)) &&
+	    !rp_owner_exited_cut(o, v)) {
 		if (o->reported) /* released: a new quarantine reports again */
 			o->reported = 0;
 		return 1;
 	}
+	if (!o->cut)
+		o->cut = 1;
 	slot = dir == RP_CUT_EGRESS ? 0 : 1;
 	drops = bpf_map_lookup_elem(&netcut_drops_map, &slot);
 	if (drops)

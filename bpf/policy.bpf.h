@@ -85,6 +85,16 @@ struct {
 	__type(value, struct rp_verdict);
 } verdict_map SEC(".maps") __weak;
 
+/* Processes that exited under a verdict denying them the network (see
+ * rp_proc_key). LRU: after this many such exits the oldest are forgotten,
+ * and their sockets, if still open, pass again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct rp_proc_key);
+	__type(value, __u8);
+} cut_exited_map SEC(".maps") __weak;
+
 /* The policy governing the current process: its own entry, else its cgroup's. */
 static __always_inline __u32 rp_current_policy(void)
 {

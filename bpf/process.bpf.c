@@ -251,6 +251,7 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(process_exit, struct task_struct *task)
 {
 	struct rp_exit_event *ev;
+	struct rp_verdict *v;
 	__u32 tgid = task->tgid;
 
 	/* Only the exit of the last thread ends the process. */
@@ -259,6 +260,14 @@ int BPF_PROG(process_exit, struct task_struct *task)
 		return 0;
 	}
 	bpf_map_delete_elem(&proc_policy_map, &tgid);
+	v = bpf_map_lookup_elem(&verdict_map, &tgid);
+	if (v && (v->flags & RP_V_DENY_NET)) {
+		struct rp_proc_key k = {.tgid = tgid, .start_ns = BPF_CORE_READ(task, group_leader, start_boottime)};
+		__u8 one = 1;
+
+		if (bpf_map_update_elem(&cut_exited_map, &k, &one, BPF_ANY) != 0)
+			rp_count(RP_EV_EXIT, RP_STAT_ERRORS);
+	}
 	bpf_map_delete_elem(&verdict_map, &tgid);
 	if (rp_is_self()) {
 		rp_count(RP_EV_EXIT, RP_STAT_FILTERED);

@@ -74,6 +74,9 @@
 /* Quarantine cut (cgroup_skb): a socket the process did not make itself (inherited, passed over SCM_RIGHTS,
  * taken with pidfd_getfd), made its own by rampartd from its fd table or by the kernel when it sent on it. */
 #define RP_F_NET_TAKEN (1u << 12)
+/* Network enforce events: decided by a deny rule on the other family's loopback (127.0.0.1 for ::1,
+ * ::1 for 127.0.0.1), with RP_F_NET_UNSPECIFIED when given as :: or 0.0.0.0. */
+#define RP_F_NET_LOOPBACK (1u << 13)
 
 struct rp_event_hdr {
 	__u32 type;  /* RP_EV_* */
@@ -386,6 +389,17 @@ struct rp_sock_owner {
 	struct rp_proc proc; /* who created, connected, bound or last sent on it, or holds it under quarantine */
 	__u32 reported;	     /* RP_CUT_* directions already reported in this quarantine */
 	__u32 taken;	     /* 1: made the owner's while another process owned it (RP_F_NET_TAKEN) */
+	__u32 cut;	     /* 1: cut under the owner's verdict; stays cut after the owner exits */
+	__u32 _pad;
+};
+
+/* cut_exited_map key: a process that exited while its verdict denied it the
+ * network. Its sockets stay cut: the kernel goes on sending (retransmits,
+ * FIN) what it wrote, after the process and its verdict are gone. */
+struct rp_proc_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 start_ns; /* rp_proc.start_ns */
 };
 
 /*

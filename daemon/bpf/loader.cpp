@@ -67,8 +67,8 @@ constexpr ProcessProg kProcessProgs[] = {
 // sys_exit_progs_map among them: the kernel empties a program array when
 // its last user reference goes, and the privilege kills are its programs.
 const std::vector<std::string> kStateMaps = {
-    "proc_policy_map", "cgroup_policy_map", "exe_policy_map", "policy_map",     "net_allow4_map",    "net_allow6_map",
-    "net_deny4_map",   "net_deny6_map",     "verdict_map",    "sock_owner_map", "sys_exit_progs_map"};
+    "proc_policy_map", "cgroup_policy_map", "exe_policy_map", "policy_map",     "net_allow4_map",     "net_allow6_map",
+    "net_deny4_map",   "net_deny6_map",     "verdict_map",    "sock_owner_map", "sys_exit_progs_map", "cut_exited_map"};
 
 Programs::~Programs() {
   // An orderly exit: the pins go first, then our links, and everything detaches.

@@ -149,7 +149,9 @@ DeniedObjects denied_objects(const GuardRule& r, std::vector<std::string>& files
     } else {
       out.add(f.fd, flags, path);  // an O_PATH fd: identity only, it cannot be read
     }
-    if (flags & (RP_PR_READ_DENY | RP_PR_WRITE_DENY)) files.push_back(path);
+    // A denied binary too: the dynamic loader run as a program (ld.so FILE)
+    // maps it after a plain open, which only an inode mark sees.
+    files.push_back(path);
   };
   const std::pair<const std::vector<policy::PathPattern>*, uint32_t> lists[] = {
       {&r.read_deny, RP_PR_READ_DENY}, {&r.write_deny, RP_PR_WRITE_DENY}, {&r.exec_deny, RP_PR_EXEC_DENY}};

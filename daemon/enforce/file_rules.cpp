@@ -29,6 +29,22 @@ uint8_t reason(bool restricted, const std::vector<policy::PathPattern>& allow,
   return 0;
 }
 
+// A name that is a symlink, or that goes through one, names its target too:
+// the kernel reports the file a path resolves to (/usr/bin/python3.11 for
+// /usr/bin/python3), never the link. Resolved when the policy is compiled.
+void add_link_targets(std::vector<policy::PathPattern>& list) {
+  const size_t n = list.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (list[i].kind != policy::PathPattern::Kind::kExact) continue;
+    std::error_code ec;
+    std::string target = std::filesystem::canonical(list[i].text, ec).string();
+    if (ec || target == list[i].text) continue;
+    policy::PathPattern t = list[i];
+    t.text = std::move(target);
+    list.push_back(std::move(t));
+  }
+}
+
 }  // namespace
 
 std::string literal_dir(const policy::PathPattern& p) {
@@ -55,6 +71,8 @@ GuardRule guard_rule(const policy::Policy& p) {
     r.read_deny.insert(r.read_deny.end(), d.file_read.begin(), d.file_read.end());
     r.write_deny.insert(r.write_deny.end(), d.file_write.begin(), d.file_write.end());
   }
+  for (auto* list : {&r.exec_allow, &r.read_allow, &r.write_allow, &r.exec_deny, &r.read_deny, &r.write_deny})
+    add_link_targets(*list);
   return r;
 }
 

@@ -26,10 +26,13 @@ struct GuardRule {
   std::vector<policy::PathPattern> read_deny, write_deny;  // from deny rules (deny and kill)
   std::vector<policy::ContentHash> exec_deny_sha256;       // executables denied by contents
 
-  bool has_exec_rules() const { return restrict_exec || !exec_deny.empty() || !exec_deny_sha256.empty(); }
+  bool has_exec_deny() const { return !exec_deny.empty() || !exec_deny_sha256.empty(); }
+  bool has_exec_rules() const { return restrict_exec || has_exec_deny(); }
   bool has_file_rules() const { return restrict_read || restrict_write || !read_deny.empty() || !write_deny.empty(); }
 };
 
+// Exact names that are symlinks, or go through one, also name their targets
+// (resolved now, when the policy is compiled).
 GuardRule guard_rule(const policy::Policy& p);
 
 // The directory a prefix or glob lives under: everything before the first

@@ -2,12 +2,18 @@
 #include "enforce/perm_guard.h"
 
 #include <bpf/bpf.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -52,6 +58,99 @@ uint32_t tgid_of(uint32_t tid) {
   return v ? *v : 0;
 }
 
+// True if the process runs without an ELF interpreter: the dynamic loader
+// run as a program (ld.so FILE), or a static binary. Read from its auxv
+// (AT_BASE, where the interpreter was loaded, is 0), a procfs read that
+// opens no file rampartd might have marked.
+bool runs_without_interpreter(uint32_t tgid) {
+  const std::string path = "/proc/" + std::to_string(tgid) + "/auxv";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  uint64_t aux[2 * 64];
+  ssize_t n = read(fd, aux, sizeof(aux));
+  close(fd);
+  for (ssize_t i = 0; n > 0 && (i + 1) * 2 * static_cast<ssize_t>(sizeof(uint64_t)) <= n; ++i) {
+    if (aux[2 * i] == AT_NULL) break;
+    if (aux[2 * i] == AT_BASE) return aux[2 * i + 1] == 0;
+  }
+  return false;
+}
+
+// What rampartd shares with its watchdog process: a page of its own
+// (MAP_SHARED), lock-free, so that a stopped rampartd holds nothing the
+// watchdog waits for.
+struct WatchPage {
+  std::atomic<uint64_t> beat_ns{0};   // the reader's last turn (boot clock)
+  std::atomic<uint64_t> answered{0};  // events the watchdog let through
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+
+uint64_t boot_ns_raw() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
+}
+
+// The watchdog: a process of its own, in a session of its own, so that a
+// SIGSTOP of rampartd (or of its process group) does not stop it. While the
+// reader has not turned for twice the deadline, it reads the events rampartd
+// has not read and lets each through; what rampartd read before it stopped
+// waits for it (its own deadline answers them once it runs). It holds
+// nothing but the fanotify fd, and dies with rampartd (PDEATHSIG). Forked
+// from a process with threads: raw system calls only, no allocation.
+// The state letter of /proc/PID/stat ('T': stopped, 't': stopped by a
+// tracer), 0 if it cannot be read. Raw system calls only.
+char state_of(const char* stat_path) {
+  int fd = open(stat_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  close(fd);
+  for (ssize_t i = n - 1; i > 0; --i)  // after the last ')' of the comm: " S ..."
+    if (buf[i] == ')') return i + 2 < n ? buf[i + 2] : 0;
+  return 0;
+}
+
+[[noreturn]] void watchdog(int fan_fd, WatchPage* w, uint64_t deadline_ns, pid_t parent, const char* parent_stat) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(0);
+  setsid();
+  // Only the fanotify fd: a copy of any other (a client's socket) would keep it open.
+  if (fan_fd > 0) syscall(SYS_close_range, 0u, static_cast<unsigned>(fan_fd - 1), 0u);
+  syscall(SYS_close_range, static_cast<unsigned>(fan_fd + 1), ~0u, 0u);
+  prctl(PR_SET_NAME, "rampartd-watch");
+  const int turn_ms = static_cast<int>(deadline_ns / 2'000'000) + 1;
+  for (;;) {
+    // Stalled: the reader has not turned for twice the deadline and rampartd
+    // is stopped, or for ten times the deadline whatever it is doing. A
+    // reader merely slowed by load is left its events.
+    const uint64_t idle = boot_ns_raw() - w->beat_ns.load();
+    bool stalled = idle > 10 * deadline_ns;
+    if (!stalled && idle > 2 * deadline_ns) {
+      const char st = state_of(parent_stat);
+      stalled = st == 'T' || st == 't';
+    }
+    if (!stalled) {
+      poll(nullptr, 0, turn_ms);
+      continue;
+    }
+    pollfd p{fan_fd, POLLIN, 0};
+    if (poll(&p, 1, turn_ms) != 1 || !(p.revents & POLLIN)) continue;
+    alignas(fanotify_event_metadata) char buf[4096];
+    ssize_t len = read(fan_fd, buf, sizeof(buf));
+    if (len <= 0) continue;
+    auto* md = reinterpret_cast<fanotify_event_metadata*>(buf);
+    for (; FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
+      if (md->fd < 0) continue;
+      if (md->mask & (FAN_OPEN_EXEC_PERM | FAN_OPEN_PERM)) {
+        fanotify_response r{md->fd, FAN_ALLOW};
+        if (write(fan_fd, &r, sizeof(r)) == sizeof(r)) w->answered.fetch_add(1);
+      }
+      close(md->fd);
+    }
+  }
+}
+
 }  // namespace
 
 struct PermGuard::State {
@@ -69,7 +168,9 @@ struct PermGuard::State {
   std::mutex mu;
   std::condition_variable cv;  // the decider waits for events or the stop
   int fan_fd = -1;
-  int stop_fd = -1;  // eventfd that wakes the reader to stop
+  int stop_fd = -1;            // eventfd that wakes the reader to stop
+  WatchPage* watch = nullptr;  // shared with the watchdog process
+  pid_t watchdog_pid = -1;
   std::deque<Event> queue;
   std::optional<Event> in_hand;  // being decided
   bool in_hand_answered = false;
@@ -112,9 +213,18 @@ struct PermGuard::State {
   ~State() {
     if (fan_fd >= 0) close(fan_fd);
     if (stop_fd >= 0) close(stop_fd);
+    stop_watchdog();
+    if (watchdog_pid > 0) waitpid(watchdog_pid, nullptr, 0);
+    if (watch) munmap(watch, sizeof(WatchPage));
   }
 
   uint64_t deadline_ns() const { return uint64_t{setup.deadline_ms} * 1'000'000; }
+
+  // The watchdog's copy of the fd keeps the group alive: it goes with ours.
+  // Reaped by the destructor (until then its pid cannot be reused).
+  void stop_watchdog() {
+    if (watchdog_pid > 0) kill(watchdog_pid, SIGKILL);
+  }
 
   // Answers one event; false once the fd is closed (closing answered it). Holds mu.
   bool respond(int fd, bool allow) {
@@ -132,6 +242,7 @@ struct PermGuard::State {
     queue.clear();
     if (fan_fd >= 0) close(fan_fd);
     fan_fd = -1;
+    stop_watchdog();
     stopping = true;
     cv.notify_all();
   }
@@ -199,6 +310,7 @@ struct PermGuard::State {
         std::lock_guard<std::mutex> lock(mu);
         if (stopping) break;
       }
+      if (watch) watch->beat_ns.store(boot_now_ns());
       int timeout = expire();
       int n = poll(fds, 2, timeout < 0 || timeout > idle_ms ? idle_ms : timeout);
       if (n < 0 && errno == EINTR) continue;
@@ -278,6 +390,7 @@ struct PermGuard::State {
     if (bpf_map_lookup_elem(setup.verdict_map_fd, &pid, &verdict) != 0) verdict = {};
     const uint32_t vflags = verdict.flags & (exec ? RP_V_DENY_EXEC : RP_V_DENY_FILES);
     const GuardRule* rule = policy_id ? &setup.rules[policy_id - 1] : nullptr;
+    if (!exec && rule && rule->has_exec_deny() && !loader_may_open(who, fd, policy_id, *rule)) return false;
     if (!vflags && (!rule || (exec ? !rule->has_exec_rules() : !rule->has_file_rules()))) return true;
 
     // statx: fstat's answer plus the mount, which tells a bind mount's name from the original's.
@@ -347,6 +460,27 @@ struct PermGuard::State {
     const bool enforce = why == RP_REASON_VERDICT || (rule && rule->enforce);
     report(pid, policy_id, exec, enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY, why, entry->path);
     return !enforce;
+  }
+
+  // The dynamic loader run as a program (ld.so FILE) opens FILE to read and
+  // maps it: no exec permission event names it. So an open, by a process
+  // running without an interpreter, of a binary an exec deny rule names (by
+  // name, identity or contents) is judged as its exec. Deny rules only: the
+  // libraries such a loader opens are on no allow-list.
+  bool loader_may_open(const Asker& who, int fd, uint32_t policy_id, const GuardRule& rule) {
+    if (!runs_without_interpreter(who.tgid)) return true;
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return true;
+    CacheEntry e = resolve(fd, true, nullptr, false);
+    e.reasons.read = e.reasons.write = exec_reason(GuardRule{.exec_deny = rule.exec_deny}, e.path);
+    by_identity(policy_id, &rule, fd,
+                {{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
+                 static_cast<uint64_t>(st.st_size),
+                 uint64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec},
+                true, false, e);
+    if (e.reasons.read != RP_REASON_DENY_RULE) return true;
+    report(who.tgid, policy_id, true, rule.enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY, RP_REASON_DENY_RULE, e.path);
+    return !rule.enforce;
   }
 
   void expect_interpreter(const Asker& who, int fd, uint64_t now) {
@@ -464,6 +598,16 @@ Result<std::unique_ptr<PermGuard>> PermGuard::start(Setup setup, Report report) 
       return tl::unexpected(r.error());
   s->stop_fd = eventfd(0, EFD_CLOEXEC);
   if (s->stop_fd < 0) return fail_errno("eventfd");
+  void* page = mmap(nullptr, sizeof(WatchPage), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return fail_errno("mmap of the watchdog's page");
+  s->watch = new (page) WatchPage;
+  s->watch->beat_ns.store(boot_now_ns());
+  const pid_t parent = getpid();
+  const std::string parent_stat = "/proc/" + std::to_string(parent) + "/stat";
+  s->watchdog_pid = fork();
+  if (s->watchdog_pid < 0) return fail_errno("fork of the fanotify watchdog");
+  if (s->watchdog_pid == 0)
+    watchdog(s->fan_fd, s->watch, uint64_t{setup.deadline_ms} * 1'000'000, parent, parent_stat.c_str());
   s->setup = std::move(setup);
   s->report_fn = std::move(report);
   std::unique_ptr<PermGuard> g(new PermGuard(s));
@@ -501,7 +645,7 @@ uint64_t PermGuard::decisions() const { return s_->decisions; }
 uint64_t PermGuard::denials() const { return s_->denials; }
 uint64_t PermGuard::overflows() const { return s_->overflows; }
 uint64_t PermGuard::cache_hits() const { return s_->cache_hits; }
-uint64_t PermGuard::deadline_expired() const { return s_->deadline_expired; }
+uint64_t PermGuard::deadline_expired() const { return s_->deadline_expired + s_->watch->answered.load(); }
 uint64_t PermGuard::access_unknown() const { return s_->access_unknown; }
 uint64_t PermGuard::access_checks() const { return s_->access_checks; }
 uint64_t PermGuard::identity_denials() const { return s_->identity_denials; }

@@ -80,6 +80,17 @@ SocketTake BpfKernel::take_sockets(uint32_t tgid, const rp_proc& owner, std::uno
     }
     if (auto cur = programs_.socket_owner(fd.get()); cur && cur->proc.tgid) {
       if (cur->proc.tgid == tgid) {
+        // Its own already: marked cut, so that it stays cut if the process
+        // exits before a packet of it is dropped (the kernel sends what was
+        // queued after the process is gone).
+        if (!cur->cut) {
+          cur->cut = 1;
+          if (auto r = programs_.set_socket_owner(fd.get(), *cur); !r) {
+            ++out.failed;
+            out.error = "socket " + std::to_string(ino) + " of pid " + std::to_string(tgid) + ": " + r.error().what();
+            continue;
+          }
+        }
         seen.insert(ino);
         continue;
       }
@@ -90,6 +101,7 @@ SocketTake BpfKernel::take_sockets(uint32_t tgid, const rp_proc& owner, std::uno
     rp_sock_owner mine{};
     mine.proc = owner;
     mine.taken = 1;
+    mine.cut = 1;
     if (auto r = programs_.set_socket_owner(fd.get(), mine); !r) {
       ++out.failed;
       out.error = "socket " + std::to_string(ino) + " of pid " + std::to_string(tgid) + ": " + r.error().what();

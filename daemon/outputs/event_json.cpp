@@ -33,7 +33,7 @@ void flags_json(JsonWriter& w, uint32_t flags) {
       {RP_F_PATH2_TRUNCATED, "path2_truncated"}, {RP_F_PATH2_RESOLVED, "path2_resolved"},
       {RP_F_STDIO_SOCKET, "stdio_socket"},       {RP_F_INHERIT_FAILED, "inherit_failed"},
       {RP_F_NET_MAPPED, "ipv4_mapped"},          {RP_F_NET_UNSPECIFIED, "unspecified_address"},
-      {RP_F_NET_TAKEN, "socket_taken"},
+      {RP_F_NET_TAKEN, "socket_taken"},          {RP_F_NET_LOOPBACK, "other_loopback"},
   };
   if (flags == 0) return;
   w.key("flags").begin_array();
@@ -430,7 +430,12 @@ void enforce_json(JsonWriter& w, const rp_enforce_event& e, const EventContext& 
     addr_json(w, e.op == RP_EV_BIND ? "local" : "remote", fam, e.addr, e.port);
     // The destination as the caller wrote it, when the decision was made on another form.
     const uint32_t given = e.hdr.flags & (RP_F_NET_MAPPED | RP_F_NET_UNSPECIFIED);
-    if (given == RP_F_NET_MAPPED) {
+    if (e.hdr.flags & RP_F_NET_LOOPBACK) {  // decided on the other family's loopback
+      if (given & RP_F_NET_UNSPECIFIED)
+        w.field("given_addr", (given & RP_F_NET_MAPPED) ? "::ffff:0.0.0.0" : e.family == 4 ? "::" : "0.0.0.0");
+      else
+        w.field("given_addr", (given & RP_F_NET_MAPPED) ? "::ffff:127.0.0.1" : e.family == 4 ? "::1" : "127.0.0.1");
+    } else if (given == RP_F_NET_MAPPED) {
       char buf[INET_ADDRSTRLEN] = "";
       inet_ntop(AF_INET, e.addr, buf, sizeof(buf));
       w.field("given_addr", "::ffff:" + std::string(buf));

@@ -8,9 +8,11 @@
 #include "support/files.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -336,6 +338,58 @@ TEST_CASE("rampartd SIGKILLed while a process waits on its permission event: the
   opener.join();
   CHECK(result.ok);  // the kernel closed the fd: allowed
   CHECK(after_kill < 2000 * timeout_scale());
+}
+
+TEST_CASE(
+    "a SIGSTOPped rampartd holds no open past about twice decision_deadline_ms: its watchdog process lets it "
+    "through, and once rampartd runs again a denied write is refused",
+    "[bypass]") {
+  ScratchTmpfs fs;
+  std::string target = protected_file(fs);
+  constexpr long kDeadlineMs = 300;
+  Attacked a(deny_files("write", target), "  decision_deadline_ms: " + std::to_string(kDeadlineMs) + "\n");
+  REQUIRE(a.d.ready());
+  if (a.d.lsm()) return;  // no fanotify guard: the LSM hooks decide in the kernel
+  // Control: the write is refused while rampartd runs.
+  CHECK(has(a.run("open-write " + target), "open_write=EPERM"));
+
+  REQUIRE(kill(a.d.pid(), SIGSTOP) == 0);
+  auto stopped = [&] {
+    std::string st = slurp("/proc/" + std::to_string(a.d.pid()) + "/stat");
+    size_t at = st.rfind(')');
+    return at != std::string::npos && at + 2 < st.size() && st[at + 2] == 'T';
+  };
+  for (int i = 0; i < 200 && !stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(stopped());
+  // Opens of the marked file by a process outside the policy: the guard
+  // holds each until it is answered, and nothing in rampartd runs.
+  std::vector<TimedOpen> opens(3);
+  std::vector<std::thread> threads;
+  for (auto& o : opens) threads.emplace_back([&o, &target] { o = timed_open(target, O_RDONLY); });
+  const long bound = (3 * kDeadlineMs + 800) * timeout_scale();
+  // Without a watchdog the opens would wait for SIGCONT: sent late, so that
+  // the test fails instead of hanging.
+  std::atomic<bool> joined{false};
+  std::thread rescue([&] {
+    for (long waited = 0; !joined && waited < 4 * bound; waited += 10)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    kill(a.d.pid(), SIGCONT);
+  });
+  for (auto& t : threads) t.join();
+  joined = true;
+  rescue.join();
+  for (size_t i = 0; i < opens.size(); ++i) {
+    std::printf("stopped rampartd: open %zu returned after %ld ms (deadline %ld ms, bound %ld ms)\n", i, opens[i].ms,
+                kDeadlineMs, bound);
+    CHECK(opens[i].ok);
+    CHECK(opens[i].ms < bound);
+  }
+  CHECK(std::max({opens[0].ms, opens[1].ms, opens[2].ms}) >= kDeadlineMs);  // control: they were held
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(has(a.run("open-write " + target), "open_write=EPERM"));
+  CHECK(slurp(target) == kOriginal);
+  a.d.stop();
+  CHECK(deadline_expired(a.d) >= opens.size());
 }
 
 TEST_CASE(

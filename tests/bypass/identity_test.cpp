@@ -1,7 +1,7 @@
 // Bypass tier, another name for the same object: a policed copy of bash
 // reaches a denied file or binary through a hard link, a bind mount, a
-// rename, a path longer than 256 bytes, a byte copy, or the dynamic loader
-// right after an allowed exec that failed. Deny rules hold by identity and
+// rename, a symlink a rule names, a path longer than 256 bytes, a byte copy,
+// or the dynamic loader right after an allowed exec that failed. Deny rules hold by identity and
 // by contents (daemon/enforce/file_identity.h). Each case first runs its
 // control, the plain operation by the denied name, refused with EPERM.
 // Files are read with bash's own `read` (bash opens them, no child process);
@@ -141,6 +141,32 @@ TEST_CASE("a read-denied file with a path longer than 256 bytes fails with EPERM
   REQUIRE(denials.size() == 3);
   // The event's path field holds 255 bytes of the name.
   CHECK(key.starts_with(denials[1]["path"].get<std::string>()));
+}
+
+TEST_CASE("a deny rule that names a symlink refuses the file it points to, through the link and by its own name",
+          "[bypass]") {
+  ScratchTmpfs t;
+  const std::string key = secret_in(t.path + "/real");
+  const std::string other = secret_in(t.path + "/real", "other");
+  const std::string tool = t.install(kPayload, "denied-tool");
+  fs::create_symlink(key, t.path + "/key-link");
+  fs::create_symlink(tool, t.path + "/tool-link");
+  PolicedBash s("enforce",
+                "  deny:\n    - id: links\n      files: { read: [\"" + t.path + "/key-link\"] }\n      exec: [\"" +
+                    t.path + "/tool-link\"]\n",
+                exec_config(t), t.dir);
+  REQUIRE(s.ready());
+  // Control: a file next to it that no rule names is read.
+  CHECK(has(read_as(s, other), "got=" + kSecret));
+  refused(read_as(s, t.path + "/key-link"));
+  refused(read_as(s, key));
+  std::string out;
+  CHECK_FALSE(payload_ran(s, t.path + "/tool-link", t.dir + "/m-link", out));
+  CHECK_FALSE(payload_ran(s, tool, t.dir + "/m-tool", out));
+  INFO(out);
+  CHECK(has(out, "Operation not permitted"));
+  CHECK(enforce_on(s, "open").size() == 2);
+  CHECK(enforce_on(s, "exec").size() == 2);
 }
 
 TEST_CASE(
@@ -301,6 +327,38 @@ TEST_CASE("the dynamic loader run directly right after an allowed exec failed wi
   INFO(json(denials).dump());
   REQUIRE(denials.size() == 2);
   for (const auto& e : denials) CHECK(e["path"] == loader);
+}
+
+TEST_CASE("the dynamic loader run as a program on a denied binary fails with EPERM, by its name and a hard link",
+          "[bypass]") {
+  ScratchTmpfs t;
+  const std::string tool = t.install("/usr/bin/touch", "denied-touch");
+  const std::string loader = fs::canonical("/lib64/ld-linux-x86-64.so.2");
+  PolicedBash s("enforce", deny_exec(tool), exec_config(t), t.dir);
+  REQUIRE(s.ready());
+  if (s.lsm()) return;  // with the hooks this route is open yet (README)
+  // Controls: the loader runs another program; the binary run as itself is refused.
+  run_shell(s.bash(), loader + " /usr/bin/mkdir " + t.dir + "/made");
+  CHECK(fs::exists(t.dir + "/made"));
+  auto direct = run_shell(s.bash(), tool + " " + t.dir + "/m-direct 2>&1; echo rc=$?").second;
+  INFO(direct);
+  CHECK(has(direct, "Operation not permitted"));
+  CHECK_FALSE(fs::exists(t.dir + "/m-direct"));
+  // The attempts: ld.so maps the binary after a plain read open.
+  fs::create_hard_link(tool, t.path + "/link");
+  for (const std::string& path : {tool, t.path + "/link"}) {
+    const std::string marker = t.dir + "/m-loader-" + fs::path(path).filename().string();
+    auto out = run_shell(s.bash(), loader + " " + path + " " + marker + " 2>&1; echo rc=$?").second;
+    INFO(out);
+    CHECK_FALSE(has(out, "rc=0"));
+    CHECK_FALSE(fs::exists(marker));
+  }
+  auto denials = enforce_on(s, "exec");
+  REQUIRE(denials.size() == 3);
+  for (const auto& e : denials) {
+    CHECK(e["path"] == tool);
+    CHECK(e["mechanism"] == "fanotify");
+  }
 }
 
 TEST_CASE("a sensitive file hard-linked into a directory allow.files allows is still refused through the link",

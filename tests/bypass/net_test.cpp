@@ -131,6 +131,53 @@ TEST_CASE("a TCP connect to :: under a deny of [::1]:PORT fails with EPERM", "[b
   CHECK(d.run("connect", "tcp", "::", target.port()) == "EPERM");
 }
 
+TEST_CASE(
+    "a TCP connect to :: or ::1 under a deny of 127.0.0.1:PORT fails with EPERM, and to 127.0.0.1 or 0.0.0.0 under a "
+    "deny of [::1]:PORT: a dual-stack listener is reached through both loopbacks",
+    "[bypass]") {
+  Listener target(AF_INET6, /*dual_stack=*/true), other(AF_INET6, /*dual_stack=*/true);
+  PolicedProbe d("  deny:\n    - id: no-v4\n      network: { connect: [\"127.0.0.1:" + std::to_string(target.port()) +
+                 "\", \"[::1]:" + std::to_string(other.port()) + "\"] }\n      action: deny\n");
+  REQUIRE(d.ready());
+  // Controls: each denied destination as written is refused; the listeners
+  // answer on both loopbacks to a process outside the policy.
+  REQUIRE(d.run("connect", "tcp", "127.0.0.1", target.port()) == "EPERM");
+  REQUIRE(d.run("connect", "tcp", "::1", other.port()) == "EPERM");
+  for (const char* addr : {"127.0.0.1", "::1", "::", "0.0.0.0"}) {
+    REQUIRE(PolicedProbe::run_probe(NET_PROBE_PATH, "connect", "tcp", addr, target.port()) == "ok");
+    REQUIRE(PolicedProbe::run_probe(NET_PROBE_PATH, "connect", "tcp", addr, other.port()) == "ok");
+  }
+  // The other family's loopback, given as itself or as the unspecified address.
+  CHECK(d.run("connect", "tcp", "::1", target.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "::", target.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "127.0.0.1", other.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "0.0.0.0", other.port()) == "EPERM");
+  CHECK(d.run("connect", "tcp", "::ffff:127.0.0.1", other.port()) == "EPERM");
+
+  std::set<std::pair<std::string, std::string>> seen;  // (decided on, given)
+  for (const auto& e : d.enforce_events()) {
+    if (e["action"] != "denied") continue;
+    CHECK(e["reason"] == "deny_rule");
+    seen.insert({e["remote"]["addr"].get<std::string>(), e.value("given_addr", std::string("as is"))});
+  }
+  CHECK(seen == std::set<std::pair<std::string, std::string>>{{"127.0.0.1", "as is"},
+                                                              {"::1", "as is"},
+                                                              {"127.0.0.1", "::1"},
+                                                              {"127.0.0.1", "::"},
+                                                              {"::1", "127.0.0.1"},
+                                                              {"::1", "0.0.0.0"},
+                                                              {"::1", "::ffff:127.0.0.1"}});
+}
+
+TEST_CASE("an allow-list entry for 127.0.0.1:PORT does not allow [::1]:PORT", "[bypass]") {
+  Listener target(AF_INET6, /*dual_stack=*/true);
+  PolicedProbe d("  allow:\n    network:\n      connect: [\"127.0.0.1:" + std::to_string(target.port()) + "\"]\n");
+  REQUIRE(d.ready());
+  REQUIRE(d.run("connect", "tcp", "127.0.0.1", target.port()) == "ok");
+  CHECK(d.run("connect", "tcp", "0.0.0.0", target.port()) == "ok");
+  CHECK(d.run("connect", "tcp", "::1", target.port()) == "EPERM");
+}
+
 TEST_CASE("a deny rule written as [::ffff:127.0.0.1]:PORT refuses the plain IPv4 connect too", "[bypass]") {
   Listener target;
   PolicedProbe d(deny_spec("[::ffff:127.0.0.1]:" + std::to_string(target.port())));
@@ -413,11 +460,17 @@ struct Holder {
     if (write(cmd, &op, 1) != 1 || read(res, &err, sizeof(err)) != sizeof(err)) return -1;
     return err;
   }
+  // Ends the holder: it exits at the end of its command stream, and the
+  // kernel closes its sockets.
+  void exit_now() {
+    close(std::exchange(cmd, -1));
+    waitpid(std::exchange(pid, -1), nullptr, 0);
+  }
   ~Holder() {
-    close(cmd);
+    if (cmd >= 0) close(cmd);
     close(res);
     close(unix_to_holder);
-    waitpid(pid, nullptr, 0);
+    if (pid > 0) waitpid(pid, nullptr, 0);
     inherited.close_all();
   }
 };
@@ -586,6 +639,39 @@ TEST_CASE(
   REQUIRE(ctl(d.socket(), {"release", std::to_string(h.pid)}).code == 0);
   CHECK(h.run('U') == 0);
   CHECK(recv_errno(peer.udp) == 0);
+  close(s);
+}
+
+TEST_CASE(
+    "bytes a quarantined process wrote into a TCP connection never reach the peer, not even after the process exits",
+    "[bypass]") {
+  Daemon d({.config = kScopedConfig, .api = true});
+  REQUIRE(d.ready());
+  Peer peer;
+  Holder h(peer);
+  int s = accept(peer.listener, nullptr, nullptr);
+  REQUIRE(s >= 0);
+  set_timeout(s, 500);
+  // Control: its bytes arrive.
+  REQUIRE(h.run('S') == 0);
+  REQUIRE(recv_errno(s) == 0);
+
+  auto q = ctl(d.socket(), {"quarantine", std::to_string(h.pid), "--reason", "bypass test"});
+  INFO(q.out << q.err);
+  REQUIRE(q.code == 0);
+  REQUIRE(h.run('S') == 0);  // queued in the kernel, cut on the wire
+  CHECK(recv_errno(s) == EAGAIN);
+  // The process exits and its verdict goes with it; the kernel goes on
+  // retransmitting the byte, then sends a FIN. Neither arrives.
+  const pid_t gone = h.pid;
+  h.exit_now();
+  for (int i = 0; i < 4; ++i) CHECK(recv_errno(s) == EAGAIN);  // 2 s: RTOs of 0.2, 0.4 and 0.8 s
+  // Reported under the process, as before it exited.
+  std::set<std::string> ops;
+  for (const auto& e : d.events())
+    if (e["type"] == "enforce" && e["mechanism"] == "cgroup_skb" && e["proc"]["tgid"] == gone)
+      ops.insert(e["op"].get<std::string>());
+  CHECK(ops.count("send") == 1);
   close(s);
 }
 

@@ -10,14 +10,16 @@
 
 namespace rampart::testing {
 
-Listener::Listener(int family) {
+Listener::Listener(int family, bool dual_stack) {
   fd_ = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int v6only = 0;
+  if (dual_stack && fd_ >= 0) setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
   sockaddr_storage ss{};
   socklen_t len;
   if (family == AF_INET6) {
     auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
     a->sin6_family = AF_INET6;
-    a->sin6_addr = in6addr_loopback;
+    a->sin6_addr = dual_stack ? in6addr_any : in6addr_loopback;
     len = sizeof(*a);
   } else {
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);

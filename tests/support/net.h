@@ -15,7 +15,8 @@ namespace rampart::testing {
 // or destruction.
 class Listener {
  public:
-  explicit Listener(int family = AF_INET);
+  // dual_stack (AF_INET6): on [::], IPv4 and IPv6 alike, as many services listen.
+  explicit Listener(int family = AF_INET, bool dual_stack = false);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;

@@ -185,7 +185,8 @@ TEST_CASE("deny rules hold by identity: a hard link, a rename and a byte copy of
                                         d + "/plain-missing\"] }\n      exec: [\"" + d + "/tool\"]\n"));
   std::vector<std::string> files, notes;
   auto denied = rampart::enforce::denied_objects(r, files, notes);
-  CHECK(files == std::vector<std::string>{d + "/keys/a.pem", d + "/keys/b.pem"});  // inode marks; not the binary
+  // Inode marks; the binary too (the loader run as a program opens it to read).
+  CHECK(files == std::vector<std::string>{d + "/keys/a.pem", d + "/keys/b.pem", d + "/tool"});
   CHECK(denied.size() == 3);
   CHECK(notes.empty());
 
@@ -245,5 +246,31 @@ TEST_CASE("an exec deny rule on contents: sha256:HEX matches any copy, and bad h
       "p.yaml");
   REQUIRE_FALSE(bad.has_value());
   CHECK_THAT(bad.error().what(), Catch::Contains("p.yaml:11:14") && Catch::Contains("64 hexadecimal digits"));
+  fs::remove_all(d);
+}
+
+TEST_CASE("an exact name that is a symlink, or goes through one, also names its target, in allow and deny lists",
+          "[unit]") {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/rampart-links-XXXXXX";
+  const std::string d = mkdtemp(tmpl);
+  fs::create_directories(d + "/real");
+  std::ofstream(d + "/real/key") << "key";
+  std::ofstream(d + "/real/tool") << "tool";
+  fs::create_symlink(d + "/real/key", d + "/key-link");
+  fs::create_symlink(d + "/real/tool", d + "/tool-link");
+  fs::create_directory_symlink(d + "/real", d + "/dir-link");
+  GuardRule r = rampart::enforce::guard_rule(
+      load("  allow:\n    exec: [\"" + d + "/tool-link\"]\n  deny:\n    - id: d\n      files: { read: [\"" + d +
+           "/key-link\", \"" + d + "/dir-link/key\", \"" + d + "/missing\"] }\n"));
+  // The kernel reports the file a name resolves to, never the link.
+  CHECK(rampart::enforce::exec_reason(r, d + "/real/tool") == 0);
+  CHECK(rampart::enforce::exec_reason(r, d + "/tool-link") == 0);
+  CHECK(rampart::enforce::exec_reason(r, d + "/real/other") == RP_REASON_NOT_ALLOWED);
+  CHECK(rampart::enforce::open_reasons(r, d + "/real/key").read == RP_REASON_DENY_RULE);
+  CHECK(rampart::enforce::open_reasons(r, d + "/key-link").read == RP_REASON_DENY_RULE);
+  // Each target once per name; a name that resolves to itself or to nothing adds nothing.
+  CHECK(r.read_deny.size() == 5);
+  CHECK(r.exec_allow.size() == 2);
   fs::remove_all(d);
 }
