@@ -295,6 +295,21 @@ void Telemetry::define() {
             "perm_guard.identity_denials",
             false},
            guard(&enforce::PermGuard::identity_denials));
+  c.define({"perm_guard_remarked_total",
+            "Files renamed over, or created under the name of, a marked file, and marked in their turn.",
+            K::kCounter,
+            {},
+            "perm_guard.remarked",
+            false},
+           guard(&enforce::PermGuard::remarked));
+  c.define({"perm_guard_watch_failures_total",
+            "Marked files whose directory could not be watched for a replacement, and watch queue overflows: a file "
+            "renamed over one of them is not marked until a reload.",
+            K::kCounter,
+            {},
+            "perm_guard.watch_failures",
+            false},
+           guard(&enforce::PermGuard::watch_failures));
 
   // Policies.
   c.define({"policies", "Policies loaded (the built-in default not counted).", K::kGauge},

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -26,7 +27,9 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "bpf/mounts.h"
 #include "util/clock.h"
 #include "util/number.h"
 
@@ -91,13 +94,6 @@ uint64_t boot_ns_raw() {
   return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
 }
 
-// The watchdog: a process of its own, in a session of its own, so that a
-// SIGSTOP of rampartd (or of its process group) does not stop it. While the
-// reader has not turned for twice the deadline, it reads the events rampartd
-// has not read and lets each through; what rampartd read before it stopped
-// waits for it (its own deadline answers them once it runs). It holds
-// nothing but the fanotify fd, and dies with rampartd (PDEATHSIG). Forked
-// from a process with threads: raw system calls only, no allocation.
 // The state letter of /proc/PID/stat ('T': stopped, 't': stopped by a
 // tracer), 0 if it cannot be read. Raw system calls only.
 char state_of(const char* stat_path) {
@@ -111,7 +107,71 @@ char state_of(const char* stat_path) {
   return 0;
 }
 
-[[noreturn]] void watchdog(int fan_fd, WatchPage* w, uint64_t deadline_ns, pid_t parent, const char* parent_stat) {
+// Appends src to dst (of size n), NUL-terminated; false if it did not fit.
+bool append(char* dst, size_t n, const char* src, size_t len) {
+  const size_t at = std::strlen(dst);
+  if (at + len + 1 > n) return false;
+  std::memcpy(dst + at, src, len);
+  dst[at + len] = 0;
+  return true;
+}
+
+// True if the cgroup (v2) of the process whose /proc/PID/cgroup is given is
+// frozen: its cgroup.events says "frozen 1". Raw system calls, fixed buffers.
+bool frozen(const char* proc_cgroup, const char* cgroup_root) {
+  char buf[1024];
+  int fd = open(proc_cgroup, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n < 4) return false;
+  buf[n] = 0;
+  // The v2 line, "0::/path", last on a hybrid hierarchy.
+  char* line = std::memcmp(buf, "0::", 3) == 0 ? buf : std::strstr(buf, "\n0::");
+  if (!line) return false;
+  line += line == buf ? 3 : 4;
+  char* end = std::strchr(line, '\n');
+  if (end) *end = 0;
+  char path[1400] = "";
+  if (!append(path, sizeof(path), cgroup_root, std::strlen(cgroup_root)) ||
+      !append(path, sizeof(path), line, std::strlen(line)) || !append(path, sizeof(path), "/cgroup.events", 14))
+    return false;
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  return std::strstr(buf, "frozen 1") != nullptr;
+}
+
+// What the watchdog is told at fork: strings made before, since it may not allocate.
+struct WatchdogArgs {
+  int fan_fd;
+  WatchPage* page;
+  uint64_t deadline_ns;
+  pid_t parent;
+  const char* parent_stat;    // /proc/PID/stat of rampartd
+  const char* parent_cgroup;  // /proc/PID/cgroup of rampartd
+  const char* cgroup_root;    // the cgroup2 mount, "" if none
+  const char* own_cgroup;     // a cgroup of its own, outside rampartd's, "" if none
+};
+
+// The watchdog: a process of its own, in a session and a cgroup of its own,
+// so that a SIGSTOP of rampartd (or of its process group) or a freeze of its
+// cgroup does not stop it. While the reader has not turned for twice the
+// deadline and rampartd is stopped or frozen, or for ten times the deadline
+// whatever the cause, it reads the events rampartd has not read and lets
+// each through; what rampartd read before it stalled waits for it (its own
+// deadline answers them once it runs). It holds nothing but the fanotify
+// fd, and dies with rampartd (PDEATHSIG). Forked from a process with
+// threads: raw system calls only, no allocation.
+[[noreturn]] void watchdog(const WatchdogArgs& a) {
+  const int fan_fd = a.fan_fd;
+  WatchPage* w = a.page;
+  const uint64_t deadline_ns = a.deadline_ns;
+  const pid_t parent = a.parent;
+  const char* parent_stat = a.parent_stat;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(0);
   setsid();
@@ -119,16 +179,27 @@ char state_of(const char* stat_path) {
   if (fan_fd > 0) syscall(SYS_close_range, 0u, static_cast<unsigned>(fan_fd - 1), 0u);
   syscall(SYS_close_range, static_cast<unsigned>(fan_fd + 1), ~0u, 0u);
   prctl(PR_SET_NAME, "rampartd-watch");
+  // Out of rampartd's cgroup, so that freezing that one does not freeze it.
+  if (a.own_cgroup[0]) {
+    char procs[1200] = "";
+    mkdir(a.own_cgroup, 0755);
+    if (append(procs, sizeof(procs), a.own_cgroup, std::strlen(a.own_cgroup)) &&
+        append(procs, sizeof(procs), "/cgroup.procs", 13)) {
+      int fd = open(procs, O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        [[maybe_unused]] ssize_t moved = write(fd, "0", 1);  // "0": the writer itself
+        close(fd);
+      }
+    }
+  }
   const int turn_ms = static_cast<int>(deadline_ns / 2'000'000) + 1;
   for (;;) {
-    // Stalled: the reader has not turned for twice the deadline and rampartd
-    // is stopped, or for ten times the deadline whatever it is doing. A
-    // reader merely slowed by load is left its events.
+    // A reader merely slowed by load is left its events.
     const uint64_t idle = boot_ns_raw() - w->beat_ns.load();
     bool stalled = idle > 10 * deadline_ns;
     if (!stalled && idle > 2 * deadline_ns) {
       const char st = state_of(parent_stat);
-      stalled = st == 'T' || st == 't';
+      stalled = st == 'T' || st == 't' || (a.cgroup_root[0] && frozen(a.parent_cgroup, a.cgroup_root));
     }
     if (!stalled) {
       poll(nullptr, 0, turn_ms);
@@ -168,9 +239,18 @@ struct PermGuard::State {
   std::mutex mu;
   std::condition_variable cv;  // the decider waits for events or the stop
   int fan_fd = -1;
-  int stop_fd = -1;            // eventfd that wakes the reader to stop
-  WatchPage* watch = nullptr;  // shared with the watchdog process
+  int stop_fd = -1;  // eventfd that wakes the reader to stop
+  // inotify on the directories of the marked files: a file renamed over a
+  // marked one, or created under its name, is a new inode with no mark.
+  int dir_fd = -1;
+  struct WatchedDir {
+    std::string dir;
+    std::unordered_set<std::string> names;
+  };
+  std::unordered_map<int, WatchedDir> watched;  // by watch descriptor; the reader's
+  WatchPage* watch = nullptr;                   // shared with the watchdog process
   pid_t watchdog_pid = -1;
+  std::string watchdog_cgroup;  // where it moves itself, out of rampartd's cgroup
   std::deque<Event> queue;
   std::optional<Event> in_hand;  // being decided
   bool in_hand_answered = false;
@@ -178,7 +258,7 @@ struct PermGuard::State {
   bool decider_done = false;
 
   std::atomic<uint64_t> decisions{0}, denials{0}, overflows{0}, cache_hits{0}, deadline_expired{0}, access_unknown{0},
-      access_checks{0}, identity_denials{0};
+      access_checks{0}, identity_denials{0}, remarked{0}, watch_failures{0};
 
   // The decider's own state.
   struct CacheKey {
@@ -213,8 +293,10 @@ struct PermGuard::State {
   ~State() {
     if (fan_fd >= 0) close(fan_fd);
     if (stop_fd >= 0) close(stop_fd);
+    if (dir_fd >= 0) close(dir_fd);
     stop_watchdog();
     if (watchdog_pid > 0) waitpid(watchdog_pid, nullptr, 0);
+    if (!watchdog_cgroup.empty()) rmdir(watchdog_cgroup.c_str());  // EBUSY while another rampartd's is there
     if (watch) munmap(watch, sizeof(WatchPage));
   }
 
@@ -302,8 +384,55 @@ struct PermGuard::State {
     return true;
   }
 
+  // Watches the directory of each marked file for a new file under its name.
+  void watch_dirs(const std::vector<std::string>& files) {
+    dir_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    for (const auto& f : files) {
+      const size_t slash = f.rfind('/');
+      if (dir_fd < 0 || slash == std::string::npos || slash + 1 == f.size()) {
+        ++watch_failures;
+        continue;
+      }
+      const std::string dir = slash == 0 ? "/" : f.substr(0, slash);
+      const int wd = inotify_add_watch(dir_fd, dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+      if (wd < 0) {
+        ++watch_failures;
+        continue;
+      }
+      auto& w = watched[wd];
+      w.dir = dir;
+      w.names.insert(f.substr(slash + 1));
+    }
+  }
+
+  // A file renamed over a marked one, or created under its name: marked at
+  // once, by its path (no open, so no permission event of our own). An open
+  // that comes before this mark is not seen: the window is the reader's
+  // next turn.
+  void remark_new_files() {
+    alignas(inotify_event) char buf[8192];
+    for (;;) {
+      ssize_t len = read(dir_fd, buf, sizeof(buf));
+      if (len <= 0) return;
+      for (ssize_t at = 0; at + static_cast<ssize_t>(sizeof(inotify_event)) <= len;) {
+        const auto* ev = reinterpret_cast<const inotify_event*>(buf + at);
+        at += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+        if (ev->mask & IN_Q_OVERFLOW) ++watch_failures;
+        auto w = watched.find(ev->wd);
+        if (w == watched.end() || ev->len == 0 || !w->second.names.count(ev->name)) continue;
+        const std::string path = (w->second.dir == "/" ? "" : w->second.dir) + "/" + ev->name;
+        struct stat st {};
+        if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        std::lock_guard<std::mutex> lock(mu);
+        if (fan_fd >= 0 &&
+            fanotify_mark(fan_fd, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW, FAN_OPEN_PERM, AT_FDCWD, path.c_str()) == 0)
+          ++remarked;
+      }
+    }
+  }
+
   void reader() {
-    pollfd fds[2] = {{fan_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    pollfd fds[3] = {{fan_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}, {dir_fd, POLLIN, 0}};
     const int idle_ms = static_cast<int>(setup.deadline_ms);  // checks `stopping` at least this often
     for (;;) {
       {
@@ -312,9 +441,10 @@ struct PermGuard::State {
       }
       if (watch) watch->beat_ns.store(boot_now_ns());
       int timeout = expire();
-      int n = poll(fds, 2, timeout < 0 || timeout > idle_ms ? idle_ms : timeout);
+      int n = poll(fds, 3, timeout < 0 || timeout > idle_ms ? idle_ms : timeout);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 || fds[1].revents || (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL))) break;
+      if (fds[2].revents & POLLIN) remark_new_files();
       if ((fds[0].revents & POLLIN) && !read_events()) break;
     }
     shut();
@@ -596,6 +726,7 @@ Result<std::unique_ptr<PermGuard>> PermGuard::start(Setup setup, Report report) 
   for (const auto& d : setup.dirs)
     if (auto r = mark(0, FAN_OPEN_PERM | FAN_EVENT_ON_CHILD, d, "protected directory"); !r)
       return tl::unexpected(r.error());
+  s->watch_dirs(setup.files);
   s->stop_fd = eventfd(0, EFD_CLOEXEC);
   if (s->stop_fd < 0) return fail_errno("eventfd");
   void* page = mmap(nullptr, sizeof(WatchPage), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -604,10 +735,20 @@ Result<std::unique_ptr<PermGuard>> PermGuard::start(Setup setup, Report report) 
   s->watch->beat_ns.store(boot_now_ns());
   const pid_t parent = getpid();
   const std::string parent_stat = "/proc/" + std::to_string(parent) + "/stat";
+  const std::string parent_cgroup = "/proc/" + std::to_string(parent) + "/cgroup";
+  const std::string cgroup_root = bpf::find_mount("cgroup2");
+  s->watchdog_cgroup = cgroup_root.empty() ? "" : cgroup_root + "/rampart-watch";
+  const WatchdogArgs args{s->fan_fd,
+                          s->watch,
+                          uint64_t{setup.deadline_ms} * 1'000'000,
+                          parent,
+                          parent_stat.c_str(),
+                          parent_cgroup.c_str(),
+                          cgroup_root.c_str(),
+                          s->watchdog_cgroup.c_str()};
   s->watchdog_pid = fork();
   if (s->watchdog_pid < 0) return fail_errno("fork of the fanotify watchdog");
-  if (s->watchdog_pid == 0)
-    watchdog(s->fan_fd, s->watch, uint64_t{setup.deadline_ms} * 1'000'000, parent, parent_stat.c_str());
+  if (s->watchdog_pid == 0) watchdog(args);
   s->setup = std::move(setup);
   s->report_fn = std::move(report);
   std::unique_ptr<PermGuard> g(new PermGuard(s));
@@ -649,5 +790,7 @@ uint64_t PermGuard::deadline_expired() const { return s_->deadline_expired + s_-
 uint64_t PermGuard::access_unknown() const { return s_->access_unknown; }
 uint64_t PermGuard::access_checks() const { return s_->access_checks; }
 uint64_t PermGuard::identity_denials() const { return s_->identity_denials; }
+uint64_t PermGuard::remarked() const { return s_->remarked; }
+uint64_t PermGuard::watch_failures() const { return s_->watch_failures; }
 
 }  // namespace rampart::enforce

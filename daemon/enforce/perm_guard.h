@@ -82,6 +82,8 @@ class PermGuard {
   uint64_t access_unknown() const;
   uint64_t access_checks() const;
   uint64_t identity_denials() const;  // refused by identity or contents, not by the name
+  uint64_t remarked() const;          // new files under a marked file's name (a rename over it), marked
+  uint64_t watch_failures() const;    // marked files whose directory could not be watched, or watch overflows
 
  private:
   // Everything the threads touch. Shared with them, so that a decider stuck

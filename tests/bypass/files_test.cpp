@@ -393,6 +393,46 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "a frozen rampartd (cgroup.freeze of its cgroup) holds no open past about twice decision_deadline_ms: its "
+    "watchdog lives in a cgroup of its own",
+    "[bypass]") {
+  ScratchTmpfs fs;
+  std::string target = protected_file(fs);
+  constexpr long kDeadlineMs = 300;
+  Attacked a(deny_files("write", target), "  decision_deadline_ms: " + std::to_string(kDeadlineMs) + "\n");
+  REQUIRE(a.d.ready());
+  if (a.d.lsm()) return;
+  CHECK(has(a.run("open-write " + target), "open_write=EPERM"));  // control
+  rampart::testing::ScratchCgroup cg("frozen-rampartd");
+  REQUIRE(cg.add(a.d.pid()));
+  std::ofstream(cg.path() + "/cgroup.freeze") << "1\n";
+  auto frozen = [&] { return slurp(cg.path() + "/cgroup.events").find("frozen 1") != std::string::npos; };
+  for (int i = 0; i < 200 && !frozen(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(frozen());
+  TimedOpen held;
+  std::atomic<bool> done{false};
+  std::thread opener([&] {
+    held = timed_open(target, O_RDONLY);
+    done = true;
+  });
+  const long bound = (3 * kDeadlineMs + 800) * timeout_scale();
+  for (long waited = 0; !done && waited < 4 * bound; waited += 10)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::ofstream(cg.path() + "/cgroup.freeze") << "0\n";  // without a watchdog the open waits for this
+  opener.join();
+  std::printf("frozen rampartd: the open returned after %ld ms (deadline %ld ms, bound %ld ms)\n", held.ms, kDeadlineMs,
+              bound);
+  CHECK(held.ok);
+  CHECK(held.ms >= kDeadlineMs);  // control: it was held
+  CHECK(held.ms < bound);
+  // Thawed, it refuses again; moved back, so that the scratch cgroup can go.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(has(a.run("open-write " + target), "open_write=EPERM"));
+  a.d.stop();
+  CHECK(deadline_expired(a.d) >= 1);
+}
+
+TEST_CASE(
     "RAMPART_FAULT_GUARD_DELAY_MS slows the test build's decisions, and the shipped rampartd ignores it: its "
     "decisions are not delayed",
     "[bypass]") {

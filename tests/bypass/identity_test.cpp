@@ -170,6 +170,39 @@ TEST_CASE("a deny rule that names a symlink refuses the file it points to, throu
 }
 
 TEST_CASE(
+    "a file renamed over a read-denied one (a new inode, as a package upgrade or passwd makes) is refused by the "
+    "name, and by a hard link once refused",
+    "[bypass]") {
+  ScratchTmpfs t;
+  const std::string key = secret_in(t.path + "/etc");
+  const std::string other = secret_in(t.path + "/etc", "other");
+  PolicedBash s("enforce", deny_read({key}), kFilesConfig, t.dir);
+  REQUIRE(s.ready());
+  refused(read_as(s, key));                         // control
+  CHECK(has(read_as(s, other), "got=" + kSecret));  // control: a file beside it is read
+  for (int round = 0; round < 2; ++round) {         // twice: the new file's name is watched as well
+    std::ofstream(key + ".new") << kSecret << "\n";
+    fs::rename(key + ".new", key);
+    refused(read_as(s, key));
+  }
+  fs::create_hard_link(key, t.path + "/link");
+  refused(read_as(s, t.path + "/link"));
+  // Created afresh under the name after an unlink.
+  fs::remove(key);
+  secret_in(t.path + "/etc", "key");
+  refused(read_as(s, key));
+  CHECK(enforce_on(s, "open").size() == 5);
+  uint64_t remarked = 0;
+  for (const auto& e : s.events())
+    if (e["type"] == "stats" && e.contains("perm_guard")) {
+      remarked = e["perm_guard"].value("remarked", uint64_t{0});
+      INFO(e.dump());
+      CHECK(e["perm_guard"].value("watch_failures", uint64_t{1}) == 0);
+    }
+  if (!s.lsm()) CHECK(remarked >= 3);
+}
+
+TEST_CASE(
     "a file created after start under a denied name and linked elsewhere after its first refused open stays "
     "refused",
     "[bypass]") {
