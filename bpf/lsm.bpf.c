@@ -12,6 +12,11 @@
  *                         sensitive paths under a deny verdict
  *   path_truncate         truncate(2), a write that opens nothing (where the
  *                         kernel has the hook: CONFIG_SECURITY_PATH)
+ *   mmap_file             an executable mapping of a binary an exec deny
+ *                         rule names, made without its exec: the dynamic
+ *                         loader run as a program (ld.so FILE), or a loader
+ *                         of the caller's own (as fmod_ret, a program of its
+ *                         own: security_mmap_file has other arguments)
  *   ptrace_access_check   privilege.ptrace: false; nobody ptraces rampartd
  *   task_kill             nobody signals rampartd
  *   inode_permission,
@@ -51,6 +56,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define RP_FMODE_WRITE 0x2
 #define RP_FMODE_EXEC 0x20
 #define RP_O_TRUNC 01000
+#define RP_PROT_EXEC 0x4
 #define RP_SIGKILL 9
 #define RP_MAY_EXEC 0x1
 #define RP_MAY_WRITE 0x2
@@ -430,6 +436,42 @@ int BPF_PROG(rp_lsm_open, struct file *file, int ret)
 		return rp_refuse(RP_EV_OPEN, policy_id, rule, RP_REASON_DENY_RULE, key);
 	}
 	return rp_decide_access(read, write, flags | rp_inode_flags(file->f_inode, policy_id), policy_id, rule, key);
+}
+
+/* An executable mapping of a file an exec deny rule names (by path or by
+ * inode). An exec's own mappings of its binary come after
+ * bprm_check_security allowed it, and a denied one never gets here. */
+static __always_inline int rp_mmap_decide(struct file *file, unsigned long prot, int ret)
+{
+	struct rp_policy_rule *rule;
+	struct rp_path_key *key;
+	__u32 policy_id;
+
+	if (ret || !file || !(prot & RP_PROT_EXEC))
+		return ret;
+	policy_id = rp_current_policy();
+	if (!policy_id)
+		return 0;
+	rule = bpf_map_lookup_elem(&policy_map, &policy_id);
+	if (!rule || !(rule->path_flags & RP_PATHS_ANY))
+		return 0;
+	if (!((rp_path_flags(file, policy_id, 0, &key) | rp_inode_flags(file->f_inode, policy_id)) & RP_PR_EXEC_DENY))
+		return 0;
+	return rp_refuse(RP_EV_EXEC, policy_id, rule, RP_REASON_DENY_RULE, key);
+}
+
+SEC("lsm/mmap_file")
+int BPF_PROG(rp_lsm_mmap, struct file *file, unsigned long reqprot, unsigned long prot, unsigned long flags, int ret)
+{
+	return rp_mmap_decide(file, reqprot | prot, ret);
+}
+
+/* The same where the programs run as fmod_ret, on security_mmap_file(),
+ * whose arguments are not the hook's (the loader picks one of the two). */
+SEC("fmod_ret/security_mmap_file")
+int BPF_PROG(rp_fmod_mmap, struct file *file, unsigned long prot, unsigned long flags, int ret)
+{
+	return rp_mmap_decide(file, prot, ret);
 }
 
 /* truncate(2) opens nothing, so file_open never sees it: a write to the

@@ -41,6 +41,13 @@ std::string hook_of(const bpf_program* prog) {
   return sec ? sec + 1 : "";
 }
 
+// A program written as fmod_ret on its security_*() function, for a hook
+// whose function has other arguments than the hook (mmap_file): loaded in
+// fmod_ret mode instead of the lsm/ one, and left out in BPF LSM mode.
+bool native_fmod_ret(const bpf_program* prog) {
+  return std::strncmp(bpf_program__section_name(prog), "fmod_ret/", 9) == 0;
+}
+
 // The security_*() function that calls LSM hook `hook`.
 std::string security_function(const std::string& hook) {
   return hook == "bprm_check_security" ? "security_bprm_check" : "security_" + hook;
@@ -51,7 +58,14 @@ std::string security_function(const std::string& hook) {
 Result<void> retarget_to_security_functions(bpf_object* obj) {
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, obj) {
+    if (native_fmod_ret(prog)) continue;
     const std::string hook = hook_of(prog), func = security_function(hook);
+    // security_mmap_file(file, prot, flags) has not the hook's arguments
+    // (file, reqprot, prot, flags): its own fmod_ret program stands in.
+    if (hook == "mmap_file") {
+      bpf_program__set_autoload(prog, false);
+      continue;
+    }
     int err = bpf_program__set_type(prog, BPF_PROG_TYPE_TRACING);
     if (!err)
       err = bpf_program__set_expected_attach_type(prog, hook == "task_free" ? BPF_TRACE_FENTRY : BPF_MODIFY_RETURN);
@@ -68,6 +82,10 @@ Result<void> leave_out_missing_hooks(bpf_object* obj, LsmPrograms::Hooks hooks) 
   if (!vmlinux) return fail_errno("BPF LSM: reading the kernel's BTF");
   struct bpf_program* prog;
   bpf_object__for_each_program(prog, obj) {
+    if (native_fmod_ret(prog)) {
+      if (hooks == LsmPrograms::Hooks::kLsm) bpf_program__set_autoload(prog, false);
+      continue;
+    }
     const std::string hook = hook_of(prog);
     if (hook != "path_truncate") continue;
     const std::string func = hooks == LsmPrograms::Hooks::kLsm ? "bpf_lsm_" + hook : security_function(hook);
@@ -134,9 +152,10 @@ Result<std::unique_ptr<LsmPrograms>> LsmPrograms::load(Programs& base, uint32_t 
     struct bpf_link* link = hooks == Hooks::kLsm ? bpf_program__attach_lsm(prog) : bpf_program__attach_trace(prog);
     if (!link) return fail_errno(std::string("attaching BPF LSM program ") + bpf_program__name(prog));
     p->links_.push_back(link);
-    p->attached_.push_back(
-        std::string(bpf_program__name(prog)) + " on " +
-        (hooks == Hooks::kLsm ? "lsm/" + hook_of(prog) : "fmod_ret/" + security_function(hook_of(prog))));
+    p->attached_.push_back(std::string(bpf_program__name(prog)) + " on " +
+                           (native_fmod_ret(prog)  ? std::string(bpf_program__section_name(prog))
+                            : hooks == Hooks::kLsm ? "lsm/" + hook_of(prog)
+                                                   : "fmod_ret/" + security_function(hook_of(prog))));
   }
   if (auto r = p->self_test(); !r) return tl::unexpected(r.error());
   if (auto r = p->pins_->replace_links("lsm_", p->links_); !r) return tl::unexpected(r.error());

@@ -258,6 +258,36 @@ TEST_CASE("LSM: a denied binary run through a hard link or after mv fails with E
   CHECK(s.enforce_events().size() == 3);
 }
 
+TEST_CASE(
+    "LSM: the dynamic loader run as a program on a denied binary fails with EPERM: its executable mapping is refused",
+    "[lsm]") {
+  namespace fs = std::filesystem;
+  ScratchTmpfs t;
+  const std::string tool = t.install("/usr/bin/touch", "denied-touch");
+  const std::string loader = fs::canonical("/lib64/ld-linux-x86-64.so.2");
+  PolicedBash s("enforce", "  deny:\n    - id: no-tool\n      exec: [\"" + tool + "\"]\n      weight: 1\n", kConfig,
+                t.dir);
+  REQUIRE(s.ready());
+  REQUIRE(s.lsm());
+  // Control: the loader runs another program.
+  run_shell(s.bash(), loader + " /usr/bin/mkdir " + t.dir + "/made");
+  CHECK(fs::exists(t.dir + "/made"));
+  fs::create_hard_link(tool, t.path + "/link");
+  for (const std::string& path : {tool, t.path + "/link"}) {
+    const std::string marker = t.dir + "/m-" + fs::path(path).filename().string();
+    auto out = run_shell(s.bash(), loader + " " + path + " " + marker + " 2>&1; echo rc=$?").second;
+    INFO(out);
+    CHECK(out.find("rc=0") == std::string::npos);
+    CHECK_FALSE(fs::exists(marker));
+  }
+  auto enforce = s.enforce_events();
+  REQUIRE(enforce.size() >= 2);
+  for (const auto& e : enforce) {
+    CHECK(e["op"] == "exec");
+    CHECK(e["mechanism"] == s.hooks_mechanism());
+  }
+}
+
 namespace {
 
 // The pins under `pins`/links, each with its link's info (read as rampartd's supervisor, this test, may).
