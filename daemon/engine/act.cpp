@@ -29,6 +29,43 @@ void Act::run(Work& w) {
   // A cgroup hook or fanotify refused it; a kill rule also ends the process.
   if (w.kill_for_rule && kill(w.ev.proc().tgid, w.ev.proc().start_ns)) w.killed_by_rule = true;
   if (w.after_the_fact) after_the_fact(*w.after_the_fact);
+  // The kill of a forbidden ptrace is reported just before its syscall record.
+  if (w.ev.type() == RP_EV_ENFORCE) {
+    const auto& e = w.ev.as<rp_enforce_event>();
+    if (e.op == RP_EV_PTRACE && e.action == RP_ACT_KILLED && e.mechanism == RP_MECH_SIGKILL) {
+      if (ptrace_killed_.size() >= 1024) ptrace_killed_.clear();
+      ptrace_killed_.insert(e.proc.pid);
+    }
+  }
+  if (w.ev.type() == RP_EV_PTRACE) continue_ptrace_target(w.ev.as<rp_syscall_event>());
+}
+
+void Act::continue_ptrace_target(const rp_syscall_event& e) {
+  constexpr uint64_t kAttach = 16;                // PTRACE_ATTACH; PTRACE_SEIZE stops nothing
+  if (!ptrace_killed_.erase(e.proc.pid)) return;  // not killed for it (allowed, audit, or refused by a hook)
+  if (e.args[0] != kAttach || e.result != 0 || e.args[1] == 0 || e.args[1] > UINT32_MAX) return;
+  // The tracer dies on its way back to user space; its exit detaches the
+  // target, which stays stopped. Looked at until then, for up to 2 s.
+  const auto target = static_cast<uint32_t>(e.args[1]);
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_);
+  auto tries = std::make_shared<int>(0);
+  auto check = std::make_shared<std::function<void()>>();
+  *check = [this, timer, tries, check, target] {
+    timer->expires_after(std::chrono::milliseconds(50));
+    timer->async_wait([this, timer, tries, check, target](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (kernel_.continue_stopped(target)) {
+        ++ptrace_targets_continued_;
+        ops::log_line("continued pid " + std::to_string(target) +
+                      ", stopped by a forbidden ptrace attach whose tracer was killed");
+      } else if (++*tries < 40) {
+        (*check)();
+        return;
+      }
+      *check = nullptr;  // the cycle of shared pointers ends here
+    });
+  };
+  (*check)();
 }
 
 uint64_t Act::apply_verdict(const score::Verdict& v) {

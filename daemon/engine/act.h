@@ -114,6 +114,10 @@ class Act {
   void arm_retry();
   void retry_writes();
   void after_the_fact(const rp_enforce_event& e);
+  // A forbidden PTRACE_ATTACH that succeeded (no hooks): its tracer is killed
+  // at the syscall's exit, and its target, stopped by the attach, is
+  // continued once the tracer is gone.
+  void continue_ptrace_target(const rp_syscall_event& e);
   void take_sockets(uint32_t tgid, uint64_t now);
   // A verdict denying the network landed: its sockets now, and the scan set going.
   void quarantine_landed(uint32_t tgid, uint64_t now);
@@ -134,7 +138,8 @@ class Act {
   uint64_t retry_armed_ns_ = 0;  // when the timer fires, 0 if not armed
   uint64_t last_write_log_ns_ = 0, write_log_suppressed_ = 0;
   std::string last_write_error_;
-  uint64_t verdicts_applied_ = 0, kills_ = 0, policy_errors_ = 0;
+  uint64_t verdicts_applied_ = 0, kills_ = 0, policy_errors_ = 0, ptrace_targets_continued_ = 0;
+  std::unordered_set<uint32_t> ptrace_killed_;  // threads killed for a ptrace whose record is yet to come
   std::function<void()> after_retries_;
   // Quarantined processes (by rampartd's writes, and children forked under one).
   std::unordered_set<uint32_t> net_denied_;

@@ -2,6 +2,7 @@
 #include "engine/bpf_kernel.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace rampart::engine {
 
@@ -113,6 +115,24 @@ SocketTake BpfKernel::take_sockets(uint32_t tgid, const rp_proc& owner, std::uno
   closedir(d);
   if (pidfd >= 0) close(pidfd);
   return out;
+}
+
+bool BpfKernel::continue_stopped(uint32_t tgid) {
+  // Signalled through a pidfd taken while the state says stopped: a pid
+  // reused since cannot get it.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
+  if (pidfd < 0) return false;
+  char buf[512];
+  const std::string path = "/proc/" + std::to_string(tgid) + "/stat";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+  if (fd >= 0) close(fd);
+  std::string_view stat(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  const size_t paren = stat.rfind(')');
+  const bool stopped = paren != std::string_view::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
+  const bool sent = stopped && syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, nullptr, 0) == 0;
+  close(pidfd);
+  return sent;
 }
 
 }  // namespace rampart::engine

@@ -19,6 +19,7 @@ class BpfKernel final : public Kernel {
   bool alive(uint32_t tgid) const override;
   std::vector<uint32_t> net_denied() const override { return programs_.net_denied(); }
   SocketTake take_sockets(uint32_t tgid, const rp_proc& owner, std::unordered_set<uint64_t>& seen) override;
+  bool continue_stopped(uint32_t tgid) override;
   enforce::MapWriter& maps() override { return programs_; }
   std::vector<std::pair<uint32_t, uint32_t>> process_policies() const override { return programs_.process_policies(); }
   Result<void> clear_policy_ids(uint32_t lo, uint32_t hi, bool exe_only) override {

@@ -54,6 +54,9 @@ class Kernel {
   virtual SocketTake take_sockets(uint32_t /*tgid*/, const rp_proc& /*owner*/, std::unordered_set<uint64_t>& /*seen*/) {
     return {};
   }
+  // Continues a process left stopped (state T) by an attach whose tracer
+  // was killed; true if it was stopped and got SIGCONT. The fakes do nothing.
+  virtual bool continue_stopped(uint32_t /*tgid*/) { return false; }
 
   // The policy maps as a whole, for the policy runtime: the compiler's
   // writer, every (tgid, policy id) assignment, and clearing a bank of ids

@@ -15,6 +15,7 @@
 //                          on for a while
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -71,6 +72,12 @@ int race(const char* fifo, const char* file, int rounds) {
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IONBF, 0);
   const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "ptrace-attach" && argc == 3) {  // PTRACE_ATTACH to a pid, then a moment to use it
+    long r = ptrace(PTRACE_ATTACH, std::atoi(argv[2]), nullptr, nullptr);
+    std::printf("ptrace_attach=%s\n", r == 0 ? "ok" : std::strerror(errno));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return 0;
+  }
   if (mode == "open-write" && argc == 3) {
     print_open("open_write", open(argv[2], O_WRONLY | O_TRUNC | O_CLOEXEC));
     return 0;

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -430,6 +431,37 @@ TEST_CASE(
   CHECK(has(a.run("open-write " + target), "open_write=EPERM"));
   a.d.stop();
   CHECK(deadline_expired(a.d) >= 1);
+}
+
+TEST_CASE(
+    "a forbidden PTRACE_ATTACH without the hooks: the tracer is killed before its next instruction, and its target, "
+    "stopped by the attach, runs again",
+    "[bypass]") {
+  Attacked a("  allow:\n    privilege:\n      ptrace: false\n");
+  REQUIRE(a.d.ready());
+  if (a.d.lsm()) return;  // the hooks refuse the attach itself (lsm tier)
+  const pid_t target = fork();
+  REQUIRE(target >= 0);
+  if (target == 0) {
+    execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto state = [target] {
+    std::string st = slurp("/proc/" + std::to_string(target) + "/stat");
+    size_t at = st.rfind(')');
+    return at != std::string::npos && at + 2 < st.size() ? st[at + 2] : '?';
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(state() == 'S');
+  std::string out = a.run("ptrace-attach " + std::to_string(target));
+  INFO(out);
+  CHECK(has(out, "rc=137"));                  // killed at the syscall's exit
+  CHECK_FALSE(has(out, "ptrace_attach=ok"));  // before it could print
+  char seen = '?';
+  for (int i = 0; i < 300 && (seen = state()) != 'S'; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(seen == 'S');  // not T: continued
+  kill(target, SIGKILL);
+  waitpid(target, nullptr, 0);
 }
 
 TEST_CASE(
