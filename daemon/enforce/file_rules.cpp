@@ -76,6 +76,8 @@ GuardRule guard_rule(const policy::Policy& p) {
   return r;
 }
 
+bool exec_denied(const GuardRule& r, std::string_view path) { return any(r.exec_deny, path); }
+
 uint8_t exec_reason(const GuardRule& r, std::string_view path) {
   return reason(r.restrict_exec, r.exec_allow, r.exec_deny, path);
 }

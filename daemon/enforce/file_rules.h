@@ -39,6 +39,8 @@ GuardRule guard_rule(const policy::Policy& p);
 // component with a wildcard ("/var/log" for "/var/log/*.log").
 std::string literal_dir(const policy::PathPattern& p);
 
+// True if an exec deny rule names `path` (allow-lists aside).
+bool exec_denied(const GuardRule& r, std::string_view path);
 // RP_REASON_* for an exec of `path`, 0 when it is allowed.
 uint8_t exec_reason(const GuardRule& r, std::string_view path);
 

@@ -595,21 +595,27 @@ struct PermGuard::State {
   // The dynamic loader run as a program (ld.so FILE) opens FILE to read and
   // maps it: no exec permission event names it. So an open, by a process
   // running without an interpreter, of a binary an exec deny rule names (by
-  // name, identity or contents) is judged as its exec. Deny rules only: the
-  // libraries such a loader opens are on no allow-list.
+  // identity or name) is judged as its exec. Deny rules only: the libraries
+  // such a loader opens are on no allow-list. The file is looked at first:
+  // the opener's auxv is read only for a denied binary.
   bool loader_may_open(const Asker& who, int fd, uint32_t policy_id, const GuardRule& rule) {
-    if (!runs_without_interpreter(who.tgid)) return true;
     struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return true;
-    CacheEntry e = resolve(fd, true, nullptr, false);
-    e.reasons.read = e.reasons.write = exec_reason(GuardRule{.exec_deny = rule.exec_deny}, e.path);
-    by_identity(policy_id, &rule, fd,
-                {{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
-                 static_cast<uint64_t>(st.st_size),
-                 uint64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec},
-                true, false, e);
-    if (e.reasons.read != RP_REASON_DENY_RULE) return true;
-    report(who.tgid, policy_id, true, rule.enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY, RP_REASON_DENY_RULE, e.path);
+    Denial known;
+    if (policy_id <= setup.denied.size())
+      known = setup.denied[policy_id - 1].match(fd,
+                                                {{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
+                                                 static_cast<uint64_t>(st.st_size),
+                                                 uint64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec},
+                                                false);
+    std::string name = (known.flags & RP_PR_EXEC_DENY) ? known.name : std::string();
+    if (name.empty()) {
+      std::string path = resolve(fd, false, nullptr, false).path;
+      if (!exec_denied(rule, path)) return true;
+      name = std::move(path);
+    }
+    if (!runs_without_interpreter(who.tgid)) return true;
+    report(who.tgid, policy_id, true, rule.enforce ? RP_ACT_DENIED : RP_ACT_WOULD_DENY, RP_REASON_DENY_RULE, name);
     return !rule.enforce;
   }
 

@@ -46,26 +46,21 @@ void Act::continue_ptrace_target(const rp_syscall_event& e) {
   if (e.args[0] != kAttach || e.result != 0 || e.args[1] == 0 || e.args[1] > UINT32_MAX) return;
   // The tracer dies on its way back to user space; its exit detaches the
   // target, which stays stopped. Looked at until then, for up to 2 s.
-  const auto target = static_cast<uint32_t>(e.args[1]);
-  auto timer = std::make_shared<boost::asio::steady_timer>(io_);
-  auto tries = std::make_shared<int>(0);
-  auto check = std::make_shared<std::function<void()>>();
-  *check = [this, timer, tries, check, target] {
-    timer->expires_after(std::chrono::milliseconds(50));
-    timer->async_wait([this, timer, tries, check, target](const boost::system::error_code& ec) {
-      if (ec) return;
-      if (kernel_.continue_stopped(target)) {
-        ++ptrace_targets_continued_;
-        ops::log_line("continued pid " + std::to_string(target) +
-                      ", stopped by a forbidden ptrace attach whose tracer was killed");
-      } else if (++*tries < 40) {
-        (*check)();
-        return;
-      }
-      *check = nullptr;  // the cycle of shared pointers ends here
-    });
-  };
-  (*check)();
+  continue_when_stopped(static_cast<uint32_t>(e.args[1]), 40);
+}
+
+void Act::continue_when_stopped(uint32_t target, int tries_left) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(50));
+  timer->async_wait([this, timer, target, tries_left](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (kernel_.continue_stopped(target)) {
+      ++ptrace_targets_continued_;
+      ops::log_line("continued pid " + std::to_string(target) +
+                    ", stopped by a forbidden ptrace attach whose tracer was killed");
+    } else if (tries_left > 1) {
+      continue_when_stopped(target, tries_left - 1);
+    }
+  });
 }
 
 uint64_t Act::apply_verdict(const score::Verdict& v) {

@@ -118,6 +118,7 @@ class Act {
   // at the syscall's exit, and its target, stopped by the attach, is
   // continued once the tracer is gone.
   void continue_ptrace_target(const rp_syscall_event& e);
+  void continue_when_stopped(uint32_t target, int tries_left);
   void take_sockets(uint32_t tgid, uint64_t now);
   // A verdict denying the network landed: its sockets now, and the scan set going.
   void quarantine_landed(uint32_t tgid, uint64_t now);

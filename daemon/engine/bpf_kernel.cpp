@@ -2,7 +2,6 @@
 #include "engine/bpf_kernel.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -12,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <string_view>
 
 namespace rampart::engine {
 
@@ -80,33 +78,33 @@ SocketTake BpfKernel::take_sockets(uint32_t tgid, const rp_proc& owner, std::uno
       seen.insert(ino);  // unix and netlink sockets have no packets to cut
       continue;
     }
-    if (auto cur = programs_.socket_owner(fd.get()); cur && cur->proc.tgid) {
-      if (cur->proc.tgid == tgid) {
-        // Its own already: marked cut, so that it stays cut if the process
-        // exits before a packet of it is dropped (the kernel sends what was
-        // queued after the process is gone).
-        if (!cur->cut) {
-          cur->cut = 1;
-          if (auto r = programs_.set_socket_owner(fd.get(), *cur); !r) {
-            ++out.failed;
-            out.error = "socket " + std::to_string(ino) + " of pid " + std::to_string(tgid) + ": " + r.error().what();
-            continue;
-          }
-        }
-        seen.insert(ino);
-        continue;
-      }
-      // Owned by another quarantined process: cut already, and left to it
-      // (looked at again next time: that one may be released first).
-      if (auto v = programs_.verdict_of(cur->proc.tgid); v && (v->flags & RP_V_DENY_NET)) continue;
-    }
+    // Written cut, so that it stays cut if the process exits before a
+    // packet of it is dropped (the kernel sends what was queued after the
+    // process is gone).
     rp_sock_owner mine{};
     mine.proc = owner;
     mine.taken = 1;
     mine.cut = 1;
-    if (auto r = programs_.set_socket_owner(fd.get(), mine); !r) {
-      ++out.failed;
-      out.error = "socket " + std::to_string(ino) + " of pid " + std::to_string(tgid) + ": " + r.error().what();
+    const auto cur = programs_.socket_owner(fd.get());
+    const bool own = cur && cur->proc.tgid == tgid;
+    if (cur && cur->proc.tgid && !own) {
+      // Owned by another quarantined process: cut already, and left to it
+      // (looked at again next time: that one may be released first).
+      if (auto v = programs_.verdict_of(cur->proc.tgid); v && (v->flags & RP_V_DENY_NET)) continue;
+    }
+    if (own) {  // its own already: only marked cut
+      mine = *cur;
+      mine.cut = 1;
+    }
+    if (!own || !cur->cut) {
+      if (auto r = programs_.set_socket_owner(fd.get(), mine); !r) {
+        ++out.failed;
+        out.error = "socket " + std::to_string(ino) + " of pid " + std::to_string(tgid) + ": " + r.error().what();
+        continue;
+      }
+    }
+    if (own) {
+      seen.insert(ino);
       continue;
     }
     seen.insert(ino);
@@ -118,21 +116,9 @@ SocketTake BpfKernel::take_sockets(uint32_t tgid, const rp_proc& owner, std::uno
 }
 
 bool BpfKernel::continue_stopped(uint32_t tgid) {
-  // Signalled through a pidfd taken while the state says stopped: a pid
-  // reused since cannot get it.
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
-  if (pidfd < 0) return false;
-  char buf[512];
-  const std::string path = "/proc/" + std::to_string(tgid) + "/stat";
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
-  if (fd >= 0) close(fd);
-  std::string_view stat(buf, n > 0 ? static_cast<size_t>(n) : 0);
-  const size_t paren = stat.rfind(')');
-  const bool stopped = paren != std::string_view::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
-  const bool sent = stopped && syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, nullptr, 0) == 0;
-  close(pidfd);
-  return sent;
+  // Through a pidfd, to the process whose state was read: not to one that took its pid since.
+  auto st = proc_.stat(tgid);
+  return st && st->state == 'T' && proc_.signal_if_same(tgid, st->start_ns, SIGCONT);
 }
 
 }  // namespace rampart::engine

@@ -91,6 +91,7 @@ bool parse_stat(std::string_view stat, ProcSnapshot& snap) {
   for (int n = 3; n <= 22; ++n) {
     field = next_token(stat, pos);
     if (field.empty()) return false;
+    if (n == 3) snap.state = field[0];
     if (n == 4 && !parse_uint(field, snap.ppid)) return false;
   }
   uint64_t start_ticks = 0;
@@ -172,11 +173,18 @@ std::vector<ProcSnapshot> ProcReader::read_all() const {
   return out;
 }
 
-std::optional<uint64_t> ProcReader::start_ns(uint32_t tgid) const {
+std::optional<ProcSnapshot> ProcReader::stat(uint32_t tgid) const {
   std::string content;
   ProcSnapshot snap;
+  snap.tgid = tgid;
   if (!read_file(pid_dir(root_, tgid) + "/stat", content) || !parse_stat(content, snap)) return std::nullopt;
-  return snap.start_ns;
+  return snap;
+}
+
+std::optional<uint64_t> ProcReader::start_ns(uint32_t tgid) const {
+  auto snap = stat(tgid);
+  if (!snap) return std::nullopt;
+  return snap->start_ns;
 }
 
 bool ProcReader::signal_if_same(uint32_t tgid, uint64_t start_ns, int sig) const {

@@ -42,6 +42,7 @@ struct ProcSnapshot {
   uint32_t tgid = 0;
   uint32_t ppid = 0;
   uint64_t start_ns = 0;
+  char state = 0;  // /proc/PID/stat's state letter: 'R', 'S', 'T' (stopped), ...
   uint32_t uid = 0;
   uint32_t euid = 0;
   std::string comm;
@@ -60,6 +61,8 @@ class ProcReader {
   std::optional<ProcSnapshot> read(uint32_t tgid) const;
   // When the process started (boot clock, to the clock tick /proc keeps).
   std::optional<uint64_t> start_ns(uint32_t tgid) const;
+  // /proc/PID/stat alone: comm, state, ppid, start_ns.
+  std::optional<ProcSnapshot> stat(uint32_t tgid) const;
   // Sends sig through a pidfd to the process tgid if it is the one that
   // started at start_ns (0: whoever has the pid). The pidfd names one
   // process for good: once it is open and the process behind the pid is

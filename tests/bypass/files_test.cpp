@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -104,6 +105,33 @@ TimedOpen timed_open(const std::string& path, int flags) {
   TimedOpen r{std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count(), fd >= 0};
   if (fd >= 0) close(fd);
   return r;
+}
+
+// Polls pred every 5 ms for up to a second.
+bool eventually(const std::function<bool()>& pred) {
+  for (int i = 0; i < 200 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return pred();
+}
+
+// n opens of path for reading at once, from threads of this process, while
+// something holds rampartd. release() ends that hold, once: after the opens
+// returned, or after 4 x bound_ms if they have not (the test then fails
+// instead of hanging).
+std::vector<TimedOpen> held_opens(const std::string& path, size_t n, long bound_ms,
+                                  const std::function<void()>& release) {
+  std::vector<TimedOpen> opens(n);
+  std::vector<std::thread> threads;
+  for (auto& o : opens) threads.emplace_back([&o, &path] { o = timed_open(path, O_RDONLY); });
+  std::atomic<bool> joined{false};
+  std::thread rescue([&] {
+    for (long waited = 0; !joined && waited < 4 * bound_ms; waited += 10)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    release();
+  });
+  for (auto& t : threads) t.join();
+  joined = true;
+  rescue.join();
+  return opens;
 }
 
 // perm_guard.deadline_expired from rampartd's exit stats (0 when not reported).
@@ -355,30 +383,15 @@ TEST_CASE(
   CHECK(has(a.run("open-write " + target), "open_write=EPERM"));
 
   REQUIRE(kill(a.d.pid(), SIGSTOP) == 0);
-  auto stopped = [&] {
+  REQUIRE(eventually([&] {
     std::string st = slurp("/proc/" + std::to_string(a.d.pid()) + "/stat");
     size_t at = st.rfind(')');
     return at != std::string::npos && at + 2 < st.size() && st[at + 2] == 'T';
-  };
-  for (int i = 0; i < 200 && !stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(stopped());
+  }));
   // Opens of the marked file by a process outside the policy: the guard
   // holds each until it is answered, and nothing in rampartd runs.
-  std::vector<TimedOpen> opens(3);
-  std::vector<std::thread> threads;
-  for (auto& o : opens) threads.emplace_back([&o, &target] { o = timed_open(target, O_RDONLY); });
   const long bound = (3 * kDeadlineMs + 800) * timeout_scale();
-  // Without a watchdog the opens would wait for SIGCONT: sent late, so that
-  // the test fails instead of hanging.
-  std::atomic<bool> joined{false};
-  std::thread rescue([&] {
-    for (long waited = 0; !joined && waited < 4 * bound; waited += 10)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    kill(a.d.pid(), SIGCONT);
-  });
-  for (auto& t : threads) t.join();
-  joined = true;
-  rescue.join();
+  auto opens = held_opens(target, 3, bound, [&] { kill(a.d.pid(), SIGCONT); });
   for (size_t i = 0; i < opens.size(); ++i) {
     std::printf("stopped rampartd: open %zu returned after %ld ms (deadline %ld ms, bound %ld ms)\n", i, opens[i].ms,
                 kDeadlineMs, bound);
@@ -407,20 +420,10 @@ TEST_CASE(
   rampart::testing::ScratchCgroup cg("frozen-rampartd");
   REQUIRE(cg.add(a.d.pid()));
   std::ofstream(cg.path() + "/cgroup.freeze") << "1\n";
-  auto frozen = [&] { return slurp(cg.path() + "/cgroup.events").find("frozen 1") != std::string::npos; };
-  for (int i = 0; i < 200 && !frozen(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(frozen());
-  TimedOpen held;
-  std::atomic<bool> done{false};
-  std::thread opener([&] {
-    held = timed_open(target, O_RDONLY);
-    done = true;
-  });
+  REQUIRE(eventually([&] { return slurp(cg.path() + "/cgroup.events").find("frozen 1") != std::string::npos; }));
   const long bound = (3 * kDeadlineMs + 800) * timeout_scale();
-  for (long waited = 0; !done && waited < 4 * bound; waited += 10)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::ofstream(cg.path() + "/cgroup.freeze") << "0\n";  // without a watchdog the open waits for this
-  opener.join();
+  const TimedOpen held =
+      held_opens(target, 1, bound, [&] { std::ofstream(cg.path() + "/cgroup.freeze") << "0\n"; }).front();
   std::printf("frozen rampartd: the open returned after %ld ms (deadline %ld ms, bound %ld ms)\n", held.ms, kDeadlineMs,
               bound);
   CHECK(held.ok);

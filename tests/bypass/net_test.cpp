@@ -153,6 +153,9 @@ TEST_CASE(
   CHECK(d.run("connect", "tcp", "127.0.0.1", other.port()) == "EPERM");
   CHECK(d.run("connect", "tcp", "0.0.0.0", other.port()) == "EPERM");
   CHECK(d.run("connect", "tcp", "::ffff:127.0.0.1", other.port()) == "EPERM");
+  // The same through the UDP send hooks (sendmsg6, sendmsg4).
+  CHECK(d.run("sendto", "udp", "::1", target.port()) == "EPERM");
+  CHECK(d.run("sendto", "udp", "127.0.0.1", other.port()) == "EPERM");
 
   std::set<std::pair<std::string, std::string>> seen;  // (decided on, given)
   for (const auto& e : d.enforce_events()) {
@@ -553,6 +556,14 @@ void expect_cut(Holder& h, const Peer& peer, int s, uint16_t udp_port, uint16_t 
   CHECK(h.run('A') == ETIMEDOUT);
 }
 
+// Quarantines pid through the API (rampartctl), which must succeed.
+auto quarantine(const Daemon& d, pid_t pid) {
+  auto q = ctl(d.socket(), {"quarantine", std::to_string(pid), "--reason", "bypass test"});
+  INFO(q.out << q.err);
+  REQUIRE(q.code == 0);
+  return q;
+}
+
 // The cgroup_skb enforce events: each names `pid`. The directions reported
 // for sockets it did not make itself (taken) or for its own.
 std::set<std::string> cut_ops(const Daemon& d, pid_t pid, bool taken) {
@@ -585,9 +596,7 @@ TEST_CASE(
 
   expect_flowing(h, peer, s, h.udp_port, h.listen_port);
 
-  auto q = ctl(d.socket(), {"quarantine", std::to_string(h.pid), "--reason", "bypass test"});
-  INFO(q.out << q.err);
-  REQUIRE(q.code == 0);
+  auto q = quarantine(d, h.pid);
   CHECK(q.out.find("existing sockets pass no more packets") != std::string::npos);
   expect_cut(h, peer, s, h.udp_port, h.listen_port);
 
@@ -656,9 +665,7 @@ TEST_CASE(
   REQUIRE(h.run('S') == 0);
   REQUIRE(recv_errno(s) == 0);
 
-  auto q = ctl(d.socket(), {"quarantine", std::to_string(h.pid), "--reason", "bypass test"});
-  INFO(q.out << q.err);
-  REQUIRE(q.code == 0);
+  quarantine(d, h.pid);
   REQUIRE(h.run('S') == 0);  // queued in the kernel, cut on the wire
   CHECK(recv_errno(s) == EAGAIN);
   // The process exits and its verdict goes with it; the kernel goes on
@@ -688,9 +695,7 @@ TEST_CASE(
   set_timeout(s, 500);
   expect_flowing(h, peer, s, h.udp_port, h.listen_port);
 
-  auto q = ctl(d.socket(), {"quarantine", std::to_string(h.pid), "--reason", "bypass test"});
-  INFO(q.out << q.err);
-  REQUIRE(q.code == 0);
+  quarantine(d, h.pid);
   expect_cut(h, peer, s, h.udp_port, h.listen_port);
   // The parent sends on the shared UDP socket through its sendmsg hook, which
   // records owners: the socket stays the quarantined child's, and cut.
@@ -721,9 +726,7 @@ TEST_CASE(
   Holder h(peer);
   int own = accept(peer.listener, nullptr, nullptr);  // the holder's own connection
   REQUIRE(own >= 0);
-  auto q = ctl(d.socket(), {"quarantine", std::to_string(h.pid), "--reason", "bypass test"});
-  INFO(q.out << q.err);
-  REQUIRE(q.code == 0);
+  quarantine(d, h.pid);
 
   // Made by the test process, which is not quarantined: they pass traffic.
   HeldSockets given = HeldSockets::open(peer);
